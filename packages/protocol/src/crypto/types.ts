@@ -1,0 +1,19 @@
+/**
+ * The one interface every cryptographic call in NetPay goes through. Two implementations give identical
+ * bytes and verdicts (tested): Node's `crypto` (fast, native) and the audited pure-JS `@noble/*` libraries
+ * for browsers. `#crypto` picks one by package.json import conditions.
+ */
+export interface Ed25519Signer {
+  readonly publicKey: Uint8Array;
+  sign(message: Uint8Array): Uint8Array;
+}
+
+export interface CryptoBackend {
+  readonly name: 'node' | 'noble';
+  sha256(data: Uint8Array): Uint8Array;
+  /** A signer for a 32-byte Ed25519 private key seed (RFC 8032). */
+  ed25519Signer(seed: Uint8Array): Ed25519Signer;
+  /** Never throws: a malformed key or signature is simply `false`. */
+  ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+  randomBytes(length: number): Uint8Array;
+}

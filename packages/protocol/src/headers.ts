@@ -1,0 +1,43 @@
+import { fromBase64url, toBase64url, utf8 } from './bytes.ts';
+import { canonicalJson } from './canonical.ts';
+import { decodeMessageJson, type MessageKind, type MessageOf } from './messages.ts';
+import { err, type Result } from './result.ts';
+
+/** HTTP header names of the NetPay web binding (docs/protocol.md §9). */
+export const HEADERS = {
+  /** Vendor → client on 402: the terms, base64url JSON (same as the response body). */
+  terms: 'NetPay-Terms',
+  /** Client → vendor: the payment. */
+  payment: 'NetPay-Payment',
+  /** Vendor → client on success: the receipt. */
+  receipt: 'NetPay-Receipt',
+} as const;
+
+/** Largest header value accepted (base64url characters). */
+export const MAX_HEADER_LENGTH = 16 * 1024;
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** base64url(canonical JSON) of a message, for an HTTP header. */
+export function encodeHeader(message: unknown): string {
+  return toBase64url(utf8(canonicalJson(message)));
+}
+
+/** Decodes and validates a header value as a message of `kind`. Never throws. */
+export function decodeHeader<K extends MessageKind>(
+  kind: K,
+  value: string | undefined | null,
+): Result<MessageOf<K>> {
+  if (typeof value !== 'string' || value.length === 0) return err('malformed', `${kind} header is missing`);
+  if (value.length > MAX_HEADER_LENGTH)
+    return err('malformed', `${kind} header is longer than ${MAX_HEADER_LENGTH}`);
+  const bytes = fromBase64url(value.trim());
+  if (!bytes) return err('malformed', `${kind} header is not base64url`);
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    return err('malformed', `${kind} header is not UTF-8`);
+  }
+  return decodeMessageJson(kind, text);
+}

@@ -1,0 +1,11 @@
+export * from './bytes.ts';
+export * from './canonical.ts';
+export * from './chain.ts';
+export type { CryptoBackend, Ed25519Signer } from './crypto/types.ts';
+export * from './headers.ts';
+export * from './messages.ts';
+export * from './money.ts';
+export * from './result.ts';
+export * from './sign.ts';
+export * from './traversal.ts';
+export * from './verify.ts';
