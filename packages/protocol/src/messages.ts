@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { fromBase64url } from './bytes.ts';
 import { CHAIN_ID_BYTES, MAX_CHAIN_LENGTH, PAYWORD_BYTES } from './chain.ts';
-import { CURRENCY_CODE_RE, MAX_EXPONENT, MINOR_WIRE_RE } from './money.ts';
+import { CURRENCY_CODE_RE, MAX_EXPONENT, MAX_MINOR, MINOR_WIRE_RE } from './money.ts';
 import { err, ok, type Result } from './result.ts';
 
 /**
@@ -46,7 +46,8 @@ export const MinorWireSchema = z
   .string()
   .max(19)
   .regex(MINOR_WIRE_RE, 'must be a decimal string of minor units')
-  .refine((s) => BigInt(s) <= 2n ** 63n - 1n, 'must fit a signed 64-bit integer');
+  // zod runs refinements even after a failed regex, so this one checks the shape again before BigInt().
+  .refine((s) => MINOR_WIRE_RE.test(s) && BigInt(s) <= MAX_MINOR, 'must fit a signed 64-bit integer');
 export const CurrencyCodeSchema = z
   .string()
   .regex(CURRENCY_CODE_RE, 'must be 3–12 uppercase letters or digits');
