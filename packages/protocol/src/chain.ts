@@ -24,10 +24,10 @@ export type ChainStep = (index: number, next: Uint8Array) => Uint8Array;
 
 export function chainStepper(chainId: Uint8Array): ChainStep {
   if (chainId.length !== CHAIN_ID_BYTES) throw new InvariantError('a chain id is 16 bytes');
-  const input = new Uint8Array(STEP_INPUT_BYTES);
+  const input = backend.allocBytes(STEP_INPUT_BYTES);
   input.set(CHAIN_TAG, 0);
   input.set(chainId, TAG_END);
-  const view = new DataView(input.buffer);
+  const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
   return (index, next) => {
     view.setUint32(INDEX_AT, index);
     input.set(next, WORD_AT);

@@ -25,6 +25,9 @@ export const nobleBackend: CryptoBackend = {
   randomBytes(length) {
     return randomBytes(length);
   },
+  allocBytes(length) {
+    return new Uint8Array(length);
+  },
 };
 
 export default nobleBackend;

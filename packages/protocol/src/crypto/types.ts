@@ -16,4 +16,6 @@ export interface CryptoBackend {
   /** Never throws: a malformed key or signature is simply `false`. */
   ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
   randomBytes(length: number): Uint8Array;
+  /** A zeroed byte array of the kind this backend hashes fastest (a Buffer in Node), for reused inputs. */
+  allocBytes(length: number): Uint8Array;
 }
