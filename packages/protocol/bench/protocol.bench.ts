@@ -5,8 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import * as nodeCrypto from 'node:crypto';
 import {
-  ChainTraversal,
   type ChainState,
+  ChainTraversal,
   chainStepper,
   createSigner,
   generateChain,

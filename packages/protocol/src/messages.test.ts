@@ -173,6 +173,12 @@ describe('message schemas', () => {
       ],
     });
     bad('index', { ...index, vendorId: 'has space' });
+    bad('touchstone', { ...t, n: 2 ** 24, coinValue: '549755813888' }); // 2^24 × 2^39 = 2^63: too much
+    expect(decodeMessage('touchstone', { ...t, n: 2 ** 24, coinValue: '549755813887' }).ok).toBe(true); // just fits
+    bad('receipt', { ...receipt, amount: '0' });
+    bad('receipt', { ...receipt, parts: [receipt.parts[0], receipt.parts[0]] });
+    bad('receipt', { ...receipt, payees: [{ payeeId: 'vendor-a', share: 10000, amount: '14' }] });
+    bad('receipt', { ...receipt, payees: [{ payeeId: 'vendor-a', share: 9000, amount: '15' }] });
   });
 
   it('reject malformed headers with a typed error', () => {

@@ -73,6 +73,10 @@ export const TouchstoneSchema = z
   .refine((t) => t.expiresAt > t.issuedAt, {
     message: 'expiresAt must be after issuedAt',
     path: ['expiresAt'],
+  })
+  .refine((t) => BigInt(t.n) * (minorOrNull(t.coinValue) ?? 0n) <= MAX_MINOR, {
+    message: 'the chain is worth more than 2^63−1 minor units',
+    path: ['coinValue'],
   });
 export type Touchstone = z.infer<typeof TouchstoneSchema>;
 
@@ -123,6 +127,20 @@ const sharesComplete = (payees: readonly PayeeShare[] | undefined) =>
   payees === undefined ||
   (payees.reduce((a, p) => a + p.share, 0) === SHARE_TOTAL &&
     new Set(payees.map((p) => p.payeeId)).size === payees.length);
+function minorOrNull(s: string): bigint | null {
+  return MINOR_WIRE_RE.test(s) ? BigInt(s) : null;
+}
+
+function payeeTotal(payees: readonly { amount: string }[]): bigint | null {
+  let total = 0n;
+  for (const p of payees) {
+    const m = minorOrNull(p.amount);
+    if (m === null) return null;
+    total += m;
+  }
+  return total;
+}
+
 const PayeesSchema = z
   .array(PayeeShareSchema)
   .min(1)
@@ -130,40 +148,51 @@ const PayeesSchema = z
   .refine((p) => sharesComplete(p), 'shares must be distinct payees adding up to 10000 basis points');
 
 /** What the vendor gives back for an accepted payment (signed only when the customer asks for it). */
-export const ReceiptSchema = z.strictObject({
-  v: Version,
-  vendorId: PartyIdSchema,
-  /** Idempotency handle of the paid request, if the client sent one. */
-  requestId: z
-    .string()
-    .regex(/^[\x21-\x7e]{1,128}$/)
-    .optional(),
-  parts: z
-    .array(
-      z.strictObject({
-        chainId: ChainIdSchema,
-        index: ChainIndexSchema.min(1),
-        coins: z.number().int().min(1).max(MAX_CHAIN_LENGTH),
-      }),
-    )
-    .min(1)
-    .max(MAX_CHAINS_PER_PAYMENT),
-  amount: MinorWireSchema,
-  currency: CurrencyCodeSchema,
-  exponent: ExponentSchema,
-  payees: z
-    .array(
-      z.strictObject({
-        payeeId: PartyIdSchema,
-        share: PayeeShareSchema.shape.share,
-        amount: MinorWireSchema,
-      }),
-    )
-    .max(MAX_PAYEES)
-    .optional(),
-  issuedAt: TimeSchema,
-  sig: SignatureSchema.optional(),
-});
+export const ReceiptSchema = z
+  .strictObject({
+    v: Version,
+    vendorId: PartyIdSchema,
+    /** Idempotency handle of the paid request, if the client sent one. */
+    requestId: z
+      .string()
+      .regex(/^[\x21-\x7e]{1,128}$/)
+      .optional(),
+    parts: z
+      .array(
+        z.strictObject({
+          chainId: ChainIdSchema,
+          index: ChainIndexSchema.min(1),
+          coins: z.number().int().min(1).max(MAX_CHAIN_LENGTH),
+        }),
+      )
+      .min(1)
+      .max(MAX_CHAINS_PER_PAYMENT)
+      .refine(
+        (parts) => new Set(parts.map((p) => p.chainId)).size === parts.length,
+        'a chain may appear only once',
+      ),
+    amount: MinorWireSchema.refine((s) => s !== '0', 'a receipt is for a positive amount'),
+    currency: CurrencyCodeSchema,
+    exponent: ExponentSchema,
+    payees: z
+      .array(
+        z.strictObject({
+          payeeId: PartyIdSchema,
+          share: PayeeShareSchema.shape.share,
+          amount: MinorWireSchema,
+        }),
+      )
+      .min(1)
+      .max(MAX_PAYEES)
+      .refine((p) => sharesComplete(p), 'shares must be distinct payees adding up to 10000 basis points')
+      .optional(),
+    issuedAt: TimeSchema,
+    sig: SignatureSchema.optional(),
+  })
+  .refine((r) => r.payees === undefined || payeeTotal(r.payees) === minorOrNull(r.amount), {
+    message: 'payee amounts must add up to the amount',
+    path: ['payees'],
+  });
 export type Receipt = z.infer<typeof ReceiptSchema>;
 
 /** Sent by a vendor that met a chain held by another vendor, asking the holder to hand it over. */

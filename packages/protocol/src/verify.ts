@@ -139,10 +139,15 @@ export function verifyIndex(index: IndexMessage, expect: IndexExpectations): Res
       return err('chain_mismatch', 'index and touchstone name different chains');
     if (index.index > t.n)
       return err('index_out_of_range', `index ${index.index} is beyond the chain length ${t.n}`);
-    if (expect.anchor && index.index !== expect.anchor.index) {
+    const anchor = expect.anchor;
+    if (anchor && index.index === anchor.index) {
+      if (!bytesEqual(fromBase64url(index.payword)!, anchor.payword)) {
+        return err('payword_invalid', `index payword differs from the known payword at ${anchor.index}`);
+      }
+    } else if (anchor) {
       const linked = verifyLink(
         chainStepper(fromBase64url(index.chainId)!),
-        expect.anchor,
+        anchor,
         { index: index.index, payword: fromBase64url(index.payword)! },
         { n: t.n, maxSteps: expect.maxSteps ?? t.n },
       );
@@ -157,8 +162,10 @@ export interface ClaimContext {
   /** The claiming vendor's public key. */
   readonly vendorKey: Uint8Array;
   /**
-   * A point of the chain the broker already trusts, at or before `claim.from`: the end of the last
-   * redeemed range, or the root. Verification hashes from `claim.to` down to it, one hash per coin.
+   * A point of the chain the broker already trusts, at or before `claim.from`: the highest verified point
+   * at or before it (the end of an earlier redeemed range, a verified index, or the root). Ranges may be
+   * redeemed out of order, so this is not always the end of the most recent claim. Verification hashes
+   * from `claim.to` down to it, one hash per coin.
    */
   readonly anchor: ChainPoint;
   /** Most coins one claim may cover (to.index − anchor.index). Default: the whole chain. */
