@@ -110,6 +110,43 @@ describe('message schemas', () => {
     }
   });
 
+  it('round-trip random valid payments and touchstones through JSON and headers (property)', () => {
+    const b64 = (n: number) => fc.uint8Array({ minLength: n, maxLength: n }).map(toBase64url);
+    const part = fc.record({
+      chainId: b64(16),
+      index: fc.integer({ min: 1, max: 2 ** 24 }),
+      payword: b64(32),
+    });
+    const pay = fc
+      .uniqueArray(part, { minLength: 1, maxLength: 16, selector: (p) => p.chainId })
+      .map((parts) => ({ v: 1 as const, parts }));
+    fc.assert(
+      fc.property(pay, (p) => {
+        expect(decodeHeader('payment', encodeHeader(p))).toEqual({ ok: true, value: p });
+        expect(decodeMessageJson('payment', JSON.stringify(p))).toEqual({ ok: true, value: p });
+      }),
+    );
+    const touch = fc.record({
+      v: fc.constant(1 as const),
+      chainId: b64(16),
+      root: b64(32),
+      n: fc.integer({ min: 1, max: 2 ** 24 }),
+      coinValue: fc.bigInt({ min: 1n, max: 10n ** 9n }).map(String),
+      currency: fc.constantFrom('USD', 'EUR', 'XNP1'),
+      exponent: fc.integer({ min: 0, max: 18 }),
+      brokerId: fc.constantFrom('b', 'https://broker.example'),
+      keyId: fc.constantFrom('k1', 'key-2026'),
+      issuedAt: fc.integer({ min: 0, max: 2 ** 31 }),
+      expiresAt: fc.integer({ min: 2 ** 31 + 1, max: 4_102_444_800 }),
+      sig: b64(64),
+    });
+    fc.assert(
+      fc.property(touch, (t) => {
+        expect(decodeHeader('touchstone', encodeHeader(t))).toEqual({ ok: true, value: t });
+      }),
+    );
+  });
+
   it('turn anything malformed into a typed error, never an exception (property)', () => {
     for (const kind of kinds) {
       fc.assert(
