@@ -19,8 +19,15 @@ const INDEX_AT = TAG_END + CHAIN_ID_BYTES;
 const WORD_AT = INDEX_AT + 4;
 const STEP_INPUT_BYTES = WORD_AT + PAYWORD_BYTES;
 
-/** A chain-step function bound to one chain id, reusing one input buffer (the hot path of every check). */
-export type ChainStep = (index: number, next: Uint8Array) => Uint8Array;
+/**
+ * A chain-step function bound to one chain id, reusing one input buffer (the hot path of every check).
+ * `walk` hashes several steps in place without allocating per step.
+ */
+export interface ChainStep {
+  (index: number, next: Uint8Array): Uint8Array;
+  /** W(from − steps) from W(from). */
+  walk(from: number, word: Uint8Array, steps: number): Uint8Array;
+}
 
 export function chainStepper(chainId: Uint8Array): ChainStep {
   if (chainId.length !== CHAIN_ID_BYTES) throw new InvariantError('a chain id is 16 bytes');
@@ -28,11 +35,26 @@ export function chainStepper(chainId: Uint8Array): ChainStep {
   input.set(CHAIN_TAG, 0);
   input.set(chainId, TAG_END);
   const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
-  return (index, next) => {
+  const wordOut = () => {
+    const out = new Uint8Array(PAYWORD_BYTES);
+    for (let b = 0; b < PAYWORD_BYTES; b++) out[b] = input[WORD_AT + b]!;
+    return out;
+  };
+  const step = (index: number, next: Uint8Array) => {
     view.setUint32(INDEX_AT, index);
     input.set(next, WORD_AT);
-    return backend.sha256(input);
+    backend.sha256Into(input, input, WORD_AT);
+    return wordOut();
   };
+  step.walk = (from: number, word: Uint8Array, steps: number) => {
+    input.set(word, WORD_AT);
+    for (let i = from - 1; i >= from - steps; i--) {
+      view.setUint32(INDEX_AT, i);
+      backend.sha256Into(input, input, WORD_AT);
+    }
+    return wordOut();
+  };
+  return step;
 }
 
 /** W(index) from W(index + 1). */
@@ -48,9 +70,7 @@ export function assertChainLength(n: number): void {
 
 /** Hashes W(from) down `steps` times, giving W(from − steps). */
 export function walkChain(step: ChainStep, from: number, word: Uint8Array, steps: number): Uint8Array {
-  let w = word;
-  for (let i = from - 1; i >= from - steps; i--) w = step(i, w);
-  return w;
+  return step.walk(from, word, steps);
 }
 
 /** Every value W(0) … W(n) of a chain (index = position). For tests, vectors and short chains only. */

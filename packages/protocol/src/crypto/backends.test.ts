@@ -52,7 +52,18 @@ describe('crypto backends (Node crypto and @noble)', () => {
   it('give identical SHA-256 digests (property)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (data) => {
-        expect(toHex(nodeBackend.sha256(data))).toBe(toHex(nobleBackend.sha256(data)));
+        const digest = toHex(nodeBackend.sha256(data));
+        expect(toHex(nobleBackend.sha256(data))).toBe(digest);
+        for (const backend of backends) {
+          // In place, into a Buffer from allocBytes and into a plain Uint8Array at an offset.
+          const inPlace = backend.allocBytes(data.length + 32);
+          inPlace.set(data);
+          backend.sha256Into(inPlace.subarray(0, data.length), inPlace, data.length);
+          expect(toHex(inPlace.subarray(data.length))).toBe(digest);
+          const plain = new Uint8Array(40);
+          backend.sha256Into(data, plain, 8);
+          expect(toHex(plain.subarray(8))).toBe(digest);
+        }
       }),
     );
   });

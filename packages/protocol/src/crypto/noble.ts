@@ -8,6 +8,9 @@ export const nobleBackend: CryptoBackend = {
   sha256(data) {
     return sha256(data);
   },
+  sha256Into(data, out, offset) {
+    out.set(sha256(data), offset);
+  },
   ed25519Signer(seed) {
     if (seed.length !== 32) throw new RangeError('an Ed25519 seed is 32 bytes');
     const secret = Uint8Array.from(seed);

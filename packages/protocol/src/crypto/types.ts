@@ -11,6 +11,8 @@ export interface Ed25519Signer {
 export interface CryptoBackend {
   readonly name: 'node' | 'noble';
   sha256(data: Uint8Array): Uint8Array;
+  /** Writes SHA-256(data) into out[offset … offset+31]; `out` may be `data` (the hash is taken first). */
+  sha256Into(data: Uint8Array, out: Uint8Array, offset: number): void;
   /** A signer for a 32-byte Ed25519 private key seed (RFC 8032). */
   ed25519Signer(seed: Uint8Array): Ed25519Signer;
   /** Never throws: a malformed key or signature is simply `false`. */
