@@ -102,9 +102,16 @@ function paymentVerification() {
       state = r.value.state;
     }
   };
-  run(20_000);
-  const ms = time(() => run(n));
-  return { singleCoinVerificationsPerSec: rate(n, ms), goalPerSec: 500_000 };
+  run(n); // warm-up: let the JIT settle
+  const rates = [0, 1, 2]
+    .map(() =>
+      rate(
+        n,
+        time(() => run(n)),
+      ),
+    )
+    .sort((a, b) => a - b);
+  return { singleCoinVerificationsPerSec: rates[1]!, passes: rates, goalPerSec: 500_000 };
 }
 
 function traversal() {
