@@ -1,0 +1,279 @@
+import type { Queryable } from '@netpay/db';
+import { sha256, toBase64url, toHex, utf8 } from '@netpay/protocol';
+import { type BrokerContext, newId, nowSeconds } from '../context.ts';
+import { fail } from '../errors.ts';
+import { customerAccount } from '../ledger/ledger.ts';
+import { hashPassword, verifyPassword } from './password.ts';
+import { toBase32, verifyTotp } from './totp.ts';
+
+const EMAIL_RE = /^[^\s@]{1,64}@[^\s@]{1,253}\.[^\s@]{2,63}$/;
+const PHONE_RE = /^\+[1-9][0-9]{6,14}$/;
+
+/** Customers sign up with an email or an E.164 phone number; both are compared case-insensitively. */
+export function normalizeLogin(login: string): string | null {
+  const trimmed = login.trim();
+  if (PHONE_RE.test(trimmed)) return trimmed;
+  if (EMAIL_RE.test(trimmed)) return trimmed.toLowerCase();
+  return null;
+}
+
+const hashToken = (token: string) => toHex(sha256(utf8(token)));
+
+export interface Session {
+  readonly customerId: string;
+  readonly deviceId: string;
+}
+
+/**
+ * Customer accounts as Quick Pay has them: register with a login and a password (argon2id); each device
+ * is confirmed with a 6-digit code sent through the notifier, with few attempts and a short lifetime;
+ * optional TOTP. A verified device gets a bearer session token.
+ */
+export function createAccountService(ctx: BrokerContext) {
+  const { db, config } = ctx;
+
+  function sixDigits(): string {
+    const r = ctx.random(4);
+    const n = ((r[0]! << 24) | (r[1]! << 16) | (r[2]! << 8) | r[3]!) >>> 0;
+    return (n % 1_000_000).toString().padStart(6, '0');
+  }
+
+  async function issueCode(tx: Queryable, deviceId: string, recipient: string): Promise<void> {
+    const code = sixDigits();
+    await tx.query('UPDATE devices SET code_hash = $2, code_expires_at = $3, attempts = 0 WHERE id = $1', [
+      deviceId,
+      hashToken(`${deviceId}:${code}`),
+      BigInt(ctx.clock() + config.deviceCodeTtlSeconds * 1000),
+    ]);
+    await ctx.notifier.send(tx, {
+      recipient,
+      kind: 'device_code',
+      body: `Your NetPay code is ${code}. It expires in ${Math.round(config.deviceCodeTtlSeconds / 60)} minutes.`,
+    });
+  }
+
+  async function newDevice(
+    tx: Queryable,
+    customerId: string,
+    name: string,
+    recipient: string,
+  ): Promise<string> {
+    const deviceId = newId(ctx, 'dev');
+    await tx.query('INSERT INTO devices (id, customer_id, name, created_at) VALUES ($1, $2, $3, $4)', [
+      deviceId,
+      customerId,
+      name,
+      BigInt(ctx.clock()),
+    ]);
+    await issueCode(tx, deviceId, recipient);
+    return deviceId;
+  }
+
+  async function register(input: { login: string; password: string; deviceName: string }) {
+    const login = normalizeLogin(input.login);
+    if (!login)
+      throw fail('bad_request', 'login must be an email address or a phone number like +14155550100');
+    const customerId = newId(ctx, 'cus');
+    const passwordHash = await hashPassword(input.password, ctx.random(16), config.argon2);
+    return db.transaction(async (tx) => {
+      const taken = await tx.query('SELECT 1 FROM customers WHERE login = $1', [login]);
+      if (taken.length > 0) throw fail('login_taken', 'an account with this login exists; sign in instead');
+      await tx.query('INSERT INTO customers (id, login, password_hash, created_at) VALUES ($1, $2, $3, $4)', [
+        customerId,
+        login,
+        passwordHash,
+        BigInt(ctx.clock()),
+      ]);
+      await ctx.ledger.openAccount(tx, customerAccount(customerId), 'customer');
+      const deviceId = await newDevice(tx, customerId, input.deviceName, login);
+      return { customerId, deviceId, verificationRequired: true as const };
+    });
+  }
+
+  async function startSession(tx: Queryable, customerId: string, deviceId: string) {
+    const token = toBase64url(ctx.random(32));
+    const expiresAt = ctx.clock() + config.sessionTtlSeconds * 1000;
+    await tx.query(
+      'INSERT INTO sessions (token_hash, customer_id, device_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)',
+      [hashToken(token), customerId, deviceId, BigInt(expiresAt), BigInt(ctx.clock())],
+    );
+    return { token, customerId, deviceId, expiresAt: new Date(expiresAt).toISOString() };
+  }
+
+  async function verifyDevice(input: { deviceId: string; code: string }) {
+    return db.transaction(async (tx) => {
+      const [d] = await tx.query<{
+        customer_id: string;
+        code_hash: string | null;
+        code_expires_at: bigint | null;
+        attempts: number;
+        verified_at: bigint | null;
+      }>(
+        'SELECT customer_id, code_hash, code_expires_at, attempts, verified_at FROM devices WHERE id = $1 FOR UPDATE',
+        [input.deviceId],
+      );
+      if (!d) throw fail('not_found', 'no such device');
+      if (!d.code_hash || d.code_expires_at === null)
+        throw fail('code_invalid', 'no code is pending for this device');
+      if (d.attempts >= config.deviceCodeMaxAttempts) {
+        throw fail('too_many_attempts', 'too many wrong codes; request a new code');
+      }
+      if (BigInt(ctx.clock()) > d.code_expires_at)
+        throw fail('code_expired', 'the code has expired; request a new one');
+      if (hashToken(`${input.deviceId}:${input.code}`) !== d.code_hash) {
+        await tx.query('UPDATE devices SET attempts = attempts + 1 WHERE id = $1', [input.deviceId]);
+        return { ok: false as const, attemptsLeft: config.deviceCodeMaxAttempts - d.attempts - 1 };
+      }
+      await tx.query(
+        'UPDATE devices SET verified_at = $2, code_hash = NULL, code_expires_at = NULL WHERE id = $1',
+        [input.deviceId, BigInt(ctx.clock())],
+      );
+      return { ok: true as const, session: await startSession(tx, d.customer_id, input.deviceId) };
+    });
+  }
+
+  async function resendCode(deviceId: string) {
+    await db.transaction(async (tx) => {
+      const [d] = await tx.query<{ login: string; verified_at: bigint | null }>(
+        'SELECT c.login, d.verified_at FROM devices d JOIN customers c ON c.id = d.customer_id WHERE d.id = $1 FOR UPDATE',
+        [deviceId],
+      );
+      if (!d) throw fail('not_found', 'no such device');
+      if (d.verified_at !== null) throw fail('bad_request', 'this device is already verified');
+      await issueCode(tx, deviceId, d.login);
+    });
+  }
+
+  async function login(input: {
+    login: string;
+    password: string;
+    deviceId?: string;
+    deviceName?: string;
+    totp?: string;
+  }) {
+    const login = normalizeLogin(input.login);
+    const [c] = login
+      ? await db.query<{ id: string; password_hash: string; totp_secret: string | null; login: string }>(
+          'SELECT id, password_hash, totp_secret, login FROM customers WHERE login = $1',
+          [login],
+        )
+      : [];
+    if (!c || !(await verifyPassword(input.password, c.password_hash))) {
+      throw fail('invalid_credentials', 'login or password is wrong');
+    }
+    if (c.totp_secret) {
+      if (!input.totp) throw fail('totp_required', 'this account needs the code from your authenticator app');
+      if (!verifyTotp(c.totp_secret, input.totp, nowSeconds(ctx)))
+        throw fail('totp_invalid', 'the authenticator code is wrong');
+    }
+    return db.transaction(async (tx) => {
+      if (input.deviceId) {
+        const [d] = await tx.query<{ verified_at: bigint | null }>(
+          'SELECT verified_at FROM devices WHERE id = $1 AND customer_id = $2',
+          [input.deviceId, c.id],
+        );
+        if (d?.verified_at !== null && d?.verified_at !== undefined) {
+          return {
+            verificationRequired: false as const,
+            session: await startSession(tx, c.id, input.deviceId),
+          };
+        }
+      }
+      const deviceId = await newDevice(tx, c.id, input.deviceName ?? 'device', c.login);
+      return { verificationRequired: true as const, deviceId };
+    });
+  }
+
+  async function authenticate(token: string | undefined): Promise<Session> {
+    if (!token) throw fail('unauthorized', 'sign in first: send Authorization: Bearer <session token>');
+    const [s] = await db.query<{ customer_id: string; device_id: string; expires_at: bigint }>(
+      'SELECT customer_id, device_id, expires_at FROM sessions WHERE token_hash = $1',
+      [hashToken(token)],
+    );
+    if (!s || s.expires_at < BigInt(ctx.clock()))
+      throw fail('unauthorized', 'the session is unknown or has expired');
+    return { customerId: s.customer_id, deviceId: s.device_id };
+  }
+
+  async function logout(token: string): Promise<void> {
+    await db.query('DELETE FROM sessions WHERE token_hash = $1', [hashToken(token)]);
+  }
+
+  /** Starts TOTP enrolment: returns the secret; it is enforced once confirmed with a code. */
+  async function enrolTotp(session: Session) {
+    const secret = toBase32(ctx.random(20));
+    const [c] = await db.query<{ login: string }>(
+      'UPDATE customers SET totp_pending = $2 WHERE id = $1 RETURNING login',
+      [session.customerId, secret],
+    );
+    const uri = `otpauth://totp/NetPay:${encodeURIComponent(c?.login ?? '')}?secret=${secret}&issuer=NetPay`;
+    return { secret, uri };
+  }
+
+  async function confirmTotp(session: Session, code: string) {
+    const [c] = await db.query<{ totp_pending: string | null }>(
+      'SELECT totp_pending FROM customers WHERE id = $1',
+      [session.customerId],
+    );
+    const secret = c?.totp_pending;
+    if (!secret) throw fail('bad_request', 'start TOTP enrolment first');
+    if (!verifyTotp(secret, code, nowSeconds(ctx)))
+      throw fail('totp_invalid', 'the authenticator code is wrong');
+    await db.query('UPDATE customers SET totp_secret = $2, totp_pending = NULL WHERE id = $1', [
+      session.customerId,
+      secret,
+    ]);
+    return { enabled: true as const };
+  }
+
+  async function profile(session: Session) {
+    const [c] = await db.query<{ login: string; totp_secret: string | null; balance: bigint }>(
+      `SELECT c.login, c.totp_secret, a.balance FROM customers c JOIN ledger_accounts a ON a.id = $2 WHERE c.id = $1`,
+      [session.customerId, customerAccount(session.customerId)],
+    );
+    if (!c) throw fail('not_found', 'no such customer');
+    return {
+      customerId: session.customerId,
+      login: c.login,
+      totp: c.totp_secret !== null,
+      balance: c.balance,
+    };
+  }
+
+  async function outbox(recipient?: string) {
+    const rows = await db.query<{
+      id: string;
+      recipient: string;
+      kind: string;
+      body: string;
+      created_at: bigint;
+    }>(
+      recipient
+        ? 'SELECT * FROM outbox WHERE recipient = $1 ORDER BY created_at, id'
+        : 'SELECT * FROM outbox ORDER BY created_at, id LIMIT 200',
+      recipient ? [normalizeLogin(recipient) ?? recipient] : [],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      recipient: r.recipient,
+      kind: r.kind,
+      body: r.body,
+      createdAt: new Date(Number(r.created_at)).toISOString(),
+    }));
+  }
+
+  return {
+    register,
+    verifyDevice,
+    resendCode,
+    login,
+    authenticate,
+    logout,
+    enrolTotp,
+    confirmTotp,
+    profile,
+    outbox,
+  };
+}
+
+export type AccountService = ReturnType<typeof createAccountService>;

@@ -1,0 +1,356 @@
+import type { Db } from '@netpay/db';
+import { randomBytes as cryptoRandom, fromBase64url, parseMinor } from '@netpay/protocol';
+import {
+  AppError,
+  createServiceApp,
+  idempotent,
+  idempotentCall,
+  originalBody,
+  SIGNATURE_HEADERS,
+  verifySignedRequest,
+} from '@netpay/service';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { LoggerOptions } from 'pino';
+import { createAccountService } from './accounts/service.ts';
+import type { Bank } from './bank.ts';
+import { type BrokerConfig, type BrokerConfigInput, parseBrokerConfig } from './config.ts';
+import { type BrokerContext, nowSeconds, outboxNotifier } from './context.ts';
+import { createDirectoryService } from './directory/service.ts';
+import { fail } from './errors.ts';
+import { createIssuanceService } from './issuance/service.ts';
+import { createKeyService } from './keys/service.ts';
+import { auditLedger, createLedger, customerAccount } from './ledger/ledger.ts';
+import { createPartyService } from './parties/service.ts';
+import { createRedemptionService } from './redemption/service.ts';
+import { createRefundService } from './refunds/service.ts';
+import * as S from './schemas.ts';
+import { createSettlementService } from './settlement/service.ts';
+
+export interface BrokerOptions {
+  readonly db: Db;
+  readonly config?: BrokerConfigInput | BrokerConfig;
+  readonly bank?: Bank | null;
+  readonly clock?: () => number;
+  readonly random?: (length: number) => Uint8Array;
+  readonly logger?: LoggerOptions | boolean;
+}
+
+function bearer(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  return h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined;
+}
+
+function idempotencyKey(req: FastifyRequest): string | undefined {
+  const v = req.headers['idempotency-key'];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+const wire = (v: bigint) => v.toString();
+
+/** Builds the broker: its services over one database, and the Fastify app that serves them. */
+export function createBroker(options: BrokerOptions) {
+  const config = parseBrokerConfig(options.config ?? {});
+  const clock = options.clock ?? Date.now;
+  const random = options.random ?? cryptoRandom;
+  const base = {
+    db: options.db,
+    config,
+    clock,
+    random,
+    ledger: createLedger({ clock }),
+    bank: options.bank ?? null,
+  };
+  const ctx: BrokerContext = { ...base, notifier: outboxNotifier(base) };
+  const keys = createKeyService(ctx);
+  const accounts = createAccountService(ctx);
+  const parties = createPartyService(ctx);
+  const issuance = createIssuanceService(ctx, keys);
+  const directory = createDirectoryService(ctx, parties);
+  const redemption = createRedemptionService(ctx, parties);
+  const refunds = createRefundService(ctx);
+  const settlement = createSettlementService(ctx);
+  const services = { keys, accounts, parties, issuance, directory, redemption, refunds, settlement };
+
+  const { app: root } = createServiceApp({
+    title: 'NetPay broker',
+    description:
+      'Sells hash-chain coins, keeps the chain directory, redeems, settles and refunds. See docs/broker.md.',
+    logger: options.logger ?? false,
+    health: async () => {
+      await options.db.query('SELECT 1');
+    },
+  });
+
+  const customer = (req: FastifyRequest) => accounts.authenticate(bearer(req));
+  const party = (req: FastifyRequest) =>
+    verifySignedRequest(
+      { method: req.method, path: req.url, body: originalBody(req) ?? null, headers: req.headers },
+      parties.publicKey,
+      nowSeconds(ctx),
+    );
+  const admin = (req: FastifyRequest) => {
+    if (!config.adminToken)
+      throw fail('admin_disabled', 'admin endpoints are off: set adminToken in the broker config');
+    if (bearer(req) !== config.adminToken) throw fail('unauthorized', 'admin token required');
+  };
+  const keyed = async <T>(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    scope: string,
+    fn: () => Promise<{ status?: number; body: T }>,
+  ) => {
+    const r = await idempotentCall(
+      options.db,
+      { scope, key: idempotencyKey(req), request: req.body ?? null, now: clock },
+      fn,
+    );
+    reply.status(r.status);
+    if (r.replayed) reply.header('idempotent-replayed', 'true');
+    return r.body;
+  };
+  const keyedTx = async <T>(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    scope: string,
+    fn: Parameters<typeof idempotent<T>>[2],
+  ) => {
+    const r = await idempotent(
+      options.db,
+      { scope, key: idempotencyKey(req), request: req.body ?? null, now: clock },
+      fn,
+    );
+    reply.status(r.status);
+    if (r.replayed) reply.header('idempotent-replayed', 'true');
+    return r.body;
+  };
+  const amount = (text: string) => {
+    const r = parseMinor(text);
+    if (!r.ok) throw fail('bad_request', r.error.message);
+    return r.value as bigint;
+  };
+
+  // Routes are registered in a plugin so the OpenAPI generator (registered first) sees every one of them.
+  root.register(async (scoped) => {
+    const app = scoped.withTypeProvider<ZodTypeProvider>();
+    // Public
+    app.get('/config', async () => ({
+      brokerId: config.brokerId,
+      currency: config.currency.code,
+      exponent: config.currency.exponent,
+      denominations: config.denominations.map(wire),
+      maxChainLength: config.maxChainLength,
+      chainLifetimeSeconds: config.chainLifetimeSeconds,
+      feeBasisPoints: config.feeBasisPoints,
+      limits: Object.fromEntries(Object.entries(config.limits).map(([k, v]) => [k, wire(v)])),
+    }));
+    app.get('/keys', async () => ({ keys: await keys.list() }));
+
+    // Customers
+    app.post('/customers', { schema: { body: S.RegisterBody } }, (req, reply) =>
+      keyed(req, reply, 'register', async () => ({ status: 201, body: await accounts.register(req.body) })),
+    );
+    app.post(
+      '/devices/:deviceId/verify',
+      { schema: { params: S.DeviceParams, body: S.VerifyBody } },
+      async (req) => {
+        const r = await accounts.verifyDevice({ deviceId: req.params.deviceId, code: req.body.code });
+        if (!r.ok) throw fail('code_invalid', 'the code is wrong', { attemptsLeft: r.attemptsLeft });
+        return { session: r.session };
+      },
+    );
+    app.post('/devices/:deviceId/code', { schema: { params: S.DeviceParams } }, async (req, reply) => {
+      await accounts.resendCode(req.params.deviceId);
+      reply.status(202);
+      return { sent: true };
+    });
+    app.post('/sessions', { schema: { body: S.LoginBody } }, async (req) => accounts.login(req.body));
+    app.delete('/sessions/current', async (req, reply) => {
+      await customer(req);
+      await accounts.logout(bearer(req)!);
+      reply.status(204);
+    });
+    app.get('/me', async (req) => {
+      const p = await accounts.profile(await customer(req));
+      return {
+        ...p,
+        balance: wire(p.balance),
+        currency: config.currency.code,
+        exponent: config.currency.exponent,
+      };
+    });
+    app.post('/me/totp', async (req) => accounts.enrolTotp(await customer(req)));
+    app.post('/me/totp/confirm', { schema: { body: S.TotpConfirmBody } }, async (req) =>
+      accounts.confirmTotp(await customer(req), req.body.code),
+    );
+    app.post('/me/load', { schema: { body: S.LoadBody } }, async (req) => {
+      const s = await customer(req);
+      const key = idempotencyKey(req);
+      if (!key || key.length < 8)
+        throw new AppError(400, 'idempotency_key_required', 'send an Idempotency-Key header');
+      const r = await issuance.load(s.customerId, { ...req.body, amount: amount(req.body.amount) }, key);
+      return { movementId: r.movementId, amount: wire(r.amount), balance: wire(r.balance) };
+    });
+    app.post('/me/unload', { schema: { body: S.UnloadBody } }, async (req) => {
+      const s = await customer(req);
+      const key = idempotencyKey(req);
+      if (!key || key.length < 8)
+        throw new AppError(400, 'idempotency_key_required', 'send an Idempotency-Key header');
+      const r = await issuance.unload(s.customerId, { ...req.body, amount: amount(req.body.amount) }, key);
+      return { movementId: r.movementId, amount: wire(r.amount), balance: wire(r.balance) };
+    });
+    app.post('/me/chains', { schema: { body: S.BuyBody } }, async (req, reply) => {
+      const s = await customer(req);
+      const orders = req.body.chains.map((c) => ({ ...c, coinValue: amount(c.coinValue) }));
+      return keyedTx(req, reply, `buy:${s.customerId}`, async (tx) => {
+        const r = await issuance.buy(tx, s.customerId, orders, `buy_${idempotencyKey(req)}_${s.customerId}`);
+        return { status: 201, body: { chains: r.chains, total: wire(r.total), balance: wire(r.balance) } };
+      });
+    });
+    app.get('/me/chains', async (req) => {
+      const s = await customer(req);
+      return {
+        chains: (await issuance.chains(s.customerId)).map((c) => ({ ...c, coinValue: wire(c.coinValue) })),
+      };
+    });
+    app.post('/me/chains/:chainId/refund', { schema: { params: S.ChainIdParams } }, async (req, reply) => {
+      const s = await customer(req);
+      return keyedTx(req, reply, `refund:${s.customerId}`, async (tx) => {
+        const r = await refunds.refund(tx, s.customerId, req.params.chainId);
+        return { body: { ...r, amount: wire(r.amount), balance: wire(r.balance) } };
+      });
+    });
+    app.post('/me/transfers', { schema: { body: S.SendBody } }, async (req, reply) => {
+      const s = await customer(req);
+      return keyedTx(req, reply, `send:${s.customerId}`, async (tx) => {
+        const r = await issuance.send(
+          tx,
+          s.customerId,
+          { to: req.body.to, amount: amount(req.body.amount) },
+          `send_${idempotencyKey(req)}_${s.customerId}`,
+        );
+        return { status: 201, body: { to: r.to, amount: wire(r.amount), balance: wire(r.balance) } };
+      });
+    });
+    app.get('/me/statement', async (req) => {
+      const s = await customer(req);
+      const account = customerAccount(s.customerId);
+      const rows = await options.db.query<{
+        id: string;
+        debit_account: string;
+        amount: bigint;
+        kind: string;
+        ref: string | null;
+        created_at: bigint;
+      }>(
+        `SELECT id, debit_account, amount, kind, ref, created_at FROM ledger_transfers
+       WHERE debit_account = $1 OR credit_account = $1 ORDER BY seq LIMIT 500`,
+        [account],
+      );
+      return {
+        entries: rows.map((r) => ({
+          id: r.id,
+          kind: r.kind,
+          amount: wire(r.debit_account === account ? -r.amount : r.amount),
+          ref: r.ref,
+          createdAt: new Date(Number(r.created_at)).toISOString(),
+        })),
+      };
+    });
+
+    // Dev outbox: where device codes go when there is no SMS or e-mail provider.
+    app.get('/dev/outbox', async (req) => {
+      if (!config.dev) throw fail('not_found', 'the outbox exists only in dev mode');
+      const recipient = (req.query as { recipient?: string }).recipient;
+      return { messages: await accounts.outbox(typeof recipient === 'string' ? recipient : undefined) };
+    });
+
+    // Vendors and peers (signed requests)
+    app.post('/parties', { schema: { body: S.PartyBody } }, async (req, reply) => {
+      const key = fromBase64url(req.body.publicKey)!;
+      const signer = await verifySignedRequest(
+        { method: req.method, path: req.url, body: originalBody(req) ?? null, headers: req.headers },
+        async (id) => (id === req.body.id ? key : undefined),
+        nowSeconds(ctx),
+      );
+      if (signer !== req.body.id)
+        throw fail('forbidden', `sign the registration with ${SIGNATURE_HEADERS.keyId}: ${req.body.id}`);
+      return keyed(req, reply, `party:${req.body.id}`, async () => ({
+        status: 201,
+        body: await parties.register(req.body),
+      }));
+    });
+    app.get('/parties/:id', { schema: { params: S.PartyParams } }, async (req) => {
+      const p = await parties.get(req.params.id);
+      return { id: p.id, kind: p.kind, name: p.name, publicKey: p.publicKey, url: p.url };
+    });
+    app.get('/parties/me/statement', async (req) => redemption.statement(await party(req)));
+    app.post('/directory/claim', { schema: { body: S.ChainRef } }, async (req, reply) => {
+      const id = await party(req);
+      return keyed(req, reply, `claim:${id}`, async () => ({
+        body: await directory.claim(id, req.body.chainId),
+      }));
+    });
+    app.post('/directory/handover', { schema: { body: S.IndexBody } }, async (req, reply) => {
+      const id = await party(req);
+      return keyed(req, reply, `handover:${id}`, async () => ({
+        body: await directory.handover(id, req.body.index),
+      }));
+    });
+    app.post('/directory/backup', { schema: { body: S.IndexBody } }, async (req, reply) => {
+      const id = await party(req);
+      return keyed(req, reply, `backup:${id}`, async () => ({
+        body: await directory.backup(id, req.body.index),
+      }));
+    });
+    app.post('/directory/takeover', { schema: { body: S.ChainRef } }, async (req, reply) => {
+      const id = await party(req);
+      return keyed(req, reply, `takeover:${id}`, async () => ({
+        body: await directory.takeover(id, req.body.chainId),
+      }));
+    });
+    app.post('/redemptions', { schema: { body: S.RedeemBody } }, async (req, reply) => {
+      const id = await party(req);
+      return keyedTx(req, reply, `redeem:${id}`, async (tx) => ({
+        body: { results: await redemption.redeem(tx, id, req.body.claims) },
+      }));
+    });
+
+    // Operators
+    app.get('/admin/audit', async (req) => {
+      admin(req);
+      return auditLedger(options.db);
+    });
+    app.get('/admin/evidence', async (req) => {
+      admin(req);
+      return { evidence: await redemption.evidence() };
+    });
+    app.post('/admin/settlement/run', async (req, reply) => {
+      admin(req);
+      return keyed(req, reply, 'settlement', async () => ({ body: await settlement.run() }));
+    });
+    app.get('/admin/settlement/runs', async (req) => {
+      admin(req);
+      return { runs: await settlement.runs() };
+    });
+    app.post('/admin/keys/rotate', async (req, reply) => {
+      admin(req);
+      return keyed(req, reply, 'rotate', async () => {
+        const k = await keys.rotate();
+        return { body: { keyId: k.keyId } };
+      });
+    });
+    app.post('/admin/expiry/run', async (req, reply) => {
+      admin(req);
+      return keyed(req, reply, 'expiry', async () => ({ body: await refunds.closeExpired() }));
+    });
+    app.post('/admin/reconcile', async (req, reply) => {
+      admin(req);
+      return keyed(req, reply, 'reconcile', async () => ({ body: await issuance.reconcile() }));
+    });
+  });
+
+  return { app: root, services, config, ctx };
+}
+
+export type Broker = ReturnType<typeof createBroker>;

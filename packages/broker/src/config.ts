@@ -1,0 +1,104 @@
+import { CURRENCY_CODE_RE, MINOR_WIRE_RE } from '@netpay/protocol';
+import { z } from 'zod';
+
+const Minor = z
+  .union([z.string().regex(MINOR_WIRE_RE), z.bigint().nonnegative()])
+  .transform((v) => BigInt(v));
+
+/**
+ * The broker's configuration, parsed once at start-up into a frozen object; a bad value stops the process
+ * with a message naming it. Amounts are minor units of `currency`.
+ */
+export const BrokerConfigSchema = z.strictObject({
+  brokerId: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,128}$/)
+    .default('broker.local'),
+  currency: z
+    .strictObject({ code: z.string().regex(CURRENCY_CODE_RE), exponent: z.number().int().min(0).max(18) })
+    .prefault({ code: 'USD', exponent: 4 }),
+  /** Coin values a customer may buy chains in. */
+  denominations: z.array(Minor).min(1).max(16).prefault(['1', '5', '10', '50']),
+  /** Longest chain sold. */
+  maxChainLength: z
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 24)
+    .default(100_000),
+  /** How long a touchstone is valid. */
+  chainLifetimeSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .default(90 * 86_400),
+  /** After expiry, vendors may still redeem for this long; then the unspent rest goes back to the customer. */
+  redemptionGraceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .default(14 * 86_400),
+  /** Broker fee on redeemed value, basis points. */
+  feeBasisPoints: z.number().int().min(0).max(10_000).default(200),
+  limits: z
+    .strictObject({
+      /** Smallest and largest single load from the bank. */
+      minLoad: Minor.prefault('1000'),
+      maxLoad: Minor.prefault('10000000'),
+      /** Balance a customer must keep after buying or sending. */
+      minBalance: Minor.prefault('0'),
+      /** Most value a customer may hold in unspent chains at once. */
+      maxOutstanding: Minor.prefault('5000000'),
+      /** Largest single purchase or send. */
+      maxTransaction: Minor.prefault('5000000'),
+    })
+    .prefault({}),
+  /** Device codes: digits, lifetime and attempts. */
+  deviceCodeTtlSeconds: z.number().int().min(30).default(600),
+  deviceCodeMaxAttempts: z.number().int().min(1).max(20).default(5),
+  sessionTtlSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .default(30 * 86_400),
+  /** argon2id cost (OWASP minimum by default; tests lower it). */
+  argon2: z
+    .strictObject({ t: z.number().int().min(1), m: z.number().int().min(8), p: z.number().int().min(1) })
+    .prefault({ t: 2, m: 19_456, p: 1 }),
+  /** Dev mode: device codes go to an outbox readable at GET /dev/outbox. Never in production. */
+  dev: z.boolean().default(false),
+  /** The broker's own account at the bank, and its token, for loads, unloads and payouts. */
+  bank: z.strictObject({ account: z.string().min(1), token: z.string().min(1) }).optional(),
+  /** Payouts: most attempts before a payout is left for an operator, and the back-off base. */
+  payoutMaxAttempts: z.number().int().min(1).default(8),
+  payoutBackoffSeconds: z.number().int().min(1).default(30),
+  /** Background jobs, in seconds between runs (0: off; run them from the CLI or /admin instead). */
+  schedule: z
+    .strictObject({
+      settlementSeconds: z.number().int().min(0).default(86_400),
+      expirySeconds: z.number().int().min(0).default(3_600),
+      reconcileSeconds: z.number().int().min(0).default(300),
+    })
+    .prefault({}),
+  /** Bearer token for /admin endpoints; without it they answer 403. */
+  adminToken: z.string().min(16).optional(),
+  /** Most coins one redemption claim may cover. */
+  maxCoinsPerClaim: z
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 24)
+    .default(1_000_000),
+});
+
+export type BrokerConfigInput = z.input<typeof BrokerConfigSchema>;
+export type BrokerConfig = Readonly<z.output<typeof BrokerConfigSchema>>;
+
+export function parseBrokerConfig(input: unknown): BrokerConfig {
+  const parsed = BrokerConfigSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`broker config: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return Object.freeze(parsed.data);
+}

@@ -1,0 +1,39 @@
+import type { Db, Queryable } from '@netpay/db';
+import { toBase64url } from '@netpay/protocol';
+import type { Bank } from './bank.ts';
+import type { BrokerConfig } from './config.ts';
+import type { Ledger } from './ledger/ledger.ts';
+
+/** Delivers device codes. In dev mode the outbox table is readable at GET /dev/outbox. */
+export interface Notifier {
+  send(tx: Queryable, message: { recipient: string; kind: string; body: string }): Promise<void>;
+}
+
+/** What every broker service is built from: injected so tests can move the clock and replay randomness. */
+export interface BrokerContext {
+  readonly db: Db;
+  readonly config: BrokerConfig;
+  /** Unix milliseconds. */
+  readonly clock: () => number;
+  readonly random: (length: number) => Uint8Array;
+  readonly ledger: Ledger;
+  readonly bank: Bank | null;
+  readonly notifier: Notifier;
+}
+
+export function newId(ctx: Pick<BrokerContext, 'random'>, prefix: string): string {
+  return `${prefix}_${toBase64url(ctx.random(12))}`;
+}
+
+export const nowSeconds = (ctx: Pick<BrokerContext, 'clock'>) => Math.floor(ctx.clock() / 1000);
+
+export function outboxNotifier(ctx: Pick<BrokerContext, 'clock' | 'random'>): Notifier {
+  return {
+    async send(tx, m) {
+      await tx.query(
+        'INSERT INTO outbox (id, recipient, kind, body, created_at) VALUES ($1, $2, $3, $4, $5)',
+        [newId(ctx, 'msg'), m.recipient, m.kind, m.body, BigInt(ctx.clock())],
+      );
+    },
+  };
+}

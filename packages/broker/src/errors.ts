@@ -1,0 +1,36 @@
+import { errorFactory } from '@netpay/service';
+
+/** Every error the broker answers with, and its HTTP status (a new code without a status fails to compile). */
+export const BROKER_ERROR_STATUS = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  login_taken: 409,
+  invalid_credentials: 401,
+  device_not_verified: 403,
+  code_invalid: 401,
+  code_expired: 410,
+  too_many_attempts: 429,
+  totp_required: 401,
+  totp_invalid: 401,
+  insufficient_funds: 409,
+  limit_exceeded: 422,
+  bad_denomination: 422,
+  chain_exists: 409,
+  chain_not_found: 404,
+  chain_refunded: 409,
+  chain_expired: 409,
+  chain_not_held: 409,
+  index_invalid: 422,
+  party_exists: 409,
+  unknown_party: 404,
+  recipient_not_found: 404,
+  bank_unavailable: 503,
+  bank_rejected: 422,
+  idempotency_conflict: 409,
+  admin_disabled: 403,
+} as const;
+
+export type BrokerErrorCode = keyof typeof BROKER_ERROR_STATUS;
+export const fail = errorFactory<BrokerErrorCode>(BROKER_ERROR_STATUS);

@@ -1,0 +1,35 @@
+import { type BankClient, BankError, BankNetworkError, createBankClient } from '@netpay/bank';
+import { type Bank, BankRejected, BankUnavailable } from './bank.ts';
+
+/** The `Bank` adapter over the stand-in bank's HTTP API (packages/bank). */
+export function httpBank(client: BankClient | string): Bank {
+  const bank = typeof client === 'string' ? createBankClient(client) : client;
+  const translate = (e: unknown): never => {
+    if (e instanceof BankError && e.status < 500) throw new BankRejected(e.code, e.message);
+    if (e instanceof BankError || e instanceof BankNetworkError) throw new BankUnavailable(e.message);
+    throw e;
+  };
+  return {
+    async transfer(req) {
+      try {
+        const t = await bank.transfer(req.token, req.key, {
+          from: req.from,
+          to: req.to,
+          amount: req.amount,
+          ...(req.reference ? { reference: req.reference } : {}),
+        });
+        return { id: t.id };
+      } catch (e) {
+        return translate(e);
+      }
+    },
+    async findTransfer(key, token) {
+      try {
+        const t = await bank.findTransferByKey(token, key);
+        return t ? { id: t.id } : null;
+      } catch (e) {
+        return translate(e);
+      }
+    },
+  };
+}

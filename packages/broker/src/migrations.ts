@@ -1,0 +1,189 @@
+import type { Migration } from '@netpay/db';
+import { IDEMPOTENCY_MIGRATION } from '@netpay/service';
+
+/**
+ * The broker's schema, forward only. Tables holding per-chain data are keyed by chain_id so they can be
+ * sharded on a distributed PostgreSQL. Times are Unix milliseconds in bigint columns.
+ */
+export const BROKER_MIGRATIONS: readonly Migration[] = [
+  IDEMPOTENCY_MIGRATION,
+  {
+    id: '20261126_0200_ledger',
+    sql: `
+      -- Double-entry ledger. balance = sum(credits) - sum(debits), so all balances sum to zero.
+      -- Liabilities (customers, vendors, coins outstanding) are positive; the broker's cash at the bank is
+      -- negative. Customer and vendor balances can never go below zero.
+      CREATE TABLE ledger_accounts (
+        id text PRIMARY KEY,
+        kind text NOT NULL CHECK (kind IN ('customer', 'vendor', 'coins', 'fees', 'bank', 'fraud')),
+        balance bigint NOT NULL DEFAULT 0,
+        created_at bigint NOT NULL,
+        CHECK (kind NOT IN ('customer', 'vendor', 'coins') OR balance >= 0)
+      );
+      CREATE TABLE ledger_transfers (
+        id text PRIMARY KEY,
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        debit_account text NOT NULL REFERENCES ledger_accounts (id),
+        credit_account text NOT NULL REFERENCES ledger_accounts (id),
+        amount bigint NOT NULL CHECK (amount > 0),
+        kind text NOT NULL,
+        ref text,
+        created_at bigint NOT NULL,
+        CHECK (debit_account <> credit_account)
+      );
+      CREATE INDEX ledger_transfers_debit ON ledger_transfers (debit_account, created_at);
+      CREATE INDEX ledger_transfers_credit ON ledger_transfers (credit_account, created_at);
+      INSERT INTO ledger_accounts (id, kind, created_at) VALUES
+        ('coins_outstanding', 'coins', 0), ('fees', 'fees', 0), ('bank', 'bank', 0), ('fraud', 'fraud', 0);
+    `,
+  },
+  {
+    id: '20261126_0210_customers',
+    sql: `
+      CREATE TABLE customers (
+        id text PRIMARY KEY,
+        login text NOT NULL UNIQUE,
+        password_hash text NOT NULL,
+        totp_secret text,
+        totp_pending text,
+        created_at bigint NOT NULL
+      );
+      CREATE TABLE devices (
+        id text PRIMARY KEY,
+        customer_id text NOT NULL REFERENCES customers (id),
+        name text NOT NULL,
+        code_hash text,
+        code_expires_at bigint,
+        attempts integer NOT NULL DEFAULT 0,
+        verified_at bigint,
+        created_at bigint NOT NULL
+      );
+      CREATE INDEX devices_customer ON devices (customer_id);
+      CREATE TABLE sessions (
+        token_hash text PRIMARY KEY,
+        customer_id text NOT NULL REFERENCES customers (id),
+        device_id text NOT NULL REFERENCES devices (id),
+        expires_at bigint NOT NULL,
+        created_at bigint NOT NULL
+      );
+      CREATE TABLE outbox (
+        id text PRIMARY KEY,
+        recipient text NOT NULL,
+        kind text NOT NULL,
+        body text NOT NULL,
+        created_at bigint NOT NULL
+      );
+      CREATE INDEX outbox_recipient ON outbox (recipient, created_at);
+    `,
+  },
+  {
+    id: '20261126_0220_parties_and_keys',
+    sql: `
+      CREATE TABLE parties (
+        id text PRIMARY KEY,
+        kind text NOT NULL CHECK (kind IN ('vendor', 'peer')),
+        name text NOT NULL,
+        public_key bytea NOT NULL,
+        url text,
+        bank_account text,
+        created_at bigint NOT NULL
+      );
+      CREATE TABLE broker_keys (
+        key_id text PRIMARY KEY,
+        seed bytea NOT NULL,
+        public_key bytea NOT NULL,
+        created_at bigint NOT NULL,
+        retired_at bigint
+      );
+    `,
+  },
+  {
+    id: '20261126_0230_chains',
+    sql: `
+      CREATE TABLE chains (
+        chain_id text PRIMARY KEY,
+        customer_id text NOT NULL REFERENCES customers (id),
+        key_id text NOT NULL REFERENCES broker_keys (key_id),
+        n integer NOT NULL CHECK (n > 0),
+        coin_value bigint NOT NULL CHECK (coin_value > 0),
+        touchstone jsonb NOT NULL,
+        expires_at bigint NOT NULL,
+        server_seed bytea,
+        status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'refunded', 'closed')),
+        holder text,
+        holder_since bigint,
+        backup_index integer NOT NULL DEFAULT 0,
+        backup_message jsonb,
+        created_at bigint NOT NULL
+      );
+      CREATE INDEX chains_customer ON chains (customer_id, created_at);
+      CREATE INDEX chains_expiry ON chains (status, expires_at);
+      -- Redeemed (and refunded) ranges (from_index, to_index] of each chain; they must never overlap.
+      CREATE TABLE redemptions (
+        claim_id text PRIMARY KEY,
+        chain_id text NOT NULL REFERENCES chains (chain_id),
+        party_id text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('redemption', 'refund')),
+        from_index integer NOT NULL,
+        to_index integer NOT NULL,
+        to_payword text,
+        amount bigint NOT NULL,
+        fee bigint NOT NULL,
+        claim jsonb,
+        created_at bigint NOT NULL,
+        CHECK (to_index > from_index AND from_index >= 0)
+      );
+      CREATE INDEX redemptions_chain ON redemptions (chain_id, to_index);
+      CREATE INDEX redemptions_party ON redemptions (party_id, created_at);
+      CREATE TABLE fraud_evidence (
+        id text PRIMARY KEY,
+        chain_id text NOT NULL,
+        party_id text NOT NULL,
+        reason text NOT NULL,
+        claim jsonb NOT NULL,
+        conflicts_with text,
+        created_at bigint NOT NULL
+      );
+      CREATE INDEX fraud_chain ON fraud_evidence (chain_id);
+    `,
+  },
+  {
+    id: '20261126_0240_payouts',
+    sql: `
+      CREATE TABLE payout_runs (
+        id text PRIMARY KEY,
+        started_at bigint NOT NULL,
+        finished_at bigint,
+        payouts integer NOT NULL DEFAULT 0,
+        total bigint NOT NULL DEFAULT 0
+      );
+      CREATE TABLE payouts (
+        id text PRIMARY KEY,
+        run_id text NOT NULL REFERENCES payout_runs (id),
+        party_id text NOT NULL,
+        bank_account text NOT NULL,
+        amount bigint NOT NULL CHECK (amount > 0),
+        status text NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at bigint NOT NULL,
+        bank_transfer_id text,
+        last_error text,
+        created_at bigint NOT NULL,
+        completed_at bigint
+      );
+      CREATE INDEX payouts_due ON payouts (status, next_attempt_at);
+      -- Bank movements the broker starts (loads, unloads), recorded before the call so a crash or a
+      -- time-out is resolved by asking the bank, never by guessing.
+      CREATE TABLE bank_movements (
+        id text PRIMARY KEY,
+        customer_id text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('load', 'unload')),
+        amount bigint NOT NULL CHECK (amount > 0),
+        bank_account text NOT NULL,
+        status text NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
+        created_at bigint NOT NULL,
+        completed_at bigint
+      );
+    `,
+  },
+];

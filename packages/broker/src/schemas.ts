@@ -1,0 +1,84 @@
+import {
+  ChainIdSchema,
+  ChainLengthSchema,
+  MinorWireSchema,
+  PartyIdSchema,
+  PaywordSchema,
+  PublicKeySchema,
+} from '@netpay/protocol';
+import { z } from 'zod';
+
+/** Request and response bodies of the broker API: one schema each, types inferred. */
+export const Amount = MinorWireSchema.describe('amount in minor units, as a decimal string');
+
+export const RegisterBody = z.strictObject({
+  login: z.string().min(3).max(254).describe('email address or E.164 phone number'),
+  password: z.string().min(10, 'use at least 10 characters').max(256),
+  deviceName: z.string().min(1).max(64).default('device'),
+});
+
+export const VerifyBody = z.strictObject({ code: z.string().regex(/^\d{6}$/, 'the code is 6 digits') });
+
+export const LoginBody = z.strictObject({
+  login: z.string().min(3).max(254),
+  password: z.string().min(1).max(256),
+  deviceId: z.string().max(64).optional(),
+  deviceName: z.string().min(1).max(64).optional(),
+  totp: z
+    .string()
+    .regex(/^\d{6}$/)
+    .optional(),
+});
+
+export const Session = z.object({
+  token: z.string(),
+  customerId: z.string(),
+  deviceId: z.string(),
+  expiresAt: z.string(),
+});
+
+export const LoadBody = z.strictObject({
+  amount: Amount,
+  bankAccount: z.string().min(1).max(128),
+  bankToken: z.string().min(1).max(256).describe('authorizes the debit at the bank; not stored'),
+});
+
+export const UnloadBody = z.strictObject({ amount: Amount, bankAccount: z.string().min(1).max(128) });
+
+export const BuyBody = z.strictObject({
+  chains: z
+    .array(
+      z.strictObject({
+        coinValue: Amount,
+        n: ChainLengthSchema,
+        chainId: ChainIdSchema.optional().describe('client-side wallet: the chain id it generated'),
+        root: PaywordSchema.optional().describe(
+          'client-side wallet: W(0) of its chain; the seed never leaves it',
+        ),
+      }),
+    )
+    .min(1)
+    .max(20),
+});
+
+export const SendBody = z.strictObject({
+  to: z.string().min(3).max(254).describe('login of the recipient'),
+  amount: Amount,
+});
+
+export const PartyBody = z.strictObject({
+  id: PartyIdSchema,
+  kind: z.enum(['vendor', 'peer']).default('vendor'),
+  name: z.string().min(1).max(128),
+  publicKey: PublicKeySchema,
+  url: z.url().max(512).optional(),
+  bankAccount: z.string().min(1).max(128).optional(),
+});
+
+export const ChainRef = z.strictObject({ chainId: ChainIdSchema });
+export const IndexBody = z.strictObject({ index: z.unknown() });
+export const RedeemBody = z.strictObject({ claims: z.array(z.unknown()).min(1).max(200) });
+export const TotpConfirmBody = z.strictObject({ code: z.string().regex(/^\d{6}$/) });
+export const ChainIdParams = z.strictObject({ chainId: ChainIdSchema });
+export const DeviceParams = z.strictObject({ deviceId: z.string().min(1).max(64) });
+export const PartyParams = z.strictObject({ id: PartyIdSchema });

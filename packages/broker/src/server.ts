@@ -1,0 +1,82 @@
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { migrate, openDatabase } from '@netpay/db';
+import type { LoggerOptions } from 'pino';
+import { createBroker } from './app.ts';
+import type { BrokerConfigInput } from './config.ts';
+import { httpBank } from './http-bank.ts';
+import { BROKER_MIGRATIONS } from './migrations.ts';
+
+export const DEFAULT_BROKER_DATA_DIR = '.netpay/broker';
+
+export interface StartBrokerOptions {
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly host?: string;
+  /** PGlite data folder (default ./.netpay/broker); ignored when databaseUrl is set. */
+  readonly dataDir?: string;
+  readonly databaseUrl?: string;
+  readonly config?: BrokerConfigInput;
+  /** URL of the bank service; without it loads, unloads and payouts answer 503. */
+  readonly bankUrl?: string;
+  readonly logger?: LoggerOptions | boolean;
+  readonly clock?: () => number;
+}
+
+/** Opens and migrates the database, starts the HTTP API and the scheduled jobs. */
+export async function startBroker(options: StartBrokerOptions) {
+  const dataDir = options.databaseUrl ? undefined : resolve(options.dataDir ?? DEFAULT_BROKER_DATA_DIR);
+  const db = await openDatabase(options.databaseUrl ? { url: options.databaseUrl } : { dataDir });
+  await migrate(db, BROKER_MIGRATIONS);
+  const broker = createBroker({
+    db,
+    config: options.config,
+    bank: options.bankUrl ? httpBank(options.bankUrl) : null,
+    logger: options.logger ?? false,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  await broker.services.keys.currentKey();
+  await broker.app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
+  const address = broker.app.server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+
+  const timers: NodeJS.Timeout[] = [];
+  const every = (seconds: number, job: () => Promise<unknown>) => {
+    if (seconds <= 0) return;
+    let running = false;
+    const t = setInterval(async () => {
+      if (running) return;
+      running = true;
+      try {
+        await job();
+      } catch (e) {
+        broker.app.log.error({ err: e }, 'scheduled job failed');
+      } finally {
+        running = false;
+      }
+    }, seconds * 1000);
+    t.unref();
+    timers.push(t);
+  };
+  const s = broker.config.schedule;
+  every(s.settlementSeconds, () => broker.services.settlement.run());
+  every(s.expirySeconds, () => broker.services.refunds.closeExpired());
+  every(s.reconcileSeconds, () => broker.services.issuance.reconcile());
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    broker,
+    db,
+    close() {
+      closed ??= (async () => {
+        for (const t of timers) clearInterval(t);
+        await broker.app.close();
+        await db.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+export type RunningBroker = Awaited<ReturnType<typeof startBroker>>;

@@ -1,0 +1,127 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createBankClient } from '@netpay/bank/client';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../bin/netpay.mjs', import.meta.url));
+const { DATABASE_URL: _ignored, ...ENV } = process.env;
+
+interface Run {
+  readonly child: ChildProcess;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function netpay(args: string[], env: NodeJS.ProcessEnv = ENV): Run {
+  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+async function firstLine(run: Run, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (!run.stdout().includes('\n')) {
+    if (run.child.exitCode !== null) throw new Error(`netpay exited early: ${run.stderr()}`);
+    if (Date.now() > deadline) throw new Error(`no output within ${timeoutMs} ms: ${run.stderr()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return run.stdout().split('\n')[0]!;
+}
+
+/** No "    at file:line" frames: user mistakes are one clear line. */
+const STACK_FRAME = /^\s+at /m;
+
+describe('netpay bank start (a real process)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netpay-cli-'));
+  const running: Run[] = [];
+  afterAll(() => {
+    for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts, prints one JSON line, serves the bank, and exits 0 on SIGTERM', async () => {
+    const run = netpay(['bank', 'start', '--port', '0', '--json', '--data', join(dir, 'bank')]);
+    running.push(run);
+    const info = JSON.parse(await firstLine(run)) as Record<string, unknown>;
+    expect(info).toMatchObject({
+      database: 'pglite',
+      dataDir: join(dir, 'bank'),
+      currency: { code: 'USD', exponent: 2 },
+      dev: true,
+    });
+    const url = String(info.url);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: 'ok' });
+    const bank = createBankClient(url);
+    const account = await bank.createAccount({ name: 'CLI test', initialBalance: 250n });
+    expect((await bank.getAccount(account.token, account.id)).balance).toBe(250n);
+
+    run.child.kill('SIGTERM');
+    expect(await run.exit).toEqual({ code: 0, signal: null });
+    expect(run.stdout().trim().split('\n')).toHaveLength(1);
+  });
+
+  it('explains a port that is taken, without a stack trace', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const { port } = blocker.address() as { port: number };
+    try {
+      const run = netpay(['bank', 'start', '--port', String(port), '--data', join(dir, 'bank')]);
+      running.push(run);
+      expect((await run.exit).code).toBe(1);
+      expect(run.stderr()).toContain(`127.0.0.1:${port} is already in use`);
+      expect(run.stderr()).not.toMatch(STACK_FRAME);
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  });
+
+  it('rejects bad flags and a bad DATABASE_URL with a clear message and a non-zero exit', async () => {
+    const cases: { args: string[]; env?: NodeJS.ProcessEnv; message: string }[] = [
+      { args: ['bank', 'start', '--port', 'abc'], message: 'must be a port number' },
+      { args: ['bank', 'start', '--port', '70000'], message: 'must be a port number' },
+      { args: ['bank', 'start', '--currency', 'dollars'], message: 'uppercase' },
+      { args: ['bank', 'start', '--bogus'], message: "unknown option '--bogus'" },
+      { args: ['bank', 'stop'], message: "unknown command 'stop'" },
+      {
+        args: ['bank', 'start', '--port', '0'],
+        env: { ...ENV, DATABASE_URL: 'mysql://nope' },
+        message: 'DATABASE_URL must be a postgres',
+      },
+    ];
+    await Promise.all(
+      cases.map(async (c) => {
+        const run = netpay(c.args, c.env);
+        running.push(run);
+        const { code } = await run.exit;
+        expect(code, c.args.join(' ')).not.toBe(0);
+        expect(run.stderr(), c.args.join(' ')).toContain(c.message);
+        expect(run.stderr()).not.toMatch(STACK_FRAME);
+      }),
+    );
+  });
+
+  it('documents every command with an example', async () => {
+    for (const args of [['--help'], ['bank', '--help'], ['bank', 'start', '--help']]) {
+      const run = netpay(args);
+      running.push(run);
+      expect((await run.exit).code).toBe(0);
+      expect(run.stdout(), args.join(' ')).toMatch(/Examples?:\n\s+\$ netpay /);
+    }
+  });
+});

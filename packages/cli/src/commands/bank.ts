@@ -1,0 +1,194 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { CliError } from '../errors.ts';
+import { DatabaseUrlSchema, DirSchema, HostSchema, PortSchema, redactUrl, zodArg } from '../options.ts';
+
+export const DEFAULT_BANK_PORT = 4100;
+
+const CurrencyCodeArg = z
+  .string()
+  .regex(/^[A-Z][A-Z0-9]{2,11}$/, 'must be 3–12 uppercase letters or digits, e.g. USD');
+const ExponentArg = z
+  .string()
+  .regex(/^\d{1,2}$/, 'must be the number of decimal places, 0–18')
+  .transform(Number)
+  .pipe(z.number().max(18, 'must be the number of decimal places, 0–18'));
+
+interface StartFlags {
+  port: number;
+  host: string;
+  data?: string;
+  currency: string;
+  exponent: number;
+  dev: boolean;
+  json: boolean;
+}
+
+export function registerBankCommands(program: Command): void {
+  const bank = program
+    .command('bank')
+    .description('the stand-in bank: accounts and transfers the broker settles through')
+    .addHelpText('after', '\nExample:\n  $ netpay bank start --port 4100');
+
+  bank
+    .command('start')
+    .description(
+      'run the bank service until Ctrl-C (PGlite in a folder, or PostgreSQL when DATABASE_URL is set)',
+    )
+    .option('-p, --port <n>', 'port to listen on; 0 picks a free one', zodArg(PortSchema), DEFAULT_BANK_PORT)
+    .option('-H, --host <host>', 'address to listen on', zodArg(HostSchema), '127.0.0.1')
+    .option('-d, --data <dir>', 'folder of the embedded database (default ./.netpay/bank)', zodArg(DirSchema))
+    .option('--currency <code>', 'the one currency of this bank', zodArg(CurrencyCodeArg), 'USD')
+    .option('--exponent <n>', 'decimal places of one minor unit', zodArg(ExponentArg), 2)
+    .option('--no-dev', 'production mode: accounts cannot be opened with an initial balance')
+    .option('--json', 'print one JSON line {url, database, …} instead of text')
+    .addHelpText(
+      'after',
+      `
+Environment:
+  DATABASE_URL   postgres://user:pass@host/db keeps the bank on PostgreSQL instead of the embedded PGlite
+
+Examples:
+  $ netpay bank start
+  $ netpay bank start --port 0 --json --data /tmp/bank
+  $ DATABASE_URL=postgres://localhost/netpay_bank netpay bank start --no-dev`,
+    )
+    .action((flags: StartFlags) => startBankCommand(flags));
+}
+
+async function startBankCommand(flags: StartFlags): Promise<void> {
+  const envUrl = process.env.DATABASE_URL?.trim() || undefined;
+  let databaseUrl: string | undefined;
+  if (envUrl !== undefined) {
+    const parsed = DatabaseUrlSchema.safeParse(envUrl);
+    if (!parsed.success) throw new CliError(parsed.error.issues[0]?.message ?? 'DATABASE_URL is malformed');
+    if (flags.data !== undefined) {
+      throw new CliError(
+        '--data is the embedded database folder; unset DATABASE_URL to use it, or drop --data',
+      );
+    }
+    databaseUrl = parsed.data;
+  }
+
+  // Listen for Ctrl-C from the start, so a stop during start-up (PGlite's first run takes seconds) still
+  // closes the database cleanly instead of killing the process mid-write.
+  const stop = listenForStop();
+  try {
+    await runBank(flags, databaseUrl, stop);
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function runBank(
+  flags: StartFlags,
+  databaseUrl: string | undefined,
+  stop: StopListener,
+): Promise<void> {
+  const out = (text: string) => process.stdout.write(text);
+  const note = (text: string) => process.stderr.write(text);
+
+  // Loaded here, not at the top, so `netpay --help` and other groups do not load the bank.
+  const { startBank } = await import('@netpay/bank');
+  const { currency } = await import('@netpay/protocol');
+  const running = await startBank({
+    port: flags.port,
+    host: flags.host,
+    ...(flags.data !== undefined ? { dataDir: flags.data } : {}),
+    ...(databaseUrl !== undefined ? { databaseUrl } : {}),
+    dev: flags.dev,
+    currency: currency(flags.currency, flags.exponent),
+    // Warnings and errors as pino JSON on stderr; stdout carries only what this command prints.
+    logger: { level: 'warn', stream: process.stderr } as { level: string },
+  }).catch((e: unknown) => {
+    throw explainStartError(e, flags, databaseUrl);
+  });
+
+  const { kind, dataDir } = running.database;
+  if (stop.requested()) {
+    // stopped while starting: say nothing about a URL that is about to go away
+  } else if (flags.json) {
+    out(
+      `${JSON.stringify({
+        url: running.url,
+        database: kind,
+        ...(dataDir ? { dataDir } : {}),
+        currency: { code: flags.currency, exponent: flags.exponent },
+        dev: flags.dev,
+        pid: process.pid,
+      })}\n`,
+    );
+  } else {
+    const where =
+      kind === 'postgres' ? `PostgreSQL at ${redactUrl(databaseUrl ?? '')}` : `PGlite in ${dataDir}`;
+    out(
+      `NetPay bank listening on ${running.url}\n` +
+        `  database  ${where}\n` +
+        `  currency  ${flags.currency}, ${flags.exponent} decimal places\n` +
+        `  dev mode  ${flags.dev ? 'on: accounts may be opened with an initial balance' : 'off'}\n` +
+        `  API docs  ${running.url}/docs\n` +
+        'Stop with Ctrl-C.\n',
+    );
+  }
+
+  const signal = await stop.signal;
+  if (!flags.json) note(`${signal}: stopping the bank…\n`);
+  await running.close();
+  if (!flags.json) note('bank stopped\n');
+}
+
+interface StopListener {
+  /** Resolves on the first SIGINT or SIGTERM; a second one gets Node's default (immediate exit). */
+  readonly signal: Promise<NodeJS.Signals>;
+  requested(): boolean;
+  dispose(): void;
+}
+
+function listenForStop(): StopListener {
+  let received: NodeJS.Signals | undefined;
+  let resolve!: (signal: NodeJS.Signals) => void;
+  const signal = new Promise<NodeJS.Signals>((r) => {
+    resolve = r;
+  });
+  const dispose = () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  function onSignal(sig: NodeJS.Signals) {
+    received = sig;
+    dispose();
+    resolve(sig);
+  }
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return { signal, requested: () => received !== undefined, dispose };
+}
+
+/** Turns what the user can fix (port taken, database unreachable, wrong currency) into a CliError. */
+function explainStartError(e: unknown, flags: StartFlags, databaseUrl: string | undefined): unknown {
+  const code = (e as { code?: unknown })?.code;
+  const message = e instanceof Error ? e.message : String(e);
+  const where = `${flags.host}:${flags.port}`;
+  if (code === 'EADDRINUSE')
+    return new CliError(`${where} is already in use (try another --port, or --port 0)`);
+  if (code === 'EACCES' && (e as { syscall?: unknown }).syscall === 'listen') {
+    return new CliError(`no permission to listen on ${where} (ports below 1024 need privileges)`);
+  }
+  if (
+    code === 'EADDRNOTAVAIL' ||
+    (code === 'ENOTFOUND' && (e as { syscall?: unknown }).syscall === 'getaddrinfo' && !databaseUrl)
+  ) {
+    return new CliError(`cannot listen on ${flags.host}: no such local address`);
+  }
+  if ((e as Error)?.name === 'BankConfigError') return new CliError(message);
+  if (databaseUrl !== undefined) {
+    return new CliError(`cannot use the PostgreSQL database at ${redactUrl(databaseUrl)}: ${message}`);
+  }
+  if (
+    typeof code === 'string' &&
+    ['EACCES', 'EPERM', 'ENOENT', 'ENOTDIR', 'EROFS', 'ENOSPC', 'EEXIST'].includes(code)
+  ) {
+    return new CliError(`cannot use the data folder ${flags.data ?? './.netpay/bank'}: ${message}`);
+  }
+  return e;
+}

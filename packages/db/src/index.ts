@@ -1,0 +1,179 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+
+/**
+ * NetPay's one SQL layer: plain parameterised SQL ($1, $2, …) over either PGlite (PostgreSQL compiled to
+ * WASM, in-process, data in a folder: the embedded default) or a real PostgreSQL server (DATABASE_URL).
+ * Both return `int8` columns as `bigint` and `jsonb` as parsed JSON, so code above never sees a difference.
+ * Keep SQL to what distributed PostgreSQL (Citus, CockroachDB, YugabyteDB) supports: no LISTEN, no
+ * advisory locks outside migrations, tables keyed for sharding.
+ */
+export type Row = Record<string, unknown>;
+
+export interface Queryable {
+  query<R = Row>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** Runs several statements without parameters (migrations, DDL). */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Db extends Queryable {
+  readonly kind: 'pglite' | 'postgres';
+  /**
+   * Runs `fn` in one transaction (READ COMMITTED; lock rows with SELECT … FOR UPDATE). Retried up to
+   * `retries` times on serialization failures and deadlocks, so `fn` must be safe to run again.
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: { retries?: number }): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** postgres://… to use a PostgreSQL server. */
+  readonly url?: string;
+  /** Folder for PGlite's data; omitted: in memory. */
+  readonly dataDir?: string;
+  /** Connection pool size for PostgreSQL. Default 10. */
+  readonly poolSize?: number;
+}
+
+const INT8 = 20;
+const RETRYABLE = new Set(['40001', '40P01']);
+
+export async function openDatabase(options: OpenOptions = {}): Promise<Db> {
+  if (options.url) return openPostgres(options.url, options.poolSize ?? 10);
+  return openPglite(options.dataDir);
+}
+
+async function openPglite(dataDir: string | undefined): Promise<Db> {
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const lite = await PGlite.create({
+    ...(dataDir ? { dataDir } : {}),
+    parsers: { [INT8]: (v: string) => BigInt(v) },
+  });
+  const wrap = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
+    async query<R>(sql: string, params: readonly unknown[] = []) {
+      const res = await q.query<R>(sql, params as unknown[]);
+      return res.rows;
+    },
+    async exec(sql: string) {
+      await q.exec(sql);
+    },
+  });
+  // PGlite is one connection: a query on `db` from inside a transaction would wait for that transaction
+  // forever. That is always a bug (it must use `tx`), so it fails loudly instead of hanging.
+  const inTransaction = new AsyncLocalStorage<true>();
+  const direct = wrap(lite);
+  const guard = (what: string) => {
+    if (inTransaction.getStore()) {
+      throw new Error(`db.${what}() called inside a transaction: use the transaction's handle (tx) instead`);
+    }
+  };
+  return {
+    kind: 'pglite',
+    query: (sql, params) => {
+      guard('query');
+      return direct.query(sql, params);
+    },
+    exec: (sql) => {
+      guard('exec');
+      return direct.exec(sql);
+    },
+    // Transactions run one at a time, so they never conflict and need no retry.
+    transaction: (fn) => {
+      guard('transaction');
+      return lite.transaction((tx) => inTransaction.run(true, () => fn(wrap(tx))));
+    },
+    close: () => lite.close(),
+  };
+}
+
+async function openPostgres(url: string, max: number): Promise<Db> {
+  const types = {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === INT8
+        ? (v: string) => BigInt(v)
+        : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+  };
+  const pool = new pg.Pool({ connectionString: url, max, types });
+  // An idle client's error (e.g. the server restarting) must not crash the process; the next query fails.
+  pool.on('error', () => {});
+  await pool.query('SELECT 1');
+  const wrap = (c: pg.Pool | pg.PoolClient): Queryable => ({
+    async query<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+      const res = await c.query(sql, params as unknown[]);
+      return res.rows as R[];
+    },
+    async exec(sql: string) {
+      await c.query(sql);
+    },
+  });
+  return {
+    kind: 'postgres',
+    ...wrap(pool),
+    async transaction(fn, options = {}) {
+      const retries = options.retries ?? 5;
+      for (let attempt = 0; ; attempt++) {
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          const result = await fn(wrap(client));
+          await client.query('COMMIT');
+          return result;
+        } catch (e) {
+          await client.query('ROLLBACK').catch(() => {});
+          const code = (e as { code?: string }).code;
+          if (attempt < retries && code && RETRYABLE.has(code)) {
+            await new Promise((r) => setTimeout(r, 2 ** attempt + Math.random() * 5));
+            continue;
+          }
+          throw e;
+        } finally {
+          client.release();
+        }
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+export interface Migration {
+  /** Timestamped name, e.g. `20261126_0001_ledger`; applied in sorted order, forward only. */
+  readonly id: string;
+  readonly sql: string;
+}
+
+/** Applies the migrations not applied yet, each in its own transaction. Safe to call from several processes. */
+export async function migrate(db: Db, migrations: readonly Migration[]): Promise<string[]> {
+  const ids = migrations.map((m) => m.id);
+  if (new Set(ids).size !== ids.length) throw new Error('duplicate migration id');
+  const sorted = [...migrations].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  await db.transaction(async (tx) => {
+    // Taken before CREATE TABLE too: two processes creating the table at once collide in the catalog.
+    if (db.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(4242)');
+    await tx.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at bigint NOT NULL)',
+    );
+  });
+  const applied: string[] = [];
+  for (const m of sorted) {
+    const done = await db.transaction(async (tx) => {
+      if (db.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(4242)');
+      const rows = await tx.query('SELECT 1 FROM schema_migrations WHERE id = $1', [m.id]);
+      if (rows.length > 0) return false;
+      await tx.exec(m.sql);
+      await tx.query('INSERT INTO schema_migrations (id, applied_at) VALUES ($1, $2)', [
+        m.id,
+        BigInt(Date.now()),
+      ]);
+      return true;
+    });
+    if (done) applied.push(m.id);
+  }
+  return applied;
+}
+
+/** True for a unique-constraint violation (two writers racing for the same key). */
+export function isUniqueViolation(e: unknown): boolean {
+  return (e as { code?: string })?.code === '23505';
+}

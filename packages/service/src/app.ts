@@ -1,0 +1,145 @@
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyError } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { LoggerOptions } from 'pino';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { z } from 'zod';
+import { AppError, type ErrorBody } from './errors.ts';
+
+export interface AppOptions {
+  readonly title: string;
+  readonly description: string;
+  readonly version?: string;
+  /** pino options, or false for silence (tests). */
+  readonly logger?: LoggerOptions | boolean;
+  /** Largest request body accepted. Default 64 KiB. */
+  readonly bodyLimit?: number;
+  /** Extra readiness check for /healthz (e.g. a database ping). */
+  readonly health?: () => Promise<void>;
+}
+
+export const ErrorBodySchema = z
+  .object({
+    code: z.string().describe('machine-readable error code'),
+    message: z.string().describe('what went wrong, for people'),
+    details: z.record(z.string(), z.unknown()).optional(),
+  })
+  .describe('Error');
+
+function summarizeIssues(err: FastifyError): string {
+  const issues = (err.validation ?? []) as unknown as {
+    instancePath?: string;
+    message?: string;
+    params?: unknown;
+  }[];
+  const parts = issues.slice(0, 3).map((i) => {
+    const path = i.instancePath ? i.instancePath.replace(/^\//, '').replaceAll('/', '.') : '';
+    return path ? `${path}: ${i.message}` : `${i.message}`;
+  });
+  const where = (err as { validationContext?: string }).validationContext ?? 'request';
+  return `invalid ${where}: ${parts.join('; ') || err.message}`;
+}
+
+/** The request body as the client sent it, before validation applied defaults (what a signature covers). */
+export function originalBody(req: { body?: unknown }): unknown {
+  const r = req as { originalBody?: unknown; body?: unknown };
+  return 'originalBody' in r ? r.originalBody : r.body;
+}
+
+/**
+ * A Fastify app with zod schemas for validation and OpenAPI (served at /docs and /docs/json), /healthz,
+ * Prometheus /metrics, and one error format: `{ code, message }` with a 4xx for anything the caller did.
+ */
+export function createServiceApp(options: AppOptions) {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 64 * 1024,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  // Keep the body as it arrived (before schema defaults and transforms) for signature checks.
+  app.addHook('preValidation', async (req) => {
+    (req as { originalBody?: unknown }).originalBody = req.body;
+  });
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['method', 'route', 'status'],
+    registers: [metrics],
+  });
+  const latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request latency',
+    labelNames: ['method', 'route'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [metrics],
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    requests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    latency.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+  });
+
+  app.register(fastifySwagger, {
+    openapi: {
+      info: { title: options.title, description: options.description, version: options.version ?? '0.1.0' },
+    },
+    transform: jsonSchemaTransform,
+  });
+  app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  app.setErrorHandler((error: FastifyError, req, reply) => {
+    const send = (status: number, body: ErrorBody) => reply.status(status).send(body);
+    if (error instanceof AppError) {
+      return send(error.status, { code: error.code, message: error.message, details: error.details });
+    }
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      return send(400, { code: 'bad_request', message: summarizeIssues(error as FastifyError) });
+    }
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return send(413, { code: 'body_too_large', message: error.message });
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return send(415, { code: 'unsupported_media_type', message: error.message });
+    }
+    if (
+      error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
+      error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+      error.name === 'SyntaxError'
+    ) {
+      return send(400, { code: 'bad_json', message: `request body is not valid JSON: ${error.message}` });
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) return send(status, { code: 'bad_request', message: error.message });
+    req.log.error({ err: error }, 'unhandled error');
+    return send(500, { code: 'internal', message: 'internal error' });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send({ code: 'not_found', message: `no route ${req.method} ${req.url}` });
+  });
+
+  app.get(
+    '/healthz',
+    { schema: { hide: true, response: { 200: z.object({ status: z.literal('ok') }) } } },
+    async () => {
+      await options.health?.();
+      return { status: 'ok' as const };
+    },
+  );
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.header('content-type', metrics.contentType);
+    return metrics.metrics();
+  });
+
+  return { app, metrics };
+}

@@ -1,0 +1,147 @@
+import type { Db, Migration, Queryable } from '@netpay/db';
+import { canonicalJson, sha256, toHex, utf8 } from '@netpay/protocol';
+import { z } from 'zod';
+import { AppError } from './errors.ts';
+
+export const IDEMPOTENCY_MIGRATION: Migration = {
+  id: '20261126_0000_idempotency_keys',
+  sql: `CREATE TABLE idempotency_keys (
+    scope text NOT NULL,
+    key text NOT NULL,
+    request_hash text NOT NULL,
+    status integer NOT NULL,
+    response jsonb,
+    created_at bigint NOT NULL,
+    PRIMARY KEY (scope, key)
+  )`,
+};
+
+/** Client-chosen key: 8–128 printable ASCII characters (a UUID is typical). */
+export const IdempotencyKeySchema = z
+  .string()
+  .regex(/^[\x21-\x7e]{8,128}$/, 'must be 8–128 printable characters');
+
+export interface IdempotentResult<T> {
+  readonly status: number;
+  readonly body: T;
+  /** True when this is the stored answer to an earlier request with the same key. */
+  readonly replayed: boolean;
+}
+
+export function requestHash(request: unknown): string {
+  return toHex(sha256(utf8(canonicalJson(request))));
+}
+
+/**
+ * Runs `fn` at most once per (scope, key), in the same transaction that records its answer: the same key
+ * with the same request gets the stored answer; with a different request, a 409. The key row is claimed
+ * first, so a concurrent duplicate waits for the first to commit (PostgreSQL) and then replays its answer.
+ * A failure rolls everything back, so nothing is stored and the request may be retried.
+ */
+export async function idempotent<T>(
+  db: Db,
+  args: { scope: string; key: string | undefined; request: unknown; now?: () => number },
+  fn: (tx: Queryable) => Promise<{ status?: number; body: T }>,
+): Promise<IdempotentResult<T>> {
+  const key = IdempotencyKeySchema.safeParse(args.key);
+  if (!key.success) {
+    throw new AppError(
+      400,
+      'idempotency_key_required',
+      'send an Idempotency-Key header of 8–128 printable characters',
+    );
+  }
+  const hash = requestHash(args.request);
+  return db.transaction(async (tx) => {
+    const claimed = await tx.query(
+      `INSERT INTO idempotency_keys (scope, key, request_hash, status, response, created_at)
+       VALUES ($1, $2, $3, 0, NULL, $4) ON CONFLICT (scope, key) DO NOTHING RETURNING 1 AS claimed`,
+      [args.scope, key.data, hash, BigInt(args.now?.() ?? Date.now())],
+    );
+    if (claimed.length === 0) {
+      const [row] = await tx.query<{ request_hash: string; status: number; response: T }>(
+        'SELECT request_hash, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2',
+        [args.scope, key.data],
+      );
+      if (!row || row.request_hash !== hash) {
+        throw new AppError(
+          409,
+          'idempotency_conflict',
+          'this Idempotency-Key was used with a different request',
+        );
+      }
+      return { status: row.status, body: row.response, replayed: true };
+    }
+    const out = await fn(tx);
+    const status = out.status ?? 200;
+    await tx.query('UPDATE idempotency_keys SET status = $3, response = $4 WHERE scope = $1 AND key = $2', [
+      args.scope,
+      key.data,
+      status,
+      JSON.stringify(out.body),
+    ]);
+    return { status, body: out.body, replayed: false };
+  });
+}
+
+/**
+ * Idempotency for handlers that run their own transactions (or call other services): the key is claimed
+ * first, the handler runs, and its answer is stored. A duplicate arriving while the first is still running
+ * gets 409 `request_in_progress`; a handler that fails releases the key, so the request may be retried.
+ * Money-moving handlers use `idempotent`, which records the answer in the same transaction as the work.
+ */
+export async function idempotentCall<T>(
+  db: Db,
+  args: { scope: string; key: string | undefined; request: unknown; now?: () => number },
+  fn: () => Promise<{ status?: number; body: T }>,
+): Promise<IdempotentResult<T>> {
+  const key = IdempotencyKeySchema.safeParse(args.key);
+  if (!key.success) {
+    throw new AppError(
+      400,
+      'idempotency_key_required',
+      'send an Idempotency-Key header of 8–128 printable characters',
+    );
+  }
+  const hash = requestHash(args.request);
+  const prior = await db.transaction(async (tx) => {
+    const claimed = await tx.query(
+      `INSERT INTO idempotency_keys (scope, key, request_hash, status, response, created_at)
+       VALUES ($1, $2, $3, 0, NULL, $4) ON CONFLICT (scope, key) DO NOTHING RETURNING 1 AS claimed`,
+      [args.scope, key.data, hash, BigInt(args.now?.() ?? Date.now())],
+    );
+    if (claimed.length > 0) return null;
+    const [row] = await tx.query<{ request_hash: string; status: number; response: T }>(
+      'SELECT request_hash, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2',
+      [args.scope, key.data],
+    );
+    if (!row || row.request_hash !== hash) {
+      throw new AppError(
+        409,
+        'idempotency_conflict',
+        'this Idempotency-Key was used with a different request',
+      );
+    }
+    if (row.status === 0)
+      throw new AppError(409, 'request_in_progress', 'a request with this Idempotency-Key is still running');
+    return { status: row.status, body: row.response, replayed: true };
+  });
+  if (prior) return prior;
+  try {
+    const out = await fn();
+    const status = out.status ?? 200;
+    await db.query('UPDATE idempotency_keys SET status = $3, response = $4 WHERE scope = $1 AND key = $2', [
+      args.scope,
+      key.data,
+      status,
+      JSON.stringify(out.body),
+    ]);
+    return { status, body: out.body, replayed: false };
+  } catch (e) {
+    await db.query('DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status = 0', [
+      args.scope,
+      key.data,
+    ]);
+    throw e;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './app.ts';
+export * from './errors.ts';
+export * from './idempotency.ts';
+export * from './signed-request.ts';
