@@ -1,13 +1,6 @@
 import { TEST_DATABASES } from '@netpay/db/testing';
-import { ChainTraversal, randomBytes, toBase64url } from '@netpay/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freshKey, startWorld, type World } from './world.ts';
-
-export function clientChain(n: number) {
-  const id = randomBytes(16);
-  const { traversal, root } = ChainTraversal.create(randomBytes(32), id, n);
-  return { chainId: toBase64url(id), root: toBase64url(root), traversal };
-}
+import { clientChain, freshKey, startWorld, type World } from './world.ts';
 
 for (const kind of TEST_DATABASES) {
   describe(`broker money [${kind}]`, () => {

@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import { type BankClient, createBankClient, startBank } from '@netpay/bank';
 import { type Db, migrate } from '@netpay/db';
 import { openTestDatabase, type TestDatabaseKind } from '@netpay/db/testing';
-import { createSigner, currency, type Ed25519Signer, randomBytes, toBase64url } from '@netpay/protocol';
+import {
+  ChainTraversal,
+  createSigner,
+  currency,
+  type Ed25519Signer,
+  randomBytes,
+  toBase64url,
+} from '@netpay/protocol';
 import { signRequest } from '@netpay/service';
 import { expect } from 'vitest';
 import { createBroker } from '../src/app.ts';
@@ -205,3 +212,10 @@ export async function startWorld(
 }
 
 export type World = Awaited<ReturnType<typeof startWorld>>;
+
+/** A chain as a client-side wallet makes it: the broker only ever sees chainId and root. */
+export function clientChain(n: number) {
+  const id = randomBytes(16);
+  const { traversal, root } = ChainTraversal.create(randomBytes(32), id, n);
+  return { chainId: toBase64url(id), root: toBase64url(root), traversal };
+}

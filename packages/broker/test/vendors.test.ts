@@ -1,0 +1,357 @@
+import { TEST_DATABASES } from '@netpay/db/testing';
+import { type Claim, signMessage, toBase64url } from '@netpay/protocol';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN, type Customer, clientChain, startWorld, type Vendor, type World } from './world.ts';
+
+const NOW_S = (w: World) => Math.floor(w.clock() / 1000);
+
+function indexFor(
+  w: World,
+  v: Vendor,
+  chainId: string,
+  index: number,
+  payword: Uint8Array,
+  handedTo: string | null,
+) {
+  return signMessage(
+    'index',
+    { v: 1, chainId, index, payword: toBase64url(payword), vendorId: v.id, handedTo, issuedAt: NOW_S(w) },
+    v.signer,
+  );
+}
+
+let claimCounter = 0;
+function claimFor(
+  w: World,
+  v: Vendor,
+  chainId: string,
+  from: { index: number; payword: Uint8Array },
+  to: { index: number; payword: Uint8Array },
+  extra: Partial<Claim> = {},
+): Claim {
+  const id = new Uint8Array(16);
+  new DataView(id.buffer).setUint32(0, ++claimCounter);
+  id.set(new TextEncoder().encode(v.id).subarray(0, 12), 4);
+  return signMessage(
+    'claim',
+    {
+      v: 1,
+      claimId: toBase64url(id),
+      vendorId: v.id,
+      chainId,
+      from: { index: from.index, payword: toBase64url(from.payword) },
+      to: { index: to.index, payword: toBase64url(to.payword) },
+      issuedAt: NOW_S(w),
+      ...extra,
+    },
+    v.signer,
+  );
+}
+
+/** A customer's client-side chain with every payword kept, for building claims in tests. */
+async function boughtChain(w: World, c: Customer, n: number, coinValue = '10') {
+  const chain = clientChain(n);
+  const r = await w.call('POST', '/me/chains', {
+    token: c.token,
+    body: { chains: [{ coinValue, n, chainId: chain.chainId, root: chain.root }] },
+  });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  const words: Uint8Array[] = [new Uint8Array(0)];
+  for (let i = 1; i <= n; i++) words.push(chain.traversal.next()!.payword);
+  const root = Buffer.from(chain.root, 'base64url');
+  words[0] = new Uint8Array(root);
+  return { chainId: chain.chainId, words, touchstone: r.body.chains[0].touchstone };
+}
+
+for (const kind of TEST_DATABASES) {
+  describe(`broker directory and redemption [${kind}]`, () => {
+    let w: World;
+    let alice: Customer;
+    beforeAll(async () => {
+      w = await startWorld(kind, { config: { feeBasisPoints: 200 } });
+      alice = await w.newCustomer('alice', 10_000_000n, 1_000_000n);
+    });
+    afterAll(() => w?.close());
+    afterEach(() => w.audit());
+
+    it('registers vendors only with a request signed by their own key', async () => {
+      const v = await w.newVendor();
+      const again = await w.call('POST', '/parties', {
+        signer: w.asVendor(v),
+        body: { id: v.id, name: 'renamed', publicKey: toBase64url(v.signer.publicKey) },
+      });
+      expect(again.status).toBe(201);
+      const other = await w.newVendor();
+      const hijack = await w.call('POST', '/parties', {
+        signer: w.asVendor(other),
+        body: { id: v.id, name: 'x', publicKey: toBase64url(other.signer.publicKey) },
+      });
+      expect(hijack.status).toBe(401);
+      const unsigned = await w.call('POST', '/directory/claim', { body: { chainId: 'A'.repeat(22) } });
+      expect(unsigned.body.code).toBe('signature_missing');
+      expect((await w.call('GET', `/parties/${v.id}`)).body).toMatchObject({ id: v.id, name: 'renamed' });
+    });
+
+    it('hands a chain from vendor to vendor through the directory and redeems both ranges', async () => {
+      const a = await w.newVendor();
+      const b = await w.newVendor();
+      const chain = await boughtChain(w, alice, 50);
+      const claimA = await w.call('POST', '/directory/claim', {
+        signer: w.asVendor(a),
+        body: { chainId: chain.chainId },
+      });
+      expect(claimA.body).toMatchObject({ granted: true, holder: { id: a.id } });
+      const claimB = await w.call('POST', '/directory/claim', {
+        signer: w.asVendor(b),
+        body: { chainId: chain.chainId },
+      });
+      expect(claimB.body).toMatchObject({ granted: false, holder: { id: a.id } });
+      expect(claimB.body.touchstone).toEqual(chain.touchstone);
+
+      // A accepted coins 1..7, hands over at 7 to B.
+      const wrongRecipient = indexFor(w, a, chain.chainId, 7, chain.words[7]!, 'someone-else');
+      expect(
+        (
+          await w.call('POST', '/directory/handover', {
+            signer: w.asVendor(b),
+            body: { index: wrongRecipient },
+          })
+        ).body.code,
+      ).toBe('index_invalid');
+      const handed = indexFor(w, a, chain.chainId, 7, chain.words[7]!, b.id);
+      const ho = await w.call('POST', '/directory/handover', {
+        signer: w.asVendor(b),
+        body: { index: handed },
+      });
+      expect(ho.body).toMatchObject({ granted: true, index: 7 });
+      const backupByA = indexFor(w, a, chain.chainId, 9, chain.words[9]!, null);
+      expect(
+        (await w.call('POST', '/directory/backup', { signer: w.asVendor(a), body: { index: backupByA } }))
+          .body.code,
+      ).toBe('chain_not_held');
+      const backupByB = indexFor(w, b, chain.chainId, 12, chain.words[12]!, null);
+      expect(
+        (await w.call('POST', '/directory/backup', { signer: w.asVendor(b), body: { index: backupByB } }))
+          .body,
+      ).toMatchObject({
+        backupIndex: 12,
+      });
+
+      // B redeems (7, 12] first, then A redeems (0, 7]: out of order, both verified incrementally.
+      const rb = await w.call('POST', '/redemptions', {
+        signer: w.asVendor(b),
+        body: {
+          claims: [
+            claimFor(
+              w,
+              b,
+              chain.chainId,
+              { index: 7, payword: chain.words[7]! },
+              { index: 12, payword: chain.words[12]! },
+            ),
+          ],
+        },
+      });
+      expect(rb.body.results[0]).toMatchObject({ status: 'credited', coins: 5, amount: '50', fee: '1' });
+      const ra = await w.call('POST', '/redemptions', {
+        signer: w.asVendor(a),
+        body: {
+          claims: [
+            claimFor(
+              w,
+              a,
+              chain.chainId,
+              { index: 0, payword: chain.words[0]! },
+              { index: 7, payword: chain.words[7]! },
+            ),
+          ],
+        },
+      });
+      expect(ra.body.results[0]).toMatchObject({ status: 'credited', coins: 7, amount: '70', fee: '1' });
+      const statement = await w.call('GET', '/parties/me/statement', { signer: w.asVendor(a) });
+      expect(statement.body).toMatchObject({
+        balance: '69',
+        redeemed: { coins: 7, amount: '70', fees: '1' },
+      });
+    });
+
+    it('refuses overlapping, forged and foreign claims, keeping evidence, and replays a claim id', async () => {
+      const a = await w.newVendor();
+      const b = await w.newVendor();
+      const chain = await boughtChain(w, alice, 30);
+      const first = claimFor(
+        w,
+        a,
+        chain.chainId,
+        { index: 0, payword: chain.words[0]! },
+        { index: 10, payword: chain.words[10]! },
+      );
+      const r1 = await w.call('POST', '/redemptions', { signer: w.asVendor(a), body: { claims: [first] } });
+      expect(r1.body.results[0].status).toBe('credited');
+      const replay = await w.call('POST', '/redemptions', {
+        signer: w.asVendor(a),
+        body: { claims: [first] },
+      });
+      expect(replay.body.results[0]).toMatchObject({ status: 'credited', replayed: true });
+      const overlap = claimFor(
+        w,
+        b,
+        chain.chainId,
+        { index: 5, payword: chain.words[5]! },
+        { index: 15, payword: chain.words[15]! },
+      );
+      const forged = claimFor(
+        w,
+        b,
+        chain.chainId,
+        { index: 10, payword: chain.words[10]! },
+        { index: 20, payword: chain.words[21]! },
+      );
+      const notMine = claimFor(
+        w,
+        a,
+        chain.chainId,
+        { index: 20, payword: chain.words[20]! },
+        { index: 22, payword: chain.words[22]! },
+      );
+      const r2 = await w.call('POST', '/redemptions', {
+        signer: w.asVendor(b),
+        body: { claims: [overlap, forged, notMine, { junk: 1 }] },
+      });
+      expect(r2.body.results.map((r: { status: string; code?: string }) => r.code)).toEqual([
+        'overlapping_claim',
+        'payword_invalid',
+        'wrong_vendor',
+        'malformed',
+      ]);
+      const evidence = await w.call('GET', '/admin/evidence', { token: ADMIN });
+      const reasons = evidence.body.evidence
+        .filter((e: { chainId: string }) => e.chainId === chain.chainId)
+        .map((e: { reason: string }) => e.reason);
+      expect(reasons.sort()).toEqual(['overlapping_claim', 'payword_invalid']);
+      const stB = await w.call('GET', '/parties/me/statement', { signer: w.asVendor(b) });
+      expect(stB.body.balance).toBe('0');
+    });
+
+    it('splits a redemption among payees by their shares', async () => {
+      const operator = await w.newVendor();
+      const label = await w.newVendor();
+      const chain = await boughtChain(w, alice, 100, '50');
+      const claim = claimFor(
+        w,
+        label,
+        chain.chainId,
+        { index: 0, payword: chain.words[0]! },
+        { index: 100, payword: chain.words[100]! },
+        {
+          payees: [
+            { payeeId: operator.id, share: 1000 },
+            { payeeId: label.id, share: 9000 },
+          ],
+        },
+      );
+      const r = await w.call('POST', '/redemptions', {
+        signer: w.asVendor(label),
+        body: { claims: [claim] },
+      });
+      expect(r.body.results[0]).toMatchObject({ status: 'credited', amount: '5000', fee: '100' });
+      expect(
+        (await w.call('GET', '/parties/me/statement', { signer: w.asVendor(operator) })).body.balance,
+      ).toBe('490');
+      expect((await w.call('GET', '/parties/me/statement', { signer: w.asVendor(label) })).body.balance).toBe(
+        '4410',
+      );
+    });
+
+    it('refunds the unspent rest after the last backup and refuses vendors afterwards', async () => {
+      const a = await w.newVendor();
+      const chain = await boughtChain(w, alice, 40);
+      await w.call('POST', '/directory/claim', { signer: w.asVendor(a), body: { chainId: chain.chainId } });
+      await w.call('POST', '/directory/backup', {
+        signer: w.asVendor(a),
+        body: { index: indexFor(w, a, chain.chainId, 15, chain.words[15]!, null) },
+      });
+      const before = (await w.call('GET', '/me', { token: alice.token })).body.balance;
+      const refund = await w.call('POST', `/me/chains/${chain.chainId}/refund`, { token: alice.token });
+      expect(refund.body).toMatchObject({ refundedFrom: 15, coins: 25, amount: '250' });
+      expect(BigInt(refund.body.balance) - BigInt(before)).toBe(250n);
+      const late = await w.call('POST', '/directory/claim', {
+        signer: w.asVendor(a),
+        body: { chainId: chain.chainId },
+      });
+      expect(late.body.code).toBe('chain_refunded');
+      const inRange = claimFor(
+        w,
+        a,
+        chain.chainId,
+        { index: 0, payword: chain.words[0]! },
+        { index: 20, payword: chain.words[20]! },
+      );
+      const ok = claimFor(
+        w,
+        a,
+        chain.chainId,
+        { index: 0, payword: chain.words[0]! },
+        { index: 15, payword: chain.words[15]! },
+      );
+      const r = await w.call('POST', '/redemptions', { signer: w.asVendor(a), body: { claims: [inRange] } });
+      expect(r.body.results[0].code).toBe('overlapping_claim');
+      const r2 = await w.call('POST', '/redemptions', { signer: w.asVendor(a), body: { claims: [ok] } });
+      expect(r2.body.results[0].status).toBe('credited');
+    });
+
+    it('takes a chain over from the backup when the holder is gone', async () => {
+      const a = await w.newVendor();
+      const b = await w.newVendor();
+      const chain = await boughtChain(w, alice, 20);
+      await w.call('POST', '/directory/claim', { signer: w.asVendor(a), body: { chainId: chain.chainId } });
+      await w.call('POST', '/directory/backup', {
+        signer: w.asVendor(a),
+        body: { index: indexFor(w, a, chain.chainId, 4, chain.words[4]!, null) },
+      });
+      const t = await w.call('POST', '/directory/takeover', {
+        signer: w.asVendor(b),
+        body: { chainId: chain.chainId },
+      });
+      expect(t.body).toMatchObject({
+        granted: true,
+        previousHolder: a.id,
+        backup: { index: 4, vendorId: a.id },
+      });
+      const claimB = await w.call('POST', '/directory/claim', {
+        signer: w.asVendor(b),
+        body: { chainId: chain.chainId },
+      });
+      expect(claimB.body.granted).toBe(true);
+    });
+
+    it('pays vendors out exactly once in a settlement run', async () => {
+      const v = await w.newVendor();
+      const chain = await boughtChain(w, alice, 100, '50');
+      await w.call('POST', '/redemptions', {
+        signer: w.asVendor(v),
+        body: {
+          claims: [
+            claimFor(
+              w,
+              v,
+              chain.chainId,
+              { index: 0, payword: chain.words[0]! },
+              { index: 40, payword: chain.words[40]! },
+            ),
+          ],
+        },
+      });
+      const run = await w.call('POST', '/admin/settlement/run', { token: ADMIN });
+      expect(run.status).toBe(200);
+      expect(run.body.sent).toBeGreaterThanOrEqual(1);
+      expect((await w.bankClient.getAccount(v.bankToken, v.bankAccount)).balance).toBe(1960n);
+      const again = await w.call('POST', '/admin/settlement/run', { token: ADMIN });
+      expect(again.body.created).toBe(0);
+      expect((await w.bankClient.getAccount(v.bankToken, v.bankAccount)).balance).toBe(1960n);
+      const st = await w.call('GET', '/parties/me/statement', { signer: w.asVendor(v) });
+      expect(st.body.balance).toBe('0');
+      expect(st.body.payouts).toEqual([expect.objectContaining({ amount: '1960', status: 'sent' })]);
+    });
+  });
+}
