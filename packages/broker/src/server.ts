@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { migrate, openDatabase } from '@netpay/db';
 import type { LoggerOptions } from 'pino';
 import { createBroker } from './app.ts';
-import type { BrokerConfigInput } from './config.ts';
+import { type BrokerConfigInput, parseBrokerConfig } from './config.ts';
 import { httpBank } from './http-bank.ts';
 import { BROKER_MIGRATIONS } from './migrations.ts';
 
@@ -25,12 +25,13 @@ export interface StartBrokerOptions {
 
 /** Opens and migrates the database, starts the HTTP API and the scheduled jobs. */
 export async function startBroker(options: StartBrokerOptions) {
+  const config = parseBrokerConfig(options.config ?? {}); // a bad config stops us before any I/O
   const dataDir = options.databaseUrl ? undefined : resolve(options.dataDir ?? DEFAULT_BROKER_DATA_DIR);
   const db = await openDatabase(options.databaseUrl ? { url: options.databaseUrl } : { dataDir });
   await migrate(db, BROKER_MIGRATIONS);
   const broker = createBroker({
     db,
-    config: options.config,
+    config,
     bank: options.bankUrl ? httpBank(options.bankUrl) : null,
     logger: options.logger ?? false,
     ...(options.clock ? { clock: options.clock } : {}),

@@ -1,50 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createBankClient } from '@netpay/bank/client';
 import { afterAll, describe, expect, it } from 'vitest';
-
-const BIN = fileURLToPath(new URL('../bin/netpay.mjs', import.meta.url));
-const { DATABASE_URL: _ignored, ...ENV } = process.env;
-
-interface Run {
-  readonly child: ChildProcess;
-  readonly stdout: () => string;
-  readonly stderr: () => string;
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function netpay(args: string[], env: NodeJS.ProcessEnv = ENV): Run {
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-  });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
-
-async function firstLine(run: Run, timeoutMs = 30_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (!run.stdout().includes('\n')) {
-    if (run.child.exitCode !== null) throw new Error(`netpay exited early: ${run.stderr()}`);
-    if (Date.now() > deadline) throw new Error(`no output within ${timeoutMs} ms: ${run.stderr()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return run.stdout().split('\n')[0]!;
-}
-
-/** No "    at file:line" frames: user mistakes are one clear line. */
-const STACK_FRAME = /^\s+at /m;
+import { ENV, firstLine, netpay, type Run, STACK_FRAME } from './testing.ts';
 
 describe('netpay bank start (a real process)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'netpay-cli-'));

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { CliError } from '../errors.ts';
-import { DatabaseUrlSchema, DirSchema, HostSchema, PortSchema, redactUrl, zodArg } from '../options.ts';
+import { databaseFromEnv, explainStartError, listenForStop, type StopListener } from '../lifecycle.ts';
+import { DirSchema, HostSchema, PortSchema, redactUrl, zodArg } from '../options.ts';
 
 export const DEFAULT_BANK_PORT = 4100;
 
@@ -57,18 +57,7 @@ Examples:
 }
 
 async function startBankCommand(flags: StartFlags): Promise<void> {
-  const envUrl = process.env.DATABASE_URL?.trim() || undefined;
-  let databaseUrl: string | undefined;
-  if (envUrl !== undefined) {
-    const parsed = DatabaseUrlSchema.safeParse(envUrl);
-    if (!parsed.success) throw new CliError(parsed.error.issues[0]?.message ?? 'DATABASE_URL is malformed');
-    if (flags.data !== undefined) {
-      throw new CliError(
-        '--data is the embedded database folder; unset DATABASE_URL to use it, or drop --data',
-      );
-    }
-    databaseUrl = parsed.data;
-  }
+  const databaseUrl = databaseFromEnv(flags.data);
 
   // Listen for Ctrl-C from the start, so a stop during start-up (PGlite's first run takes seconds) still
   // closes the database cleanly instead of killing the process mid-write.
@@ -101,7 +90,13 @@ async function runBank(
     // Warnings and errors as pino JSON on stderr; stdout carries only what this command prints.
     logger: { level: 'warn', stream: process.stderr } as { level: string },
   }).catch((e: unknown) => {
-    throw explainStartError(e, flags, databaseUrl);
+    throw explainStartError(e, {
+      service: 'bank',
+      host: flags.host,
+      port: flags.port,
+      data: flags.data,
+      databaseUrl,
+    });
   });
 
   const { kind, dataDir } = running.database;
@@ -135,60 +130,4 @@ async function runBank(
   if (!flags.json) note(`${signal}: stopping the bank…\n`);
   await running.close();
   if (!flags.json) note('bank stopped\n');
-}
-
-interface StopListener {
-  /** Resolves on the first SIGINT or SIGTERM; a second one gets Node's default (immediate exit). */
-  readonly signal: Promise<NodeJS.Signals>;
-  requested(): boolean;
-  dispose(): void;
-}
-
-function listenForStop(): StopListener {
-  let received: NodeJS.Signals | undefined;
-  let resolve!: (signal: NodeJS.Signals) => void;
-  const signal = new Promise<NodeJS.Signals>((r) => {
-    resolve = r;
-  });
-  const dispose = () => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  };
-  function onSignal(sig: NodeJS.Signals) {
-    received = sig;
-    dispose();
-    resolve(sig);
-  }
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return { signal, requested: () => received !== undefined, dispose };
-}
-
-/** Turns what the user can fix (port taken, database unreachable, wrong currency) into a CliError. */
-function explainStartError(e: unknown, flags: StartFlags, databaseUrl: string | undefined): unknown {
-  const code = (e as { code?: unknown })?.code;
-  const message = e instanceof Error ? e.message : String(e);
-  const where = `${flags.host}:${flags.port}`;
-  if (code === 'EADDRINUSE')
-    return new CliError(`${where} is already in use (try another --port, or --port 0)`);
-  if (code === 'EACCES' && (e as { syscall?: unknown }).syscall === 'listen') {
-    return new CliError(`no permission to listen on ${where} (ports below 1024 need privileges)`);
-  }
-  if (
-    code === 'EADDRNOTAVAIL' ||
-    (code === 'ENOTFOUND' && (e as { syscall?: unknown }).syscall === 'getaddrinfo' && !databaseUrl)
-  ) {
-    return new CliError(`cannot listen on ${flags.host}: no such local address`);
-  }
-  if ((e as Error)?.name === 'BankConfigError') return new CliError(message);
-  if (databaseUrl !== undefined) {
-    return new CliError(`cannot use the PostgreSQL database at ${redactUrl(databaseUrl)}: ${message}`);
-  }
-  if (
-    typeof code === 'string' &&
-    ['EACCES', 'EPERM', 'ENOENT', 'ENOTDIR', 'EROFS', 'ENOSPC', 'EEXIST'].includes(code)
-  ) {
-    return new CliError(`cannot use the data folder ${flags.data ?? './.netpay/bank'}: ${message}`);
-  }
-  return e;
 }

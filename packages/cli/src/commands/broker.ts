@@ -1,0 +1,203 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { CliError } from '../errors.ts';
+import { databaseFromEnv, explainStartError, listenForStop } from '../lifecycle.ts';
+import { DirSchema, HostSchema, PortSchema, redactUrl, zodArg } from '../options.ts';
+
+export const DEFAULT_BROKER_PORT = 4200;
+
+interface CommonFlags {
+  data?: string;
+  config?: string;
+  bank?: string;
+  dev?: boolean;
+  json?: boolean;
+}
+
+interface StartFlags extends CommonFlags {
+  port: number;
+  host: string;
+}
+
+/** The broker config file (JSON, checked by the broker's config schema) with flags laid over it. */
+function loadConfig(flags: CommonFlags): Record<string, unknown> {
+  let config: Record<string, unknown> = {};
+  if (flags.config) {
+    let text: string;
+    try {
+      text = readFileSync(flags.config, 'utf8');
+    } catch (e) {
+      throw new CliError(`cannot read the config file ${flags.config}: ${(e as Error).message}`);
+    }
+    try {
+      config = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new CliError(`the config file ${flags.config} is not valid JSON`);
+    }
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+      throw new CliError(`the config file ${flags.config} must hold a JSON object`);
+    }
+  }
+  if (flags.dev) config = { ...config, dev: true };
+  const admin = process.env.NETPAY_ADMIN_TOKEN?.trim();
+  if (admin) config = { ...config, adminToken: admin };
+  return config;
+}
+
+export function registerBrokerCommands(program: Command): void {
+  const broker = program
+    .command('broker')
+    .description('the broker: sells coins, keeps the chain directory, redeems, settles and refunds')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ netpay broker start --bank http://127.0.0.1:4100 --config broker.json',
+    );
+
+  const common = (c: Command) =>
+    c
+      .option(
+        '-d, --data <dir>',
+        'folder of the embedded database (default ./.netpay/broker)',
+        zodArg(DirSchema),
+      )
+      .option(
+        '-c, --config <file>',
+        'broker config as JSON (see docs/broker.md): currency, denominations, limits, bank account…',
+      )
+      .option('--bank <url>', 'URL of the bank service the broker loads, unloads and pays out through')
+      .option('--json', 'print one JSON line instead of text');
+
+  common(
+    broker
+      .command('start')
+      .description('run the broker until Ctrl-C (PGlite in a folder, or PostgreSQL when DATABASE_URL is set)')
+      .option(
+        '-p, --port <n>',
+        'port to listen on; 0 picks a free one',
+        zodArg(PortSchema),
+        DEFAULT_BROKER_PORT,
+      )
+      .option('-H, --host <host>', 'address to listen on', zodArg(HostSchema), '127.0.0.1')
+      .option('--dev', 'dev mode: device codes go to GET /dev/outbox instead of a notifier'),
+  )
+    .addHelpText(
+      'after',
+      `
+Environment:
+  DATABASE_URL        postgres://… keeps the broker on PostgreSQL instead of the embedded PGlite
+  NETPAY_ADMIN_TOKEN  bearer token for /admin endpoints (audit, settlement, key rotation)
+
+Examples:
+  $ netpay broker start --dev --bank http://127.0.0.1:4100 --config broker.json
+  $ netpay broker start --port 0 --json --data /tmp/broker`,
+    )
+    .action((flags: StartFlags) => startBroker(flags));
+
+  common(
+    broker
+      .command('settle')
+      .description('run one settlement batch: pay credited vendor balances out to their banks'),
+  )
+    .addHelpText(
+      'after',
+      `
+With the embedded database, run this while the broker is stopped (one process owns a PGlite folder), or
+call POST /admin/settlement/run on the running broker. With DATABASE_URL it is safe at any time.
+
+Example:
+  $ netpay broker settle --bank http://127.0.0.1:4100 --config broker.json`,
+    )
+    .action((flags: CommonFlags) => offline(flags, 'settle'));
+
+  common(broker.command('audit').description("check the ledger's invariants and print its totals"))
+    .addHelpText('after', '\nExample:\n  $ netpay broker audit --json')
+    .action((flags: CommonFlags) => offline(flags, 'audit'));
+}
+
+async function startBroker(flags: StartFlags): Promise<void> {
+  const databaseUrl = databaseFromEnv(flags.data);
+  const config = loadConfig(flags);
+  const stop = listenForStop();
+  try {
+    const { startBroker: start } = await import('@netpay/broker');
+    const running = await start({
+      port: flags.port,
+      host: flags.host,
+      ...(flags.data !== undefined ? { dataDir: flags.data } : {}),
+      ...(databaseUrl !== undefined ? { databaseUrl } : {}),
+      ...(flags.bank ? { bankUrl: flags.bank } : {}),
+      config,
+      logger: { level: 'warn', stream: process.stderr } as { level: string },
+    }).catch((e: unknown) => {
+      throw explainStartError(e, {
+        service: 'broker',
+        host: flags.host,
+        port: flags.port,
+        data: flags.data,
+        databaseUrl,
+      });
+    });
+    const db = running.db.kind === 'postgres' ? `PostgreSQL at ${redactUrl(databaseUrl ?? '')}` : 'PGlite';
+    if (stop.requested()) {
+      // stopped while starting
+    } else if (flags.json) {
+      process.stdout.write(
+        `${JSON.stringify({ url: running.url, database: running.db.kind, brokerId: running.broker.config.brokerId, pid: process.pid })}\n`,
+      );
+    } else {
+      process.stdout.write(
+        `NetPay broker ${running.broker.config.brokerId} listening on ${running.url}\n` +
+          `  database  ${db}\n` +
+          `  bank      ${flags.bank ?? 'none (loads, unloads and payouts answer 503)'}\n` +
+          `  API docs  ${running.url}/docs\n` +
+          'Stop with Ctrl-C.\n',
+      );
+    }
+    const signal = await stop.signal;
+    if (!flags.json) process.stderr.write(`${signal}: stopping the broker…\n`);
+    await running.close();
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function offline(flags: CommonFlags, job: 'settle' | 'audit'): Promise<void> {
+  const databaseUrl = databaseFromEnv(flags.data);
+  const config = loadConfig(flags);
+  const { openDatabase, migrate } = await import('@netpay/db');
+  const { BROKER_MIGRATIONS, auditLedger, createBroker, httpBank, DEFAULT_BROKER_DATA_DIR } = await import(
+    '@netpay/broker'
+  );
+  const { resolve } = await import('node:path');
+  const db = await openDatabase(
+    databaseUrl ? { url: databaseUrl } : { dataDir: resolve(flags.data ?? DEFAULT_BROKER_DATA_DIR) },
+  );
+  try {
+    await migrate(db, BROKER_MIGRATIONS);
+    if (job === 'audit') {
+      const report = await auditLedger(db);
+      if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+      else {
+        process.stdout.write(
+          `ledger ${report.ok ? 'balanced' : 'NOT BALANCED'}: ${report.accounts} accounts, ${report.transfers} transfers\n`,
+        );
+        for (const [kind, total] of Object.entries(report.totals))
+          process.stdout.write(`  ${kind.padEnd(9)} ${total}\n`);
+      }
+      if (!report.ok) throw new CliError('the ledger audit failed; see the report above');
+      return;
+    }
+    if (!flags.bank) throw new CliError('settle needs --bank <url> and a bank account in the config file');
+    const broker = createBroker({ db, config, bank: httpBank(flags.bank) });
+    const result = await broker.services.settlement.run();
+    if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    else {
+      process.stdout.write(
+        `settlement ${result.runId}: ${result.created} payouts created (total ${result.total}), ${result.sent} sent, ` +
+          `${result.retrying} to retry, ${result.failed} refused\n`,
+      );
+    }
+  } finally {
+    await db.close();
+  }
+}

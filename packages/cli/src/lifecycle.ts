@@ -1,0 +1,82 @@
+import { CliError } from './errors.ts';
+import { DatabaseUrlSchema, redactUrl } from './options.ts';
+
+/** Graceful stop for long-running commands: the first SIGINT or SIGTERM closes services cleanly. */
+export interface StopListener {
+  /** Resolves on the first SIGINT or SIGTERM; a second one gets Node's default (immediate exit). */
+  readonly signal: Promise<NodeJS.Signals>;
+  requested(): boolean;
+  dispose(): void;
+}
+
+export function listenForStop(): StopListener {
+  let received: NodeJS.Signals | undefined;
+  let resolve!: (signal: NodeJS.Signals) => void;
+  const signal = new Promise<NodeJS.Signals>((r) => {
+    resolve = r;
+  });
+  const dispose = () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  function onSignal(sig: NodeJS.Signals) {
+    received = sig;
+    dispose();
+    resolve(sig);
+  }
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return { signal, requested: () => received !== undefined, dispose };
+}
+
+/** DATABASE_URL when set (validated); refuses --data beside it, since one or the other holds the data. */
+export function databaseFromEnv(dataFlag: string | undefined): string | undefined {
+  const envUrl = process.env.DATABASE_URL?.trim() || undefined;
+  if (envUrl === undefined) return undefined;
+  const parsed = DatabaseUrlSchema.safeParse(envUrl);
+  if (!parsed.success) throw new CliError(parsed.error.issues[0]?.message ?? 'DATABASE_URL is malformed');
+  if (dataFlag !== undefined) {
+    throw new CliError(
+      '--data is the embedded database folder; unset DATABASE_URL to use it, or drop --data',
+    );
+  }
+  return parsed.data;
+}
+
+export interface StartContext {
+  readonly service: string;
+  readonly host: string;
+  readonly port: number;
+  readonly data?: string | undefined;
+  readonly databaseUrl?: string | undefined;
+}
+
+/** Turns what the user can fix (port taken, database unreachable, bad config) into a CliError. */
+export function explainStartError(e: unknown, c: StartContext): unknown {
+  const code = (e as { code?: unknown })?.code;
+  const message = e instanceof Error ? e.message : String(e);
+  const where = `${c.host}:${c.port}`;
+  if (code === 'EADDRINUSE')
+    return new CliError(`${where} is already in use (try another --port, or --port 0)`);
+  if (code === 'EACCES' && (e as { syscall?: unknown }).syscall === 'listen') {
+    return new CliError(`no permission to listen on ${where} (ports below 1024 need privileges)`);
+  }
+  if (
+    code === 'EADDRNOTAVAIL' ||
+    (code === 'ENOTFOUND' && (e as { syscall?: unknown }).syscall === 'getaddrinfo' && !c.databaseUrl)
+  ) {
+    return new CliError(`cannot listen on ${c.host}: no such local address`);
+  }
+  if (/ConfigError$/.test((e as Error)?.name ?? '') || /\bconfig: /.test(message))
+    return new CliError(message);
+  if (c.databaseUrl !== undefined) {
+    return new CliError(`cannot use the PostgreSQL database at ${redactUrl(c.databaseUrl)}: ${message}`);
+  }
+  if (
+    typeof code === 'string' &&
+    ['EACCES', 'EPERM', 'ENOENT', 'ENOTDIR', 'EROFS', 'ENOSPC', 'EEXIST'].includes(code)
+  ) {
+    return new CliError(`cannot use the data folder ${c.data ?? `./.netpay/${c.service}`}: ${message}`);
+  }
+  return e;
+}

@@ -1,0 +1,42 @@
+/** Runs `netpay` as a real child process for the CLI tests. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../bin/netpay.mjs', import.meta.url));
+export const { DATABASE_URL: _ignored, ...ENV } = process.env;
+
+export interface Run {
+  readonly child: ChildProcess;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function netpay(args: string[], env: NodeJS.ProcessEnv = ENV): Run {
+  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+export async function firstLine(run: Run, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (!run.stdout().includes('\n')) {
+    if (run.child.exitCode !== null) throw new Error(`netpay exited early: ${run.stderr()}`);
+    if (Date.now() > deadline) throw new Error(`no output within ${timeoutMs} ms: ${run.stderr()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return run.stdout().split('\n')[0]!;
+}
+
+/** No "    at file:line" frames: user mistakes are one clear line. */
+export const STACK_FRAME = /^\s+at /m;
