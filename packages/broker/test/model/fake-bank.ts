@@ -1,0 +1,160 @@
+/**
+ * An in-memory bank behind the broker's `Bank` interface, standing in for the outside macro-payment
+ * system in the model test. It behaves like packages/bank where it matters: transfers are idempotent per
+ * payer account and key (same key and body: the same answer; same key, other body: refused), a refused
+ * transfer does not use its key up, and `findTransfer` sees only the keys of the account whose token asks.
+ * Faults come from the seeded RNG: the bank is down before applying (BankUnavailable), applies the
+ * transfer and the answer is lost (BankUnavailable after applying), or refuses it (BankRejected).
+ */
+import { type Bank, BankRejected, type BankTransferRequest, BankUnavailable } from '../../src/bank.ts';
+import type { Rng } from './prng.ts';
+
+export interface BankFaults {
+  /** Down before applying. */
+  readonly down: number;
+  /** Applied, answer lost. */
+  readonly lost: number;
+  /** Refused for no reason the broker can fix (account frozen, limit, …). */
+  readonly reject: number;
+  /** `findTransfer` unreachable. */
+  readonly findDown: number;
+}
+
+export const NO_FAULTS: BankFaults = { down: 0, lost: 0, reject: 0, findDown: 0 };
+
+interface Account {
+  readonly token: string;
+  balance: bigint;
+}
+
+interface StoredTransfer {
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+  readonly amount: bigint;
+}
+
+export type BankOutcome = 'ok' | 'replayed' | 'down' | 'lost' | 'rejected' | 'found' | 'missing';
+
+export interface BankCall {
+  readonly op: 'transfer' | 'find';
+  readonly key: string;
+  readonly from?: string;
+  readonly outcome: BankOutcome;
+  readonly code?: string;
+}
+
+export class FakeBank implements Bank {
+  private readonly accounts = new Map<string, Account>();
+  /** By payer account and key. */
+  private readonly transfers = new Map<string, StoredTransfer>();
+  private seq = 0;
+  /** Every call, in order (the model reads the calls of the current step). */
+  readonly log: BankCall[] = [];
+  /** Set when the broker tried to pay out more than its own account holds: a broker bug. */
+  overdrafts: string[] = [];
+  faults: BankFaults;
+
+  constructor(
+    private readonly rng: Rng,
+    faults: BankFaults,
+    private readonly brokerAccount: string,
+  ) {
+    this.faults = faults;
+  }
+
+  open(id: string, token: string, balance: bigint): void {
+    if (this.accounts.has(id)) throw new Error(`bank account ${id} exists`);
+    this.accounts.set(id, { token, balance });
+  }
+
+  balance(id: string): bigint {
+    return this.accounts.get(id)?.balance ?? 0n;
+  }
+
+  total(): bigint {
+    let t = 0n;
+    for (const a of this.accounts.values()) t += a.balance;
+    return t;
+  }
+
+  /** Whether a transfer from `from` under `key` was applied. */
+  applied(from: string, key: string): boolean {
+    return this.transfers.has(`${from}\n${key}`);
+  }
+
+  fingerprint(): string {
+    return [...this.accounts].map(([id, a]) => `${id}=${a.balance}`).join(',');
+  }
+
+  async transfer(req: BankTransferRequest): Promise<{ id: string }> {
+    const call = (outcome: BankOutcome, code?: string) =>
+      this.log.push({ op: 'transfer', key: req.key, from: req.from, outcome, ...(code ? { code } : {}) });
+    const from = this.accounts.get(req.from);
+    if (!from || from.token !== req.token) {
+      call('rejected', 'unauthorized');
+      throw new BankRejected('unauthorized', 'unknown account or wrong token');
+    }
+    const stored = this.transfers.get(`${req.from}\n${req.key}`);
+    if (this.rng.chance(this.faults.down)) {
+      call('down');
+      throw new BankUnavailable('bank down');
+    }
+    if (stored) {
+      if (stored.to !== req.to || stored.amount !== req.amount) {
+        call('rejected', 'idempotency_conflict');
+        throw new BankRejected('idempotency_conflict', 'this key was used for another transfer');
+      }
+      if (this.rng.chance(this.faults.lost)) {
+        call('lost');
+        throw new BankUnavailable('answer lost');
+      }
+      call('replayed');
+      return { id: stored.id };
+    }
+    const to = this.accounts.get(req.to);
+    if (!to) {
+      call('rejected', 'unknown_account');
+      throw new BankRejected('unknown_account', `no account ${req.to}`);
+    }
+    if (req.amount <= 0n) {
+      call('rejected', 'bad_amount');
+      throw new BankRejected('bad_amount', 'amount must be positive');
+    }
+    if (this.rng.chance(this.faults.reject)) {
+      call('rejected', 'refused');
+      throw new BankRejected('refused', 'the bank refused the transfer');
+    }
+    if (from.balance < req.amount) {
+      if (req.from === this.brokerAccount)
+        this.overdrafts.push(`${req.key}: ${from.balance} < ${req.amount}`);
+      call('rejected', 'insufficient_funds');
+      throw new BankRejected('insufficient_funds', `balance ${from.balance} < ${req.amount}`);
+    }
+    const t: StoredTransfer = { id: `bt_${++this.seq}`, from: req.from, to: req.to, amount: req.amount };
+    from.balance -= req.amount;
+    to.balance += req.amount;
+    this.transfers.set(`${req.from}\n${req.key}`, t);
+    if (this.rng.chance(this.faults.lost)) {
+      call('lost');
+      throw new BankUnavailable('answer lost');
+    }
+    call('ok');
+    return { id: t.id };
+  }
+
+  async findTransfer(key: string, fromToken: string): Promise<{ id: string } | null> {
+    if (this.rng.chance(this.faults.findDown)) {
+      this.log.push({ op: 'find', key, outcome: 'down' });
+      throw new BankUnavailable('bank down');
+    }
+    const owner = [...this.accounts].find(([, a]) => a.token === fromToken)?.[0];
+    if (!owner) {
+      this.log.push({ op: 'find', key, outcome: 'rejected', code: 'unauthorized' });
+      throw new BankRejected('unauthorized', 'unknown token');
+    }
+    const t = this.transfers.get(`${owner}\n${key}`);
+    this.log.push({ op: 'find', key, from: owner, outcome: t ? 'found' : 'missing' });
+    return t ? { id: t.id } : null;
+  }
+}
