@@ -243,8 +243,9 @@ describeEachDatabase('bank HTTP API', (open) => {
     expect(await bank.getTransfer(a.token, t.id)).toEqual(t);
     expect(await bank.getTransfer(b.token, t.id)).toEqual(t);
     expect(await bank.findTransferByKey(a.token, key)).toEqual(t);
-    // only the payer's keys: the payee asking by the same key finds nothing of its own
-    expect(await bank.findTransferByKey(b.token, key)).toBeUndefined();
+    // the payee may look the payment up by the key too (a merchant checking it was paid); nobody else can
+    expect(await bank.findTransferByKey(b.token, key)).toEqual(t);
+    expect(await bank.findTransferByKey(c.token, key)).toBeUndefined();
     await expectBankError(bank.getTransfer(c.token, t.id), 404, 'transfer_not_found');
 
     const sa = await bank.statement(a.token, a.id);

@@ -69,7 +69,7 @@ export interface BankService {
   authenticate(token: string | undefined): Promise<string>;
   getAccount(token: string | undefined, accountId: string): Promise<Account>;
   transfer(token: string | undefined, key: string | undefined, input: TransferInput): Promise<TransferResult>;
-  /** By id (token of either party) or by the payer's idempotency key (payer's token). */
+  /** By id or by idempotency key, with the token of either party. */
   findTransfer(token: string | undefined, lookup: TransferLookup): Promise<Transfer>;
   statement(token: string | undefined, accountId: string, page?: StatementPage): Promise<Statement>;
 }
@@ -265,11 +265,16 @@ export function createBankService(deps: BankServiceDeps): BankService {
   async function findTransfer(token: string | undefined, lookup: TransferLookup): Promise<Transfer> {
     const holder = await authenticate(token);
     if ('key' in lookup) {
+      // The payer finds its own transfer by key; a payee may ask too (a merchant checking that a customer
+      // paid it under the key it gave them). Keys are per payer, so a payee sees the oldest match.
       const [row] = await db.query<TransferRow>(
-        `SELECT ${TRANSFER_COLUMNS} FROM bank_transfers WHERE from_account = $1 AND idempotency_key = $2`,
+        `SELECT ${TRANSFER_COLUMNS} FROM bank_transfers
+         WHERE idempotency_key = $2 AND (from_account = $1 OR to_account = $1)
+         ORDER BY (from_account = $1) DESC, created_at, id LIMIT 1`,
         [holder, lookup.key],
       );
-      if (!row) throw bankError('transfer_not_found', 'no transfer from this account was made with that key');
+      if (!row)
+        throw bankError('transfer_not_found', 'no transfer to or from this account was made with that key');
       return transferFromRow(row);
     }
     const [row] = await db.query<TransferRow>(

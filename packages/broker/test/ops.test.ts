@@ -137,6 +137,22 @@ for (const kind of TEST_DATABASES) {
       expect((await w.bankClient.getAccount(c.bankToken, c.bankAccount)).balance).toBe(970_000n);
     });
 
+    it('completes a load whose answer was lost when the reconcile job finds it at the bank', async () => {
+      const c = await w.newCustomer('reconciled', 1_000_000n);
+      f.mode.loseAnswers = true;
+      const r = await w.call('POST', '/me/load', {
+        token: c.token,
+        body: { amount: '40000', bankAccount: c.bankAccount, bankToken: c.bankToken },
+      });
+      expect(r.status).toBe(503);
+      f.mode.loseAnswers = false;
+      expect((await w.call('GET', '/me', { token: c.token })).body.balance).toBe('0');
+      w.advance(120_000);
+      await w.call('POST', '/admin/reconcile', { token: ADMIN });
+      expect((await w.call('GET', '/me', { token: c.token })).body.balance).toBe('40000');
+      expect((await w.bankClient.getAccount(c.bankToken, c.bankAccount)).balance).toBe(960_000n);
+    });
+
     it('closes expired chains after the grace period, refunding what was not redeemed', async () => {
       const c = await w.newCustomer('expirer', 1_000_000n, 10_000n);
       const bought = await w.call('POST', '/me/chains', {

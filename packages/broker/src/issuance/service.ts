@@ -26,6 +26,9 @@ export interface ChainOrder {
 
 type MovementKind = 'load' | 'unload';
 
+/** A pending load the bank has no trace of after this long is marked failed. */
+const LOAD_GIVE_UP_MS = 86_400_000;
+
 /**
  * Money in and out of a customer's broker account, and coins: loading from the bank, unloading to it,
  * buying chains in denominations (client-side or server-side wallets), and paying another customer.
@@ -230,7 +233,8 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
 
   /**
    * Finishes bank movements left pending by a time-out or a crash: unloads are resent with the same key
-   * (the bank does each key once); loads are completed when the customer's bank confirms them.
+   * (the bank does each key once); loads are completed when the bank confirms the customer's transfer
+   * reached the broker's account under the movement's key (or failed if it never happened after a day).
    */
   async function reconcile(olderThanMs = 60_000) {
     if (!ctx.bank || !config.bank) return { retried: 0 };
@@ -240,8 +244,9 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
       kind: MovementKind;
       amount: bigint;
       bank_account: string;
+      created_at: bigint;
     }>(
-      "SELECT id, customer_id, kind, amount, bank_account FROM bank_movements WHERE status = 'pending' AND created_at < $1",
+      "SELECT id, customer_id, kind, amount, bank_account, created_at FROM bank_movements WHERE status = 'pending' AND created_at < $1",
       [BigInt(ctx.clock() - olderThanMs)],
     );
     let retried = 0;
@@ -252,6 +257,13 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
         } else {
           const found = await ctx.bank.findTransfer(m.id, config.bank.token);
           if (found) await completeLoad(m.id, m.customer_id, m.amount);
+          else if (BigInt(ctx.clock()) - m.created_at > BigInt(LOAD_GIVE_UP_MS)) {
+            // The bank never made it and nobody retried the key for a day: it will not happen.
+            await db.query(
+              "UPDATE bank_movements SET status = 'failed', completed_at = $2 WHERE id = $1 AND status = 'pending'",
+              [m.id, BigInt(ctx.clock())],
+            );
+          }
         }
         retried++;
       } catch {
