@@ -159,11 +159,14 @@ export function createBroker(options: BrokerOptions) {
         return { session: r.session };
       },
     );
-    app.post('/devices/:deviceId/code', { schema: { params: S.DeviceParams } }, async (req, reply) => {
-      await accounts.resendCode(req.params.deviceId);
-      reply.status(202);
-      return { sent: true };
-    });
+    app.post('/devices/:deviceId/code', { schema: { params: S.DeviceParams } }, (req, reply) =>
+      keyed(req, reply, `code:${req.params.deviceId}`, async () => {
+        await accounts.resendCode(req.params.deviceId);
+        return { status: 202, body: { sent: true } };
+      }),
+    );
+    // Signing in (here and in device verification) creates a fresh session each time and takes no
+    // Idempotency-Key: replaying the answer would mean storing bearer tokens in the clear.
     app.post('/sessions', { schema: { body: S.LoginBody } }, async (req) => accounts.login(req.body));
     app.delete('/sessions/current', async (req, reply) => {
       await customer(req);
@@ -180,9 +183,12 @@ export function createBroker(options: BrokerOptions) {
       };
     });
     app.post('/me/totp', async (req) => accounts.enrolTotp(await customer(req)));
-    app.post('/me/totp/confirm', { schema: { body: S.TotpConfirmBody } }, async (req) =>
-      accounts.confirmTotp(await customer(req), req.body.code),
-    );
+    app.post('/me/totp/confirm', { schema: { body: S.TotpConfirmBody } }, async (req, reply) => {
+      const s = await customer(req);
+      return keyed(req, reply, `totp:${s.customerId}`, async () => ({
+        body: await accounts.confirmTotp(s, req.body.code),
+      }));
+    });
     app.post('/me/load', { schema: { body: S.LoadBody } }, async (req) => {
       const s = await customer(req);
       const key = idempotencyKey(req);
