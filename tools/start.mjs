@@ -4,7 +4,7 @@ console.log(`NetPay: the protocol, the stand-in bank and the broker are in place
 \`npm start\` will run next are not built yet. To run the services now:
 
   npm run netpay -- bank start --exponent 4
-  npm run netpay -- broker start --dev --bank http://127.0.0.1:4100 --config broker.json
+  npm run netpay -- broker start --dev --bank http://127.0.0.1:4100
 
   npm test        lint, type-check and run every test (PGlite and a real PostgreSQL)
   npm run bench   benchmarks as one JSON object

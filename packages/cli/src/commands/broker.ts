@@ -88,7 +88,8 @@ Environment:
   NETPAY_ADMIN_TOKEN  bearer token for /admin endpoints (audit, settlement, key rotation)
 
 Examples:
-  $ netpay broker start --dev --bank http://127.0.0.1:4100 --config broker.json
+  $ netpay broker start --dev --bank http://127.0.0.1:4100     (opens its own account at the dev bank)
+  $ netpay broker start --bank https://bank.example --config broker.json
   $ netpay broker start --port 0 --json --data /tmp/broker`,
     )
     .action((flags: StartFlags) => startBroker(flags));
@@ -114,9 +115,37 @@ Example:
     .action((flags: CommonFlags) => offline(flags, 'audit'));
 }
 
+/**
+ * Dev convenience: with --dev and --bank but no bank account in the config, the broker opens its own
+ * account at the (dev) bank on first start and keeps the credentials in its data folder for next time.
+ */
+async function devBankAccount(
+  flags: StartFlags,
+  config: Record<string, unknown>,
+  databaseUrl: string | undefined,
+) {
+  if (!flags.dev || !flags.bank || config.bank !== undefined) return config;
+  const { existsSync, mkdirSync, writeFileSync } = await import('node:fs');
+  const { join, resolve } = await import('node:path');
+  const dir = resolve(databaseUrl ? '.netpay' : (flags.data ?? '.netpay/broker'));
+  const file = join(dir, 'dev-bank-account.json');
+  if (existsSync(file)) return { ...config, bank: JSON.parse(readFileSync(file, 'utf8')) };
+  const { createBankClient } = await import('@netpay/bank/client');
+  const account = await createBankClient(flags.bank)
+    .createAccount({ name: String(config.brokerId ?? 'broker') })
+    .catch((e: unknown) => {
+      throw new CliError(
+        `cannot open the broker's account at the bank ${flags.bank}: ${(e as Error).message}`,
+      );
+    });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, JSON.stringify({ account: account.id, token: account.token }), { mode: 0o600 });
+  return { ...config, bank: { account: account.id, token: account.token } };
+}
+
 async function startBroker(flags: StartFlags): Promise<void> {
   const databaseUrl = databaseFromEnv(flags.data);
-  const config = loadConfig(flags);
+  const config = await devBankAccount(flags, loadConfig(flags), databaseUrl);
   const stop = listenForStop();
   try {
     const { startBroker: start } = await import('@netpay/broker');
