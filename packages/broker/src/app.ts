@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { Db } from '@netpay/db';
 import { randomBytes as cryptoRandom, fromBase64url, parseMinor } from '@netpay/protocol';
 import {
@@ -92,7 +93,11 @@ export function createBroker(options: BrokerOptions) {
   const admin = (req: FastifyRequest) => {
     if (!config.adminToken)
       throw fail('admin_disabled', 'admin endpoints are off: set adminToken in the broker config');
-    if (bearer(req) !== config.adminToken) throw fail('unauthorized', 'admin token required');
+    const given = Buffer.from(bearer(req) ?? '');
+    const expected = Buffer.from(config.adminToken);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw fail('unauthorized', 'admin token required');
+    }
   };
   const keyed = async <T>(
     req: FastifyRequest,

@@ -32,6 +32,12 @@ export interface Session {
 export function createAccountService(ctx: BrokerContext) {
   const { db, config } = ctx;
 
+  let decoy: Promise<string> | undefined;
+  const decoyHash = () => {
+    decoy ??= hashPassword('decoy password', new Uint8Array(16), config.argon2);
+    return decoy;
+  };
+
   function sixDigits(): string {
     const r = ctx.random(4);
     const n = ((r[0]! << 24) | (r[1]! << 16) | (r[2]! << 8) | r[3]!) >>> 0;
@@ -158,7 +164,9 @@ export function createAccountService(ctx: BrokerContext) {
           [login],
         )
       : [];
-    if (!c || !(await verifyPassword(input.password, c.password_hash))) {
+    // An unknown login costs a full hash too, so timing does not tell which logins exist.
+    const checked = await verifyPassword(input.password, c?.password_hash ?? (await decoyHash()));
+    if (!c || !checked) {
       throw fail('invalid_credentials', 'login or password is wrong');
     }
     if (c.totp_secret) {
