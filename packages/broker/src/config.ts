@@ -49,7 +49,8 @@ export const BrokerConfigSchema = z.strictObject({
       minBalance: Minor.prefault('0'),
       /** Most value a customer may hold in unspent chains at once. */
       maxOutstanding: Minor.prefault('5000000'),
-      /** Largest single purchase or send. */
+      /** Smallest and largest single purchase or send. */
+      minTransaction: Minor.prefault('1'),
       maxTransaction: Minor.prefault('5000000'),
     })
     .prefault({}),

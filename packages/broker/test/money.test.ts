@@ -169,7 +169,7 @@ for (const kind of TEST_DATABASES) {
 
     it('keeps the minimum balance and the outstanding-coins limit', async () => {
       const w2 = await startWorld(kind, {
-        config: { limits: { minBalance: '1000', maxOutstanding: '3000' } },
+        config: { limits: { minBalance: '1000', maxOutstanding: '3000', minTransaction: '5' } },
       });
       try {
         const c = await w2.newCustomer('limited', 1_000_000n, 10_000n);
@@ -188,11 +188,22 @@ for (const kind of TEST_DATABASES) {
           body: { chains: [{ coinValue: '1', n: 1 }] },
         });
         expect(more.body.code).toBe('limit_exceeded');
+        const other = await w2.newCustomer('payee');
         const keep = await w2.call('POST', '/me/transfers', {
           token: c.token,
-          body: { to: c.login, amount: '6500' },
+          body: { to: other.login, amount: '6500' },
         });
-        expect(keep.status).toBe(400);
+        expect(keep.body.code).toBe('insufficient_funds'); // 10000 − 3000 − 6500 < the 1000 to keep
+        const small = await w2.call('POST', '/me/transfers', {
+          token: c.token,
+          body: { to: other.login, amount: '4' },
+        });
+        expect(small.body.code).toBe('limit_exceeded');
+        const fine = await w2.call('POST', '/me/transfers', {
+          token: c.token,
+          body: { to: other.login, amount: '6000' },
+        });
+        expect(fine.status).toBe(201);
         await w2.audit();
       } finally {
         await w2.close();

@@ -337,8 +337,12 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
       }
       total += BigInt(o.n) * o.coinValue;
     }
-    if (total > limits.maxTransaction)
-      throw fail('limit_exceeded', `one purchase is at most ${limits.maxTransaction} minor units`);
+    if (total > limits.maxTransaction || total < limits.minTransaction) {
+      throw fail(
+        'limit_exceeded',
+        `one purchase is between ${limits.minTransaction} and ${limits.maxTransaction} minor units`,
+      );
+    }
     const held = await outstanding(tx, customerId);
     if (held + total > limits.maxOutstanding) {
       throw fail(
@@ -412,8 +416,12 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
     transferId: string,
   ) {
     if (input.amount <= 0n) throw fail('bad_request', 'amount must be positive');
-    if (input.amount > limits.maxTransaction)
-      throw fail('limit_exceeded', `one payment is at most ${limits.maxTransaction}`);
+    if (input.amount > limits.maxTransaction || input.amount < limits.minTransaction) {
+      throw fail(
+        'limit_exceeded',
+        `one payment is between ${limits.minTransaction} and ${limits.maxTransaction} minor units`,
+      );
+    }
     const [to] = await tx.query<{ id: string }>('SELECT id FROM customers WHERE login = $1', [input.to]);
     if (!to) throw fail('recipient_not_found', `nobody is registered as ${input.to}`);
     if (to.id === customerId) throw fail('bad_request', 'you cannot send money to yourself');
