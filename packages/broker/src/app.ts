@@ -4,6 +4,7 @@ import { randomBytes as cryptoRandom, fromBase64url, parseMinor } from '@netpay/
 import {
   AppError,
   createServiceApp,
+  IdempotencyKeySchema,
   idempotent,
   idempotentCall,
   originalBody,
@@ -16,7 +17,7 @@ import type { LoggerOptions } from 'pino';
 import { createAccountService } from './accounts/service.ts';
 import type { Bank } from './bank.ts';
 import { type BrokerConfig, type BrokerConfigInput, parseBrokerConfig } from './config.ts';
-import { type BrokerContext, nowSeconds, outboxNotifier } from './context.ts';
+import { type BrokerContext, type Notifier, newId, nowSeconds, outboxNotifier } from './context.ts';
 import { createDirectoryService } from './directory/service.ts';
 import { fail } from './errors.ts';
 import { createIssuanceService } from './issuance/service.ts';
@@ -35,6 +36,8 @@ export interface BrokerOptions {
   readonly clock?: () => number;
   readonly random?: (length: number) => Uint8Array;
   readonly logger?: LoggerOptions | boolean;
+  /** Delivers device codes (SMS, e-mail). Default: the outbox table, readable at /dev/outbox in dev mode. */
+  readonly notifier?: Notifier;
 }
 
 function bearer(req: FastifyRequest): string | undefined {
@@ -49,6 +52,19 @@ function idempotencyKey(req: FastifyRequest): string | undefined {
 
 const wire = (v: bigint) => v.toString();
 
+/** The request's Idempotency-Key, checked like everywhere else (8–128 printable characters). */
+function requireKey(req: FastifyRequest): string {
+  const key = IdempotencyKeySchema.safeParse(idempotencyKey(req));
+  if (!key.success) {
+    throw new AppError(
+      400,
+      'idempotency_key_required',
+      'send an Idempotency-Key header of 8–128 printable characters',
+    );
+  }
+  return key.data;
+}
+
 /** Builds the broker: its services over one database, and the Fastify app that serves them. */
 export function createBroker(options: BrokerOptions) {
   const config = parseBrokerConfig(options.config ?? {});
@@ -62,7 +78,7 @@ export function createBroker(options: BrokerOptions) {
     ledger: createLedger({ clock }),
     bank: options.bank ?? null,
   };
-  const ctx: BrokerContext = { ...base, notifier: outboxNotifier(base) };
+  const ctx: BrokerContext = { ...base, notifier: options.notifier ?? outboxNotifier(base) };
   const keys = createKeyService(ctx);
   const accounts = createAccountService(ctx);
   const parties = createPartyService(ctx);
@@ -107,7 +123,7 @@ export function createBroker(options: BrokerOptions) {
   ) => {
     const r = await idempotentCall(
       options.db,
-      { scope, key: idempotencyKey(req), request: req.body ?? null, now: clock },
+      { scope, key: idempotencyKey(req), request: { url: req.url, body: req.body ?? null }, now: clock },
       fn,
     );
     reply.status(r.status);
@@ -122,7 +138,7 @@ export function createBroker(options: BrokerOptions) {
   ) => {
     const r = await idempotent(
       options.db,
-      { scope, key: idempotencyKey(req), request: req.body ?? null, now: clock },
+      { scope, key: idempotencyKey(req), request: { url: req.url, body: req.body ?? null }, now: clock },
       fn,
     );
     reply.status(r.status);
@@ -196,17 +212,13 @@ export function createBroker(options: BrokerOptions) {
     });
     app.post('/me/load', { schema: { body: S.LoadBody } }, async (req) => {
       const s = await customer(req);
-      const key = idempotencyKey(req);
-      if (!key || key.length < 8)
-        throw new AppError(400, 'idempotency_key_required', 'send an Idempotency-Key header');
+      const key = requireKey(req);
       const r = await issuance.load(s.customerId, { ...req.body, amount: amount(req.body.amount) }, key);
       return { movementId: r.movementId, amount: wire(r.amount), balance: wire(r.balance) };
     });
     app.post('/me/unload', { schema: { body: S.UnloadBody } }, async (req) => {
       const s = await customer(req);
-      const key = idempotencyKey(req);
-      if (!key || key.length < 8)
-        throw new AppError(400, 'idempotency_key_required', 'send an Idempotency-Key header');
+      const key = requireKey(req);
       const r = await issuance.unload(s.customerId, { ...req.body, amount: amount(req.body.amount) }, key);
       return { movementId: r.movementId, amount: wire(r.amount), balance: wire(r.balance) };
     });
@@ -214,7 +226,7 @@ export function createBroker(options: BrokerOptions) {
       const s = await customer(req);
       const orders = req.body.chains.map((c) => ({ ...c, coinValue: amount(c.coinValue) }));
       return keyedTx(req, reply, `buy:${s.customerId}`, async (tx) => {
-        const r = await issuance.buy(tx, s.customerId, orders, `buy_${idempotencyKey(req)}_${s.customerId}`);
+        const r = await issuance.buy(tx, s.customerId, orders, newId(ctx, 'buy'));
         return { status: 201, body: { chains: r.chains, total: wire(r.total), balance: wire(r.balance) } };
       });
     });
@@ -238,7 +250,7 @@ export function createBroker(options: BrokerOptions) {
           tx,
           s.customerId,
           { to: req.body.to, amount: amount(req.body.amount) },
-          `send_${idempotencyKey(req)}_${s.customerId}`,
+          newId(ctx, 'send'),
         );
         return { status: 201, body: { to: r.to, amount: wire(r.amount), balance: wire(r.balance) } };
       });
@@ -320,12 +332,16 @@ export function createBroker(options: BrokerOptions) {
         body: await directory.takeover(id, req.body.chainId),
       }));
     });
-    app.post('/redemptions', { schema: { body: S.RedeemBody } }, async (req, reply) => {
-      const id = await party(req);
-      return keyedTx(req, reply, `redeem:${id}`, async (tx) => ({
-        body: { results: await redemption.redeem(tx, id, req.body.claims) },
-      }));
-    });
+    app.post(
+      '/redemptions',
+      { bodyLimit: 1024 * 1024, schema: { body: S.RedeemBody } },
+      async (req, reply) => {
+        const id = await party(req);
+        return keyedTx(req, reply, `redeem:${id}`, async (tx) => ({
+          body: { results: await redemption.redeem(tx, id, req.body.claims) },
+        }));
+      },
+    );
 
     // Operators
     app.get('/admin/audit', async (req) => {

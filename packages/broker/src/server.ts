@@ -1,13 +1,34 @@
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
+import { createBankClient } from '@netpay/bank/client';
 import { migrate, openDatabase } from '@netpay/db';
 import type { LoggerOptions } from 'pino';
 import { createBroker } from './app.ts';
-import { type BrokerConfigInput, parseBrokerConfig } from './config.ts';
+import { type BrokerConfig, type BrokerConfigInput, parseBrokerConfig } from './config.ts';
 import { httpBank } from './http-bank.ts';
 import { BROKER_MIGRATIONS } from './migrations.ts';
 
 export const DEFAULT_BROKER_DATA_DIR = '.netpay/broker';
+
+/**
+ * Amounts cross to the bank as they are, in minor units, so both must count in the same currency and
+ * exponent. A bank that cannot be reached now is not an error (it is asked again for every transfer).
+ */
+async function checkBankCurrency(bankUrl: string, config: BrokerConfig): Promise<void> {
+  let info: { currency: { code: string; exponent: number } };
+  try {
+    info = await createBankClient(bankUrl, { timeoutMs: 5_000 }).info();
+  } catch {
+    return;
+  }
+  const ours = config.currency;
+  if (info.currency.code !== ours.code || info.currency.exponent !== ours.exponent) {
+    throw new Error(
+      `broker config: currency ${ours.code} with ${ours.exponent} decimals differs from the bank's ` +
+        `${info.currency.code} with ${info.currency.exponent}; start the bank with --exponent ${ours.exponent} or set currency in the config`,
+    );
+  }
+}
 
 export interface StartBrokerOptions {
   /** 0 picks a free port. */
@@ -26,6 +47,7 @@ export interface StartBrokerOptions {
 /** Opens and migrates the database, starts the HTTP API and the scheduled jobs. */
 export async function startBroker(options: StartBrokerOptions) {
   const config = parseBrokerConfig(options.config ?? {}); // a bad config stops us before any I/O
+  if (options.bankUrl) await checkBankCurrency(options.bankUrl, config);
   const dataDir = options.databaseUrl ? undefined : resolve(options.dataDir ?? DEFAULT_BROKER_DATA_DIR);
   const db = await openDatabase(options.databaseUrl ? { url: options.databaseUrl } : { dataDir });
   await migrate(db, BROKER_MIGRATIONS);
@@ -62,7 +84,11 @@ export async function startBroker(options: StartBrokerOptions) {
   const s = broker.config.schedule;
   every(s.settlementSeconds, () => broker.services.settlement.run());
   every(s.expirySeconds, () => broker.services.refunds.closeExpired());
-  every(s.reconcileSeconds, () => broker.services.issuance.reconcile());
+  every(s.reconcileSeconds, async () => {
+    await broker.services.issuance.reconcile();
+    // Payouts left pending by a bank time-out are retried on their own back-off, not only at day's end.
+    if (broker.ctx.bank && broker.config.bank) await broker.services.settlement.sendPayouts();
+  });
 
   let closed: Promise<void> | undefined;
   return {

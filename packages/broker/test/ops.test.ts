@@ -49,6 +49,11 @@ for (const kind of TEST_DATABASES) {
         token: c.token,
         body: { chains: [{ coinValue: '10', n: coins, chainId: chain.chainId, root: chain.root }] },
       });
+      const held = await w.call('POST', '/directory/claim', {
+        signer: w.asVendor(v),
+        body: { chainId: chain.chainId },
+      });
+      expect(held.body.granted).toBe(true);
       let last: Uint8Array = new Uint8Array(0);
       for (let i = 0; i < coins; i++) last = chain.traversal.next()!.payword;
       const claim = signMessage(

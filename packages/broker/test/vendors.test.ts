@@ -48,6 +48,12 @@ function claimFor(
   );
 }
 
+/** The vendor takes the chain through the directory (it becomes the holder). */
+async function hold(w: World, v: Vendor, chainId: string) {
+  const r = await w.call('POST', '/directory/claim', { signer: w.asVendor(v), body: { chainId } });
+  expect(r.body.granted, JSON.stringify(r.body)).toBe(true);
+}
+
 /** A customer's client-side chain with every payword kept, for building claims in tests. */
 async function boughtChain(w: World, c: Customer, n: number, coinValue = '10') {
   const chain = clientChain(n);
@@ -167,25 +173,21 @@ for (const kind of TEST_DATABASES) {
           ],
         },
       });
-      expect(ra.body.results[0]).toMatchObject({ status: 'credited', coins: 7, amount: '70', fee: '1' });
+      expect(ra.body.results[0]).toMatchObject({ status: 'credited', coins: 7, amount: '70', fee: '2' });
       const statement = await w.call('GET', '/parties/me/statement', { signer: w.asVendor(a) });
       expect(statement.body).toMatchObject({
-        balance: '69',
-        redeemed: { coins: 7, amount: '70', fees: '1' },
+        balance: '68',
+        redeemed: { coins: 7, amount: '70', fees: '2' },
       });
     });
 
-    it('refuses overlapping, forged and foreign claims, keeping evidence, and replays a claim id', async () => {
+    it('refuses overlapping, forged, foreign and unheld claims, keeping evidence, and replays a claim id', async () => {
       const a = await w.newVendor();
       const b = await w.newVendor();
       const chain = await boughtChain(w, alice, 30);
-      const first = claimFor(
-        w,
-        a,
-        chain.chainId,
-        { index: 0, payword: chain.words[0]! },
-        { index: 10, payword: chain.words[10]! },
-      );
+      await hold(w, a, chain.chainId);
+      const at = (i: number) => ({ index: i, payword: chain.words[i]! });
+      const first = claimFor(w, a, chain.chainId, at(0), at(10));
       const r1 = await w.call('POST', '/redemptions', { signer: w.asVendor(a), body: { claims: [first] } });
       expect(r1.body.results[0].status).toBe('credited');
       const replay = await w.call('POST', '/redemptions', {
@@ -193,50 +195,102 @@ for (const kind of TEST_DATABASES) {
         body: { claims: [first] },
       });
       expect(replay.body.results[0]).toMatchObject({ status: 'credited', replayed: true });
-      const overlap = claimFor(
-        w,
-        b,
-        chain.chainId,
-        { index: 5, payword: chain.words[5]! },
-        { index: 15, payword: chain.words[15]! },
-      );
-      const forged = claimFor(
-        w,
-        b,
-        chain.chainId,
-        { index: 10, payword: chain.words[10]! },
-        { index: 20, payword: chain.words[21]! },
-      );
-      const notMine = claimFor(
-        w,
-        a,
-        chain.chainId,
-        { index: 20, payword: chain.words[20]! },
-        { index: 22, payword: chain.words[22]! },
-      );
+      const overlap = claimFor(w, a, chain.chainId, at(5), at(15));
+      const forged = claimFor(w, a, chain.chainId, at(10), { index: 20, payword: chain.words[21]! });
+      const forB = claimFor(w, b, chain.chainId, at(20), at(22));
+      const reusedId = { ...claimFor(w, a, chain.chainId, at(22), at(24)) };
       const r2 = await w.call('POST', '/redemptions', {
-        signer: w.asVendor(b),
-        body: { claims: [overlap, forged, notMine, { junk: 1 }] },
+        signer: w.asVendor(a),
+        body: { claims: [overlap, forged, forB, { junk: 1 }] },
       });
-      expect(r2.body.results.map((r: { status: string; code?: string }) => r.code)).toEqual([
+      expect(r2.body.results.map((r: { code?: string }) => r.code)).toEqual([
         'overlapping_claim',
         'payword_invalid',
         'wrong_vendor',
         'malformed',
       ]);
+      const r3 = await w.call('POST', '/redemptions', { signer: w.asVendor(b), body: { claims: [forB] } });
+      expect(r3.body.results[0].code).toBe('not_holder');
+      // A claim id already used on another chain is refused, not a server error.
+      const other = await boughtChain(w, alice, 5);
+      await hold(w, a, other.chainId);
+      const clash = signMessage(
+        'claim',
+        {
+          ...claimFor(
+            w,
+            a,
+            other.chainId,
+            { index: 0, payword: other.words[0]! },
+            { index: 5, payword: other.words[5]! },
+          ),
+          claimId: first.claimId,
+          sig: undefined,
+        } as never,
+        a.signer,
+      );
+      const r4 = await w.call('POST', '/redemptions', {
+        signer: w.asVendor(a),
+        body: { claims: [clash, reusedId] },
+      });
+      expect(r4.status, JSON.stringify(r4.body)).toBe(200);
+      expect(r4.body.results.map((r: { status: string; code?: string }) => r.code ?? r.status)).toEqual([
+        'duplicate_claim_id',
+        'credited',
+      ]);
       const evidence = await w.call('GET', '/admin/evidence', { token: ADMIN });
       const reasons = evidence.body.evidence
         .filter((e: { chainId: string }) => e.chainId === chain.chainId)
         .map((e: { reason: string }) => e.reason);
-      expect(reasons.sort()).toEqual(['overlapping_claim', 'payword_invalid']);
+      expect(reasons.sort()).toEqual(['not_holder', 'overlapping_claim', 'payword_invalid']);
       const stB = await w.call('GET', '/parties/me/statement', { signer: w.asVendor(b) });
       expect(stB.body.balance).toBe('0');
+    });
+
+    it('refuses paywords a vendor never held: backups and hand-overs must lie on the chain', async () => {
+      const a = await w.newVendor();
+      const b = await w.newVendor();
+      const chain = await boughtChain(w, alice, 20);
+      await hold(w, a, chain.chainId);
+      const fake = indexFor(w, a, chain.chainId, 20, new Uint8Array(32), null);
+      const r = await w.call('POST', '/directory/backup', { signer: w.asVendor(a), body: { index: fake } });
+      expect(r.body.code).toBe('index_invalid');
+      const fakeHandover = indexFor(w, a, chain.chainId, 9, chain.words[10]!, b.id);
+      const h = await w.call('POST', '/directory/handover', {
+        signer: w.asVendor(b),
+        body: { index: fakeHandover },
+      });
+      expect(h.body.code).toBe('index_invalid');
+      // b learned a's backup from the directory, but it never held those coins.
+      await w.call('POST', '/directory/backup', {
+        signer: w.asVendor(a),
+        body: { index: indexFor(w, a, chain.chainId, 8, chain.words[8]!, null) },
+      });
+      const steal = claimFor(
+        w,
+        b,
+        chain.chainId,
+        { index: 0, payword: chain.words[0]! },
+        { index: 8, payword: chain.words[8]! },
+      );
+      const s1 = await w.call('POST', '/redemptions', { signer: w.asVendor(b), body: { claims: [steal] } });
+      expect(s1.body.results[0].code).toBe('not_holder');
+      const honest = claimFor(
+        w,
+        a,
+        chain.chainId,
+        { index: 0, payword: chain.words[0]! },
+        { index: 8, payword: chain.words[8]! },
+      );
+      const s2 = await w.call('POST', '/redemptions', { signer: w.asVendor(a), body: { claims: [honest] } });
+      expect(s2.body.results[0].status).toBe('credited');
     });
 
     it('splits a redemption among payees by their shares', async () => {
       const operator = await w.newVendor();
       const label = await w.newVendor();
       const chain = await boughtChain(w, alice, 100, '50');
+      await hold(w, label, chain.chainId);
       const claim = claimFor(
         w,
         label,
@@ -295,7 +349,7 @@ for (const kind of TEST_DATABASES) {
         { index: 15, payword: chain.words[15]! },
       );
       const r = await w.call('POST', '/redemptions', { signer: w.asVendor(a), body: { claims: [inRange] } });
-      expect(r.body.results[0].code).toBe('overlapping_claim');
+      expect(r.body.results[0].code).toBe('not_holder');
       const r2 = await w.call('POST', '/redemptions', { signer: w.asVendor(a), body: { claims: [ok] } });
       expect(r2.body.results[0].status).toBe('credited');
     });
@@ -328,6 +382,7 @@ for (const kind of TEST_DATABASES) {
     it('pays vendors out exactly once in a settlement run', async () => {
       const v = await w.newVendor();
       const chain = await boughtChain(w, alice, 100, '50');
+      await hold(w, v, chain.chainId);
       await w.call('POST', '/redemptions', {
         signer: w.asVendor(v),
         body: {

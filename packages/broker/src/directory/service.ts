@@ -1,7 +1,17 @@
-import { decodeMessage, type IndexMessage, type Touchstone, verifyIndex } from '@netpay/protocol';
+import type { Queryable } from '@netpay/db';
+import {
+  type ChainPoint,
+  decodeMessage,
+  fromBase64url,
+  type IndexMessage,
+  type Touchstone,
+  toBase64url,
+  verifyIndex,
+} from '@netpay/protocol';
 import type { BrokerContext } from '../context.ts';
 import { fail } from '../errors.ts';
 import type { PartyService } from '../parties/service.ts';
+import { closeHolding, openHolding } from './holdings.ts';
 
 interface ChainRow {
   chain_id: string;
@@ -34,6 +44,28 @@ export function createDirectoryService(ctx: BrokerContext, parties: PartyService
     return c;
   }
 
+  /** The last point of the chain the broker has verified: the latest backup or hand-over index, or the root. */
+  function knownPoint(c: ChainRow): ChainPoint {
+    if (c.backup_message)
+      return { index: c.backup_message.index, payword: fromBase64url(c.backup_message.payword)! };
+    return { index: 0, payword: fromBase64url(c.touchstone.root)! };
+  }
+
+  /** Checks an index's signature, recipient, and that its payword really lies on the chain (incrementally). */
+  async function checkIndex(tx: Queryable, c: ChainRow, index: IndexMessage, handedTo: string | null) {
+    if (index.index < c.backup_index)
+      throw fail('index_invalid', `index ${index.index} is behind the last known ${c.backup_index}`);
+    const key = await parties.publicKey(index.vendorId, tx);
+    if (!key) throw fail('unknown_party', `no vendor ${index.vendorId} is registered`);
+    const checked = verifyIndex(index, {
+      vendorKey: key,
+      handedTo,
+      touchstone: c.touchstone,
+      anchor: knownPoint(c),
+    });
+    if (!checked.ok) throw fail('index_invalid', checked.error.message, { protocolCode: checked.error.code });
+  }
+
   async function holderInfo(id: string) {
     const p = await parties.get(id);
     return { id: p.id, url: p.url };
@@ -50,6 +82,7 @@ export function createDirectoryService(ctx: BrokerContext, parties: PartyService
             partyId,
             BigInt(ctx.clock()),
           ]);
+          await openHolding(tx, chainId, partyId, c.backup_index, ctx.clock());
         }
         return {
           granted: true as const,
@@ -81,16 +114,13 @@ export function createDirectoryService(ctx: BrokerContext, parties: PartyService
           `the index is signed by ${index.vendorId}, but ${c.holder ?? 'nobody'} holds the chain`,
         );
       }
-      const key = await parties.publicKey(index.vendorId, tx);
-      const checked = verifyIndex(index, { vendorKey: key!, handedTo: partyId, touchstone: c.touchstone });
-      if (!checked.ok)
-        throw fail('index_invalid', checked.error.message, { protocolCode: checked.error.code });
-      if (index.index < c.backup_index)
-        throw fail('index_invalid', `index ${index.index} is behind the last known ${c.backup_index}`);
+      await checkIndex(tx, c, index, partyId);
       await tx.query(
         'UPDATE chains SET holder = $2, holder_since = $3, backup_index = $4, backup_message = $5 WHERE chain_id = $1',
         [index.chainId, partyId, BigInt(ctx.clock()), index.index, JSON.stringify(index)],
       );
+      await closeHolding(tx, index.chainId, index.index);
+      await openHolding(tx, index.chainId, partyId, index.index, ctx.clock());
       return { granted: true as const, chainId: index.chainId, index: index.index };
     });
   }
@@ -105,10 +135,7 @@ export function createDirectoryService(ctx: BrokerContext, parties: PartyService
     return db.transaction(async (tx) => {
       const c = await lockChain(tx, index.chainId);
       if (c.holder !== partyId) throw fail('chain_not_held', `${partyId} does not hold this chain`);
-      const key = await parties.publicKey(partyId, tx);
-      const checked = verifyIndex(index, { vendorKey: key!, handedTo: null, touchstone: c.touchstone });
-      if (!checked.ok)
-        throw fail('index_invalid', checked.error.message, { protocolCode: checked.error.code });
+      await checkIndex(tx, c, index, null);
       if (index.index > c.backup_index) {
         await tx.query('UPDATE chains SET backup_index = $2, backup_message = $3 WHERE chain_id = $1', [
           index.chainId,
@@ -120,7 +147,10 @@ export function createDirectoryService(ctx: BrokerContext, parties: PartyService
     });
   }
 
-  /** The holder is unreachable: the requester takes the chain over from the last backup index. */
+  /**
+   * The holder is unreachable: the requester takes the chain over from the last backup index. The old
+   * holding ends there, so coins the old holder accepted after its last backup cannot be redeemed by it.
+   */
   async function takeover(partyId: string, chainId: string) {
     return db.transaction(async (tx) => {
       const c = await lockChain(tx, chainId);
@@ -136,10 +166,25 @@ export function createDirectoryService(ctx: BrokerContext, parties: PartyService
         partyId,
         BigInt(ctx.clock()),
       ]);
+      // Coins already redeemed are surely spent, even past the last backup: the new holding starts after them.
+      const [top] = await tx.query<{ to_index: number; to_payword: string }>(
+        "SELECT to_index, to_payword FROM redemptions WHERE chain_id = $1 AND kind = 'redemption' ORDER BY to_index DESC LIMIT 1",
+        [chainId],
+      );
+      const known = knownPoint(c);
+      const startPoint =
+        top && top.to_index > known.index
+          ? { index: top.to_index, payword: top.to_payword }
+          : { index: known.index, payword: toBase64url(known.payword) };
+      const start = startPoint.index;
+      await closeHolding(tx, chainId, start);
+      await openHolding(tx, chainId, partyId, start, ctx.clock());
       return {
         granted: true as const,
         touchstone: c.touchstone,
         backup: c.backup_message,
+        /** Where the new holding starts: accept only paywords beyond this point. */
+        start: startPoint,
         previousHolder: c.holder,
       };
     });

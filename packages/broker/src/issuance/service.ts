@@ -9,6 +9,7 @@ import {
   toHex,
   utf8,
 } from '@netpay/protocol';
+import { normalizeLogin } from '../accounts/service.ts';
 import { BankRejected, BankUnavailable } from '../bank.ts';
 import type { BrokerContext } from '../context.ts';
 import { fail } from '../errors.ts';
@@ -422,7 +423,9 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
         `one payment is between ${limits.minTransaction} and ${limits.maxTransaction} minor units`,
       );
     }
-    const [to] = await tx.query<{ id: string }>('SELECT id FROM customers WHERE login = $1', [input.to]);
+    const [to] = await tx.query<{ id: string }>('SELECT id FROM customers WHERE login = $1', [
+      normalizeLogin(input.to) ?? input.to,
+    ]);
     if (!to) throw fail('recipient_not_found', `nobody is registered as ${input.to}`);
     if (to.id === customerId) throw fail('bad_request', 'you cannot send money to yourself');
     await debitCustomer(tx, customerId, input.amount, {
@@ -444,7 +447,7 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
       redeemed: bigint;
     }>(
       `SELECT c.chain_id, c.n, c.coin_value, c.status, c.touchstone, c.server_seed,
-              COALESCE((SELECT sum(to_index - from_index) FROM redemptions r WHERE r.chain_id = c.chain_id), 0)::int8 AS redeemed
+              COALESCE((SELECT sum(to_index - from_index) FROM redemptions r WHERE r.chain_id = c.chain_id AND r.kind = 'redemption'), 0)::int8 AS redeemed
        FROM chains c WHERE c.customer_id = $1 ORDER BY c.created_at, c.chain_id`,
       [customerId],
     );

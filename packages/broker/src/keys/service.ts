@@ -15,7 +15,9 @@ interface KeyRow {
  * it stays listed, and valid for verification, until the last chain it signed is past expiry and grace.
  */
 export function createKeyService(ctx: BrokerContext) {
-  let current: { keyId: string; signer: Ed25519Signer } | null = null;
+  // Cached for a minute, so a rotation made by another broker instance is picked up soon.
+  const CACHE_MS = 60_000;
+  let current: { keyId: string; signer: Ed25519Signer; loadedAt: number } | null = null;
 
   async function load(q: Queryable): Promise<{ keyId: string; signer: Ed25519Signer }> {
     const [row] = await q.query<KeyRow>(
@@ -36,7 +38,8 @@ export function createKeyService(ctx: BrokerContext) {
 
   /** The signing key; `q` must be the caller's transaction when called inside one. */
   async function currentKey(q: Queryable = ctx.db) {
-    current ??= await load(q);
+    if (!current || ctx.clock() - current.loadedAt > CACHE_MS)
+      current = { ...(await load(q)), loadedAt: ctx.clock() };
     return current;
   }
 

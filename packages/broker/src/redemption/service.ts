@@ -11,6 +11,7 @@ import {
   verifyClaim,
 } from '@netpay/protocol';
 import { type BrokerContext, newId } from '../context.ts';
+import { heldRange, holdingsOf } from '../directory/holdings.ts';
 import type { Transfer } from '../ledger/ledger.ts';
 import { SYSTEM_ACCOUNTS, vendorAccount } from '../ledger/ledger.ts';
 import type { PartyService } from '../parties/service.ts';
@@ -92,6 +93,17 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
     )) {
       ranges.set(r.chain_id, [...(ranges.get(r.chain_id) ?? []), r]);
     }
+    const holdings = await holdingsOf(tx, chainIds, partyId);
+    const claimIds = claims.map((c) => c.claim.claimId);
+    const claimChain = new Map(
+      (
+        await tx.query<{ claim_id: string; chain_id: string }>(
+          'SELECT claim_id, chain_id FROM redemptions WHERE claim_id = ANY($1::text[])',
+          [claimIds],
+        )
+      ).map((r) => [r.claim_id, r.chain_id]),
+    );
+    const seenInBatch = new Set<string>();
     const payeeIds = [...new Set(claims.flatMap((c) => (c.claim.payees ?? []).map((p) => p.payeeId)))];
     const knownPayees = new Set(
       payeeIds.length === 0
@@ -119,6 +131,12 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
       const reject = (code: string, message: string) => {
         results[i] = { claimId: claim.claimId, status: 'rejected', code, message };
       };
+      const usedOn = claimChain.get(claim.claimId);
+      if ((usedOn !== undefined && usedOn !== claim.chainId) || seenInBatch.has(claim.claimId)) {
+        reject('duplicate_claim_id', 'this claim id was already used for another claim');
+        continue;
+      }
+      seenInBatch.add(claim.claimId);
       const chain = chains.get(claim.chainId);
       if (!chain) {
         reject('chain_not_found', `no chain ${claim.chainId} was issued by this broker`);
@@ -151,6 +169,14 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
       }
       if (claim.payees?.some((p) => !knownPayees.has(p.payeeId))) {
         reject('unknown_payee', 'every payee must be a registered vendor or peer');
+        continue;
+      }
+      if (!heldRange(holdings, claim.chainId, claim.from.index, claim.to.index)) {
+        evidence.push({ chainId: claim.chainId, reason: 'not_holder', claim, conflictsWith: null });
+        reject(
+          'not_holder',
+          `coins (${claim.from.index}, ${claim.to.index}] were not accepted while ${partyId} held this chain`,
+        );
         continue;
       }
       const overlap = chainRanges.find((r) => r.from_index < claim.to.index && r.to_index > claim.from.index);
@@ -192,7 +218,8 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
         continue;
       }
       const amount = verified.value.amount;
-      const fee = (amount * BigInt(config.feeBasisPoints)) / 10_000n;
+      // Rounded up, so splitting a range into many small claims never lowers the fee.
+      const fee = (amount * BigInt(config.feeBasisPoints) + 9_999n) / 10_000n;
       const net = amount - fee;
       const payees = claim.payees ?? [{ payeeId: partyId, share: 10_000 }];
       const shares = allocate(

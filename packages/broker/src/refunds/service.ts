@@ -1,5 +1,6 @@
 import type { Queryable } from '@netpay/db';
 import { type BrokerContext, newId } from '../context.ts';
+import { closeHolding } from '../directory/holdings.ts';
 import { fail } from '../errors.ts';
 import { customerAccount, SYSTEM_ACCOUNTS } from '../ledger/ledger.ts';
 
@@ -51,6 +52,7 @@ export function createRefundService(ctx: BrokerContext) {
       ]);
     }
     await tx.query('UPDATE chains SET status = $2, holder = NULL WHERE chain_id = $1', [c.chain_id, status]);
+    await closeHolding(tx, c.chain_id, from);
     return { chainId: c.chain_id, refundedFrom: from, coins, amount };
   }
 

@@ -135,6 +135,9 @@ export function createSettlementService(ctx: BrokerContext) {
 
   /** One settlement run: pay out every credited vendor balance, then send every due payout. */
   async function run() {
+    // Without a bank nothing can be paid: leave vendor balances where they are.
+    if (!ctx.bank || !config.bank)
+      throw fail('bank_unavailable', 'this broker has no bank connection configured');
     const runId = newId(ctx, 'run');
     const created = await createPayouts(runId);
     const sent = await sendPayouts();

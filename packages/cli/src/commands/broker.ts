@@ -78,7 +78,10 @@ export function registerBrokerCommands(program: Command): void {
         DEFAULT_BROKER_PORT,
       )
       .option('-H, --host <host>', 'address to listen on', zodArg(HostSchema), '127.0.0.1')
-      .option('--dev', 'dev mode: device codes go to GET /dev/outbox instead of a notifier'),
+      .option(
+        '--dev',
+        'dev mode: device codes can be read at GET /dev/outbox (no SMS or e-mail provider is wired yet)',
+      ),
   )
     .addHelpText(
       'after',

@@ -1,0 +1,53 @@
+import type { Queryable } from '@netpay/db';
+
+/**
+ * The holding history of a chain: one row per vendor that held it, with the index it got the chain at and
+ * the index it handed the chain on at (open while it holds it). Redemption consults it so a vendor can
+ * only redeem coins from its own holding.
+ */
+export async function openHolding(
+  tx: Queryable,
+  chainId: string,
+  partyId: string,
+  startIndex: number,
+  now: number,
+) {
+  await tx.query(
+    `INSERT INTO chain_holdings (chain_id, seq, party_id, start_index, started_at)
+     SELECT $1, COALESCE(max(seq), 0) + 1, $2, $3, $4 FROM chain_holdings WHERE chain_id = $1`,
+    [chainId, partyId, startIndex, BigInt(now)],
+  );
+}
+
+/** Ends the open holding of a chain at `endIndex` (the index it was handed on, taken over or refunded at). */
+export async function closeHolding(tx: Queryable, chainId: string, endIndex: number) {
+  await tx.query('UPDATE chain_holdings SET end_index = $2 WHERE chain_id = $1 AND end_index IS NULL', [
+    chainId,
+    endIndex,
+  ]);
+}
+
+export interface Holding {
+  readonly chain_id: string;
+  readonly party_id: string;
+  readonly start_index: number;
+  readonly end_index: number | null;
+}
+
+export async function holdingsOf(
+  q: Queryable,
+  chainIds: readonly string[],
+  partyId: string,
+): Promise<Holding[]> {
+  return q.query<Holding>(
+    'SELECT chain_id, party_id, start_index, end_index FROM chain_holdings WHERE chain_id = ANY($1::text[]) AND party_id = $2',
+    [chainIds, partyId],
+  );
+}
+
+/** True when (from, to] lies within one of the vendor's holdings of the chain. */
+export function heldRange(holdings: readonly Holding[], chainId: string, from: number, to: number): boolean {
+  return holdings.some(
+    (h) => h.chain_id === chainId && h.start_index <= from && (h.end_index === null || to <= h.end_index),
+  );
+}
