@@ -45,9 +45,22 @@ export async function holdingsOf(
   );
 }
 
-/** True when (from, to] lies within one of the vendor's holdings of the chain. */
+/**
+ * True when (from, to] lies within the vendor's holdings of the chain. Back-to-back holdings (the chain
+ * handed away and straight back at the same index) join into one span, so one claim may cross them.
+ */
 export function heldRange(holdings: readonly Holding[], chainId: string, from: number, to: number): boolean {
-  return holdings.some(
-    (h) => h.chain_id === chainId && h.start_index <= from && (h.end_index === null || to <= h.end_index),
-  );
+  const spans = holdings
+    .filter((h) => h.chain_id === chainId)
+    .map((h) => ({ start: h.start_index, end: h.end_index ?? Number.POSITIVE_INFINITY }))
+    .sort((a, b) => a.start - b.start);
+  let current: { start: number; end: number } | undefined;
+  for (const span of spans) {
+    if (current && span.start <= current.end) current.end = Math.max(current.end, span.end);
+    else {
+      if (current && current.start <= from && to <= current.end) return true;
+      current = { ...span };
+    }
+  }
+  return current !== undefined && current.start <= from && to <= current.end;
 }

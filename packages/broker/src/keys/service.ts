@@ -19,11 +19,11 @@ export function createKeyService(ctx: BrokerContext) {
   const CACHE_MS = 60_000;
   let current: { keyId: string; signer: Ed25519Signer; loadedAt: number } | null = null;
 
-  async function load(q: Queryable): Promise<{ keyId: string; signer: Ed25519Signer }> {
+  async function load(q: Queryable): Promise<{ keyId: string; signer: Ed25519Signer; created: boolean }> {
     const [row] = await q.query<KeyRow>(
       'SELECT * FROM broker_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1',
     );
-    if (row) return { keyId: row.key_id, signer: createSigner(row.seed) };
+    if (row) return { keyId: row.key_id, signer: createSigner(row.seed), created: false };
     const seed = ctx.random(32);
     const signer = createSigner(seed);
     const keyId = newId(ctx, 'key');
@@ -33,14 +33,16 @@ export function createKeyService(ctx: BrokerContext) {
       signer.publicKey,
       BigInt(ctx.clock()),
     ]);
-    return { keyId, signer };
+    return { keyId, signer, created: true };
   }
 
   /** The signing key; `q` must be the caller's transaction when called inside one. */
-  async function currentKey(q: Queryable = ctx.db) {
-    if (!current || ctx.clock() - current.loadedAt > CACHE_MS)
-      current = { ...(await load(q)), loadedAt: ctx.clock() };
-    return current;
+  async function currentKey(q: Queryable = ctx.db): Promise<{ keyId: string; signer: Ed25519Signer }> {
+    if (current && ctx.clock() - current.loadedAt <= CACHE_MS) return current;
+    const key = await load(q);
+    // A key created inside the caller's transaction is not cached: that transaction may still roll back.
+    current = key.created ? null : { keyId: key.keyId, signer: key.signer, loadedAt: ctx.clock() };
+    return key;
   }
 
   async function rotate() {

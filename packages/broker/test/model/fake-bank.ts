@@ -2,7 +2,7 @@
  * An in-memory bank behind the broker's `Bank` interface, standing in for the outside macro-payment
  * system in the model test. It behaves like packages/bank where it matters: transfers are idempotent per
  * payer account and key (same key and body: the same answer; same key, other body: refused), a refused
- * transfer does not use its key up, and `findTransfer` sees only the keys of the account whose token asks.
+ * transfer does not use its key up, and `findTransfer` finds a transfer by key for its payer or its payee.
  * Faults come from the seeded RNG: the bank is down before applying (BankUnavailable), applies the
  * transfer and the answer is lost (BankUnavailable after applying), or refuses it (BankRejected).
  */
@@ -153,7 +153,10 @@ export class FakeBank implements Bank {
       this.log.push({ op: 'find', key, outcome: 'rejected', code: 'unauthorized' });
       throw new BankRejected('unauthorized', 'unknown token');
     }
-    const t = this.transfers.get(`${owner}\n${key}`);
+    // Like packages/bank: the payer's own transfer under the key first, else one paid to this account.
+    const t =
+      this.transfers.get(`${owner}\n${key}`) ??
+      [...this.transfers].find(([k, x]) => x.to === owner && k.endsWith(`\n${key}`))?.[1];
     this.log.push({ op: 'find', key, from: owner, outcome: t ? 'found' : 'missing' });
     return t ? { id: t.id } : null;
   }
