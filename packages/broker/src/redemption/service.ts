@@ -85,24 +85,23 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
       [chainIds],
     );
     const chains = new Map(chainRows.map((c) => [c.chain_id, c]));
+    // One read gives every range of these chains and any earlier use of these claim ids on other chains.
+    const claimIds = claims.map((c) => c.claim.claimId);
     const ranges = new Map<string, RangeRow[]>();
+    const claimChain = new Map<string, string>();
+    const wanted = new Set(chainIds);
     for (const r of await tx.query<RangeRow>(
       `SELECT claim_id, chain_id, party_id, kind, from_index, to_index, to_payword, amount, fee
-       FROM redemptions WHERE chain_id = ANY($1::text[])`,
-      [chainIds],
+       FROM redemptions WHERE chain_id = ANY($1::text[]) OR claim_id = ANY($2::text[])`,
+      [chainIds, claimIds],
     )) {
-      ranges.set(r.chain_id, [...(ranges.get(r.chain_id) ?? []), r]);
+      claimChain.set(r.claim_id, r.chain_id);
+      if (!wanted.has(r.chain_id)) continue;
+      const list = ranges.get(r.chain_id);
+      if (list) list.push(r);
+      else ranges.set(r.chain_id, [r]);
     }
     const holdings = await holdingsOf(tx, chainIds, partyId);
-    const claimIds = claims.map((c) => c.claim.claimId);
-    const claimChain = new Map(
-      (
-        await tx.query<{ claim_id: string; chain_id: string }>(
-          'SELECT claim_id, chain_id FROM redemptions WHERE claim_id = ANY($1::text[])',
-          [claimIds],
-        )
-      ).map((r) => [r.claim_id, r.chain_id]),
-    );
     const seenInBatch = new Set<string>();
     const payeeIds = [...new Set(claims.flatMap((c) => (c.claim.payees ?? []).map((p) => p.payeeId)))];
     const knownPayees = new Set(
