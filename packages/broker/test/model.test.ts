@@ -6,8 +6,8 @@
  *   NETPAY_MODEL_SEED=123 [NETPAY_MODEL_STEPS=800] npx vitest run packages/broker/test/model.test.ts
  *
  * replays one seed; without it a few fixed seeds and one random seed run (a failure prints its seed, the
- * step and the last operations). NETPAY_MODEL_SKIP=holding-union turns off the check of a known open bug
- * (names in SKIPPABLE) to keep exploring; NETPAY_MODEL_VERBOSE=1 prints every step.
+ * step and the last operations). NETPAY_MODEL_SKIP=<name> turns off one check (names in SKIPPABLE) to keep
+ * exploring past a known bug; NETPAY_MODEL_VERBOSE=1 prints every step.
  */
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,7 +104,7 @@ describe('broker model regressions', () => {
     // a accepts W(3), hands the chain to b at 3; b accepts nothing and hands it back at 3; a accepts W(5).
     await w.s.directory.handover(b.id, w.index(a, ch, 3, ch.words[3]!, b.id));
     await w.s.directory.handover(a.id, w.index(b, ch, 3, ch.words[3]!, a.id));
-    // Every coin of (0, 5] was accepted by a while it held the chain. Fails today: not_holder.
+    // Every coin of (0, 5] was accepted by a while it held the chain (back-to-back holdings join).
     expect((await w.redeem(a, [w.claim(a, ch, 0, 5)]))[0]).toMatchObject({ status: 'credited', coins: 5 });
   });
 
@@ -116,7 +116,7 @@ describe('broker model regressions', () => {
       // The first purchase creates the broker's signing key inside its transaction; this one is refused
       // (the same chain twice) after that, so the key's row is rolled back.
       await expect(fresh.buy(c, [ch, ch])).rejects.toMatchObject({ code: 'chain_exists' });
-      // Fails today: the cached key was never stored — "violates foreign key constraint" on chains.key_id.
+      // Regression: the cached key had never been stored — "violates foreign key constraint" on chains.key_id.
       const bought = await fresh.buy(c, [fresh.chain(5)]);
       const keyIds = (await fresh.s.keys.list()).map((k) => k.keyId);
       expect(keyIds).toContain(bought.chains[0]!.touchstone.keyId);

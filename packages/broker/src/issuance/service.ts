@@ -137,7 +137,8 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
         'SELECT status FROM bank_movements WHERE id = $1 FOR UPDATE',
         [id],
       );
-      if (m?.status !== 'pending') return;
+      // The bank confirmed the money arrived: credit it even if reconcile gave up on it meanwhile.
+      if (!m || m.status === 'done') return;
       await ledger.post(tx, [
         {
           id,
