@@ -2,18 +2,18 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Db } from '@netpay/db';
 import { randomBytes as cryptoRandom, fromBase64url, parseMinor } from '@netpay/protocol';
 import {
-  AppError,
   createServiceApp,
-  IdempotencyKeySchema,
   idempotent,
   idempotentCall,
   originalBody,
+  requireIdempotencyKey,
   SIGNATURE_HEADERS,
   verifySignedRequest,
 } from '@netpay/service';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { LoggerOptions } from 'pino';
+import type { z } from 'zod';
 import { createAccountService } from './accounts/service.ts';
 import type { Bank } from './bank.ts';
 import { type BrokerConfig, type BrokerConfigInput, parseBrokerConfig } from './config.ts';
@@ -53,17 +53,7 @@ function idempotencyKey(req: FastifyRequest): string | undefined {
 const wire = (v: bigint) => v.toString();
 
 /** The request's Idempotency-Key, checked like everywhere else (8–128 printable characters). */
-function requireKey(req: FastifyRequest): string {
-  const key = IdempotencyKeySchema.safeParse(idempotencyKey(req));
-  if (!key.success) {
-    throw new AppError(
-      400,
-      'idempotency_key_required',
-      'send an Idempotency-Key header of 8–128 printable characters',
-    );
-  }
-  return key.data;
-}
+const requireKey = (req: FastifyRequest) => requireIdempotencyKey(idempotencyKey(req));
 
 /** Builds the broker: its services over one database, and the Fastify app that serves them. */
 export function createBroker(options: BrokerOptions) {
@@ -308,30 +298,20 @@ export function createBroker(options: BrokerOptions) {
       return { id: p.id, kind: p.kind, name: p.name, publicKey: p.publicKey, url: p.url };
     });
     app.get('/parties/me/statement', async (req) => redemption.statement(await party(req)));
-    app.post('/directory/claim', { schema: { body: S.ChainRef } }, async (req, reply) => {
-      const id = await party(req);
-      return keyed(req, reply, `claim:${id}`, async () => ({
-        body: await directory.claim(id, req.body.chainId),
-      }));
-    });
-    app.post('/directory/handover', { schema: { body: S.IndexBody } }, async (req, reply) => {
-      const id = await party(req);
-      return keyed(req, reply, `handover:${id}`, async () => ({
-        body: await directory.handover(id, req.body.index),
-      }));
-    });
-    app.post('/directory/backup', { schema: { body: S.IndexBody } }, async (req, reply) => {
-      const id = await party(req);
-      return keyed(req, reply, `backup:${id}`, async () => ({
-        body: await directory.backup(id, req.body.index),
-      }));
-    });
-    app.post('/directory/takeover', { schema: { body: S.ChainRef } }, async (req, reply) => {
-      const id = await party(req);
-      return keyed(req, reply, `takeover:${id}`, async () => ({
-        body: await directory.takeover(id, req.body.chainId),
-      }));
-    });
+    // Directory calls: signed by the vendor, keyed, one service call each.
+    const signedRoute = <B>(
+      path: string,
+      body: z.ZodType<B>,
+      run: (partyId: string, b: B) => Promise<unknown>,
+    ) =>
+      app.post(path, { schema: { body } }, async (req, reply) => {
+        const id = await party(req);
+        return keyed(req, reply, `${path}:${id}`, async () => ({ body: await run(id, req.body as B) }));
+      });
+    signedRoute('/directory/claim', S.ChainRef, (id, b) => directory.claim(id, b.chainId));
+    signedRoute('/directory/handover', S.IndexBody, (id, b) => directory.handover(id, b.index));
+    signedRoute('/directory/backup', S.IndexBody, (id, b) => directory.backup(id, b.index));
+    signedRoute('/directory/takeover', S.ChainRef, (id, b) => directory.takeover(id, b.chainId));
     app.post(
       '/redemptions',
       { bodyLimit: 1024 * 1024, schema: { body: S.RedeemBody } },
@@ -352,28 +332,19 @@ export function createBroker(options: BrokerOptions) {
       admin(req);
       return { evidence: await redemption.evidence() };
     });
-    app.post('/admin/settlement/run', async (req, reply) => {
-      admin(req);
-      return keyed(req, reply, 'settlement', async () => ({ body: await settlement.run() }));
-    });
+    // Operator jobs: admin token, keyed, one service call each.
+    const adminJob = (path: string, run: () => Promise<unknown>) =>
+      app.post(path, async (req, reply) => {
+        admin(req);
+        return keyed(req, reply, path, async () => ({ body: await run() }));
+      });
+    adminJob('/admin/settlement/run', () => settlement.run());
+    adminJob('/admin/keys/rotate', async () => ({ keyId: (await keys.rotate()).keyId }));
+    adminJob('/admin/expiry/run', () => refunds.closeExpired());
+    adminJob('/admin/reconcile', () => issuance.reconcile());
     app.get('/admin/settlement/runs', async (req) => {
       admin(req);
       return { runs: await settlement.runs() };
-    });
-    app.post('/admin/keys/rotate', async (req, reply) => {
-      admin(req);
-      return keyed(req, reply, 'rotate', async () => {
-        const k = await keys.rotate();
-        return { body: { keyId: k.keyId } };
-      });
-    });
-    app.post('/admin/expiry/run', async (req, reply) => {
-      admin(req);
-      return keyed(req, reply, 'expiry', async () => ({ body: await refunds.closeExpired() }));
-    });
-    app.post('/admin/reconcile', async (req, reply) => {
-      admin(req);
-      return keyed(req, reply, 'reconcile', async () => ({ body: await issuance.reconcile() }));
     });
   });
 

@@ -32,6 +32,65 @@ export function requestHash(request: unknown): string {
   return toHex(sha256(utf8(canonicalJson(request))));
 }
 
+interface KeyArgs {
+  readonly scope: string;
+  readonly key: string | undefined;
+  readonly request: unknown;
+  readonly now?: () => number;
+}
+
+/** The key, checked (8–128 printable characters), or a 400 `idempotency_key_required`. */
+export function requireIdempotencyKey(key: string | undefined): string {
+  const parsed = IdempotencyKeySchema.safeParse(key);
+  if (!parsed.success) {
+    throw new AppError(
+      400,
+      'idempotency_key_required',
+      'send an Idempotency-Key header of 8–128 printable characters',
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * Claims (scope, key) for this request, or returns the earlier answer under it. A key used with another
+ * request is a 409; with `inFlightIsError`, a claimed key with no answer yet (still running) is a 409 too.
+ */
+async function claimKey<T>(
+  tx: Queryable,
+  args: KeyArgs,
+  key: string,
+  hash: string,
+  inFlightIsError: boolean,
+): Promise<IdempotentResult<T> | null> {
+  const claimed = await tx.query(
+    `INSERT INTO idempotency_keys (scope, key, request_hash, status, response, created_at)
+     VALUES ($1, $2, $3, 0, NULL, $4) ON CONFLICT (scope, key) DO NOTHING RETURNING 1 AS claimed`,
+    [args.scope, key, hash, BigInt(args.now?.() ?? Date.now())],
+  );
+  if (claimed.length > 0) return null;
+  const [row] = await tx.query<{ request_hash: string; status: number; response: T }>(
+    'SELECT request_hash, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2',
+    [args.scope, key],
+  );
+  if (!row || row.request_hash !== hash) {
+    throw new AppError(409, 'idempotency_conflict', 'this Idempotency-Key was used with a different request');
+  }
+  if (inFlightIsError && row.status === 0) {
+    throw new AppError(409, 'request_in_progress', 'a request with this Idempotency-Key is still running');
+  }
+  return { status: row.status, body: row.response, replayed: true };
+}
+
+async function storeAnswer(q: Queryable, args: KeyArgs, key: string, status: number, body: unknown) {
+  await q.query('UPDATE idempotency_keys SET status = $3, response = $4 WHERE scope = $1 AND key = $2', [
+    args.scope,
+    key,
+    status,
+    JSON.stringify(body),
+  ]);
+}
+
 /**
  * Runs `fn` at most once per (scope, key), in the same transaction that records its answer: the same key
  * with the same request gets the stored answer; with a different request, a 409. The key row is claimed
@@ -40,46 +99,17 @@ export function requestHash(request: unknown): string {
  */
 export async function idempotent<T>(
   db: Db,
-  args: { scope: string; key: string | undefined; request: unknown; now?: () => number },
+  args: KeyArgs,
   fn: (tx: Queryable) => Promise<{ status?: number; body: T }>,
 ): Promise<IdempotentResult<T>> {
-  const key = IdempotencyKeySchema.safeParse(args.key);
-  if (!key.success) {
-    throw new AppError(
-      400,
-      'idempotency_key_required',
-      'send an Idempotency-Key header of 8–128 printable characters',
-    );
-  }
+  const key = requireIdempotencyKey(args.key);
   const hash = requestHash(args.request);
   return db.transaction(async (tx) => {
-    const claimed = await tx.query(
-      `INSERT INTO idempotency_keys (scope, key, request_hash, status, response, created_at)
-       VALUES ($1, $2, $3, 0, NULL, $4) ON CONFLICT (scope, key) DO NOTHING RETURNING 1 AS claimed`,
-      [args.scope, key.data, hash, BigInt(args.now?.() ?? Date.now())],
-    );
-    if (claimed.length === 0) {
-      const [row] = await tx.query<{ request_hash: string; status: number; response: T }>(
-        'SELECT request_hash, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2',
-        [args.scope, key.data],
-      );
-      if (!row || row.request_hash !== hash) {
-        throw new AppError(
-          409,
-          'idempotency_conflict',
-          'this Idempotency-Key was used with a different request',
-        );
-      }
-      return { status: row.status, body: row.response, replayed: true };
-    }
+    const prior = await claimKey<T>(tx, args, key, hash, false);
+    if (prior) return prior;
     const out = await fn(tx);
     const status = out.status ?? 200;
-    await tx.query('UPDATE idempotency_keys SET status = $3, response = $4 WHERE scope = $1 AND key = $2', [
-      args.scope,
-      key.data,
-      status,
-      JSON.stringify(out.body),
-    ]);
+    await storeAnswer(tx, args, key, status, out.body);
     return { status, body: out.body, replayed: false };
   });
 }
@@ -92,55 +122,22 @@ export async function idempotent<T>(
  */
 export async function idempotentCall<T>(
   db: Db,
-  args: { scope: string; key: string | undefined; request: unknown; now?: () => number },
+  args: KeyArgs,
   fn: () => Promise<{ status?: number; body: T }>,
 ): Promise<IdempotentResult<T>> {
-  const key = IdempotencyKeySchema.safeParse(args.key);
-  if (!key.success) {
-    throw new AppError(
-      400,
-      'idempotency_key_required',
-      'send an Idempotency-Key header of 8–128 printable characters',
-    );
-  }
+  const key = requireIdempotencyKey(args.key);
   const hash = requestHash(args.request);
-  const prior = await db.transaction(async (tx) => {
-    const claimed = await tx.query(
-      `INSERT INTO idempotency_keys (scope, key, request_hash, status, response, created_at)
-       VALUES ($1, $2, $3, 0, NULL, $4) ON CONFLICT (scope, key) DO NOTHING RETURNING 1 AS claimed`,
-      [args.scope, key.data, hash, BigInt(args.now?.() ?? Date.now())],
-    );
-    if (claimed.length > 0) return null;
-    const [row] = await tx.query<{ request_hash: string; status: number; response: T }>(
-      'SELECT request_hash, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2',
-      [args.scope, key.data],
-    );
-    if (!row || row.request_hash !== hash) {
-      throw new AppError(
-        409,
-        'idempotency_conflict',
-        'this Idempotency-Key was used with a different request',
-      );
-    }
-    if (row.status === 0)
-      throw new AppError(409, 'request_in_progress', 'a request with this Idempotency-Key is still running');
-    return { status: row.status, body: row.response, replayed: true };
-  });
+  const prior = await db.transaction((tx) => claimKey<T>(tx, args, key, hash, true));
   if (prior) return prior;
   try {
     const out = await fn();
     const status = out.status ?? 200;
-    await db.query('UPDATE idempotency_keys SET status = $3, response = $4 WHERE scope = $1 AND key = $2', [
-      args.scope,
-      key.data,
-      status,
-      JSON.stringify(out.body),
-    ]);
+    await storeAnswer(db, args, key, status, out.body);
     return { status, body: out.body, replayed: false };
   } catch (e) {
     await db.query('DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status = 0', [
       args.scope,
-      key.data,
+      key,
     ]);
     throw e;
   }

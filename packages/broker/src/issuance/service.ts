@@ -118,12 +118,7 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
           reference: id,
         });
       } catch (e) {
-        if (e instanceof BankRejected) {
-          await db.query("UPDATE bank_movements SET status = 'failed', completed_at = $2 WHERE id = $1", [
-            id,
-            BigInt(ctx.clock()),
-          ]);
-        }
+        if (e instanceof BankRejected) await markMovement(db, id, 'failed', false);
         bankFailure(e);
       }
       await completeLoad(id, customerId, input.amount);
@@ -131,30 +126,49 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
     return { movementId: id, amount: input.amount, balance: await customerBalance(db, customerId) };
   }
 
-  async function completeLoad(id: string, customerId: string, amount: bigint) {
+  /** Marks a bank movement done or failed; only one still pending when `onlyPending`. */
+  async function markMovement(q: Queryable, id: string, status: 'done' | 'failed', onlyPending = true) {
+    await q.query(
+      `UPDATE bank_movements SET status = $2, completed_at = $3 WHERE id = $1${onlyPending ? " AND status = 'pending'" : ''}`,
+      [id, status, BigInt(ctx.clock())],
+    );
+  }
+
+  /**
+   * Credits the customer for a movement (a load that arrived, or an unload the bank refused) and marks it,
+   * in one transaction, when `applies` accepts the movement's current status. Exactly once: the ledger
+   * transfer id is derived from the movement id.
+   */
+  async function creditForMovement(
+    m: { id: string; customerId: string; amount: bigint },
+    o: { applies: (status: string) => boolean; transferId: string; kind: string; status: 'done' | 'failed' },
+  ) {
     await db.transaction(async (tx) => {
-      const [m] = await tx.query<{ status: string }>(
+      const [row] = await tx.query<{ status: string }>(
         'SELECT status FROM bank_movements WHERE id = $1 FOR UPDATE',
-        [id],
+        [m.id],
       );
-      // The bank confirmed the money arrived: credit it even if reconcile gave up on it meanwhile.
-      if (!m || m.status === 'done') return;
+      if (!row || !o.applies(row.status)) return;
       await ledger.post(tx, [
         {
-          id,
+          id: o.transferId,
           debit: SYSTEM_ACCOUNTS.bank,
-          credit: customerAccount(customerId),
-          amount,
-          kind: 'load',
-          ref: id,
+          credit: customerAccount(m.customerId),
+          amount: m.amount,
+          kind: o.kind,
+          ref: m.id,
         },
       ]);
-      await tx.query("UPDATE bank_movements SET status = 'done', completed_at = $2 WHERE id = $1", [
-        id,
-        BigInt(ctx.clock()),
-      ]);
+      await markMovement(tx, m.id, o.status, false);
     });
   }
+
+  /** The bank confirmed the money arrived: credit it even if reconcile gave up on it meanwhile. */
+  const completeLoad = (id: string, customerId: string, amount: bigint) =>
+    creditForMovement(
+      { id, customerId, amount },
+      { applies: (st) => st !== 'done', transferId: id, kind: 'load', status: 'done' },
+    );
 
   /** Pays money from the customer's broker balance back to a bank account (exactly once per key). */
   async function unload(customerId: string, input: { amount: bigint; bankAccount: string }, key: string) {
@@ -203,34 +217,19 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
     } catch (e) {
       if (e instanceof BankRejected) {
         // Definitive refusal: put the money back where it was.
-        await db.transaction(async (tx) => {
-          const [m] = await tx.query<{ status: string }>(
-            'SELECT status FROM bank_movements WHERE id = $1 FOR UPDATE',
-            [id],
-          );
-          if (m?.status !== 'pending') return;
-          await ledger.post(tx, [
-            {
-              id: `${id}:reversal`,
-              debit: SYSTEM_ACCOUNTS.bank,
-              credit: customerAccount(customerId),
-              amount,
-              kind: 'unload_reversal',
-              ref: id,
-            },
-          ]);
-          await tx.query("UPDATE bank_movements SET status = 'failed', completed_at = $2 WHERE id = $1", [
-            id,
-            BigInt(ctx.clock()),
-          ]);
-        });
+        await creditForMovement(
+          { id, customerId, amount },
+          {
+            applies: (st) => st === 'pending',
+            transferId: `${id}:reversal`,
+            kind: 'unload_reversal',
+            status: 'failed',
+          },
+        );
       }
       bankFailure(e);
     }
-    await db.query(
-      "UPDATE bank_movements SET status = 'done', completed_at = $2 WHERE id = $1 AND status = 'pending'",
-      [id, BigInt(ctx.clock())],
-    );
+    await markMovement(db, id, 'done');
   }
 
   /**
@@ -261,10 +260,7 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
           if (found) await completeLoad(m.id, m.customer_id, m.amount);
           else if (BigInt(ctx.clock()) - m.created_at > BigInt(LOAD_GIVE_UP_MS)) {
             // The bank never made it and nobody retried the key for a day: it will not happen.
-            await db.query(
-              "UPDATE bank_movements SET status = 'failed', completed_at = $2 WHERE id = $1 AND status = 'pending'",
-              [m.id, BigInt(ctx.clock())],
-            );
+            await markMovement(db, m.id, 'failed');
           }
         }
         retried++;
