@@ -10,7 +10,7 @@ import {
   toHex,
   utf8,
 } from '@netpay/protocol';
-import { AppError, IdempotencyKeySchema, idempotent } from '@netpay/service';
+import { AppError, IdempotencyKeySchema, idempotent, requireIdempotencyKey } from '@netpay/service';
 import { bankError } from './errors.ts';
 import {
   ACCOUNT_ID_PREFIX,
@@ -236,14 +236,7 @@ export function createBankService(deps: BankServiceDeps): BankService {
 
   async function transfer(token: string | undefined, key: string | undefined, input: TransferInput) {
     await authorize(token, input.from);
-    const parsedKey = IdempotencyKeySchema.safeParse(key);
-    if (!parsedKey.success) {
-      throw new AppError(
-        400,
-        'idempotency_key_required',
-        'send an Idempotency-Key header of 8–128 printable characters',
-      );
-    }
+    const checkedKey = requireIdempotencyKey(key);
     if (input.amount <= 0n || input.amount > MAX_MINOR) {
       throw bankError('invalid_amount', 'a transfer moves more than zero and at most 2^63−1 minor units');
     }
@@ -256,8 +249,8 @@ export function createBankService(deps: BankServiceDeps): BankService {
     };
     const result = await idempotent(
       db,
-      { scope: `bank.transfer:${input.from}`, key: parsedKey.data, request, now: () => clock.now() },
-      async (tx) => ({ status: 201, body: transferToWire(await executeTransfer(tx, parsedKey.data, input)) }),
+      { scope: `bank.transfer:${input.from}`, key: checkedKey, request, now: () => clock.now() },
+      async (tx) => ({ status: 201, body: transferToWire(await executeTransfer(tx, checkedKey, input)) }),
     );
     return { transfer: transferFromWire(result.body), replayed: result.replayed };
   }

@@ -3,6 +3,7 @@ import type { Db } from '@netpay/db';
 import { randomBytes as cryptoRandom, fromBase64url, parseMinor } from '@netpay/protocol';
 import {
   createServiceApp,
+  type IdempotentResult,
   idempotent,
   idempotentCall,
   originalBody,
@@ -105,36 +106,31 @@ export function createBroker(options: BrokerOptions) {
       throw fail('unauthorized', 'admin token required');
     }
   };
+  const keyArgs = (req: FastifyRequest, scope: string) => ({
+    scope,
+    key: idempotencyKey(req),
+    request: { url: req.url, body: req.body ?? null },
+    now: clock,
+  });
+  const answer = <T>(reply: FastifyReply, r: IdempotentResult<T>) => {
+    reply.status(r.status);
+    if (r.replayed) reply.header('idempotent-replayed', 'true');
+    return r.body;
+  };
+  /** Idempotent by key for handlers that run their own transactions. */
   const keyed = async <T>(
     req: FastifyRequest,
     reply: FastifyReply,
     scope: string,
     fn: () => Promise<{ status?: number; body: T }>,
-  ) => {
-    const r = await idempotentCall(
-      options.db,
-      { scope, key: idempotencyKey(req), request: { url: req.url, body: req.body ?? null }, now: clock },
-      fn,
-    );
-    reply.status(r.status);
-    if (r.replayed) reply.header('idempotent-replayed', 'true');
-    return r.body;
-  };
+  ) => answer(reply, await idempotentCall(options.db, keyArgs(req, scope), fn));
+  /** Idempotent by key, the answer recorded in the handler's own transaction (money movements). */
   const keyedTx = async <T>(
     req: FastifyRequest,
     reply: FastifyReply,
     scope: string,
     fn: Parameters<typeof idempotent<T>>[2],
-  ) => {
-    const r = await idempotent(
-      options.db,
-      { scope, key: idempotencyKey(req), request: { url: req.url, body: req.body ?? null }, now: clock },
-      fn,
-    );
-    reply.status(r.status);
-    if (r.replayed) reply.header('idempotent-replayed', 'true');
-    return r.body;
-  };
+  ) => answer(reply, await idempotent(options.db, keyArgs(req, scope), fn));
   const amount = (text: string) => {
     const r = parseMinor(text);
     if (!r.ok) throw fail('bad_request', r.error.message);
