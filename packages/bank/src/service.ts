@@ -10,7 +10,7 @@ import {
   toHex,
   utf8,
 } from '@netpay/protocol';
-import { AppError, IdempotencyKeySchema, idempotent, requireIdempotencyKey } from '@netpay/service';
+import { idempotent, requireIdempotencyKey } from '@netpay/service';
 import { bankError } from './errors.ts';
 import {
   ACCOUNT_ID_PREFIX,
