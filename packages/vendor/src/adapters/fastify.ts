@@ -1,0 +1,63 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Gate, GateRequest, Price } from '../gate.ts';
+
+/** A route's price: fixed, or computed from the request. Put it in the route's `config.netpay`. */
+export type RoutePrice = Price | ((req: FastifyRequest) => Price | Promise<Price>);
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    netpay?: RoutePrice;
+  }
+}
+
+type Ticketed = FastifyRequest & { netpayTicket?: Parameters<Gate['finish']>[0]; netpayDone?: boolean };
+
+const toGateRequest = (req: FastifyRequest): GateRequest => ({
+  method: req.method,
+  url: req.url,
+  headers: req.headers,
+});
+
+/**
+ * Adds the NetPay gate to a Fastify app: any route with `config: { netpay: price }` answers 402 with terms
+ * until paid; a paid request runs its handler, and the coins are recorded (onSend) before the response
+ * leaves, with a NetPay-Receipt header. A handler that fails (status ≥ 400 or throws) is not charged.
+ *
+ *   app.get('/article', { config: { netpay: { amount: 25n } } }, async () => article);
+ */
+export function netpayFastify(app: FastifyInstance, gate: Gate): void {
+  app.addHook('preHandler', async (req, reply) => {
+    const spec = req.routeOptions.config.netpay;
+    if (!spec) return;
+    const price = typeof spec === 'function' ? await spec(req) : spec;
+    const started = await gate.begin(toGateRequest(req), price);
+    if ('answer' in started) {
+      reply.code(started.answer.status).headers(started.answer.headers).send(started.answer.body);
+      return reply;
+    }
+    (req as Ticketed).netpayTicket = started.ticket;
+  });
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    const r = req as Ticketed;
+    const ticket = r.netpayTicket;
+    if (!ticket || r.netpayDone) return payload;
+    r.netpayDone = true;
+    const done = await gate.finish(ticket, reply.statusCode < 400);
+    if ('answer' in done) {
+      reply.code(done.answer.status).header('content-type', 'application/json; charset=utf-8');
+      return JSON.stringify(done.answer.body);
+    }
+    reply.headers(done.headers);
+    return payload;
+  });
+
+  // A request that ends without sending (client gone) releases its reservation uncharged.
+  app.addHook('onResponse', async (req) => {
+    const r = req as Ticketed;
+    if (r.netpayTicket && !r.netpayDone) {
+      r.netpayDone = true;
+      await gate.finish(r.netpayTicket, false);
+    }
+  });
+}

@@ -1,0 +1,119 @@
+import {
+  type Ed25519Signer,
+  fromBase64url,
+  type IndexMessage,
+  IndexSchema,
+  PaywordSchema,
+  TouchstoneSchema,
+} from '@netpay/protocol';
+import { signRequest } from '@netpay/service';
+import { z } from 'zod';
+
+/** What the broker's directory answers a vendor meeting a chain (docs/broker.md §6). */
+const ClaimAnswer = z.object({
+  granted: z.boolean(),
+  touchstone: TouchstoneSchema,
+  backup: IndexSchema.nullable(),
+  holder: z.object({ id: z.string(), url: z.string().nullable() }),
+});
+export type ClaimAnswer = z.infer<typeof ClaimAnswer>;
+
+const TakeoverAnswer = z.object({
+  granted: z.literal(true),
+  touchstone: TouchstoneSchema,
+  start: z.object({ index: z.number().int(), payword: PaywordSchema }).optional(),
+  backup: IndexSchema.nullable(),
+});
+
+const KeysAnswer = z.object({
+  keys: z.array(z.object({ brokerId: z.string(), keyId: z.string(), publicKey: z.string() })),
+});
+
+const RedeemAnswer = z.object({
+  results: z.array(
+    z.object({
+      claimId: z.string(),
+      status: z.enum(['credited', 'rejected']),
+      code: z.string().optional(),
+      amount: z.string().optional(),
+    }),
+  ),
+});
+
+/** The broker said no: `{ code, message }` with an HTTP status. */
+export class BrokerError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface BrokerClientOptions {
+  readonly url: string;
+  readonly vendorId: string;
+  readonly signer: Ed25519Signer;
+  readonly clock?: () => number;
+  readonly timeoutMs?: number;
+}
+
+/** The vendor's signed calls to the broker: directory, redemption, keys. Every answer is schema-checked. */
+export function createBrokerClient(o: BrokerClientOptions) {
+  const root = o.url.replace(/\/+$/, '');
+  const clock = o.clock ?? Date.now;
+  let keyCounter = 0;
+
+  async function call<S extends z.ZodType>(
+    method: 'GET' | 'POST',
+    path: string,
+    schema: S,
+    body?: unknown,
+  ): Promise<z.infer<S>> {
+    const headers: Record<string, string> = {
+      ...signRequest(o.signer, o.vendorId, { method, path, body: body ?? null }, Math.floor(clock() / 1000)),
+    };
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['idempotency-key'] =
+        `${o.vendorId}-${clock()}-${++keyCounter}-${Math.random().toString(36).slice(2, 10)}`;
+    }
+    const res = await fetch(root + path, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
+    });
+    const json = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
+    if (!res.ok)
+      throw new BrokerError(
+        res.status,
+        json.code ?? 'broker_error',
+        json.message ?? `broker answered ${res.status}`,
+      );
+    const parsed = schema.safeParse(json);
+    if (!parsed.success)
+      throw new BrokerError(502, 'bad_broker_answer', `unexpected answer from the broker to ${path}`);
+    return parsed.data;
+  }
+
+  return {
+    claim: (chainId: string) => call('POST', '/directory/claim', ClaimAnswer, { chainId }),
+    handover: (index: IndexMessage) =>
+      call('POST', '/directory/handover', z.object({ granted: z.literal(true) }), { index }),
+    backup: (index: IndexMessage) =>
+      call('POST', '/directory/backup', z.object({ backupIndex: z.number() }), { index }),
+    takeover: (chainId: string) => call('POST', '/directory/takeover', TakeoverAnswer, { chainId }),
+    redeem: (claims: unknown[]) => call('POST', '/redemptions', RedeemAnswer, { claims }),
+    async keys() {
+      const res = await fetch(`${root}/keys`, { signal: AbortSignal.timeout(o.timeoutMs ?? 10_000) });
+      const parsed = KeysAnswer.safeParse(await res.json());
+      if (!parsed.success)
+        throw new BrokerError(502, 'bad_broker_answer', 'unexpected answer from the broker to /keys');
+      return parsed.data.keys.map((k) => ({ ...k, publicKey: fromBase64url(k.publicKey)! }));
+    },
+  };
+}
+
+export type BrokerClient = ReturnType<typeof createBrokerClient>;

@@ -1,0 +1,3 @@
+export * from './broker-client.ts';
+export * from './gate.ts';
+export * from './store.ts';

@@ -1,0 +1,301 @@
+import type { Db, Migration, Queryable } from '@netpay/db';
+import { fromBase64url, type Touchstone, toBase64url } from '@netpay/protocol';
+
+export const VENDOR_MIGRATIONS: readonly Migration[] = [
+  {
+    id: '20261126_0400_vendor_chains',
+    sql: `
+      -- Per chain this vendor holds or held: where its holding started, the last coin accepted, how far it
+      -- has redeemed. accepted_index only grows (compare-and-set), so instances over one database agree.
+      CREATE TABLE vendor_chains (
+        chain_id text PRIMARY KEY,
+        touchstone jsonb NOT NULL,
+        start_index integer NOT NULL,
+        start_payword text NOT NULL,
+        accepted_index integer NOT NULL,
+        accepted_payword text NOT NULL,
+        redeemed_index integer NOT NULL,
+        redeemed_payword text NOT NULL,
+        status text NOT NULL CHECK (status IN ('held', 'handed')),
+        updated_at bigint NOT NULL,
+        CHECK (accepted_index >= start_index AND redeemed_index <= accepted_index)
+      );
+      CREATE INDEX vendor_chains_unredeemed ON vendor_chains (redeemed_index, accepted_index);
+      -- The answer given for each accepted payment, so a retry with the same paywords gets it again.
+      CREATE TABLE vendor_receipts (
+        chain_id text NOT NULL,
+        chain_index integer NOT NULL,
+        receipt jsonb NOT NULL,
+        created_at bigint NOT NULL,
+        PRIMARY KEY (chain_id, chain_index)
+      );
+    `,
+  },
+];
+
+/** What the vendor knows of one chain. Paywords as bytes in memory, base64url in the database. */
+export interface HeldChain {
+  readonly chainId: string;
+  readonly touchstone: Touchstone;
+  readonly startIndex: number;
+  readonly startPayword: Uint8Array;
+  acceptedIndex: number;
+  acceptedPayword: Uint8Array;
+  redeemedIndex: number;
+  redeemedPayword: Uint8Array;
+  status: 'held' | 'handed';
+}
+
+export interface Advance {
+  readonly chainId: string;
+  /** The accepted index this advance was verified against (compare-and-set). */
+  readonly fromIndex: number;
+  readonly toIndex: number;
+  readonly payword: Uint8Array;
+  readonly receipt: unknown;
+}
+
+interface Row {
+  chain_id: string;
+  touchstone: Touchstone;
+  start_index: number;
+  start_payword: string;
+  accepted_index: number;
+  accepted_payword: string;
+  redeemed_index: number;
+  redeemed_payword: string;
+  status: 'held' | 'handed';
+}
+
+const fromRow = (r: Row): HeldChain => ({
+  chainId: r.chain_id,
+  touchstone: r.touchstone,
+  startIndex: r.start_index,
+  startPayword: fromBase64url(r.start_payword)!,
+  acceptedIndex: r.accepted_index,
+  acceptedPayword: fromBase64url(r.accepted_payword)!,
+  redeemedIndex: r.redeemed_index,
+  redeemedPayword: fromBase64url(r.redeemed_payword)!,
+  status: r.status,
+});
+
+export interface StoreOptions {
+  readonly db: Db;
+  readonly clock?: () => number;
+  /** Most advances written in one transaction. Default 1,000. */
+  readonly maxBatch?: number;
+}
+
+/**
+ * The chain store: hot state in memory, written through to SQL by group commit — every advance waiting
+ * when a flush starts goes into one transaction with multi-row statements, and each caller's promise
+ * resolves when that transaction has committed. An advance is applied only if the row still has the
+ * accepted index it was verified against (compare-and-set), so two instances over one PostgreSQL can
+ * never both accept the same coin; the loser is told `false` and reloads.
+ */
+export function createChainStore(o: StoreOptions) {
+  const { db } = o;
+  const clock = o.clock ?? Date.now;
+  const maxBatch = o.maxBatch ?? 1000;
+  const cache = new Map<string, HeldChain>();
+  let queue: { advance: Advance; resolve: (ok: boolean) => void; reject: (e: unknown) => void }[] = [];
+  let flushing = false;
+
+  async function get(chainId: string): Promise<HeldChain | undefined> {
+    const hit = cache.get(chainId);
+    if (hit) return hit;
+    return reload(chainId);
+  }
+
+  async function reload(chainId: string): Promise<HeldChain | undefined> {
+    const [row] = await db.query<Row>('SELECT * FROM vendor_chains WHERE chain_id = $1', [chainId]);
+    if (!row) {
+      cache.delete(chainId);
+      return undefined;
+    }
+    const chain = fromRow(row);
+    cache.set(chainId, chain);
+    return chain;
+  }
+
+  /** Records that this vendor now holds a chain from `start` (first claim, hand-over or take-over). */
+  async function hold(
+    touchstone: Touchstone,
+    start: { index: number; payword: Uint8Array },
+  ): Promise<HeldChain> {
+    const w = toBase64url(start.payword);
+    await db.query(
+      `INSERT INTO vendor_chains (chain_id, touchstone, start_index, start_payword, accepted_index, accepted_payword,
+         redeemed_index, redeemed_payword, status, updated_at)
+       VALUES ($1, $2, $3, $4, $3, $4, $3, $4, 'held', $5)
+       ON CONFLICT (chain_id) DO UPDATE SET status = 'held', updated_at = $5,
+         start_index = CASE WHEN vendor_chains.accepted_index < $3 THEN $3 ELSE vendor_chains.start_index END,
+         start_payword = CASE WHEN vendor_chains.accepted_index < $3 THEN $4 ELSE vendor_chains.start_payword END,
+         accepted_index = GREATEST(vendor_chains.accepted_index, $3),
+         accepted_payword = CASE WHEN vendor_chains.accepted_index < $3 THEN $4 ELSE vendor_chains.accepted_payword END`,
+      [touchstone.chainId, JSON.stringify(touchstone), start.index, w, BigInt(clock())],
+    );
+    return (await reload(touchstone.chainId))!;
+  }
+
+  /** Marks a chain handed on (it accepts nothing more here) and returns its final state. */
+  async function release(chainId: string): Promise<HeldChain | undefined> {
+    await db.query("UPDATE vendor_chains SET status = 'handed', updated_at = $2 WHERE chain_id = $1", [
+      chainId,
+      BigInt(clock()),
+    ]);
+    return reload(chainId);
+  }
+
+  /** Queues an advance; resolves true once committed, false if another writer advanced the chain first. */
+  function commit(advance: Advance): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      queue.push({ advance, resolve, reject });
+      if (!flushing) {
+        flushing = true;
+        void flush();
+      }
+    });
+  }
+
+  async function flush(): Promise<void> {
+    try {
+      while (queue.length > 0) {
+        const batch = queue.slice(0, maxBatch);
+        queue = queue.slice(batch.length);
+        try {
+          const applied = await writeBatch(batch.map((b) => b.advance));
+          for (const b of batch) {
+            const ok = applied.has(`${b.advance.chainId}\n${b.advance.toIndex}`);
+            if (ok) {
+              const c = cache.get(b.advance.chainId);
+              if (c && c.acceptedIndex < b.advance.toIndex) {
+                c.acceptedIndex = b.advance.toIndex;
+                c.acceptedPayword = b.advance.payword;
+              }
+            } else {
+              cache.delete(b.advance.chainId);
+            }
+            b.resolve(ok);
+          }
+        } catch (e) {
+          for (const b of batch) b.reject(e);
+        }
+      }
+    } finally {
+      flushing = false;
+    }
+  }
+
+  /** One multi-row compare-and-set UPDATE (one advance per chain) plus the receipts of those applied. */
+  async function writeRound(tx: Queryable, round: readonly Advance[], now: bigint): Promise<Set<string>> {
+    const rows = await tx.query<{ chain_id: string; accepted_index: number }>(
+      `UPDATE vendor_chains v SET accepted_index = a.to_index, accepted_payword = a.payword, updated_at = $5
+       FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[]) AS a(chain_id, from_index, to_index, payword)
+       WHERE v.chain_id = a.chain_id AND v.accepted_index = a.from_index AND v.status = 'held'
+       RETURNING v.chain_id, v.accepted_index`,
+      [
+        round.map((a) => a.chainId),
+        round.map((a) => a.fromIndex),
+        round.map((a) => a.toIndex),
+        round.map((a) => toBase64url(a.payword)),
+        now,
+      ],
+    );
+    const applied = new Set(rows.map((r) => `${r.chain_id}\n${r.accepted_index}`));
+    const ok = round.filter((a) => applied.has(`${a.chainId}\n${a.toIndex}`));
+    if (ok.length > 0) {
+      await tx.query(
+        `INSERT INTO vendor_receipts (chain_id, chain_index, receipt, created_at)
+         SELECT c, i, r::jsonb, $4 FROM unnest($1::text[], $2::int4[], $3::text[]) AS t(c, i, r)
+         ON CONFLICT DO NOTHING`,
+        [ok.map((a) => a.chainId), ok.map((a) => a.toIndex), ok.map((a) => JSON.stringify(a.receipt)), now],
+      );
+    }
+    return applied;
+  }
+
+  async function writeBatch(advances: Advance[]): Promise<Set<string>> {
+    // One advance per chain per statement: later ones for the same chain go in the next round.
+    return db.transaction(async (tx) => {
+      const now = BigInt(clock());
+      const applied = new Set<string>();
+      let pending = advances;
+      while (pending.length > 0) {
+        const seen = new Set<string>();
+        const round: Advance[] = [];
+        const later: Advance[] = [];
+        for (const a of pending) {
+          if (seen.has(a.chainId)) later.push(a);
+          else {
+            seen.add(a.chainId);
+            round.push(a);
+          }
+        }
+        for (const k of await writeRound(tx, round, now)) applied.add(k);
+        pending = later;
+      }
+      return applied;
+    });
+  }
+
+  /**
+   * Commits all advances of one payment or none. One chain: through group commit. Several chains: in a
+   * transaction of their own, so a conflict on one chain leaves the others untouched too.
+   */
+  async function commitAll(advances: readonly Advance[]): Promise<boolean> {
+    if (advances.length === 1) return commit(advances[0]!);
+    const conflict = new Error('conflict');
+    try {
+      await db.transaction(async (tx) => {
+        const applied = await writeRound(tx, advances, BigInt(clock()));
+        if (applied.size !== advances.length) throw conflict;
+      });
+    } catch (e) {
+      if (e !== conflict) throw e;
+      for (const a of advances) cache.delete(a.chainId);
+      return false;
+    }
+    for (const a of advances) {
+      const c = cache.get(a.chainId);
+      if (c && c.acceptedIndex < a.toIndex) {
+        c.acceptedIndex = a.toIndex;
+        c.acceptedPayword = a.payword;
+      }
+    }
+    return true;
+  }
+
+  async function receipt(chainId: string, index: number): Promise<unknown | undefined> {
+    const [row] = await db.query<{ receipt: unknown }>(
+      'SELECT receipt FROM vendor_receipts WHERE chain_id = $1 AND chain_index = $2',
+      [chainId, index],
+    );
+    return row?.receipt;
+  }
+
+  /** Chains with accepted coins not yet redeemed. */
+  async function unredeemed(limit = 200): Promise<HeldChain[]> {
+    const rows = await db.query<Row>(
+      'SELECT * FROM vendor_chains WHERE accepted_index > redeemed_index ORDER BY updated_at LIMIT $1',
+      [limit],
+    );
+    return rows.map(fromRow);
+  }
+
+  async function markRedeemed(chainId: string, index: number, payword: Uint8Array): Promise<void> {
+    await db.query(
+      'UPDATE vendor_chains SET redeemed_index = $2, redeemed_payword = $3 WHERE chain_id = $1 AND redeemed_index < $2',
+      [chainId, index, toBase64url(payword)],
+    );
+    const c = cache.get(chainId);
+    if (c && c.redeemedIndex < index) {
+      c.redeemedIndex = index;
+      c.redeemedPayword = payword;
+    }
+  }
+
+  return { get, reload, hold, release, commit, commitAll, receipt, unredeemed, markRedeemed };
+}
+
+export type ChainStore = ReturnType<typeof createChainStore>;
