@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
     reporters: ['default', './tools/summary-reporter.ts'],
     testTimeout: 60_000,
+    // Starting a bank, a broker and a vendor on PGlite takes seconds on a busy 2-core machine.
+    hookTimeout: 120_000,
     globalSetup: ['./tools/pg-global-setup.ts'],
   },
 });

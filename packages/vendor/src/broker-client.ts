@@ -98,7 +98,26 @@ export function createBrokerClient(o: BrokerClientOptions) {
     return parsed.data;
   }
 
+  const PartyAnswer = z.object({ id: z.string(), publicKey: z.string(), url: z.string().nullable() });
+  const partyKeys = new Map<string, { publicKey: Uint8Array; url: string | null }>();
+
   return {
+    /** A registered vendor's public key and URL (cached: keys never change). */
+    async party(id: string) {
+      const hit = partyKeys.get(id);
+      if (hit) return hit;
+      const res = await fetch(`${root}/parties/${encodeURIComponent(id)}`, {
+        signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
+      });
+      if (!res.ok)
+        throw new BrokerError(res.status, 'unknown_party', `the broker does not know vendor ${id}`);
+      const parsed = PartyAnswer.safeParse(await res.json());
+      if (!parsed.success)
+        throw new BrokerError(502, 'bad_broker_answer', 'unexpected answer from the broker to /parties');
+      const party = { publicKey: fromBase64url(parsed.data.publicKey)!, url: parsed.data.url };
+      partyKeys.set(id, party);
+      return party;
+    },
     claim: (chainId: string) => call('POST', '/directory/claim', ClaimAnswer, { chainId }),
     handover: (index: IndexMessage) =>
       call('POST', '/directory/handover', z.object({ granted: z.literal(true) }), { index }),

@@ -5,14 +5,22 @@ import {
   type ChainStep,
   chainStepper,
   decodeHeader,
+  decodeMessage,
   type Ed25519Signer,
   encodeHeader,
   fromBase64url,
   HEADERS,
+  type IndexMessage,
   currency as makeCurrency,
   money,
   type PayeeShare,
   type Receipt,
+  randomBytes,
+  signMessage,
+  type Touchstone,
+  toBase64url,
+  verifyIndex,
+  verifyMessageSignature,
   verifyPayment,
   verifyTouchstone,
 } from '@netpay/protocol';
@@ -72,7 +80,13 @@ export interface GateOptions {
   /** Most coins one payment may take from one chain. Default 1,000. */
   readonly maxCoins?: number;
   readonly clock?: () => number;
+  /** Path where this vendor serves hand-over requests from other vendors. */
+  readonly handoverPath?: string;
+  /** How long to wait for a holder to hand a chain over before taking it over through the broker. */
+  readonly handoverTimeoutMs?: number;
 }
+
+export const DEFAULT_HANDOVER_PATH = '/netpay/handover';
 
 /**
  * The framework-agnostic payment gate. `begin` answers an unpaid request with 402 and terms, or verifies
@@ -170,12 +184,6 @@ export function createGate(o: GateOptions) {
         return answer('payment_invalid', `the broker refused this chain: ${e.message}`);
       return answer('broker_unavailable', 'the broker cannot be reached to check this chain; try again');
     }
-    if (!claim.granted) {
-      return answer(
-        'chain_not_held',
-        `this chain is held by ${claim.holder.id}; hand-over is not available here yet`,
-      );
-    }
     const t = claim.touchstone;
     const key = await brokerKey(t.brokerId, t.keyId);
     const checked = verifyTouchstone(
@@ -184,10 +192,145 @@ export function createGate(o: GateOptions) {
       Math.floor(clock() / 1000),
     );
     if (!checked.ok) return answer('payment_invalid', checked.error.message);
-    const start = claim.backup
-      ? { index: claim.backup.index, payword: fromBase64url(claim.backup.payword)! }
-      : { index: 0, payword: fromBase64url(t.root)! };
-    return o.store.hold(t, start);
+    if (claim.granted) {
+      const start = claim.backup
+        ? { index: claim.backup.index, payword: fromBase64url(claim.backup.payword)! }
+        : { index: 0, payword: fromBase64url(t.root)! };
+      return o.store.hold(t, start);
+    }
+    return handoverFrom(t, claim.holder);
+  }
+
+  /**
+   * Asks the holder to hand the chain over (a signed request; the holder stops accepting it and signs an
+   * index to us), records the hand-over at the broker, and holds the chain from that index. A holder that
+   * does not answer in time is bypassed: the broker hands the chain over from its last backup.
+   */
+  async function handoverFrom(
+    t: Touchstone,
+    holder: { id: string; url: string | null },
+  ): Promise<HeldChain | GateAnswer> {
+    const request = signMessage(
+      'handover-request',
+      {
+        v: 1,
+        chainId: t.chainId,
+        holder: holder.id,
+        requester: o.vendorId,
+        nonce: toBase64url(randomBytes(16)),
+        issuedAt: Math.floor(clock() / 1000),
+      },
+      o.signer,
+    );
+    let index: IndexMessage | undefined;
+    if (holder.url) {
+      try {
+        const res = await fetch(holder.url.replace(/\/+$/, '') + (o.handoverPath ?? DEFAULT_HANDOVER_PATH), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(request),
+          signal: AbortSignal.timeout(o.handoverTimeoutMs ?? 3_000),
+        });
+        if (res.ok) {
+          const decoded = decodeMessage('handover-response', await res.json());
+          const key = (await o.broker.party(holder.id)).publicKey;
+          if (
+            decoded.ok &&
+            decoded.value.nonce === request.nonce &&
+            verifyMessageSignature('handover-response', decoded.value, key) &&
+            verifyIndex(decoded.value.index, {
+              vendorKey: key,
+              chainId: t.chainId,
+              handedTo: o.vendorId,
+              touchstone: t,
+            }).ok
+          ) {
+            index = decoded.value.index;
+          }
+        } else if (res.status === 409) {
+          return answer(
+            'chain_not_held',
+            `vendor ${holder.id} no longer holds this chain; retry the payment`,
+          );
+        }
+      } catch {
+        // unreachable or too slow: take the chain over below
+      }
+    }
+    try {
+      if (index) {
+        await o.broker.handover(index);
+        return o.store.hold(t, { index: index.index, payword: fromBase64url(index.payword)! });
+      }
+      const taken = await o.broker.takeover(t.chainId);
+      const start = taken.start ?? { index: 0, payword: t.root };
+      return o.store.hold(t, { index: start.index, payword: fromBase64url(start.payword)! });
+    } catch (e) {
+      if (e instanceof BrokerError && e.status < 500)
+        return answer('chain_not_held', `the broker refused the hand-over: ${e.message}`);
+      return answer('broker_unavailable', 'the broker cannot be reached to hand this chain over; try again');
+    }
+  }
+
+  /**
+   * Serves another vendor's hand-over request: checks its signature, waits for payments in flight on the
+   * chain, stops accepting the chain, and answers with an index signed over to the requester.
+   */
+  async function serveHandover(body: unknown): Promise<{ status: number; body: unknown }> {
+    const decoded = decodeMessage('handover-request', body);
+    if (!decoded.ok) return { status: 400, body: { code: 'bad_request', message: decoded.error.message } };
+    const req = decoded.value;
+    if (req.holder !== o.vendorId)
+      return { status: 409, body: { code: 'chain_not_held', message: 'addressed to another vendor' } };
+    const now = Math.floor(clock() / 1000);
+    if (Math.abs(req.issuedAt - now) > 300)
+      return { status: 401, body: { code: 'signature_expired', message: 'stale request' } };
+    let key: Uint8Array;
+    try {
+      key = (await o.broker.party(req.requester)).publicKey;
+    } catch {
+      return {
+        status: 401,
+        body: { code: 'unknown_signer', message: `the broker does not know ${req.requester}` },
+      };
+    }
+    if (!verifyMessageSignature('handover-request', req, key)) {
+      return {
+        status: 401,
+        body: { code: 'signature_invalid', message: 'the hand-over request signature does not verify' },
+      };
+    }
+    const release = await lockChains([req.chainId]);
+    try {
+      const chain = await o.store.get(req.chainId);
+      if (chain?.status !== 'held')
+        return {
+          status: 409,
+          body: { code: 'chain_not_held', message: 'this vendor does not hold the chain' },
+        };
+      const final = (await o.store.release(req.chainId))!;
+      const index = signMessage(
+        'index',
+        {
+          v: 1,
+          chainId: req.chainId,
+          index: final.acceptedIndex,
+          payword: toBase64url(final.acceptedPayword),
+          vendorId: o.vendorId,
+          handedTo: req.requester,
+          issuedAt: now,
+        },
+        o.signer,
+      );
+      const response = signMessage(
+        'handover-response',
+        { v: 1, chainId: req.chainId, nonce: req.nonce, index },
+        o.signer,
+      );
+      return { status: 200, body: response };
+    } finally {
+      release();
+    }
   }
 
   async function begin(req: GateRequest, price: Price): Promise<{ ticket: Ticket } | { answer: GateAnswer }> {
@@ -348,7 +491,7 @@ export function createGate(o: GateOptions) {
     }
   }
 
-  return { begin, finish, terms, keyring: () => brokerKeyring(keys) };
+  return { begin, finish, serveHandover, terms, keyring: () => brokerKeyring(keys) };
 }
 
 export type Gate = ReturnType<typeof createGate>;

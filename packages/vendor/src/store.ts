@@ -31,6 +31,23 @@ export const VENDOR_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: '20261126_0410_vendor_ranges',
+    sql: `
+      -- Ranges of coins accepted during earlier holdings of a chain (before it was handed on), waiting to be
+      -- redeemed; the current holding's range lives in vendor_chains.
+      CREATE TABLE vendor_ranges (
+        chain_id text NOT NULL,
+        from_index integer NOT NULL,
+        from_payword text NOT NULL,
+        to_index integer NOT NULL,
+        to_payword text NOT NULL,
+        redeemed boolean NOT NULL DEFAULT false,
+        PRIMARY KEY (chain_id, from_index),
+        CHECK (to_index > from_index)
+      );
+    `,
+  },
 ];
 
 /** What the vendor knows of one chain. Paywords as bytes in memory, base64url in the database. */
@@ -128,23 +145,55 @@ export function createChainStore(o: StoreOptions) {
       `INSERT INTO vendor_chains (chain_id, touchstone, start_index, start_payword, accepted_index, accepted_payword,
          redeemed_index, redeemed_payword, status, updated_at)
        VALUES ($1, $2, $3, $4, $3, $4, $3, $4, 'held', $5)
-       ON CONFLICT (chain_id) DO UPDATE SET status = 'held', updated_at = $5,
-         start_index = CASE WHEN vendor_chains.accepted_index < $3 THEN $3 ELSE vendor_chains.start_index END,
-         start_payword = CASE WHEN vendor_chains.accepted_index < $3 THEN $4 ELSE vendor_chains.start_payword END,
-         accepted_index = GREATEST(vendor_chains.accepted_index, $3),
-         accepted_payword = CASE WHEN vendor_chains.accepted_index < $3 THEN $4 ELSE vendor_chains.accepted_payword END`,
+       ON CONFLICT (chain_id) DO UPDATE SET status = 'held', updated_at = $5, start_index = $3, start_payword = $4,
+         accepted_index = $3, accepted_payword = $4, redeemed_index = $3, redeemed_payword = $4`,
       [touchstone.chainId, JSON.stringify(touchstone), start.index, w, BigInt(clock())],
     );
     return (await reload(touchstone.chainId))!;
   }
 
-  /** Marks a chain handed on (it accepts nothing more here) and returns its final state. */
+  /**
+   * Marks a chain handed on (it accepts nothing more here) and returns its final state. What this holding
+   * accepted and has not redeemed moves to vendor_ranges, to be redeemed later.
+   */
   async function release(chainId: string): Promise<HeldChain | undefined> {
-    await db.query("UPDATE vendor_chains SET status = 'handed', updated_at = $2 WHERE chain_id = $1", [
-      chainId,
-      BigInt(clock()),
-    ]);
+    await db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO vendor_ranges (chain_id, from_index, from_payword, to_index, to_payword)
+         SELECT chain_id, redeemed_index, redeemed_payword, accepted_index, accepted_payword FROM vendor_chains
+         WHERE chain_id = $1 AND status = 'held' AND accepted_index > redeemed_index
+         ON CONFLICT DO NOTHING`,
+        [chainId],
+      );
+      await tx.query(
+        `UPDATE vendor_chains SET status = 'handed', redeemed_index = accepted_index,
+           redeemed_payword = accepted_payword, updated_at = $2 WHERE chain_id = $1`,
+        [chainId, BigInt(clock())],
+      );
+    });
     return reload(chainId);
+  }
+
+  /** Ranges from earlier holdings still to redeem. */
+  async function pendingRanges(limit = 500) {
+    return db.query<{
+      chain_id: string;
+      from_index: number;
+      from_payword: string;
+      to_index: number;
+      to_payword: string;
+    }>(
+      `SELECT chain_id, from_index, from_payword, to_index, to_payword FROM vendor_ranges
+       WHERE NOT redeemed ORDER BY chain_id, from_index LIMIT $1`,
+      [limit],
+    );
+  }
+
+  async function markRangeRedeemed(chainId: string, fromIndex: number): Promise<void> {
+    await db.query('UPDATE vendor_ranges SET redeemed = true WHERE chain_id = $1 AND from_index = $2', [
+      chainId,
+      fromIndex,
+    ]);
   }
 
   /** Queues an advance; resolves true once committed, false if another writer advanced the chain first. */
@@ -295,7 +344,19 @@ export function createChainStore(o: StoreOptions) {
     }
   }
 
-  return { get, reload, hold, release, commit, commitAll, receipt, unredeemed, markRedeemed };
+  return {
+    get,
+    reload,
+    hold,
+    release,
+    commit,
+    commitAll,
+    receipt,
+    unredeemed,
+    markRedeemed,
+    pendingRanges,
+    markRangeRedeemed,
+  };
 }
 
 export type ChainStore = ReturnType<typeof createChainStore>;

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Gate, GateRequest, Price } from '../gate.ts';
+import { DEFAULT_HANDOVER_PATH, type Gate, type GateRequest, type Price } from '../gate.ts';
 
 /** A route's price: fixed, or computed from the request. Put it in the route's `config.netpay`. */
 export type RoutePrice = Price | ((req: FastifyRequest) => Price | Promise<Price>);
@@ -25,7 +25,16 @@ const toGateRequest = (req: FastifyRequest): GateRequest => ({
  *
  *   app.get('/article', { config: { netpay: { amount: 25n } } }, async () => article);
  */
-export function netpayFastify(app: FastifyInstance, gate: Gate): void {
+export function netpayFastify(
+  app: FastifyInstance,
+  gate: Gate,
+  options: { handoverPath?: string } = {},
+): void {
+  app.post(options.handoverPath ?? DEFAULT_HANDOVER_PATH, async (req, reply) => {
+    const r = await gate.serveHandover(req.body);
+    return reply.code(r.status).send(r.body);
+  });
+
   app.addHook('preHandler', async (req, reply) => {
     const spec = req.routeOptions.config.netpay;
     if (!spec) return;

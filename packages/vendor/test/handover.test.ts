@@ -1,0 +1,163 @@
+import { TEST_DATABASES } from '@netpay/db/testing';
+import { fromBase64url, type Payment, signMessage, toBase64url } from '@netpay/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Customer, clientChain, startWorld, type World } from '../../broker/test/world.ts';
+import { type RunningVendor, startVendor } from './vendor-world.ts';
+
+/** Hand-over between two real vendor servers through the broker's directory (DESIGN.md §3). */
+for (const kind of TEST_DATABASES) {
+  describe(`vendor hand-over [${kind}]`, () => {
+    let w: World;
+    let alice: Customer;
+    let a: RunningVendor;
+    let b: RunningVendor;
+    beforeAll(async () => {
+      w = await startWorld(kind);
+      alice = await w.newCustomer('walker', 1_000_000n, 100_000n);
+      a = await startVendor(w, kind);
+      b = await startVendor(w, kind);
+    });
+    afterAll(async () => {
+      await a?.close();
+      await b?.close();
+      await w?.close();
+    });
+
+    async function chainOf(n: number) {
+      const chain = clientChain(n);
+      const r = await w.call('POST', '/me/chains', {
+        token: alice.token,
+        body: { chains: [{ coinValue: '10', n, chainId: chain.chainId, root: chain.root }] },
+      });
+      expect(r.status).toBe(201);
+      const words = [fromBase64url(chain.root)!];
+      for (let i = 1; i <= n; i++) words.push(chain.traversal.next()!.payword);
+      const pay = (index: number): Payment => ({
+        v: 1,
+        parts: [{ chainId: chain.chainId, index, payword: toBase64url(words[index]!) }],
+      });
+      return { chainId: chain.chainId, words, pay };
+    }
+
+    function claim(v: RunningVendor, chainId: string, words: Uint8Array[], from: number, to: number) {
+      return signMessage(
+        'claim',
+        {
+          v: 1,
+          claimId: toBase64url(crypto.getRandomValues(new Uint8Array(16))),
+          vendorId: v.id,
+          chainId,
+          from: { index: from, payword: toBase64url(words[from]!) },
+          to: { index: to, payword: toBase64url(words[to]!) },
+          issuedAt: Math.floor(w.clock() / 1000),
+        },
+        v.signer,
+      );
+    }
+
+    it('pays A, then B, then A again: each vendor takes the chain over from the other', async () => {
+      const c = await chainOf(40);
+      expect((await a.buy(c.pay(5))).status).toBe(200);
+      const atB = await b.buy(c.pay(10));
+      expect(atB.status, await atB.clone().text()).toBe(200);
+      expect((await a.store.get(c.chainId))!.status).toBe('handed');
+      expect((await b.store.get(c.chainId))!).toMatchObject({
+        status: 'held',
+        startIndex: 5,
+        acceptedIndex: 10,
+      });
+      // A no longer holds it: a replayed payword is refused at A.
+      const back = await a.buy(c.pay(15));
+      expect(back.status, await back.clone().text()).toBe(200);
+      expect((await b.store.get(c.chainId))!.status).toBe('handed');
+      expect((await a.store.get(c.chainId))!).toMatchObject({
+        status: 'held',
+        startIndex: 10,
+        acceptedIndex: 15,
+      });
+      expect(await a.store.pendingRanges()).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ chain_id: c.chainId, from_index: 0, to_index: 5 }),
+        ]),
+      );
+
+      // Each vendor redeems exactly its own holdings.
+      const ra = await w.call('POST', '/redemptions', {
+        signer: { id: a.id, signer: a.signer },
+        body: { claims: [claim(a, c.chainId, c.words, 0, 5), claim(a, c.chainId, c.words, 10, 15)] },
+      });
+      expect(ra.body.results.map((r: { status: string }) => r.status)).toEqual(['credited', 'credited']);
+      const stolen = await w.call('POST', '/redemptions', {
+        signer: { id: a.id, signer: a.signer },
+        body: { claims: [claim(a, c.chainId, c.words, 5, 10)] },
+      });
+      expect(stolen.body.results[0].code).toBe('not_holder');
+      const rb = await w.call('POST', '/redemptions', {
+        signer: { id: b.id, signer: b.signer },
+        body: { claims: [claim(b, c.chainId, c.words, 5, 10)] },
+      });
+      expect(rb.body.results[0].status).toBe('credited');
+      await w.audit();
+    });
+
+    it('refuses at the old holder coins the new holder accepted (double spending by replay)', async () => {
+      const c = await chainOf(30);
+      expect((await a.buy(c.pay(5))).status).toBe(200);
+      expect((await b.buy(c.pay(10))).status).toBe(200);
+      // The customer replays B's payment at B and tries coins below B's start at B: both refused.
+      const replayAtB = await b.buy(c.pay(5));
+      expect(replayAtB.status).toBe(402);
+      expect((await replayAtB.json()).code).toBe('payment_invalid');
+    });
+
+    it('takes a chain over through the broker when the holder is unreachable', async () => {
+      const c = await chainOf(30);
+      const gone = await startVendor(w, kind);
+      expect((await gone.buy(c.pay(5))).status).toBe(200);
+      // The holder pushes a backup, then goes away.
+      const backup = signMessage(
+        'index',
+        {
+          v: 1,
+          chainId: c.chainId,
+          index: 5,
+          payword: toBase64url(c.words[5]!),
+          vendorId: gone.id,
+          handedTo: null,
+          issuedAt: Math.floor(w.clock() / 1000),
+        },
+        gone.signer,
+      );
+      expect(
+        (
+          await w.call('POST', '/directory/backup', {
+            signer: { id: gone.id, signer: gone.signer },
+            body: { index: backup },
+          })
+        ).status,
+      ).toBe(200);
+      await gone.close();
+      const r = await a.buy(c.pay(10));
+      expect(r.status, await r.clone().text()).toBe(200);
+      expect((await a.store.get(c.chainId))!).toMatchObject({
+        status: 'held',
+        startIndex: 5,
+        acceptedIndex: 10,
+      });
+    });
+
+    it('hands a chain over while payments race at both vendors, accepting every coin once', async () => {
+      const c = await chainOf(60);
+      expect((await a.buy(c.pay(5))).status).toBe(200);
+      const results = await Promise.all([a.buy(c.pay(10)), b.buy(c.pay(10))]);
+      const ok = results.filter((r) => r.status === 200);
+      expect(ok.length).toBeGreaterThanOrEqual(1);
+      const heldByA = (await a.store.get(c.chainId))!;
+      const heldByB = (await b.store.get(c.chainId))!;
+      // Exactly one of them holds the chain, at index 10.
+      expect([heldByA.status, heldByB?.status].filter((s) => s === 'held')).toHaveLength(1);
+      const holder = heldByA.status === 'held' ? heldByA : heldByB;
+      expect(holder.acceptedIndex).toBe(10);
+    });
+  });
+}

@@ -1,0 +1,69 @@
+/** A real vendor server (Fastify + the gate) registered at the test world's broker with its own URL. */
+import { migrate } from '@netpay/db';
+import { openTestDatabase, type TestDatabaseKind } from '@netpay/db/testing';
+import {
+  createSigner,
+  encodeHeader,
+  HEADERS,
+  type Payment,
+  randomBytes,
+  toBase64url,
+} from '@netpay/protocol';
+import Fastify from 'fastify';
+import { expect } from 'vitest';
+import type { World } from '../../broker/test/world.ts';
+import { netpayFastify } from '../src/adapters/fastify.ts';
+import { createBrokerClient } from '../src/broker-client.ts';
+import { createGate } from '../src/gate.ts';
+import { createChainStore, VENDOR_MIGRATIONS } from '../src/store.ts';
+
+let counter = 0;
+
+export async function startVendor(w: World, kind: TestDatabaseKind, price = 50n) {
+  const id = `shop-${++counter}-${toBase64url(randomBytes(3))}`;
+  const signer = createSigner(randomBytes(32));
+  const db = await openTestDatabase(kind);
+  await migrate(db, VENDOR_MIGRATIONS);
+  const store = createChainStore({ db, clock: w.clock });
+  const broker = createBrokerClient({ url: w.url, vendorId: id, signer, clock: w.clock });
+  const gate = createGate({
+    vendorId: id,
+    signer,
+    broker,
+    brokerUrl: w.url,
+    store,
+    currency: { code: 'USD', exponent: 4 },
+    clock: w.clock,
+    handoverTimeoutMs: 1_000,
+  });
+  const app = Fastify();
+  netpayFastify(app, gate);
+  let served = 0;
+  app.get('/item', { config: { netpay: { amount: price } } }, async () => {
+    served++;
+    return { from: id };
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const reg = await w.call('POST', '/parties', {
+    signer: { id, signer },
+    body: { id, name: id, publicKey: toBase64url(signer.publicKey), url },
+  });
+  expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+  return {
+    id,
+    signer,
+    url,
+    store,
+    gate,
+    served: () => served,
+    buy: (payment: Payment) =>
+      fetch(`${url}/item`, { headers: { [HEADERS.payment]: encodeHeader(payment) } }),
+    async close() {
+      await app.close();
+      await db.close();
+    },
+  };
+}
+
+export type RunningVendor = Awaited<ReturnType<typeof startVendor>>;
