@@ -100,6 +100,30 @@ for (const kind of TEST_DATABASES) {
       await w.audit();
     });
 
+    it('redeems every holding of every vendor with the redeemer, once', async () => {
+      // Settle what earlier tests left (some of it redeemed by hand there, so refused here).
+      await a.redeemer.redeem();
+      await b.redeemer.redeem();
+      const c = await chainOf(40);
+      for (const [v, i] of [
+        [a, 5],
+        [b, 10],
+        [a, 15],
+      ] as const) {
+        expect((await v.buy(c.pay(i))).status).toBe(200);
+      }
+      const pushed = await a.redeemer.backup();
+      expect(pushed.pushed).toBeGreaterThanOrEqual(1);
+      const ra = await a.redeemer.redeem();
+      expect(ra).toMatchObject({ credited: 2, rejected: 0 });
+      const rb = await b.redeemer.redeem();
+      expect(rb).toMatchObject({ credited: 1, rejected: 0 });
+      expect((await a.redeemer.redeem()).claims).toBe(0);
+      const stA = await w.call('GET', '/parties/me/statement', { signer: { id: a.id, signer: a.signer } });
+      expect(stA.body.redeemed.coins).toBeGreaterThanOrEqual(10);
+      await w.audit();
+    });
+
     it('refuses at the old holder coins the new holder accepted (double spending by replay)', async () => {
       const c = await chainOf(30);
       expect((await a.buy(c.pay(5))).status).toBe(200);

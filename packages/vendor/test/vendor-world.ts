@@ -15,6 +15,7 @@ import type { World } from '../../broker/test/world.ts';
 import { netpayFastify } from '../src/adapters/fastify.ts';
 import { createBrokerClient } from '../src/broker-client.ts';
 import { createGate } from '../src/gate.ts';
+import { createRedeemer } from '../src/redeemer.ts';
 import { createChainStore, VENDOR_MIGRATIONS } from '../src/store.ts';
 
 let counter = 0;
@@ -50,12 +51,14 @@ export async function startVendor(w: World, kind: TestDatabaseKind, price = 50n)
     body: { id, name: id, publicKey: toBase64url(signer.publicKey), url },
   });
   expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+  const redeemer = createRedeemer({ vendorId: id, signer, broker, store, clock: w.clock });
   return {
     id,
     signer,
     url,
     store,
     gate,
+    redeemer,
     served: () => served,
     buy: (payment: Payment) =>
       fetch(`${url}/item`, { headers: { [HEADERS.payment]: encodeHeader(payment) } }),

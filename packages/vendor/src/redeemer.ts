@@ -1,0 +1,157 @@
+import {
+  type Claim,
+  type Ed25519Signer,
+  fromBase64url,
+  sha256,
+  signMessage,
+  toBase64url,
+  utf8,
+} from '@netpay/protocol';
+import type { BrokerClient } from './broker-client.ts';
+import type { ChainStore } from './store.ts';
+
+interface Range {
+  chainId: string;
+  from: { index: number; payword: string };
+  to: { index: number; payword: string };
+  /** Range of an earlier holding (vendor_ranges) rather than the current one. */
+  earlier: boolean;
+}
+
+/** Claims per redemption request (the broker takes up to 200). */
+const BATCH = 100;
+
+/**
+ * Redeems what the vendor accepted, on a schedule and on demand. A range's claim id is derived from the
+ * range itself, so a request whose answer was lost is simply sent again and the broker replays its answer
+ * instead of crediting twice. Also pushes the latest index of each held chain to the broker as a backup,
+ * so a take-over after this vendor goes down starts from there.
+ */
+export function createRedeemer(o: {
+  vendorId: string;
+  signer: Ed25519Signer;
+  broker: BrokerClient;
+  store: ChainStore;
+  clock?: () => number;
+}) {
+  const clock = o.clock ?? Date.now;
+  const backedUp = new Map<string, number>();
+
+  function claimId(r: Range): string {
+    return toBase64url(
+      sha256(utf8(`${o.vendorId}\n${r.chainId}\n${r.from.index}\n${r.to.index}`)).subarray(0, 16),
+    );
+  }
+
+  async function ranges(): Promise<Range[]> {
+    const earlier = (await o.store.pendingRanges()).map((r) => ({
+      chainId: r.chain_id,
+      from: { index: r.from_index, payword: r.from_payword },
+      to: { index: r.to_index, payword: r.to_payword },
+      earlier: true,
+    }));
+    const current = (await o.store.unredeemed()).map((c) => ({
+      chainId: c.chainId,
+      from: { index: c.redeemedIndex, payword: toBase64url(c.redeemedPayword) },
+      to: { index: c.acceptedIndex, payword: toBase64url(c.acceptedPayword) },
+      earlier: false,
+    }));
+    return [...earlier, ...current];
+  }
+
+  /** Redeems every accepted, unredeemed range now. Refused ranges are not retried; unanswered ones are. */
+  async function redeem() {
+    const all = await ranges();
+    const out = {
+      claims: all.length,
+      credited: 0,
+      rejected: 0,
+      amount: 0n,
+      codes: {} as Record<string, number>,
+    };
+    for (let i = 0; i < all.length; i += BATCH) {
+      const batch = all.slice(i, i + BATCH);
+      const claims: Claim[] = batch.map((r) =>
+        signMessage(
+          'claim',
+          {
+            v: 1,
+            claimId: claimId(r),
+            vendorId: o.vendorId,
+            chainId: r.chainId,
+            from: r.from,
+            to: r.to,
+            issuedAt: Math.floor(clock() / 1000),
+          },
+          o.signer,
+        ),
+      );
+      const answer = await o.broker.redeem(claims);
+      for (const [k, result] of answer.results.entries()) {
+        const r = batch[k]!;
+        if (result.status === 'credited') {
+          out.credited++;
+          out.amount += BigInt(result.amount ?? '0');
+        } else {
+          out.rejected++;
+          out.codes[result.code ?? 'rejected'] = (out.codes[result.code ?? 'rejected'] ?? 0) + 1;
+        }
+        if (r.earlier) await o.store.markRangeRedeemed(r.chainId, r.from.index);
+        else await o.store.markRedeemed(r.chainId, r.to.index, fromBase64url(r.to.payword)!);
+      }
+    }
+    return { ...out, amount: out.amount.toString() };
+  }
+
+  /** Pushes a signed index for every held chain that advanced since its last backup. */
+  async function backup() {
+    let pushed = 0;
+    for (const c of await o.store.unredeemed(1000)) {
+      if (c.status !== 'held' || (backedUp.get(c.chainId) ?? -1) >= c.acceptedIndex) continue;
+      const index = signMessage(
+        'index',
+        {
+          v: 1,
+          chainId: c.chainId,
+          index: c.acceptedIndex,
+          payword: toBase64url(c.acceptedPayword),
+          vendorId: o.vendorId,
+          handedTo: null,
+          issuedAt: Math.floor(clock() / 1000),
+        },
+        o.signer,
+      );
+      try {
+        await o.broker.backup(index);
+        backedUp.set(c.chainId, c.acceptedIndex);
+        pushed++;
+      } catch {
+        // the broker is unreachable or the chain moved on: the next round tries again
+      }
+    }
+    return { pushed };
+  }
+
+  /** Runs backup and redemption every `everyMs` until stopped. */
+  function start(everyMs: number) {
+    let running = false;
+    const timer = setInterval(async () => {
+      if (running) return;
+      running = true;
+      try {
+        await backup();
+        await redeem();
+      } catch {
+        // retried next round
+      } finally {
+        running = false;
+      }
+    }, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  return { redeem, backup, start };
+}
+
+export type Redeemer = ReturnType<typeof createRedeemer>;
