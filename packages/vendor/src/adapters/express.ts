@@ -1,0 +1,99 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Gate, GateRequest, Price } from '../gate.ts';
+import { DEFAULT_HANDOVER_PATH } from '../gate.ts';
+
+export type ExpressPrice = Price | ((req: Request) => Price | Promise<Price>);
+
+const toGateRequest = (req: Request): GateRequest => ({
+  method: req.method,
+  url: req.originalUrl,
+  headers: req.headers as GateRequest['headers'],
+});
+
+/**
+ * Express middleware pricing one route. The handler's response is held back (writes are buffered) until
+ * the coins are recorded, then sent with the receipt header; a failed handler (status ≥ 400) is not charged.
+ *
+ *   app.get('/article', netpayExpress(gate, { amount: 25n }), (req, res) => res.json(article));
+ */
+export function netpayExpress(gate: Gate, price: ExpressPrice): RequestHandler {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const started = await gate.begin(
+        toGateRequest(req),
+        typeof price === 'function' ? await price(req) : price,
+      );
+      if ('answer' in started) {
+        res.status(started.answer.status).set(started.answer.headers).json(started.answer.body);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      const write = res.write.bind(res);
+      const end = res.end.bind(res);
+      let finished = false;
+      res.write = ((chunk: unknown, encoding?: unknown) => {
+        if (chunk !== undefined && chunk !== null) {
+          chunks.push(
+            Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, encoding as BufferEncoding),
+          );
+        }
+        return true;
+      }) as Response['write'];
+      res.end = ((chunk?: unknown, encoding?: unknown) => {
+        if (finished) return res;
+        finished = true;
+        if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') {
+          chunks.push(
+            Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, encoding as BufferEncoding),
+          );
+        }
+        gate
+          .finish(started.ticket, res.statusCode < 400)
+          .then((done) => {
+            if ('answer' in done) {
+              const body = Buffer.from(JSON.stringify(done.answer.body));
+              res
+                .status(done.answer.status)
+                .set('content-type', 'application/json; charset=utf-8')
+                .set('content-length', String(body.length));
+              write(body);
+              end();
+              return;
+            }
+            res.set(done.headers);
+            const body = Buffer.concat(chunks);
+            if (!res.headersSent) res.set('content-length', String(body.length));
+            if (body.length > 0) write(body);
+            end();
+          })
+          .catch((e: unknown) => {
+            res.status(500);
+            end();
+            next(e);
+          });
+        return res;
+      }) as Response['end'];
+      // A client that goes away before the response releases the reservation uncharged.
+      res.on('close', () => {
+        if (!finished) {
+          finished = true;
+          void gate.finish(started.ticket, false);
+        }
+      });
+      next();
+    } catch (e) {
+      next(e);
+    }
+  };
+}
+
+/** The route other vendors call to ask this one to hand a chain over (needs express.json()). */
+export function netpayExpressHandover(gate: Gate): [string, RequestHandler] {
+  return [
+    DEFAULT_HANDOVER_PATH,
+    async (req: Request, res: Response) => {
+      const r = await gate.serveHandover(req.body);
+      res.status(r.status).json(r.body);
+    },
+  ];
+}

@@ -1,0 +1,50 @@
+import type { Context, Hono, MiddlewareHandler } from 'hono';
+import type { Gate, GateRequest, Price } from '../gate.ts';
+import { DEFAULT_HANDOVER_PATH } from '../gate.ts';
+
+export type HonoPrice = Price | ((c: Context) => Price | Promise<Price>);
+
+const toGateRequest = (c: Context): GateRequest => ({
+  method: c.req.method,
+  url: new URL(c.req.url).pathname + new URL(c.req.url).search,
+  headers: Object.fromEntries(c.req.raw.headers.entries()),
+});
+
+/**
+ * Hono middleware pricing a route. Hono builds the response before sending it, so the gate records the
+ * coins after the handler and before the response leaves; a failed handler (status ≥ 400) is not charged.
+ *
+ *   app.get('/article', netpayHono(gate, { amount: 25n }), (c) => c.json(article));
+ */
+export function netpayHono(gate: Gate, price: HonoPrice): MiddlewareHandler {
+  return async (c, next) => {
+    const started = await gate.begin(toGateRequest(c), typeof price === 'function' ? await price(c) : price);
+    if ('answer' in started) {
+      return c.json(started.answer.body, started.answer.status as 400, started.answer.headers);
+    }
+    let ok = false;
+    try {
+      await next();
+      ok = c.res.status < 400 && !c.error;
+    } finally {
+      const done = await gate.finish(started.ticket, ok);
+      if ('answer' in done) {
+        c.res = new Response(JSON.stringify(done.answer.body), {
+          status: done.answer.status,
+          headers: { 'content-type': 'application/json; charset=utf-8' },
+        });
+      } else {
+        for (const [k, v] of Object.entries(done.headers)) c.res.headers.set(k, v);
+      }
+    }
+  };
+}
+
+/** Adds the route other vendors call to ask this one to hand a chain over. */
+export function netpayHonoHandover(app: Hono, gate: Gate): void {
+  app.post(DEFAULT_HANDOVER_PATH, async (c) => {
+    const body = await c.req.json().catch(() => null);
+    const r = await gate.serveHandover(body);
+    return c.json(r.body as object, r.status as 200);
+  });
+}

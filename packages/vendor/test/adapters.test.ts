@@ -1,0 +1,181 @@
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { migrate } from '@netpay/db';
+import { openTestDatabase } from '@netpay/db/testing';
+import {
+  decodeHeader,
+  encodeHeader,
+  fromBase64url,
+  HEADERS,
+  type Payment,
+  toBase64url,
+} from '@netpay/protocol';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Customer, clientChain, startWorld, type Vendor, type World } from '../../broker/test/world.ts';
+import { netpayExpress, netpayExpressHandover } from '../src/adapters/express.ts';
+import { netpayFastify } from '../src/adapters/fastify.ts';
+import { netpayHono, netpayHonoHandover } from '../src/adapters/hono.ts';
+import { createBrokerClient } from '../src/broker-client.ts';
+import { createGate, type Gate } from '../src/gate.ts';
+import { createChainStore, VENDOR_MIGRATIONS } from '../src/store.ts';
+
+type Serve = (gate: Gate) => Promise<{ url: string; close: () => Promise<void> }>;
+
+const ADAPTERS: Record<string, Serve> = {
+  fastify: async (gate) => {
+    const app = Fastify();
+    netpayFastify(app, gate);
+    app.get('/article', { config: { netpay: { amount: 50n } } }, async () => ({ text: 'the article' }));
+    app.get('/broken', { config: { netpay: { amount: 10n } } }, async (_r, reply) =>
+      reply.code(500).send({ oops: 1 }),
+    );
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return {
+      url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
+      close: () => app.close(),
+    };
+  },
+  express: async (gate) => {
+    const app = express();
+    app.use(express.json());
+    app.post(...netpayExpressHandover(gate));
+    app.get('/article', netpayExpress(gate, { amount: 50n }), (_req, res) => {
+      res.json({ text: 'the article' });
+    });
+    app.get('/broken', netpayExpress(gate, { amount: 10n }), (_req, res) => {
+      res.status(500).json({ oops: 1 });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => new Promise((r) => server.close(() => r())),
+    };
+  },
+  hono: async (gate) => {
+    const app = new Hono();
+    netpayHonoHandover(app, gate);
+    app.get('/article', netpayHono(gate, { amount: 50n }), (c) => c.json({ text: 'the article' }));
+    app.get('/broken', netpayHono(gate, { amount: 10n }), (c) => c.json({ oops: 1 }, 500));
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((r) => server.once('listening', r));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => new Promise((r) => server.close(() => r())),
+    };
+  },
+};
+
+describe('vendor gate adapters (Express, Fastify, Hono) [pglite]', () => {
+  let w: World;
+  let alice: Customer;
+  const opened: (() => Promise<void>)[] = [];
+  beforeAll(async () => {
+    w = await startWorld('pglite');
+    alice = await w.newCustomer('adapter-user', 1_000_000n, 100_000n);
+  });
+  afterAll(async () => {
+    for (const f of opened.reverse()) await f();
+    await w?.close();
+  });
+
+  async function vendorServer(name: string, v: Vendor) {
+    const db = await openTestDatabase('pglite');
+    await migrate(db, VENDOR_MIGRATIONS);
+    const store = createChainStore({ db, clock: w.clock });
+    const gate = createGate({
+      vendorId: v.id,
+      signer: v.signer,
+      broker: createBrokerClient({ url: w.url, vendorId: v.id, signer: v.signer, clock: w.clock }),
+      brokerUrl: w.url,
+      store,
+      currency: { code: 'USD', exponent: 4 },
+      clock: w.clock,
+    });
+    const server = await ADAPTERS[name]!(gate);
+    opened.push(server.close, () => db.close());
+    return { ...server, store };
+  }
+
+  async function chain(n = 40) {
+    const c = clientChain(n);
+    const r = await w.call('POST', '/me/chains', {
+      token: alice.token,
+      body: { chains: [{ coinValue: '10', n, chainId: c.chainId, root: c.root }] },
+    });
+    expect(r.status).toBe(201);
+    const words = [fromBase64url(c.root)!];
+    for (let i = 1; i <= n; i++) words.push(c.traversal.next()!.payword);
+    const pay = (index: number, word = words[index]!): Payment => ({
+      v: 1,
+      parts: [{ chainId: c.chainId, index, payword: toBase64url(word) }],
+    });
+    return { chainId: c.chainId, words, pay };
+  }
+
+  for (const name of Object.keys(ADAPTERS)) {
+    it(`${name}: 402 with terms, paid content with a receipt, retries free, refusals record nothing`, async () => {
+      const v = await w.newVendor();
+      const s = await vendorServer(name, v);
+      const get = (path: string, payment?: Payment | string) =>
+        fetch(s.url + path, {
+          headers: payment
+            ? { [HEADERS.payment]: typeof payment === 'string' ? payment : encodeHeader(payment) }
+            : {},
+        });
+      const unpaid = await get('/article');
+      expect(unpaid.status).toBe(402);
+      expect((await unpaid.json()).terms).toMatchObject({ price: '50', vendorId: v.id });
+      expect(unpaid.headers.get(HEADERS.terms)).toBeTruthy();
+
+      const c = await chain();
+      const paid = await get('/article', c.pay(5));
+      expect(paid.status).toBe(200);
+      expect(await paid.json()).toEqual({ text: 'the article' });
+      const receipt = decodeHeader('receipt', paid.headers.get(HEADERS.receipt));
+      expect(receipt.ok && receipt.value.amount).toBe('50');
+      const retry = await get('/article', c.pay(5));
+      expect(retry.status).toBe(200);
+      expect(retry.headers.get(HEADERS.receipt)).toBe(paid.headers.get(HEADERS.receipt));
+
+      for (const [payment, status, code] of [
+        [c.pay(10, c.words[11]), 402, 'payment_invalid'],
+        [c.pay(4), 402, 'payment_invalid'],
+        [c.pay(6), 402, 'insufficient_payment'],
+        ['%%%', 400, 'payment_malformed'],
+      ] as const) {
+        const r = await get('/article', payment);
+        expect(r.status, `${name} ${code}`).toBe(status);
+        expect((await r.json()).code).toBe(code);
+      }
+      const broken = await get('/broken', c.pay(6));
+      expect(broken.status).toBe(500);
+      expect(broken.headers.get(HEADERS.receipt)).toBeNull();
+      expect((await s.store.get(c.chainId))!.acceptedIndex).toBe(5);
+    });
+  }
+
+  it('refuses coins of an expired touchstone, and a chain held by another vendor that will not hand it over', async () => {
+    const v = await w.newVendor();
+    const s = await vendorServer('hono', v);
+    const c = await chain();
+    // Another vendor (not reachable: no URL registered) holds the chain and has pushed no backup: take-over.
+    const other = await w.newVendor();
+    const held = await w.call('POST', '/directory/claim', {
+      signer: w.asVendor(other),
+      body: { chainId: c.chainId },
+    });
+    expect(held.body.granted).toBe(true);
+    const r = await fetch(`${s.url}/article`, { headers: { [HEADERS.payment]: encodeHeader(c.pay(5)) } });
+    expect(r.status).toBe(200);
+    expect((await s.store.get(c.chainId))!.startIndex).toBe(0);
+    // Months later the chain has expired: its coins are refused.
+    w.advance(200 * 86_400_000);
+    const late = await fetch(`${s.url}/article`, { headers: { [HEADERS.payment]: encodeHeader(c.pay(10)) } });
+    expect(late.status).toBe(402);
+    expect((await late.json()).protocolCode).toBe('touchstone_expired');
+  });
+});
