@@ -5,17 +5,21 @@
 import os from 'node:os';
 import { runBrokerBench } from '../packages/broker/bench/broker.bench.ts';
 import { runProtocolBench } from '../packages/protocol/bench/protocol.bench.ts';
+import { runVendorBench } from '../packages/vendor/bench/vendor.bench.ts';
 
 const started = new Date().toISOString();
 process.stderr.write('bench: protocol …\n');
 const protocol = runProtocolBench();
 process.stderr.write('bench: broker …\n');
 const broker = await runBrokerBench();
+process.stderr.write('bench: vendor …\n');
+const vendor = await runVendorBench();
 
 const result = {
   started,
   machine: { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown' },
   protocol,
   broker,
+  vendor,
 };
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -1,0 +1,222 @@
+/**
+ * Vendor benchmarks (run by `npm run bench`): one Fastify route returning 1 KiB, measured with autocannon
+ * in one run unpaid (no gate) and paid with one coin per request from a pool of chains the vendor holds
+ * (durable group commits on PGlite); and hand-over latency between two vendors through a real broker on
+ * loopback. Everything runs in this process, so the load generator shares the two cores with the servers.
+ */
+import type { AddressInfo } from 'node:net';
+import { migrate, openDatabase } from '@netpay/db';
+import {
+  ChainTraversal,
+  createSigner,
+  encodeHeader,
+  HEADERS,
+  randomBytes,
+  toBase64url,
+} from '@netpay/protocol';
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import { createBroker } from '../../broker/src/app.ts';
+import { customerAccount, SYSTEM_ACCOUNTS } from '../../broker/src/ledger/ledger.ts';
+import { BROKER_MIGRATIONS } from '../../broker/src/migrations.ts';
+import { netpayFastify } from '../src/adapters/fastify.ts';
+import { createBrokerClient } from '../src/broker-client.ts';
+import { createGate } from '../src/gate.ts';
+import { createChainStore, VENDOR_MIGRATIONS } from '../src/store.ts';
+
+const BODY = 'x'.repeat(1024);
+const SECONDS = 5;
+const CONNECTIONS = 32;
+
+function quantile(sorted: number[], q: number) {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+async function broker() {
+  const db = await openDatabase();
+  await migrate(db, BROKER_MIGRATIONS);
+  const b = createBroker({ db, config: { argon2: { t: 1, m: 64, p: 1 }, maxChainLength: 5000 } });
+  await b.app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(b.app.server.address() as AddressInfo).port}`;
+  const { customerId } = await b.services.accounts.register({
+    login: 'bench@example.com',
+    password: 'bench password 1',
+    deviceName: 'b',
+  });
+  await db.transaction((tx) =>
+    b.ctx.ledger.post(tx, [
+      {
+        id: 'funds',
+        debit: SYSTEM_ACCOUNTS.bank,
+        credit: customerAccount(customerId),
+        amount: 10n ** 12n,
+        kind: 'load',
+      },
+    ]),
+  );
+  return { b, db, url, customerId };
+}
+
+async function vendor(url: string, b: Awaited<ReturnType<typeof broker>>['b'], name: string) {
+  const signer = createSigner(randomBytes(32));
+  const db = await openDatabase();
+  await migrate(db, VENDOR_MIGRATIONS);
+  const store = createChainStore({ db });
+  const gate = createGate({
+    vendorId: name,
+    signer,
+    broker: createBrokerClient({ url, vendorId: name, signer }),
+    brokerUrl: url,
+    store,
+    currency: { code: 'USD', exponent: 4 },
+  });
+  const app = Fastify();
+  netpayFastify(app, gate);
+  app.get('/free', async (_req, reply) => reply.type('text/plain').send(BODY));
+  app.get('/paid', { config: { netpay: { amount: 1n } } }, async (_req, reply) =>
+    reply.type('text/plain').send(BODY),
+  );
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const own = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  await b.services.parties.register({
+    id: name,
+    kind: 'vendor',
+    name,
+    publicKey: toBase64url(signer.publicKey),
+    url: own,
+  });
+  return { app, db, store, url: own, signer };
+}
+
+async function chains(b: Awaited<ReturnType<typeof broker>>, count: number, n: number) {
+  const out = [];
+  for (let k = 0; k < count; k++) {
+    const id = randomBytes(16);
+    const { traversal, root } = ChainTraversal.create(randomBytes(32), id, n);
+    const chainId = toBase64url(id);
+    await b.db.transaction((tx) =>
+      b.b.services.issuance.buy(
+        tx,
+        b.customerId,
+        [{ coinValue: 1n, n, chainId, root: toBase64url(root) }],
+        `bench-${k}-${chainId}`,
+      ),
+    );
+    const headers: string[] = [];
+    for (let i = 1; i <= n; i++) {
+      const w = traversal.next()!;
+      headers.push(
+        encodeHeader({ v: 1, parts: [{ chainId, index: w.index, payword: toBase64url(w.payword) }] }),
+      );
+    }
+    out.push({ chainId, headers });
+  }
+  return out;
+}
+
+interface Payer {
+  header(context: { chain?: number }): string;
+  done(context: { chain?: number }): void;
+}
+
+async function load(url: string, path: string, payer?: Payer) {
+  const result = await autocannon({
+    url: url + path,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    ...(payer
+      ? {
+          requests: [
+            {
+              setupRequest: (req: autocannon.Request, context: { chain?: number }) => ({
+                ...req,
+                headers: { ...req.headers, [HEADERS.payment]: payer.header(context) },
+              }),
+              onResponse: (_status: number, _body: string, context: { chain?: number }) =>
+                payer.done(context),
+            } as autocannon.Request,
+          ],
+        }
+      : {}),
+  });
+  return {
+    requestsPerSec: Math.round(result.requests.average),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    non2xx: result.non2xx,
+  };
+}
+
+export async function runVendorBench() {
+  const brk = await broker();
+  const v = await vendor(brk.url, brk.b, 'bench-vendor');
+  // A pool of chains held by the vendor: the first payment of each takes it through the directory.
+  const pool = await chains(brk, 2 * CONNECTIONS, 3000);
+  for (const c of pool) {
+    const r = await fetch(`${v.url}/paid`, { headers: { [HEADERS.payment]: c.headers[0]! } });
+    if (r.status !== 200) throw new Error(`warm-up payment failed: ${r.status} ${await r.text()}`);
+  }
+  // A request takes a chain nobody is paying from right now and gives it back when answered, so each
+  // chain's coins are spent one request at a time, in order, as a wallet spends them.
+  const cursor = pool.map(() => 1);
+  const free = pool.map((_, k) => k);
+  const payer: Payer = {
+    header(context) {
+      const k = free.pop();
+      if (k === undefined) throw new Error('more connections than chains in the pool');
+      context.chain = k;
+      const h = pool[k]!.headers[cursor[k]!++];
+      if (!h) throw new Error('the chain pool ran out of coins: make it larger');
+      return h;
+    },
+    done(context) {
+      if (context.chain !== undefined) free.push(context.chain);
+      context.chain = undefined;
+    },
+  };
+  await load(v.url, '/free'); // warm-up
+  const unpaid = await load(v.url, '/free');
+  const paid = await load(v.url, '/paid', payer);
+  const accepted = await v.db.query<{ coins: bigint }>(
+    'SELECT sum(accepted_index)::int8 AS coins FROM vendor_chains',
+  );
+
+  // Hand-over latency: chains held by vendor A, each paid next at vendor B (claim, ask A, record, verify).
+  const a = await vendor(brk.url, brk.b, 'vendor-a');
+  const bv = await vendor(brk.url, brk.b, 'vendor-b');
+  const moving = await chains(brk, 200, 4);
+  for (const c of moving) await fetch(`${a.url}/paid`, { headers: { [HEADERS.payment]: c.headers[0]! } });
+  const times: number[] = [];
+  for (const c of moving) {
+    const t0 = performance.now();
+    const r = await fetch(`${bv.url}/paid`, { headers: { [HEADERS.payment]: c.headers[1]! } });
+    await r.arrayBuffer();
+    times.push(performance.now() - t0);
+    if (r.status !== 200) throw new Error(`hand-over payment failed: ${r.status}`);
+  }
+  times.sort((x, y) => x - y);
+
+  for (const s of [v, a, bv]) {
+    await s.app.close();
+    await s.db.close();
+  }
+  await brk.b.app.close();
+  await brk.db.close();
+  return {
+    route: `GET returning 1 KiB, autocannon ${CONNECTIONS} connections × ${SECONDS} s, in-process`,
+    unpaid,
+    paid: {
+      ...paid,
+      database: 'pglite (in memory), group commit',
+      coinsAccepted: Number(accepted[0]?.coins ?? 0n),
+    },
+    ratioPaidToUnpaid: Number((paid.requestsPerSec / unpaid.requestsPerSec).toFixed(3)),
+    addedP99Ms: paid.p99Ms - unpaid.p99Ms,
+    handover: {
+      samples: times.length,
+      p50Ms: Number(quantile(times, 0.5).toFixed(2)),
+      p99Ms: Number(quantile(times, 0.99).toFixed(2)),
+    },
+    goals: { ratioPaidToUnpaid: 0.85, addedP99Ms: 2, handoverP99Ms: 10 },
+  };
+}
