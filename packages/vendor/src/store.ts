@@ -202,7 +202,9 @@ export function createChainStore(o: StoreOptions) {
       queue.push({ advance, resolve, reject });
       if (!flushing) {
         flushing = true;
-        void flush();
+        // Start on the next turn of the event loop, after pending I/O: PGlite runs on this thread and its
+        // queries resolve without yielding to I/O, so starting at once would commit one payment at a time.
+        setImmediate(() => void flush());
       }
     });
   }
@@ -230,6 +232,8 @@ export function createChainStore(o: StoreOptions) {
         } catch (e) {
           for (const b of batch) b.reject(e);
         }
+        // Let requests that arrived meanwhile reach the queue before the next batch is taken.
+        await new Promise((r) => setImmediate(r));
       }
     } finally {
       flushing = false;
