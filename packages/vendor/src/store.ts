@@ -158,10 +158,14 @@ export function createChainStore(o: StoreOptions) {
    */
   async function release(chainId: string): Promise<HeldChain | undefined> {
     await db.transaction(async (tx) => {
+      // The holding's whole range moves to vendor_ranges: the redeemed part marked so, the rest to redeem.
       await tx.query(
-        `INSERT INTO vendor_ranges (chain_id, from_index, from_payword, to_index, to_payword)
-         SELECT chain_id, redeemed_index, redeemed_payword, accepted_index, accepted_payword FROM vendor_chains
-         WHERE chain_id = $1 AND status = 'held' AND accepted_index > redeemed_index
+        `INSERT INTO vendor_ranges (chain_id, from_index, from_payword, to_index, to_payword, redeemed)
+         SELECT chain_id, start_index, start_payword, redeemed_index, redeemed_payword, true FROM vendor_chains
+           WHERE chain_id = $1 AND status = 'held' AND redeemed_index > start_index
+         UNION ALL
+         SELECT chain_id, redeemed_index, redeemed_payword, accepted_index, accepted_payword, false FROM vendor_chains
+           WHERE chain_id = $1 AND status = 'held' AND accepted_index > redeemed_index
          ON CONFLICT DO NOTHING`,
         [chainId],
       );
@@ -348,7 +352,28 @@ export function createChainStore(o: StoreOptions) {
     }
   }
 
+  /** What this vendor accepted and redeemed, in coins and minor units, over all chains. */
+  async function statement() {
+    const [current] = await db.query<{ accepted: bigint; redeemed: bigint; chains: bigint }>(
+      `SELECT COALESCE(sum((accepted_index - start_index)::int8 * (touchstone->>'coinValue')::int8), 0)::int8 AS accepted,
+              COALESCE(sum((redeemed_index - start_index)::int8 * (touchstone->>'coinValue')::int8), 0)::int8 AS redeemed,
+              count(*)::int8 AS chains
+       FROM vendor_chains WHERE status = 'held'`,
+    );
+    const [earlier] = await db.query<{ accepted: bigint; redeemed: bigint }>(
+      `SELECT COALESCE(sum((r.to_index - r.from_index)::int8 * (c.touchstone->>'coinValue')::int8), 0)::int8 AS accepted,
+              COALESCE(sum(CASE WHEN r.redeemed THEN (r.to_index - r.from_index)::int8 * (c.touchstone->>'coinValue')::int8 ELSE 0 END), 0)::int8 AS redeemed
+       FROM vendor_ranges r JOIN vendor_chains c ON c.chain_id = r.chain_id`,
+    );
+    return {
+      chains: Number(current?.chains ?? 0n),
+      accepted: ((current?.accepted ?? 0n) + (earlier?.accepted ?? 0n)).toString(),
+      redeemed: ((current?.redeemed ?? 0n) + (earlier?.redeemed ?? 0n)).toString(),
+    };
+  }
+
   return {
+    statement,
     get,
     reload,
     hold,

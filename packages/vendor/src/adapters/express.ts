@@ -19,10 +19,9 @@ const toGateRequest = (req: Request): GateRequest => ({
 export function netpayExpress(gate: Gate, price: ExpressPrice): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     try {
-      const started = await gate.begin(
-        toGateRequest(req),
-        typeof price === 'function' ? await price(req) : price,
-      );
+      const p = typeof price === 'function' ? await price(req) : price;
+      if (p.amount === 0n) return next(); // free
+      const started = await gate.begin(toGateRequest(req), p);
       if ('answer' in started) {
         res.status(started.answer.status).set(started.answer.headers).json(started.answer.body);
         return;

@@ -39,6 +39,7 @@ export function netpayFastify(
     const spec = req.routeOptions.config.netpay;
     if (!spec) return;
     const price = typeof spec === 'function' ? await spec(req) : spec;
+    if (price.amount === 0n) return; // free
     const started = await gate.begin(toGateRequest(req), price);
     if ('answer' in started) {
       reply.code(started.answer.status).headers(started.answer.headers).send(started.answer.body);

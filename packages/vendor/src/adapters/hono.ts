@@ -18,7 +18,9 @@ const toGateRequest = (c: Context): GateRequest => ({
  */
 export function netpayHono(gate: Gate, price: HonoPrice): MiddlewareHandler {
   return async (c, next) => {
-    const started = await gate.begin(toGateRequest(c), typeof price === 'function' ? await price(c) : price);
+    const p = typeof price === 'function' ? await price(c) : price;
+    if (p.amount === 0n) return next(); // free
+    const started = await gate.begin(toGateRequest(c), p);
     if ('answer' in started) {
       return c.json(started.answer.body, started.answer.status as 400, started.answer.headers);
     }

@@ -1,0 +1,186 @@
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import fastifyStatic from '@fastify/static';
+import { migrate, openDatabase } from '@netpay/db';
+import {
+  createSigner,
+  MINOR_WIRE_RE,
+  PartyIdSchema,
+  PayeeShareSchema,
+  randomBytes,
+  toBase64url,
+} from '@netpay/protocol';
+import { signRequest } from '@netpay/service';
+import Fastify from 'fastify';
+import { z } from 'zod';
+import { netpayFastify } from './adapters/fastify.ts';
+import { createBrokerClient } from './broker-client.ts';
+import { createGate } from './gate.ts';
+import { createRedeemer } from './redeemer.ts';
+import { createChainStore, VENDOR_MIGRATIONS } from './store.ts';
+
+/**
+ * The price list of a standalone vendor (`netpay vendor start`): glob patterns of file paths (relative to
+ * the folder, `*` within a path segment, `**` across segments) with prices in minor units; the first match
+ * wins, else `default`. A file that matches nothing and has no default is free.
+ */
+export const PriceListSchema = z.strictObject({
+  vendorId: PartyIdSchema,
+  name: z.string().min(1).max(128).optional(),
+  currency: z
+    .strictObject({ code: z.string(), exponent: z.number().int().min(0).max(18) })
+    .prefault({ code: 'USD', exponent: 4 }),
+  default: z.string().regex(MINOR_WIRE_RE).optional(),
+  prices: z.record(z.string().min(1).max(256), z.string().regex(MINOR_WIRE_RE)).prefault({}),
+  payees: z.array(PayeeShareSchema).max(8).optional(),
+});
+export type PriceList = z.infer<typeof PriceListSchema>;
+
+function globToRegExp(glob: string): RegExp {
+  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(
+    `^${escaped
+      .replace(/\*\*/g, '\u0000')
+      .replace(/\*/g, '[^/]*')
+      .replace(/\u0000/g, '.*')}$`,
+  );
+}
+
+export function priceOf(list: PriceList, path: string): bigint | undefined {
+  for (const [glob, price] of Object.entries(list.prices))
+    if (globToRegExp(glob).test(path)) return BigInt(price);
+  return list.default === undefined ? undefined : BigInt(list.default);
+}
+
+/** The vendor's Ed25519 key, made on first start and kept (owner-only) in its data folder. */
+function loadOrCreateKey(dir: string): Uint8Array {
+  const file = join(dir, 'vendor-key.json');
+  if (existsSync(file))
+    return Uint8Array.from(Buffer.from(JSON.parse(readFileSync(file, 'utf8')).seed, 'base64url'));
+  mkdirSync(dir, { recursive: true });
+  const seed = randomBytes(32);
+  writeFileSync(file, JSON.stringify({ seed: toBase64url(seed) }), { mode: 0o600 });
+  return seed;
+}
+
+export interface StartVendorOptions {
+  readonly port: number;
+  readonly host?: string;
+  /** Folder of files to sell. */
+  readonly folder: string;
+  readonly prices: PriceList;
+  readonly brokerUrl: string;
+  /** Where the vendor keeps its key and (without databaseUrl) its PGlite data. Default ./.netpay/vendor. */
+  readonly dataDir?: string;
+  readonly databaseUrl?: string;
+  /** URL other vendors reach this one at for hand-overs; default the listening URL. */
+  readonly publicUrl?: string;
+  /** Bank account for payouts, registered with the broker. */
+  readonly bankAccount?: string;
+  /** Redeem and push backups this often (ms); 0: only on demand. Default 60 s. */
+  readonly redeemEveryMs?: number;
+  readonly logger?: boolean | { level: string };
+  /** Unix milliseconds (tests move it). */
+  readonly clock?: () => number;
+}
+
+/**
+ * A vendor that sells the files of a folder at the prices of a price list, with no code: registers its key
+ * at the broker, answers unpaid downloads with 402 and terms, serves paid ones with a receipt, hands chains
+ * over to other vendors, and redeems what it accepted on a schedule.
+ */
+export async function startVendorServer(o: StartVendorOptions) {
+  const folder = resolve(o.folder);
+  if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory())
+    throw new Error(`vendor config: ${folder} is not a folder`);
+  const dataDir = resolve(o.dataDir ?? '.netpay/vendor');
+  const signer = createSigner(loadOrCreateKey(dataDir));
+  const db = await openDatabase(o.databaseUrl ? { url: o.databaseUrl } : { dataDir: join(dataDir, 'db') });
+  await migrate(db, VENDOR_MIGRATIONS);
+  const vendorId = o.prices.vendorId;
+  const clock = o.clock ?? Date.now;
+  const store = createChainStore({ db, clock });
+  const broker = createBrokerClient({ url: o.brokerUrl, vendorId, signer, clock });
+  const gate = createGate({
+    vendorId,
+    signer,
+    broker,
+    brokerUrl: o.brokerUrl,
+    store,
+    currency: o.prices.currency,
+    clock,
+  });
+  const redeemer = createRedeemer({ vendorId, signer, broker, store, clock });
+
+  const app = Fastify({ logger: o.logger ?? false });
+  netpayFastify(app, gate);
+  await app.register(fastifyStatic, { root: folder, serve: false });
+  app.get('/netpay/statement', async () => ({ vendorId, ...(await store.statement()) }));
+  app.get(
+    '/*',
+    {
+      config: {
+        netpay: (req) => {
+          const path = decodeURIComponent((req.params as { '*': string })['*'] ?? '');
+          const amount = priceOf(o.prices, path);
+          return {
+            amount: amount ?? 0n,
+            ...(o.prices.payees ? { payees: o.prices.payees } : {}),
+            description: path,
+          };
+        },
+      },
+    },
+    async (req, reply) => reply.sendFile(decodeURIComponent((req.params as { '*': string })['*'] ?? '')),
+  );
+  await app.listen({ port: o.port, host: o.host ?? '127.0.0.1' });
+  const address = app.server.address() as AddressInfo;
+  const url = `http://${address.address}:${address.port}`;
+
+  // Register (or update) this vendor at the broker, proving the key with a signed request.
+  const body = {
+    id: vendorId,
+    kind: 'vendor',
+    name: o.prices.name ?? vendorId,
+    publicKey: toBase64url(signer.publicKey),
+    url: o.publicUrl ?? url,
+    ...(o.bankAccount ? { bankAccount: o.bankAccount } : {}),
+  };
+  const res = await fetch(`${o.brokerUrl.replace(/\/+$/, '')}/parties`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'idempotency-key': `register-${vendorId}-${clock()}`,
+      ...signRequest(
+        signer,
+        vendorId,
+        { method: 'POST', path: '/parties', body },
+        Math.floor(clock() / 1000),
+      ),
+    },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) {
+    await app.close();
+    await db.close();
+    throw new Error(`vendor config: the broker refused the registration of ${vendorId}: ${await res.text()}`);
+  }
+  const stop = (o.redeemEveryMs ?? 60_000) > 0 ? redeemer.start(o.redeemEveryMs ?? 60_000) : () => {};
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    vendorId,
+    publicKey: toBase64url(signer.publicKey),
+    redeemer,
+    store,
+    close() {
+      closed ??= (async () => {
+        stop();
+        await app.close();
+        await db.close();
+      })();
+      return closed;
+    },
+  };
+}
