@@ -38,13 +38,8 @@ export const PriceListSchema = z.strictObject({
 export type PriceList = z.infer<typeof PriceListSchema>;
 
 function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(
-    `^${escaped
-      .replace(/\*\*/g, '\u0000')
-      .replace(/\*/g, '[^/]*')
-      .replace(/\u0000/g, '.*')}$`,
-  );
+  const segment = (part: string) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*');
+  return new RegExp(`^${glob.split('**').map(segment).join('.*')}$`);
 }
 
 export function priceOf(list: PriceList, path: string): bigint | undefined {
