@@ -59,6 +59,39 @@ function loadOrCreateKey(dir: string): Uint8Array {
   return seed;
 }
 
+/**
+ * A vendor's durable parts: its key (made on first use, kept owner-only in the data folder), its chain
+ * store (PGlite in the data folder, or PostgreSQL), its broker client, gate and redeemer. Used by the
+ * standalone server and by `netpay vendor redeem` on a stopped vendor.
+ */
+export async function openVendor(o: {
+  vendorId: string;
+  brokerUrl: string;
+  currency: { code: string; exponent: number };
+  dataDir?: string;
+  databaseUrl?: string;
+  clock?: () => number;
+}) {
+  const dataDir = resolve(o.dataDir ?? '.netpay/vendor');
+  const signer = createSigner(loadOrCreateKey(dataDir));
+  const db = await openDatabase(o.databaseUrl ? { url: o.databaseUrl } : { dataDir: join(dataDir, 'db') });
+  await migrate(db, VENDOR_MIGRATIONS);
+  const clock = o.clock ?? Date.now;
+  const store = createChainStore({ db, clock });
+  const broker = createBrokerClient({ url: o.brokerUrl, vendorId: o.vendorId, signer, clock });
+  const gate = createGate({
+    vendorId: o.vendorId,
+    signer,
+    broker,
+    brokerUrl: o.brokerUrl,
+    store,
+    currency: o.currency,
+    clock,
+  });
+  const redeemer = createRedeemer({ vendorId: o.vendorId, signer, broker, store, clock });
+  return { db, signer, store, broker, gate, redeemer, clock };
+}
+
 export interface StartVendorOptions {
   readonly port: number;
   readonly host?: string;
@@ -89,24 +122,12 @@ export async function startVendorServer(o: StartVendorOptions) {
   const folder = resolve(o.folder);
   if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory())
     throw new Error(`vendor config: ${folder} is not a folder`);
-  const dataDir = resolve(o.dataDir ?? '.netpay/vendor');
-  const signer = createSigner(loadOrCreateKey(dataDir));
-  const db = await openDatabase(o.databaseUrl ? { url: o.databaseUrl } : { dataDir: join(dataDir, 'db') });
-  await migrate(db, VENDOR_MIGRATIONS);
-  const vendorId = o.prices.vendorId;
-  const clock = o.clock ?? Date.now;
-  const store = createChainStore({ db, clock });
-  const broker = createBrokerClient({ url: o.brokerUrl, vendorId, signer, clock });
-  const gate = createGate({
-    vendorId,
-    signer,
-    broker,
-    brokerUrl: o.brokerUrl,
-    store,
+  const { db, signer, store, gate, redeemer, clock } = await openVendor({
+    ...o,
+    vendorId: o.prices.vendorId,
     currency: o.prices.currency,
-    clock,
   });
-  const redeemer = createRedeemer({ vendorId, signer, broker, store, clock });
+  const vendorId = o.prices.vendorId;
 
   const app = Fastify({ logger: o.logger ?? false });
   netpayFastify(app, gate);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerBankCommands } from './bank.ts';
 import { registerBrokerCommands } from './broker.ts';
+import { registerVendorCommands } from './vendor.ts';
 
 /**
  * Every command group of `netpay`. A group lives in its own file (`commands/broker.ts`, …) and exports
@@ -10,4 +11,5 @@ import { registerBrokerCommands } from './broker.ts';
 export const COMMAND_GROUPS: readonly ((program: Command) => void)[] = [
   registerBankCommands,
   registerBrokerCommands,
+  registerVendorCommands,
 ];

@@ -1,0 +1,194 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { CliError } from '../errors.ts';
+import { databaseFromEnv, explainStartError, listenForStop } from '../lifecycle.ts';
+import { DirSchema, HostSchema, PortSchema, zodArg } from '../options.ts';
+
+export const DEFAULT_VENDOR_PORT = 4300;
+
+interface CommonFlags {
+  prices: string;
+  broker: string;
+  data?: string;
+  json?: boolean;
+}
+
+interface StartFlags extends CommonFlags {
+  folder: string;
+  port: number;
+  host: string;
+  publicUrl?: string;
+  bankAccount?: string;
+  redeemEvery: number;
+}
+
+const SecondsArg = z
+  .string()
+  .regex(/^\d{1,7}$/, 'must be a whole number of seconds')
+  .transform(Number);
+
+/** The price list file, checked by the vendor's schema, with a message that says which field is wrong. */
+async function loadPrices(file: string) {
+  const { PriceListSchema } = await import('@netpay/vendor/server');
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new CliError(`cannot read the price list ${file}: ${(e as Error).message}`);
+  }
+  const parsed = PriceListSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new CliError(`price list ${file}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+export function registerVendorCommands(program: Command): void {
+  const vendor = program
+    .command('vendor')
+    .description('sell files for NetPay coins, with no code: a folder, a price list and a broker')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ netpay vendor start --folder ./public --prices prices.json --broker http://127.0.0.1:4200',
+    );
+
+  const common = (c: Command) =>
+    c
+      .requiredOption(
+        '--prices <file>',
+        'price list JSON: {"vendorId", "prices": {"*.pdf": "50", "music/**": "10"}, "default"?}',
+      )
+      .requiredOption('--broker <url>', 'URL of the broker')
+      .option(
+        '-d, --data <dir>',
+        'folder for the vendor key and embedded database (default ./.netpay/vendor)',
+        zodArg(DirSchema),
+      )
+      .option('--json', 'print one JSON line instead of text');
+
+  common(
+    vendor
+      .command('start')
+      .description('serve a folder, selling each file at its price until Ctrl-C')
+      .requiredOption('--folder <dir>', 'the files to sell', zodArg(DirSchema))
+      .option(
+        '-p, --port <n>',
+        'port to listen on; 0 picks a free one',
+        zodArg(PortSchema),
+        DEFAULT_VENDOR_PORT,
+      )
+      .option('-H, --host <host>', 'address to listen on', zodArg(HostSchema), '127.0.0.1')
+      .option(
+        '--public-url <url>',
+        'URL other vendors reach this one at for hand-overs (default: the listening URL)',
+      )
+      .option('--bank-account <id>', 'bank account the broker pays this vendor out to')
+      .option(
+        '--redeem-every <seconds>',
+        'redeem accepted coins this often (0: only with `netpay vendor redeem`)',
+        zodArg(SecondsArg),
+        60,
+      ),
+  )
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ echo '{"vendorId":"my-shop","prices":{"*.pdf":"50"}}' > prices.json
+  $ netpay vendor start --folder ./public --prices prices.json --broker http://127.0.0.1:4200`,
+    )
+    .action((flags: StartFlags) => start(flags));
+
+  common(
+    vendor
+      .command('redeem')
+      .description('redeem every accepted, unredeemed coin now and print the statement'),
+  )
+    .addHelpText(
+      'after',
+      `
+With the embedded database, run this while the vendor is stopped (one process owns a PGlite folder).
+
+Example:
+  $ netpay vendor redeem --prices prices.json --broker http://127.0.0.1:4200 --json`,
+    )
+    .action((flags: CommonFlags) => redeem(flags));
+}
+
+async function start(flags: StartFlags): Promise<void> {
+  const databaseUrl = databaseFromEnv(flags.data);
+  const prices = await loadPrices(flags.prices);
+  const stop = listenForStop();
+  try {
+    const { startVendorServer } = await import('@netpay/vendor/server');
+    const running = await startVendorServer({
+      port: flags.port,
+      host: flags.host,
+      folder: flags.folder,
+      prices,
+      brokerUrl: flags.broker,
+      ...(flags.data !== undefined ? { dataDir: flags.data } : {}),
+      ...(databaseUrl !== undefined ? { databaseUrl } : {}),
+      ...(flags.publicUrl ? { publicUrl: flags.publicUrl } : {}),
+      ...(flags.bankAccount ? { bankAccount: flags.bankAccount } : {}),
+      redeemEveryMs: flags.redeemEvery * 1000,
+    }).catch((e: unknown) => {
+      throw explainStartError(e, {
+        service: 'vendor',
+        host: flags.host,
+        port: flags.port,
+        data: flags.data,
+        databaseUrl,
+      });
+    });
+    if (flags.json) {
+      process.stdout.write(
+        `${JSON.stringify({ url: running.url, vendorId: running.vendorId, publicKey: running.publicKey, pid: process.pid })}\n`,
+      );
+    } else {
+      process.stdout.write(
+        `NetPay vendor ${running.vendorId} selling ${flags.folder} on ${running.url}\n` +
+          `  broker     ${flags.broker}\n  statement  ${running.url}/netpay/statement\nStop with Ctrl-C.\n`,
+      );
+    }
+    const signal = await stop.signal;
+    if (!flags.json) process.stderr.write(`${signal}: stopping the vendor…\n`);
+    await running.close();
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function redeem(flags: CommonFlags): Promise<void> {
+  const databaseUrl = databaseFromEnv(flags.data);
+  const prices = await loadPrices(flags.prices);
+  const { openVendor } = await import('@netpay/vendor/server');
+  const v = await openVendor({
+    vendorId: prices.vendorId,
+    brokerUrl: flags.broker,
+    currency: prices.currency,
+    ...(flags.data !== undefined ? { dataDir: flags.data } : {}),
+    ...(databaseUrl !== undefined ? { databaseUrl } : {}),
+  });
+  try {
+    const result = await v.redeemer.redeem().catch((e: unknown) => {
+      throw new CliError(`redemption failed: ${(e as Error).message} (nothing was lost; run it again)`);
+    });
+    const statement = await v.store.statement();
+    if (flags.json)
+      process.stdout.write(
+        `${JSON.stringify({ vendorId: prices.vendorId, redemption: result, statement })}\n`,
+      );
+    else {
+      process.stdout.write(
+        `redeemed ${result.credited} of ${result.claims} ranges for ${result.amount} minor units` +
+          `${result.rejected > 0 ? ` (${result.rejected} refused: ${JSON.stringify(result.codes)})` : ''}\n` +
+          `accepted ${statement.accepted}, redeemed ${statement.redeemed} over ${statement.chains} chains\n`,
+      );
+    }
+  } finally {
+    await v.db.close();
+  }
+}

@@ -1,0 +1,85 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ENV, firstLine, netpay, type Run, STACK_FRAME } from './testing.ts';
+
+describe('netpay vendor (real processes)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netpay-vendor-cli-'));
+  const running: Run[] = [];
+  afterAll(() => {
+    for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sells a folder beside a broker, answers 402 with terms, and redeems offline once stopped', async () => {
+    const bank = netpay([
+      'bank',
+      'start',
+      '--port',
+      '0',
+      '--json',
+      '--data',
+      join(dir, 'bank'),
+      '--exponent',
+      '4',
+    ]);
+    running.push(bank);
+    const bankUrl = String(JSON.parse(await firstLine(bank)).url);
+    const broker = netpay([
+      'broker',
+      'start',
+      '--port',
+      '0',
+      '--json',
+      '--dev',
+      '--data',
+      join(dir, 'broker'),
+      '--bank',
+      bankUrl,
+    ]);
+    running.push(broker);
+    const brokerUrl = String(JSON.parse(await firstLine(broker)).url);
+
+    mkdirSync(join(dir, 'public'));
+    writeFileSync(join(dir, 'public', 'paper.pdf'), 'a paper');
+    writeFileSync(join(dir, 'public', 'index.txt'), 'hello');
+    const prices = join(dir, 'prices.json');
+    writeFileSync(prices, JSON.stringify({ vendorId: 'cli-shop', prices: { '*.pdf': '50' } }));
+    const args = ['--prices', prices, '--broker', brokerUrl, '--data', join(dir, 'vendor')];
+    const vendor = netpay(
+      ['vendor', 'start', '--port', '0', '--json', '--folder', join(dir, 'public'), ...args],
+      ENV,
+    );
+    running.push(vendor);
+    const info = JSON.parse(await firstLine(vendor));
+    expect(info).toMatchObject({ vendorId: 'cli-shop' });
+    expect(await (await fetch(`${info.url}/index.txt`)).text()).toBe('hello');
+    const unpaid = await fetch(`${info.url}/paper.pdf`);
+    expect(unpaid.status).toBe(402);
+    expect((await unpaid.json()).terms).toMatchObject({ price: '50', vendorId: 'cli-shop' });
+    const party = await (await fetch(`${brokerUrl}/parties/cli-shop`)).json();
+    expect(party).toMatchObject({ id: 'cli-shop', publicKey: info.publicKey, url: info.url });
+    vendor.child.kill('SIGTERM');
+    expect((await vendor.exit).code).toBe(0);
+
+    const redeem = netpay(['vendor', 'redeem', '--json', ...args], ENV);
+    const out = JSON.parse(await firstLine(redeem));
+    expect(out).toMatchObject({
+      vendorId: 'cli-shop',
+      redemption: { claims: 0 },
+      statement: { accepted: '0' },
+    });
+    expect((await redeem.exit).code).toBe(0);
+    for (const r of [broker, bank]) r.child.kill('SIGTERM');
+  });
+
+  it('explains a bad price list in one line', async () => {
+    const bad = join(dir, 'bad-prices.json');
+    writeFileSync(bad, JSON.stringify({ vendorId: 'x', prices: { '*.pdf': '0.5' } }));
+    const run = netpay(['vendor', 'redeem', '--prices', bad, '--broker', 'http://127.0.0.1:9']);
+    expect((await run.exit).code).not.toBe(0);
+    expect(run.stderr()).toMatch(/price list .*prices/);
+    expect(run.stderr()).not.toMatch(STACK_FRAME);
+  });
+});
