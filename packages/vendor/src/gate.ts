@@ -61,9 +61,19 @@ export const GATE_ERROR_STATUS = {
 } as const;
 export type GateErrorCode = keyof typeof GATE_ERROR_STATUS;
 
+/** Refusals a stale cache could cause (another instance advanced the chain): worth one reload. */
+const RELOAD_ON = new Set<string>([
+  'payment_invalid',
+  'overpayment',
+  'insufficient_payment',
+  'payment_conflict',
+]);
+
 interface Ticket {
   readonly advances: { chain: HeldChain; fromIndex: number; toIndex: number; payword: Uint8Array }[];
   readonly receipt: Receipt;
+  /** What was paid for ("GET /path"): a retry is served free only for the same resource. */
+  readonly resource: string;
   /** A retry of a payment already accepted: serve again, charge nothing. */
   readonly replay: boolean;
   readonly release: () => void;
@@ -336,25 +346,36 @@ export function createGate(o: GateOptions) {
   async function begin(req: GateRequest, price: Price): Promise<{ ticket: Ticket } | { answer: GateAnswer }> {
     const raw = req.headers[HEADERS.payment.toLowerCase()];
     const header = Array.isArray(raw) ? raw[0] : raw;
-    if (header === undefined) return { answer: paymentRequired(price, req) };
+    // HEAD shows the terms and is never charged.
+    if (header === undefined || req.method === 'HEAD') return { answer: paymentRequired(price, req) };
+    const resource = `${req.method} ${req.url}`;
     const decoded = decodeHeader('payment', header);
     if (!decoded.ok) return { answer: answer('payment_malformed', decoded.error.message) };
     const parts = decoded.value.parts;
     const release = await lockChains(parts.map((p) => p.chainId));
     try {
+      // Another instance over the same database may have advanced a chain: on a refusal that a stale
+      // cache could explain, reload the chains and look once more.
+      let result = await evaluate(false);
+      if ('answer' in result && RELOAD_ON.has(result.answer.body.code)) result = await evaluate(true);
+      if ('answer' in result) release();
+      return result;
+    } catch (e) {
+      release();
+      throw e;
+    }
+
+    async function evaluate(fresh: boolean): Promise<{ ticket: Ticket } | { answer: GateAnswer }> {
       const now = Math.floor(clock() / 1000);
       const advances: Ticket['advances'] = [];
       let total = 0n;
       let replays = 0;
       for (const part of parts) {
+        if (fresh) await o.store.reload(part.chainId);
         const chain = await acquire(part.chainId);
-        if ('status' in chain && 'body' in chain) {
-          release();
-          return { answer: chain };
-        }
+        if ('status' in chain && 'body' in chain) return { answer: chain };
         const t = chain.touchstone;
         if (t.currency !== cur.code || t.exponent !== cur.exponent) {
-          release();
           return {
             answer: answer(
               'wrong_currency',
@@ -377,7 +398,6 @@ export function createGate(o: GateOptions) {
         const state = { chainId: chain.chainId, index: chain.acceptedIndex, payword: chain.acceptedPayword };
         const verified = verifyPayment(state, part, t, now, { maxCoins: o.maxCoins ?? 1000, step });
         if (!verified.ok) {
-          release();
           return {
             answer: answer('payment_invalid', verified.error.message, { protocolCode: verified.error.code }),
           };
@@ -391,15 +411,16 @@ export function createGate(o: GateOptions) {
         });
       }
       if (replays === parts.length) {
-        const stored = await o.store.receipt(parts[0]!.chainId, parts[0]!.index);
-        if (stored) return { ticket: { advances: [], receipt: stored as Receipt, replay: true, release } };
+        const stored = (await o.store.receipt(parts[0]!.chainId, parts[0]!.index)) as
+          | { receipt: Receipt; resource: string }
+          | undefined;
+        // The same payment for the same resource at the same price: served again, charged nothing.
+        if (stored && stored.resource === resource && stored.receipt.amount === price.amount.toString()) {
+          return { ticket: { advances: [], receipt: stored.receipt, resource, replay: true, release } };
+        }
       }
-      if (replays > 0) {
-        release();
-        return { answer: answer('payment_conflict', 'some coins of this payment were already spent here') };
-      }
+      if (replays > 0) return { answer: answer('payment_conflict', 'these coins were already spent here') };
       if (total < price.amount) {
-        release();
         return {
           answer: paymentRequired(
             price,
@@ -410,7 +431,6 @@ export function createGate(o: GateOptions) {
         };
       }
       if (total > price.amount) {
-        release();
         return {
           answer: paymentRequired(
             price,
@@ -448,10 +468,7 @@ export function createGate(o: GateOptions) {
           : {}),
         issuedAt: now,
       };
-      return { ticket: { advances, receipt, replay: false, release } };
-    } catch (e) {
-      release();
-      throw e;
+      return { ticket: { advances, receipt, resource, replay: false, release } };
     }
   }
 
@@ -474,7 +491,7 @@ export function createGate(o: GateOptions) {
           fromIndex: a.fromIndex,
           toIndex: a.toIndex,
           payword: a.payword,
-          receipt: ticket.receipt,
+          receipt: { receipt: ticket.receipt, resource: ticket.resource },
         })),
       );
       if (!committed) {

@@ -1,12 +1,4 @@
-import {
-  type Claim,
-  type Ed25519Signer,
-  fromBase64url,
-  sha256,
-  signMessage,
-  toBase64url,
-  utf8,
-} from '@netpay/protocol';
+import { type Claim, type Ed25519Signer, sha256, signMessage, toBase64url, utf8 } from '@netpay/protocol';
 import type { BrokerClient } from './broker-client.ts';
 import type { ChainStore } from './store.ts';
 
@@ -59,9 +51,41 @@ export function createRedeemer(o: {
     return [...earlier, ...current];
   }
 
-  /** Redeems every accepted, unredeemed range now. Refused ranges are not retried; unanswered ones are. */
+  /**
+   * Redeems every accepted, unredeemed range now. Each claim is written down before it is sent; a claim
+   * whose answer was lost is resent unchanged (the broker replays its answer) before any new claim is made
+   * for that chain, so a range is never claimed twice under different ids. Only a credited claim counts as
+   * redeemed; a refused one is kept with its code and not retried.
+   */
   async function redeem() {
-    const all = await ranges();
+    const resend = await o.store.sentClaims();
+    const waiting = new Set(resend.map((c) => c.chain_id));
+    const fresh = (await ranges()).filter((r) => !waiting.has(r.chainId));
+    const rows = fresh.map((r) => {
+      const claim: Claim = signMessage(
+        'claim',
+        {
+          v: 1,
+          claimId: claimId(r),
+          vendorId: o.vendorId,
+          chainId: r.chainId,
+          from: r.from,
+          to: r.to,
+          issuedAt: Math.floor(clock() / 1000),
+        },
+        o.signer,
+      );
+      return {
+        claim_id: claim.claimId,
+        chain_id: r.chainId,
+        from_index: r.from.index,
+        to_index: r.to.index,
+        earlier: r.earlier,
+        claim,
+      };
+    });
+    await o.store.recordClaims(rows);
+    const all = [...resend, ...rows];
     const out = {
       claims: all.length,
       credited: 0,
@@ -71,33 +95,21 @@ export function createRedeemer(o: {
     };
     for (let i = 0; i < all.length; i += BATCH) {
       const batch = all.slice(i, i + BATCH);
-      const claims: Claim[] = batch.map((r) =>
-        signMessage(
-          'claim',
-          {
-            v: 1,
-            claimId: claimId(r),
-            vendorId: o.vendorId,
-            chainId: r.chainId,
-            from: r.from,
-            to: r.to,
-            issuedAt: Math.floor(clock() / 1000),
-          },
-          o.signer,
-        ),
-      );
-      const answer = await o.broker.redeem(claims);
-      for (const [k, result] of answer.results.entries()) {
-        const r = batch[k]!;
+      const answer = await o.broker.redeem(batch.map((c) => c.claim));
+      const byId = new Map(answer.results.map((r) => [r.claimId, r]));
+      for (const c of batch) {
+        const result = byId.get(c.claim_id);
+        if (!result) continue; // no answer for it: resent next round
         if (result.status === 'credited') {
           out.credited++;
           out.amount += BigInt(result.amount ?? '0');
+          await o.store.settleClaim(c, 'credited', null, BigInt(result.amount ?? '0'));
         } else {
           out.rejected++;
-          out.codes[result.code ?? 'rejected'] = (out.codes[result.code ?? 'rejected'] ?? 0) + 1;
+          const code = result.code ?? 'rejected';
+          out.codes[code] = (out.codes[code] ?? 0) + 1;
+          await o.store.settleClaim(c, 'refused', code, null);
         }
-        if (r.earlier) await o.store.markRangeRedeemed(r.chainId, r.from.index);
-        else await o.store.markRedeemed(r.chainId, r.to.index, fromBase64url(r.to.payword)!);
       }
     }
     return { ...out, amount: out.amount.toString() };

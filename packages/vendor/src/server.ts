@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join, posix, resolve } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import { migrate, openDatabase } from '@netpay/db';
 import {
@@ -40,6 +40,19 @@ export type PriceList = z.infer<typeof PriceListSchema>;
 function globToRegExp(glob: string): RegExp {
   const segment = (part: string) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*');
   return new RegExp(`^${glob.split('**').map(segment).join('.*')}$`);
+}
+
+/**
+ * The requested file as a normalised relative path (Fastify has already percent-decoded it). A path that
+ * climbs out of the folder is a 400, before anything is priced or read.
+ */
+export function filePath(params: unknown): string {
+  const raw = (params as { '*'?: string })['*'] ?? '';
+  const normalised = posix.normalize(`/${raw}`).replace(/^\/+/, '');
+  if (normalised.split('/').includes('..') || raw.includes('\0')) {
+    throw Object.assign(new Error('the path leaves the folder'), { statusCode: 400 });
+  }
+  return normalised;
 }
 
 export function priceOf(list: PriceList, path: string): bigint | undefined {
@@ -133,22 +146,22 @@ export async function startVendorServer(o: StartVendorOptions) {
   netpayFastify(app, gate);
   await app.register(fastifyStatic, { root: folder, serve: false });
   app.get('/netpay/statement', async () => ({ vendorId, ...(await store.statement()) }));
+  // One path, normalised once, is both priced and served: `//a.pdf` or `x/../a.pdf` cannot dodge the price.
   app.get(
     '/*',
     {
       config: {
         netpay: (req) => {
-          const path = decodeURIComponent((req.params as { '*': string })['*'] ?? '');
-          const amount = priceOf(o.prices, path);
+          const path = filePath(req.params);
           return {
-            amount: amount ?? 0n,
+            amount: priceOf(o.prices, path) ?? 0n,
             ...(o.prices.payees ? { payees: o.prices.payees } : {}),
             description: path,
           };
         },
       },
     },
-    async (req, reply) => reply.sendFile(decodeURIComponent((req.params as { '*': string })['*'] ?? '')),
+    async (req, reply) => reply.sendFile(filePath(req.params)),
   );
   await app.listen({ port: o.port, host: o.host ?? '127.0.0.1' });
   const address = app.server.address() as AddressInfo;

@@ -48,6 +48,26 @@ export const VENDOR_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: '20261126_0420_vendor_claims',
+    sql: `
+      -- Every claim sent to the broker, written before it is sent: a claim whose answer was lost is resent
+      -- unchanged (the broker replays its answer), and only a credited claim counts as redeemed.
+      CREATE TABLE vendor_claims (
+        claim_id text PRIMARY KEY,
+        chain_id text NOT NULL,
+        from_index integer NOT NULL,
+        to_index integer NOT NULL,
+        earlier boolean NOT NULL,
+        claim jsonb NOT NULL,
+        status text NOT NULL CHECK (status IN ('sent', 'credited', 'refused')),
+        code text,
+        amount bigint,
+        created_at bigint NOT NULL
+      );
+      CREATE INDEX vendor_claims_sent ON vendor_claims (status, chain_id);
+    `,
+  },
 ];
 
 /** What the vendor knows of one chain. Paywords as bytes in memory, base64url in the database. */
@@ -352,28 +372,91 @@ export function createChainStore(o: StoreOptions) {
     }
   }
 
+  interface ClaimRow {
+    claim_id: string;
+    chain_id: string;
+    from_index: number;
+    to_index: number;
+    earlier: boolean;
+    claim: unknown;
+  }
+
+  /** Writes claims as sent, before they go to the broker. */
+  async function recordClaims(rows: readonly Omit<ClaimRow, never>[]): Promise<void> {
+    if (rows.length === 0) return;
+    await db.query(
+      `INSERT INTO vendor_claims (claim_id, chain_id, from_index, to_index, earlier, claim, status, created_at)
+       SELECT c, ch, f, t, e, j::jsonb, 'sent', $7 FROM unnest($1::text[], $2::text[], $3::int4[], $4::int4[], $5::bool[], $6::text[])
+         AS x(c, ch, f, t, e, j)
+       ON CONFLICT (claim_id) DO NOTHING`,
+      [
+        rows.map((r) => r.claim_id),
+        rows.map((r) => r.chain_id),
+        rows.map((r) => r.from_index),
+        rows.map((r) => r.to_index),
+        rows.map((r) => r.earlier),
+        rows.map((r) => JSON.stringify(r.claim)),
+        BigInt(clock()),
+      ],
+    );
+  }
+
+  /** Claims sent whose answer never arrived: to be resent unchanged. */
+  async function sentClaims(): Promise<ClaimRow[]> {
+    return db.query<ClaimRow>(
+      "SELECT claim_id, chain_id, from_index, to_index, earlier, claim FROM vendor_claims WHERE status = 'sent' ORDER BY created_at",
+    );
+  }
+
+  /** Records the broker's answer to a claim and settles its range (credited or definitively refused). */
+  async function settleClaim(
+    c: ClaimRow,
+    status: 'credited' | 'refused',
+    code: string | null,
+    amount: bigint | null,
+  ) {
+    await db.query('UPDATE vendor_claims SET status = $2, code = $3, amount = $4 WHERE claim_id = $1', [
+      c.claim_id,
+      status,
+      code,
+      amount,
+    ]);
+    const to = (c.claim as { to: { payword: string } }).to.payword;
+    if (c.earlier) await markRangeRedeemed(c.chain_id, c.from_index);
+    else await markRedeemed(c.chain_id, c.to_index, fromBase64url(to)!);
+  }
+
   /** What this vendor accepted and redeemed, in coins and minor units, over all chains. */
   async function statement() {
-    const [current] = await db.query<{ accepted: bigint; redeemed: bigint; chains: bigint }>(
+    const [current] = await db.query<{ accepted: bigint; chains: bigint }>(
       `SELECT COALESCE(sum((accepted_index - start_index)::int8 * (touchstone->>'coinValue')::int8), 0)::int8 AS accepted,
-              COALESCE(sum((redeemed_index - start_index)::int8 * (touchstone->>'coinValue')::int8), 0)::int8 AS redeemed,
               count(*)::int8 AS chains
        FROM vendor_chains WHERE status = 'held'`,
     );
-    const [earlier] = await db.query<{ accepted: bigint; redeemed: bigint }>(
-      `SELECT COALESCE(sum((r.to_index - r.from_index)::int8 * (c.touchstone->>'coinValue')::int8), 0)::int8 AS accepted,
-              COALESCE(sum(CASE WHEN r.redeemed THEN (r.to_index - r.from_index)::int8 * (c.touchstone->>'coinValue')::int8 ELSE 0 END), 0)::int8 AS redeemed
+    const [earlier] = await db.query<{ accepted: bigint }>(
+      `SELECT COALESCE(sum((r.to_index - r.from_index)::int8 * (c.touchstone->>'coinValue')::int8), 0)::int8 AS accepted
        FROM vendor_ranges r JOIN vendor_chains c ON c.chain_id = r.chain_id`,
+    );
+    const [claims] = await db.query<{ credited: bigint; refused: bigint; pending: bigint }>(
+      `SELECT COALESCE(sum(amount) FILTER (WHERE status = 'credited'), 0)::int8 AS credited,
+              count(*) FILTER (WHERE status = 'refused')::int8 AS refused,
+              count(*) FILTER (WHERE status = 'sent')::int8 AS pending
+       FROM vendor_claims`,
     );
     return {
       chains: Number(current?.chains ?? 0n),
       accepted: ((current?.accepted ?? 0n) + (earlier?.accepted ?? 0n)).toString(),
-      redeemed: ((current?.redeemed ?? 0n) + (earlier?.redeemed ?? 0n)).toString(),
+      redeemed: (claims?.credited ?? 0n).toString(),
+      refusedClaims: Number(claims?.refused ?? 0n),
+      claimsAwaitingAnswer: Number(claims?.pending ?? 0n),
     };
   }
 
   return {
     statement,
+    recordClaims,
+    sentClaims,
+    settleClaim,
     get,
     reload,
     hold,

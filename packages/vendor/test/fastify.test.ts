@@ -59,6 +59,7 @@ for (const kind of TEST_DATABASES) {
         reply.code(500).send({ oops: true }),
       );
       app.get('/free', async () => ({ free: true }));
+      app.get('/other', { config: { netpay: { amount: 50n } } }, async () => ({ text: 'another article' }));
       await app.listen({ port: 0, host: '127.0.0.1' });
       url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
       onClose.push(() => db.close());
@@ -125,6 +126,20 @@ for (const kind of TEST_DATABASES) {
       const next = await get('/article', pay(c.chainId, 10, c.words[10]!));
       expect(next.status).toBe(200);
       expect((await store.get(c.chainId))!.acceptedIndex).toBe(10);
+    });
+
+    it('serves a retried payment again only for the resource it paid for', async () => {
+      const c = await buyChain();
+      expect((await get('/article', pay(c.chainId, 5, c.words[5]!))).status).toBe(200);
+      const elsewhere = await get('/other', pay(c.chainId, 5, c.words[5]!));
+      expect(elsewhere.status).toBe(409);
+      expect((await elsewhere.json()).code).toBe('payment_conflict');
+      const head = await fetch(`${url}/article`, {
+        method: 'HEAD',
+        headers: { [HEADERS.payment]: encodeHeader(pay(c.chainId, 10, c.words[10]!)) },
+      });
+      expect(head.status).toBe(402);
+      expect((await store.get(c.chainId))!.acceptedIndex).toBe(5);
     });
 
     it('refuses forged, stale, short, excess and malformed payments, recording nothing', async () => {

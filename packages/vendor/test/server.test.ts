@@ -81,6 +81,11 @@ describe('standalone vendor selling a folder [pglite]', () => {
     });
     expect(missing.status).toBe(404);
     expect((await fetch(`${shop.url}/../../etc/passwd`)).status).toBeGreaterThanOrEqual(400);
+    // Paths that dodge the glob by shape are priced like the file they reach.
+    for (const sneaky of ['//guide.pdf', '/music/../guide.pdf', '/%2Fguide.pdf']) {
+      const r = await fetch(shop.url + sneaky);
+      expect(r.status, sneaky).not.toBe(200);
+    }
 
     const statement = await (await fetch(`${shop.url}/netpay/statement`)).json();
     expect(statement).toMatchObject({ vendorId: 'folder-shop', accepted: '60', redeemed: '0' });
