@@ -176,24 +176,31 @@ export async function startVendorServer(o: StartVendorOptions) {
     url: o.publicUrl ?? url,
     ...(o.bankAccount ? { bankAccount: o.bankAccount } : {}),
   };
-  const res = await fetch(`${o.brokerUrl.replace(/\/+$/, '')}/parties`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'idempotency-key': `register-${vendorId}-${clock()}`,
-      ...signRequest(
-        signer,
-        vendorId,
-        { method: 'POST', path: '/parties', body },
-        Math.floor(clock() / 1000),
-      ),
-    },
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) {
+  let refusal: string | undefined;
+  try {
+    const res = await fetch(`${o.brokerUrl.replace(/\/+$/, '')}/parties`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'idempotency-key': `register-${vendorId}-${clock()}`,
+        ...signRequest(
+          signer,
+          vendorId,
+          { method: 'POST', path: '/parties', body },
+          Math.floor(clock() / 1000),
+        ),
+      },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) refusal = `the broker refused the registration of ${vendorId}: ${await res.text()}`;
+  } catch (e) {
+    refusal = `cannot reach the broker at ${o.brokerUrl}: ${(e as Error).message}`;
+  }
+  if (refusal) {
     await app.close();
     await db.close();
-    throw new Error(`vendor config: the broker refused the registration of ${vendorId}: ${await res.text()}`);
+    throw new Error(`vendor config: ${refusal}`);
   }
   const stop = (o.redeemEveryMs ?? 60_000) > 0 ? redeemer.start(o.redeemEveryMs ?? 60_000) : () => {};
   let closed: Promise<void> | undefined;

@@ -166,7 +166,9 @@ export function createChainStore(o: StoreOptions) {
          redeemed_index, redeemed_payword, status, updated_at)
        VALUES ($1, $2, $3, $4, $3, $4, $3, $4, 'held', $5)
        ON CONFLICT (chain_id) DO UPDATE SET status = 'held', updated_at = $5, start_index = $3, start_payword = $4,
-         accepted_index = $3, accepted_payword = $4, redeemed_index = $3, redeemed_payword = $4`,
+         accepted_index = $3, accepted_payword = $4, redeemed_index = $3, redeemed_payword = $4
+       -- A chain this vendor (or another instance of it) holds already keeps its state: never go backwards.
+       WHERE vendor_chains.status = 'handed' AND vendor_chains.accepted_index <= $3`,
       [touchstone.chainId, JSON.stringify(touchstone), start.index, w, BigInt(clock())],
     );
     return (await reload(touchstone.chainId))!;
@@ -178,6 +180,8 @@ export function createChainStore(o: StoreOptions) {
    */
   async function release(chainId: string): Promise<HeldChain | undefined> {
     await db.transaction(async (tx) => {
+      // Locked first, so a payment committing on another instance lands before or after, never between.
+      await tx.query('SELECT 1 FROM vendor_chains WHERE chain_id = $1 FOR UPDATE', [chainId]);
       // The holding's whole range moves to vendor_ranges: the redeemed part marked so, the rest to redeem.
       await tx.query(
         `INSERT INTO vendor_ranges (chain_id, from_index, from_payword, to_index, to_payword, redeemed)

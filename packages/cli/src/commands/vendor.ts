@@ -26,7 +26,9 @@ interface StartFlags extends CommonFlags {
 const SecondsArg = z
   .string()
   .regex(/^\d{1,7}$/, 'must be a whole number of seconds')
-  .transform(Number);
+  .transform(Number)
+  .pipe(z.number().max(86_400 * 24, 'must be at most 24 days (2073600 seconds)'));
+const UrlArg = z.url('must be an http(s) URL');
 
 /** The price list file, checked by the vendor's schema, with a message that says which field is wrong. */
 async function loadPrices(file: string) {
@@ -60,7 +62,7 @@ export function registerVendorCommands(program: Command): void {
         '--prices <file>',
         'price list JSON: {"vendorId", "prices": {"*.pdf": "50", "music/**": "10"}, "default"?}',
       )
-      .requiredOption('--broker <url>', 'URL of the broker')
+      .requiredOption('--broker <url>', 'URL of the broker', zodArg(UrlArg))
       .option(
         '-d, --data <dir>',
         'folder for the vendor key and embedded database (default ./.netpay/vendor)',
@@ -83,6 +85,7 @@ export function registerVendorCommands(program: Command): void {
       .option(
         '--public-url <url>',
         'URL other vendors reach this one at for hand-overs (default: the listening URL)',
+        zodArg(UrlArg),
       )
       .option('--bank-account <id>', 'bank account the broker pays this vendor out to')
       .option(
