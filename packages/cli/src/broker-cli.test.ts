@@ -1,20 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBankClient } from '@netpay/bank/client';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ENV, firstLine, netpay, type Run, STACK_FRAME } from './testing.ts';
+import { describe, expect, it } from 'vitest';
+import { ENV, firstLine, processScope, STACK_FRAME } from './testing.ts';
 
 describe('netpay broker (real processes)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'netpay-broker-cli-'));
-  const running: Run[] = [];
-  afterAll(() => {
-    for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { dir, start } = processScope('netpay-broker-cli-');
 
   it('starts beside a bank, serves customers, then audits and settles offline', async () => {
-    const bankRun = netpay([
+    const bankRun = start([
       'bank',
       'start',
       '--port',
@@ -25,7 +19,6 @@ describe('netpay broker (real processes)', () => {
       '--exponent',
       '4',
     ]);
-    running.push(bankRun);
     const bankUrl = String(JSON.parse(await firstLine(bankRun)).url);
     const bank = createBankClient(bankUrl);
     const own = await bank.createAccount({ name: 'broker' });
@@ -37,8 +30,7 @@ describe('netpay broker (real processes)', () => {
 
     const env = { ...ENV, NETPAY_ADMIN_TOKEN: 'cli-admin-token-0123456789' };
     const args = ['--data', join(dir, 'broker'), '--config', configFile, '--bank', bankUrl];
-    const brokerRun = netpay(['broker', 'start', '--port', '0', '--json', '--dev', ...args], env);
-    running.push(brokerRun);
+    const brokerRun = start(['broker', 'start', '--port', '0', '--json', '--dev', ...args], env);
     const info = JSON.parse(await firstLine(brokerRun));
     expect(info).toMatchObject({ database: 'pglite', brokerId: 'cli.broker' });
     const url = String(info.url);
@@ -57,12 +49,12 @@ describe('netpay broker (real processes)', () => {
     brokerRun.child.kill('SIGTERM');
     expect((await brokerRun.exit).code).toBe(0);
 
-    const auditRun = netpay(['broker', 'audit', '--json', ...args], env);
+    const auditRun = start(['broker', 'audit', '--json', ...args], env);
     const report = JSON.parse(await firstLine(auditRun));
     expect(report).toMatchObject({ ok: true, sumOfBalances: '0' });
     expect((await auditRun.exit).code).toBe(0);
 
-    const settleRun = netpay(['broker', 'settle', '--json', ...args], env);
+    const settleRun = start(['broker', 'settle', '--json', ...args], env);
     expect(JSON.parse(await firstLine(settleRun))).toMatchObject({ created: 0, sent: 0 });
     expect((await settleRun.exit).code).toBe(0);
     bankRun.child.kill('SIGTERM');
@@ -72,12 +64,12 @@ describe('netpay broker (real processes)', () => {
   it('explains a bad config file in one line', async () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ feeBasisPoints: 20_000 }));
-    const run = netpay(['broker', 'start', '--port', '0', '--data', join(dir, 'b2'), '--config', bad]);
+    const run = start(['broker', 'start', '--port', '0', '--data', join(dir, 'b2'), '--config', bad]);
     const { code } = await run.exit;
     expect(code).not.toBe(0);
     expect(run.stderr()).toMatch(/feeBasisPoints/);
     expect(run.stderr()).not.toMatch(STACK_FRAME);
-    const missing = netpay(['broker', 'audit', '--config', join(dir, 'missing.json')]);
+    const missing = start(['broker', 'audit', '--config', join(dir, 'missing.json')]);
     expect((await missing.exit).code).not.toBe(0);
     expect(missing.stderr()).toMatch(/cannot read the config file/);
   });

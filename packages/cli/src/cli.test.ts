@@ -1,22 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBankClient } from '@netpay/bank/client';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ENV, firstLine, netpay, type Run, STACK_FRAME } from './testing.ts';
+import { describe, expect, it } from 'vitest';
+import { ENV, firstLine, processScope, STACK_FRAME } from './testing.ts';
 
 describe('netpay bank start (a real process)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'netpay-cli-'));
-  const running: Run[] = [];
-  afterAll(() => {
-    for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { dir, start } = processScope('netpay-cli-');
 
   it('starts, prints one JSON line, serves the bank, and exits 0 on SIGTERM', async () => {
-    const run = netpay(['bank', 'start', '--port', '0', '--json', '--data', join(dir, 'bank')]);
-    running.push(run);
+    const run = start(['bank', 'start', '--port', '0', '--json', '--data', join(dir, 'bank')]);
     const info = JSON.parse(await firstLine(run)) as Record<string, unknown>;
     expect(info).toMatchObject({
       database: 'pglite',
@@ -41,8 +33,7 @@ describe('netpay bank start (a real process)', () => {
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const { port } = blocker.address() as { port: number };
     try {
-      const run = netpay(['bank', 'start', '--port', String(port), '--data', join(dir, 'bank')]);
-      running.push(run);
+      const run = start(['bank', 'start', '--port', String(port), '--data', join(dir, 'bank')]);
       expect((await run.exit).code).toBe(1);
       expect(run.stderr()).toContain(`127.0.0.1:${port} is already in use`);
       expect(run.stderr()).not.toMatch(STACK_FRAME);
@@ -66,8 +57,7 @@ describe('netpay bank start (a real process)', () => {
     ];
     await Promise.all(
       cases.map(async (c) => {
-        const run = netpay(c.args, c.env);
-        running.push(run);
+        const run = start(c.args, c.env);
         const { code } = await run.exit;
         expect(code, c.args.join(' ')).not.toBe(0);
         expect(run.stderr(), c.args.join(' ')).toContain(c.message);
@@ -78,8 +68,7 @@ describe('netpay bank start (a real process)', () => {
 
   it('documents every command with an example', async () => {
     for (const args of [['--help'], ['bank', '--help'], ['bank', 'start', '--help']]) {
-      const run = netpay(args);
-      running.push(run);
+      const run = start(args);
       expect((await run.exit).code).toBe(0);
       expect(run.stdout(), args.join(' ')).toMatch(/Examples?:\n\s+\$ netpay /);
     }

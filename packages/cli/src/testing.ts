@@ -1,6 +1,10 @@
 /** Runs `netpay` as a real child process for the CLI tests. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../bin/netpay.mjs', import.meta.url));
 export const { DATABASE_URL: _ignored, ...ENV } = process.env;
@@ -40,3 +44,23 @@ export async function firstLine(run: Run, timeoutMs = 30_000): Promise<string> {
 
 /** No "    at file:line" frames: user mistakes are one clear line. */
 export const STACK_FRAME = /^\s+at /m;
+
+/**
+ * A temporary folder and the processes a describe block starts: call inside `describe`; everything still
+ * running is killed and the folder removed after the block.
+ */
+export function processScope(prefix: string) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const running: Run[] = [];
+  afterAll(() => {
+    for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  /** Runs `netpay` and kills it after the block if it is still running. */
+  const start = (args: string[], env?: NodeJS.ProcessEnv) => {
+    const run = netpay(args, env);
+    running.push(run);
+    return run;
+  };
+  return { dir, start };
+}

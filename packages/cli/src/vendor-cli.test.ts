@@ -1,19 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ENV, firstLine, netpay, type Run, STACK_FRAME } from './testing.ts';
+import { describe, expect, it } from 'vitest';
+import { ENV, firstLine, processScope, STACK_FRAME } from './testing.ts';
 
 describe('netpay vendor (real processes)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'netpay-vendor-cli-'));
-  const running: Run[] = [];
-  afterAll(() => {
-    for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { dir, start } = processScope('netpay-vendor-cli-');
 
   it('sells a folder beside a broker, answers 402 with terms, and redeems offline once stopped', async () => {
-    const bank = netpay([
+    const bank = start([
       'bank',
       'start',
       '--port',
@@ -24,9 +18,8 @@ describe('netpay vendor (real processes)', () => {
       '--exponent',
       '4',
     ]);
-    running.push(bank);
     const bankUrl = String(JSON.parse(await firstLine(bank)).url);
-    const broker = netpay([
+    const broker = start([
       'broker',
       'start',
       '--port',
@@ -38,7 +31,6 @@ describe('netpay vendor (real processes)', () => {
       '--bank',
       bankUrl,
     ]);
-    running.push(broker);
     const brokerUrl = String(JSON.parse(await firstLine(broker)).url);
 
     mkdirSync(join(dir, 'public'));
@@ -47,11 +39,10 @@ describe('netpay vendor (real processes)', () => {
     const prices = join(dir, 'prices.json');
     writeFileSync(prices, JSON.stringify({ vendorId: 'cli-shop', prices: { '*.pdf': '50' } }));
     const args = ['--prices', prices, '--broker', brokerUrl, '--data', join(dir, 'vendor')];
-    const vendor = netpay(
+    const vendor = start(
       ['vendor', 'start', '--port', '0', '--json', '--folder', join(dir, 'public'), ...args],
       ENV,
     );
-    running.push(vendor);
     const info = JSON.parse(await firstLine(vendor));
     expect(info).toMatchObject({ vendorId: 'cli-shop' });
     expect(await (await fetch(`${info.url}/index.txt`)).text()).toBe('hello');
@@ -63,7 +54,7 @@ describe('netpay vendor (real processes)', () => {
     vendor.child.kill('SIGTERM');
     expect((await vendor.exit).code).toBe(0);
 
-    const redeem = netpay(['vendor', 'redeem', '--json', ...args], ENV);
+    const redeem = start(['vendor', 'redeem', '--json', ...args], ENV);
     const out = JSON.parse(await firstLine(redeem));
     expect(out).toMatchObject({
       vendorId: 'cli-shop',
@@ -77,7 +68,7 @@ describe('netpay vendor (real processes)', () => {
   it('explains a bad price list in one line', async () => {
     const bad = join(dir, 'bad-prices.json');
     writeFileSync(bad, JSON.stringify({ vendorId: 'x', prices: { '*.pdf': '0.5' } }));
-    const run = netpay(['vendor', 'redeem', '--prices', bad, '--broker', 'http://127.0.0.1:9']);
+    const run = start(['vendor', 'redeem', '--prices', bad, '--broker', 'http://127.0.0.1:9']);
     expect((await run.exit).code).not.toBe(0);
     expect(run.stderr()).toMatch(/price list .*prices/);
     expect(run.stderr()).not.toMatch(STACK_FRAME);
