@@ -127,7 +127,9 @@ export function createBrokerClient(o: BrokerClientOptions) {
     redeem: (claims: unknown[]) => call('POST', '/redemptions', RedeemAnswer, { claims }),
     async keys() {
       const res = await fetch(`${root}/keys`, { signal: AbortSignal.timeout(o.timeoutMs ?? 10_000) });
-      const parsed = KeysAnswer.safeParse(await res.json());
+      if (!res.ok)
+        throw new BrokerError(res.status, 'broker_error', `the broker answered ${res.status} to /keys`);
+      const parsed = KeysAnswer.safeParse(await res.json().catch(() => null));
       if (!parsed.success)
         throw new BrokerError(502, 'bad_broker_answer', 'unexpected answer from the broker to /keys');
       return parsed.data.keys.map((k) => ({ ...k, publicKey: fromBase64url(k.publicKey)! }));

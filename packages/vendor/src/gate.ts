@@ -195,7 +195,15 @@ export function createGate(o: GateOptions) {
       return answer('broker_unavailable', 'the broker cannot be reached to check this chain; try again');
     }
     const t = claim.touchstone;
-    const key = await brokerKey(t.brokerId, t.keyId);
+    let key: Uint8Array | undefined;
+    try {
+      key = await brokerKey(t.brokerId, t.keyId);
+    } catch {
+      return answer(
+        'broker_unavailable',
+        "the broker's keys cannot be fetched to check this chain; try again",
+      );
+    }
     const checked = verifyTouchstone(
       t,
       (b, k) => (b === t.brokerId && k === t.keyId ? key : undefined),
@@ -282,62 +290,77 @@ export function createGate(o: GateOptions) {
     }
   }
 
+  /** Hand-overs this vendor made, by chain: a repeated request from the same requester gets the same index. */
+  const handedOn = new Map<string, { requester: string; index: IndexMessage }>();
+  /** Nonces of recent hand-over requests (bounded): a replayed request is refused. */
+  const seenNonces = new Set<string>();
+
   /**
-   * Serves another vendor's hand-over request: checks its signature, waits for payments in flight on the
-   * chain, stops accepting the chain, and answers with an index signed over to the requester.
+   * Serves another vendor's hand-over request (docs/protocol.md §7.7): checks it is addressed to this
+   * vendor, fresh, and signed by the requester's registered key; waits for payments in flight on the chain;
+   * stops accepting the chain; and answers with an index signed over to the requester. Asked again by the
+   * same requester (its first answer was lost), it answers with the same index.
    */
   async function serveHandover(body: unknown): Promise<{ status: number; body: unknown }> {
+    const refuse = (status: number, code: string, message: string) => ({ status, body: { code, message } });
     const decoded = decodeMessage('handover-request', body);
-    if (!decoded.ok) return { status: 400, body: { code: 'bad_request', message: decoded.error.message } };
+    if (!decoded.ok) return refuse(400, 'malformed', decoded.error.message);
     const req = decoded.value;
     if (req.holder !== o.vendorId)
-      return { status: 409, body: { code: 'chain_not_held', message: 'addressed to another vendor' } };
+      return refuse(403, 'wrong_recipient', `this is ${o.vendorId}, not ${req.holder}`);
     const now = Math.floor(clock() / 1000);
     if (Math.abs(req.issuedAt - now) > 300)
-      return { status: 401, body: { code: 'signature_expired', message: 'stale request' } };
+      return refuse(403, 'stale_request', 'issuedAt is more than 300 s away');
+    if (seenNonces.has(req.nonce))
+      return refuse(409, 'replayed_request', 'this hand-over request was already served');
     let key: Uint8Array;
     try {
       key = (await o.broker.party(req.requester)).publicKey;
-    } catch {
-      return {
-        status: 401,
-        body: { code: 'unknown_signer', message: `the broker does not know ${req.requester}` },
-      };
+    } catch (e) {
+      if (e instanceof BrokerError && e.status === 404)
+        return refuse(403, 'wrong_vendor_key', `the broker does not know ${req.requester}`);
+      return refuse(503, 'broker_unavailable', 'the broker cannot be reached to check the requester');
     }
     if (!verifyMessageSignature('handover-request', req, key)) {
-      return {
-        status: 401,
-        body: { code: 'signature_invalid', message: 'the hand-over request signature does not verify' },
-      };
+      return refuse(403, 'bad_signature', 'the hand-over request signature does not verify');
     }
+    if (seenNonces.size >= 10_000) seenNonces.delete(seenNonces.values().next().value!);
+    seenNonces.add(req.nonce);
     const release = await lockChains([req.chainId]);
     try {
       const chain = await o.store.get(req.chainId);
-      if (chain?.status !== 'held')
-        return {
-          status: 409,
-          body: { code: 'chain_not_held', message: 'this vendor does not hold the chain' },
-        };
-      const final = (await o.store.release(req.chainId))!;
-      const index = signMessage(
-        'index',
-        {
-          v: 1,
-          chainId: req.chainId,
-          index: final.acceptedIndex,
-          payword: toBase64url(final.acceptedPayword),
-          vendorId: o.vendorId,
-          handedTo: req.requester,
-          issuedAt: now,
-        },
-        o.signer,
-      );
-      const response = signMessage(
-        'handover-response',
-        { v: 1, chainId: req.chainId, nonce: req.nonce, index },
-        o.signer,
-      );
-      return { status: 200, body: response };
+      let index: IndexMessage;
+      const earlier = handedOn.get(req.chainId);
+      if (chain?.status === 'held') {
+        const final = (await o.store.release(req.chainId))!;
+        index = signMessage(
+          'index',
+          {
+            v: 1,
+            chainId: req.chainId,
+            index: final.acceptedIndex,
+            payword: toBase64url(final.acceptedPayword),
+            vendorId: o.vendorId,
+            handedTo: req.requester,
+            issuedAt: now,
+          },
+          o.signer,
+        );
+        if (handedOn.size >= 10_000) handedOn.delete(handedOn.keys().next().value!);
+        handedOn.set(req.chainId, { requester: req.requester, index });
+      } else if (earlier && earlier.requester === req.requester && chain?.status === 'handed') {
+        index = earlier.index;
+      } else {
+        return refuse(409, 'chain_not_held', 'this vendor does not hold the chain');
+      }
+      return {
+        status: 200,
+        body: signMessage(
+          'handover-response',
+          { v: 1, chainId: req.chainId, nonce: req.nonce, index },
+          o.signer,
+        ),
+      };
     } finally {
       release();
     }

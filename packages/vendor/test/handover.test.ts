@@ -170,6 +170,39 @@ for (const kind of TEST_DATABASES) {
       });
     });
 
+    it('serves hand-over requests strictly: malformed, misaddressed, forged and replayed ones are refused', async () => {
+      const c = await chainOf(20);
+      expect((await a.buy(c.pay(5))).status).toBe(200);
+      const request = (holder: string, signer = b.signer) =>
+        signMessage(
+          'handover-request',
+          {
+            v: 1,
+            chainId: c.chainId,
+            holder,
+            requester: b.id,
+            nonce: toBase64url(crypto.getRandomValues(new Uint8Array(16))),
+            issuedAt: Math.floor(w.clock() / 1000),
+          },
+          signer,
+        );
+      const codeOf = async (body: unknown) => {
+        const r = await a.gate.serveHandover(body);
+        return [r.status, (r.body as { code?: string }).code ?? 'ok'];
+      };
+      expect(await codeOf({ junk: true })).toEqual([400, 'malformed']);
+      expect(await codeOf(request('someone-else'))).toEqual([403, 'wrong_recipient']);
+      expect(await codeOf(request(a.id, a.signer))).toEqual([403, 'bad_signature']);
+      const good = request(a.id);
+      const first = await a.gate.serveHandover(good);
+      expect(first.status).toBe(200);
+      expect(await codeOf(good)).toEqual([409, 'replayed_request']);
+      // The same requester asks again (its answer was lost): the same index, not a refusal.
+      const again = await a.gate.serveHandover(request(a.id));
+      expect(again.status).toBe(200);
+      expect((again.body as { index: unknown }).index).toEqual((first.body as { index: unknown }).index);
+    });
+
     it('hands a chain over while payments race at both vendors, accepting every coin once', async () => {
       const c = await chainOf(60);
       expect((await a.buy(c.pay(5))).status).toBe(200);
