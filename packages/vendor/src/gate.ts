@@ -240,39 +240,54 @@ export function createGate(o: GateOptions) {
       },
       o.signer,
     );
+    // Take the chain over through the broker only when the holder cannot be reached at all: a holder that
+    // answers (even with an error) is alive and may still be accepting the chain.
     let index: IndexMessage | undefined;
     if (holder.url) {
+      let res: Response | undefined;
       try {
-        const res = await fetch(holder.url.replace(/\/+$/, '') + (o.handoverPath ?? DEFAULT_HANDOVER_PATH), {
+        res = await fetch(holder.url.replace(/\/+$/, '') + (o.handoverPath ?? DEFAULT_HANDOVER_PATH), {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(request),
           signal: AbortSignal.timeout(o.handoverTimeoutMs ?? 3_000),
         });
-        if (res.ok) {
-          const decoded = decodeMessage('handover-response', await res.json());
-          const key = (await o.broker.party(holder.id)).publicKey;
-          if (
-            decoded.ok &&
-            decoded.value.nonce === request.nonce &&
-            verifyMessageSignature('handover-response', decoded.value, key) &&
-            verifyIndex(decoded.value.index, {
-              vendorKey: key,
-              chainId: t.chainId,
-              handedTo: o.vendorId,
-              touchstone: t,
-            }).ok
-          ) {
-            index = decoded.value.index;
-          }
-        } else if (res.status === 409) {
+      } catch {
+        // unreachable or too slow: taken over through the broker below
+      }
+      if (res) {
+        const decoded = res.ok
+          ? decodeMessage('handover-response', await res.json().catch(() => null))
+          : undefined;
+        let key: Uint8Array | undefined;
+        try {
+          key = decoded?.ok ? (await o.broker.party(holder.id)).publicKey : undefined;
+        } catch {
           return answer(
-            'chain_not_held',
-            `vendor ${holder.id} no longer holds this chain; retry the payment`,
+            'broker_unavailable',
+            'the broker cannot be reached to check the hand-over; try again',
           );
         }
-      } catch {
-        // unreachable or too slow: take the chain over below
+        const valid =
+          decoded?.ok &&
+          key !== undefined &&
+          decoded.value.chainId === t.chainId &&
+          decoded.value.nonce === request.nonce &&
+          decoded.value.index.vendorId === holder.id &&
+          verifyMessageSignature('handover-response', decoded.value, key) &&
+          verifyIndex(decoded.value.index, {
+            vendorKey: key,
+            chainId: t.chainId,
+            handedTo: o.vendorId,
+            touchstone: t,
+          }).ok;
+        if (!valid || !decoded?.ok) {
+          return answer(
+            'chain_not_held',
+            `vendor ${holder.id} did not hand this chain over (HTTP ${res.status}); retry the payment`,
+          );
+        }
+        index = decoded.value.index;
       }
     }
     try {

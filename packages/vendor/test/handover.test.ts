@@ -1,5 +1,7 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { TEST_DATABASES } from '@netpay/db/testing';
-import { fromBase64url, type Payment, signMessage, toBase64url } from '@netpay/protocol';
+import { createSigner, fromBase64url, type Payment, signMessage, toBase64url } from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Customer, clientChain, startWorld, type World } from '../../broker/test/world.ts';
 import { type RunningVendor, startVendor } from './vendor-world.ts';
@@ -201,6 +203,40 @@ for (const kind of TEST_DATABASES) {
       const again = await a.gate.serveHandover(request(a.id));
       expect(again.status).toBe(200);
       expect((again.body as { index: unknown }).index).toEqual((first.body as { index: unknown }).index);
+    });
+
+    it('does not take a chain over from a holder that answers, even with an error', async () => {
+      const stub = createServer((_req, res) => {
+        res.writeHead(503, { 'content-type': 'application/json' });
+        res.end('{"code":"busy","message":"try later"}');
+      });
+      await new Promise<void>((r) => stub.listen(0, '127.0.0.1', () => r()));
+      try {
+        const signer = createSigner(crypto.getRandomValues(new Uint8Array(32)));
+        const id = `busy-${Date.now()}`;
+        const url = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+        const reg = await w.call('POST', '/parties', {
+          signer: { id, signer },
+          body: { id, name: id, publicKey: toBase64url(signer.publicKey), url },
+        });
+        expect(reg.status).toBe(201);
+        const c = await chainOf(20);
+        const held = await w.call('POST', '/directory/claim', {
+          signer: { id, signer },
+          body: { chainId: c.chainId },
+        });
+        expect(held.body.granted).toBe(true);
+        const r = await a.buy(c.pay(5));
+        expect(r.status).toBe(409);
+        expect((await r.json()).code).toBe('chain_not_held');
+        const still = await w.call('POST', '/directory/claim', {
+          signer: { id, signer },
+          body: { chainId: c.chainId },
+        });
+        expect(still.body).toMatchObject({ granted: true, holder: { id } });
+      } finally {
+        await new Promise((r) => stub.close(r));
+      }
     });
 
     it('hands a chain over while payments race at both vendors, accepting every coin once', async () => {
