@@ -49,6 +49,19 @@ export class Rng {
     return lo + Math.floor(this.float() * (hi - lo + 1));
   }
 
+  /**
+   * Uniform bigint in [lo, hi], both included, for amounts of money. Spans up to 2^32 take one draw (the
+   * same as `int`, so seeds replay unchanged); wider ones combine 32-bit draws.
+   */
+  bigint(lo: bigint, hi: bigint): bigint {
+    const span = hi - lo + 1n;
+    if (span <= 0n) throw new Error('empty range');
+    if (span <= 2n ** 32n) return lo + (BigInt(this.u32()) * span) / 2n ** 32n;
+    let r = 0n;
+    for (let bits = 0n; bits < 96n; bits += 32n) r = (r << 32n) | BigInt(this.u32());
+    return lo + (r % span);
+  }
+
   chance(p: number): boolean {
     return this.float() < p;
   }

@@ -898,7 +898,7 @@ export async function createSim(options: ModelOptions) {
     const balance = row?.balance ?? 0n;
     const key = freshKey('unload');
     const tooMuch = balance === 0n || rng.chance(0.08);
-    const amount = tooMuch ? balance + BigInt(rng.int(1, 500)) : BigInt(rng.int(1, Number(balance)));
+    const amount = tooMuch ? balance + rng.bigint(1n, 500n) : rng.bigint(1n, balance);
     note(`${c.name} ${amount}/${balance}`);
     if (tooMuch) {
       await refused('unload above the balance', 'insufficient_funds', () =>
@@ -1568,7 +1568,7 @@ export async function createSim(options: ModelOptions) {
     const c = rng.pick(customers);
     const to = rng.pick(customers.filter((x) => x !== c));
     const balance = await balanceOf(c);
-    const amount = rng.chance(0.1) ? balance + 1n : BigInt(rng.int(1, Math.max(1, Number(balance / 2n))));
+    const amount = rng.chance(0.1) ? balance + 1n : rng.bigint(1n, balance / 2n > 1n ? balance / 2n : 1n);
     const transferId = freshKey('send');
     const run = () =>
       db.transaction((tx) => s.issuance.send(tx, c.customerId, { to: to.login, amount }, transferId));
