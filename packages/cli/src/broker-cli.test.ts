@@ -5,21 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { ENV, firstLine, processScope, STACK_FRAME } from './testing.ts';
 
 describe('netpay broker (real processes)', () => {
-  const { dir, start } = processScope('netpay-broker-cli-');
+  const { dir, start, bank: startBank } = processScope('netpay-broker-cli-');
 
   it('starts beside a bank, serves customers, then audits and settles offline', async () => {
-    const bankRun = start([
-      'bank',
-      'start',
-      '--port',
-      '0',
-      '--json',
-      '--data',
-      join(dir, 'bank'),
-      '--exponent',
-      '4',
-    ]);
-    const bankUrl = String(JSON.parse(await firstLine(bankRun)).url);
+    const { run: bankRun, url: bankUrl } = await startBank();
     const bank = createBankClient(bankUrl);
     const own = await bank.createAccount({ name: 'broker' });
     const configFile = join(dir, 'broker.json');

@@ -62,5 +62,20 @@ export function processScope(prefix: string) {
     running.push(run);
     return run;
   };
-  return { dir, start };
+  /** Starts the stand-in bank (counting in 4 decimals, like the broker) and returns its URL. */
+  const bank = async () => {
+    const run = start([
+      'bank',
+      'start',
+      '--port',
+      '0',
+      '--json',
+      '--data',
+      join(dir, 'bank'),
+      '--exponent',
+      '4',
+    ]);
+    return { run, url: String(JSON.parse(await firstLine(run)).url) };
+  };
+  return { dir, start, bank };
 }

@@ -4,21 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { ENV, firstLine, processScope, STACK_FRAME } from './testing.ts';
 
 describe('netpay vendor (real processes)', () => {
-  const { dir, start } = processScope('netpay-vendor-cli-');
+  const { dir, start, bank } = processScope('netpay-vendor-cli-');
 
   it('sells a folder beside a broker, answers 402 with terms, and redeems offline once stopped', async () => {
-    const bank = start([
-      'bank',
-      'start',
-      '--port',
-      '0',
-      '--json',
-      '--data',
-      join(dir, 'bank'),
-      '--exponent',
-      '4',
-    ]);
-    const bankUrl = String(JSON.parse(await firstLine(bank)).url);
+    const { run: bankProcess, url: bankUrl } = await bank();
     const broker = start([
       'broker',
       'start',
@@ -62,7 +51,7 @@ describe('netpay vendor (real processes)', () => {
       statement: { accepted: '0' },
     });
     expect((await redeem.exit).code).toBe(0);
-    for (const r of [broker, bank]) r.child.kill('SIGTERM');
+    for (const r of [broker, bankProcess]) r.child.kill('SIGTERM');
   });
 
   it('explains a bad price list in one line', async () => {
