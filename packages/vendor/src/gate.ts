@@ -57,6 +57,7 @@ export const GATE_ERROR_STATUS = {
   wrong_currency: 402,
   chain_not_held: 409,
   payment_conflict: 409,
+  payee_unknown: 500,
   broker_unavailable: 503,
 } as const;
 export type GateErrorCode = keyof typeof GATE_ERROR_STATUS;
@@ -70,7 +71,15 @@ const RELOAD_ON = new Set<string>([
 ]);
 
 interface Ticket {
-  readonly advances: { chain: HeldChain; fromIndex: number; toIndex: number; payword: Uint8Array }[];
+  readonly advances: {
+    chain: HeldChain;
+    fromIndex: number;
+    fromPayword: Uint8Array;
+    toIndex: number;
+    payword: Uint8Array;
+  }[];
+  /** Payees' shares as canonical JSON, for multi-party redemption. */
+  readonly payees?: string;
   readonly receipt: Receipt;
   /** What was paid for ("GET /path"): a retry is served free only for the same resource. */
   readonly resource: string;
@@ -174,6 +183,26 @@ export function createGate(o: GateOptions) {
     return () => {
       for (const r of releases) r();
     };
+  }
+
+  /** Payees the broker knows: a price naming any other could never be redeemed, so it takes no money. */
+  const knownPayees = new Set<string>([o.vendorId]);
+  async function checkPayees(payees: readonly PayeeShare[]): Promise<GateAnswer | undefined> {
+    for (const { payeeId } of payees) {
+      if (knownPayees.has(payeeId)) continue;
+      try {
+        await o.broker.party(payeeId);
+        knownPayees.add(payeeId);
+      } catch (e) {
+        if (e instanceof BrokerError && e.status === 404)
+          return answer(
+            'payee_unknown',
+            `payee ${payeeId} is not registered at the broker; this price is misconfigured`,
+          );
+        return answer('broker_unavailable', 'the broker cannot be reached to check the payees; try again');
+      }
+    }
+    return undefined;
   }
 
   async function brokerKey(brokerId: string, keyId: string): Promise<Uint8Array | undefined> {
@@ -389,6 +418,10 @@ export function createGate(o: GateOptions) {
     const resource = `${req.method} ${req.url}`;
     const decoded = decodeHeader('payment', header);
     if (!decoded.ok) return { answer: answer('payment_malformed', decoded.error.message) };
+    if (price.payees) {
+      const refused = await checkPayees(price.payees);
+      if (refused) return { answer: refused };
+    }
     const parts = decoded.value.parts;
     const release = await lockChains(parts.map((p) => p.chainId));
     try {
@@ -444,6 +477,7 @@ export function createGate(o: GateOptions) {
         advances.push({
           chain,
           fromIndex: chain.acceptedIndex,
+          fromPayword: chain.acceptedPayword,
           toIndex: part.index,
           payword: verified.value.state.payword,
         });
@@ -506,7 +540,12 @@ export function createGate(o: GateOptions) {
           : {}),
         issuedAt: now,
       };
-      return { ticket: { advances, receipt, resource, replay: false, release } };
+      const payees = price.payees
+        ? JSON.stringify(price.payees.map((p) => ({ payeeId: p.payeeId, share: p.share })))
+        : undefined;
+      return {
+        ticket: { advances, receipt, resource, replay: false, release, ...(payees ? { payees } : {}) },
+      };
     }
   }
 
@@ -527,8 +566,10 @@ export function createGate(o: GateOptions) {
         ticket.advances.map((a) => ({
           chainId: a.chain.chainId,
           fromIndex: a.fromIndex,
+          fromPayword: a.fromPayword,
           toIndex: a.toIndex,
           payword: a.payword,
+          ...(ticket.payees ? { payees: ticket.payees } : {}),
           receipt: { receipt: ticket.receipt, resource: ticket.resource },
         })),
       );

@@ -1,4 +1,12 @@
-import { type Claim, type Ed25519Signer, sha256, signMessage, toBase64url, utf8 } from '@netpay/protocol';
+import {
+  type Claim,
+  type Ed25519Signer,
+  type PayeeShare,
+  sha256,
+  signMessage,
+  toBase64url,
+  utf8,
+} from '@netpay/protocol';
 import type { BrokerClient } from './broker-client.ts';
 import type { ChainStore } from './store.ts';
 
@@ -8,6 +16,8 @@ interface Range {
   to: { index: number; payword: string };
   /** Range of an earlier holding (vendor_ranges) rather than the current one. */
   earlier: boolean;
+  /** Payees' shares of every coin in the range; absent: all the vendor's. */
+  payees?: PayeeShare[];
 }
 
 /** Claims per redemption request (the broker takes up to 200). */
@@ -52,6 +62,35 @@ export function createRedeemer(o: {
   }
 
   /**
+   * Cuts a range where the payees change: each run of payments made at one set of payees' shares becomes
+   * a claim of its own carrying those shares, so the broker credits every payee its share of exactly the
+   * coins paid at that price. Coins between multi-party payments are the vendor's.
+   */
+  async function byPayees(r: Range): Promise<Range[]> {
+    const runs = await o.store.payeeRuns(r.chainId, r.from.index, r.to.index);
+    if (runs.length === 0) return [r];
+    const out: Range[] = [];
+    let at = r.from;
+    const push = (to: { index: number; payword: string }, payees?: string) => {
+      const last = out.at(-1);
+      const shares = payees === undefined ? undefined : (JSON.parse(payees) as PayeeShare[]);
+      if (last && last.to.index === at.index && JSON.stringify(last.payees) === JSON.stringify(shares)) {
+        last.to = to;
+      } else {
+        out.push({ ...r, from: at, to, ...(shares ? { payees: shares } : {}) });
+      }
+      at = to;
+    };
+    for (const run of runs) {
+      if (run.fromIndex < at.index) continue; // began before this range (a take-over start): the vendor's
+      if (run.fromIndex > at.index) push({ index: run.fromIndex, payword: run.fromPayword });
+      push({ index: run.toIndex, payword: run.payword }, run.payees);
+    }
+    if (at.index < r.to.index) push(r.to);
+    return out;
+  }
+
+  /**
    * Redeems every accepted, unredeemed range now. Each claim is written down before it is sent; a claim
    * whose answer was lost is resent unchanged (the broker replays its answer) before any new claim is made
    * for that chain, so a range is never claimed twice under different ids. Only a credited claim counts as
@@ -60,7 +99,9 @@ export function createRedeemer(o: {
   async function redeem() {
     const resend = await o.store.sentClaims();
     const waiting = new Set(resend.map((c) => c.chain_id));
-    const fresh = (await ranges()).filter((r) => !waiting.has(r.chainId));
+    const whole = (await ranges()).filter((r) => !waiting.has(r.chainId));
+    const fresh: Range[] = [];
+    for (const r of whole) fresh.push(...(await byPayees(r)));
     const rows = fresh.map((r) => {
       const claim: Claim = signMessage(
         'claim',
@@ -71,6 +112,7 @@ export function createRedeemer(o: {
           chainId: r.chainId,
           from: r.from,
           to: r.to,
+          ...(r.payees ? { payees: r.payees } : {}),
           issuedAt: Math.floor(clock() / 1000),
         },
         o.signer,
@@ -84,7 +126,10 @@ export function createRedeemer(o: {
         claim,
       };
     });
-    await o.store.recordClaims(rows);
+    await o.store.recordClaims(
+      rows,
+      whole.filter((r) => r.earlier).map((r) => ({ chainId: r.chainId, fromIndex: r.from.index })),
+    );
     const all = [...resend, ...rows];
     const out = {
       claims: all.length,

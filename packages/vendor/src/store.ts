@@ -68,6 +68,18 @@ export const VENDOR_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX vendor_claims_sent ON vendor_claims (status, chain_id);
     `,
   },
+  {
+    id: '20261126_0430_vendor_receipt_payees',
+    sql: `
+      -- Payments whose price names payees (multi-party): where each payment's coins start and end, and the
+      -- payees' shares, so redemption claims each run of same-payee payments with those shares. Null for
+      -- payments that go to the vendor alone.
+      ALTER TABLE vendor_receipts ADD COLUMN payees text;
+      ALTER TABLE vendor_receipts ADD COLUMN from_index integer;
+      ALTER TABLE vendor_receipts ADD COLUMN from_payword text;
+      ALTER TABLE vendor_receipts ADD COLUMN payword text;
+    `,
+  },
 ];
 
 /** What the vendor knows of one chain. Paywords as bytes in memory, base64url in the database. */
@@ -88,8 +100,21 @@ export interface Advance {
   /** The accepted index this advance was verified against (compare-and-set). */
   readonly fromIndex: number;
   readonly toIndex: number;
+  /** Payword at fromIndex (where this payment's coins start). */
+  readonly fromPayword: Uint8Array;
   readonly payword: Uint8Array;
+  /** Payees' shares as canonical JSON when the price names payees; otherwise the coins are the vendor's. */
+  readonly payees?: string;
   readonly receipt: unknown;
+}
+
+/** A run of coins of one chain paid for at one set of payees' shares. */
+export interface PayeeRun {
+  readonly fromIndex: number;
+  readonly fromPayword: string;
+  readonly toIndex: number;
+  readonly payword: string;
+  readonly payees: string;
 }
 
 interface Row {
@@ -217,11 +242,27 @@ export function createChainStore(o: StoreOptions) {
     );
   }
 
-  async function markRangeRedeemed(chainId: string, fromIndex: number): Promise<void> {
-    await db.query('UPDATE vendor_ranges SET redeemed = true WHERE chain_id = $1 AND from_index = $2', [
-      chainId,
-      fromIndex,
-    ]);
+  /** Multi-party payments among the coins (from, to] of a chain, in chain order. */
+  async function payeeRuns(chainId: string, from: number, to: number): Promise<PayeeRun[]> {
+    const rows = await db.query<{
+      from_index: number;
+      from_payword: string;
+      chain_index: number;
+      payword: string;
+      payees: string;
+    }>(
+      `SELECT from_index, from_payword, chain_index, payword, payees FROM vendor_receipts
+       WHERE chain_id = $1 AND chain_index > $2 AND chain_index <= $3 AND payees IS NOT NULL
+       ORDER BY chain_index`,
+      [chainId, from, to],
+    );
+    return rows.map((r) => ({
+      fromIndex: r.from_index,
+      fromPayword: r.from_payword,
+      toIndex: r.chain_index,
+      payword: r.payword,
+      payees: r.payees,
+    }));
   }
 
   /** Queues an advance; resolves true once committed, false if another writer advanced the chain first. */
@@ -286,11 +327,24 @@ export function createChainStore(o: StoreOptions) {
     const applied = new Set(rows.map((r) => `${r.chain_id}\n${r.accepted_index}`));
     const ok = round.filter((a) => applied.has(`${a.chainId}\n${a.toIndex}`));
     if (ok.length > 0) {
+      // Where a payment's coins start and end matters only for multi-party payments (split claims).
+      const split = (a: Advance) => a.payees !== undefined;
       await tx.query(
-        `INSERT INTO vendor_receipts (chain_id, chain_index, receipt, created_at)
-         SELECT c, i, r::jsonb, $4 FROM unnest($1::text[], $2::int4[], $3::text[]) AS t(c, i, r)
+        `INSERT INTO vendor_receipts (chain_id, chain_index, receipt, created_at, payees, from_index, from_payword, payword)
+         SELECT c, i, r::jsonb, $4, p, f, fw, w
+         FROM unnest($1::text[], $2::int4[], $3::text[], $5::text[], $6::int4[], $7::text[], $8::text[])
+           AS t(c, i, r, p, f, fw, w)
          ON CONFLICT DO NOTHING`,
-        [ok.map((a) => a.chainId), ok.map((a) => a.toIndex), ok.map((a) => JSON.stringify(a.receipt)), now],
+        [
+          ok.map((a) => a.chainId),
+          ok.map((a) => a.toIndex),
+          ok.map((a) => JSON.stringify(a.receipt)),
+          now,
+          ok.map((a) => a.payees ?? null),
+          ok.map((a) => (split(a) ? a.fromIndex : null)),
+          ok.map((a) => (split(a) ? toBase64url(a.fromPayword) : null)),
+          ok.map((a) => (split(a) ? toBase64url(a.payword) : null)),
+        ],
       );
     }
     return applied;
@@ -385,10 +439,29 @@ export function createChainStore(o: StoreOptions) {
     claim: unknown;
   }
 
-  /** Writes claims as sent, before they go to the broker. */
-  async function recordClaims(rows: readonly Omit<ClaimRow, never>[]): Promise<void> {
+  /**
+   * Writes claims as sent, before they go to the broker, and in the same transaction marks the earlier
+   * holdings' ranges they cover as claimed: from here on the claims (resent until answered) carry them.
+   */
+  async function recordClaims(
+    rows: readonly ClaimRow[],
+    claimedRanges: readonly { chainId: string; fromIndex: number }[] = [],
+  ): Promise<void> {
     if (rows.length === 0) return;
-    await db.query(
+    await db.transaction(async (tx) => {
+      await insertClaims(tx, rows);
+      if (claimedRanges.length > 0) {
+        await tx.query(
+          `UPDATE vendor_ranges r SET redeemed = true FROM unnest($1::text[], $2::int4[]) AS x(c, f)
+           WHERE r.chain_id = x.c AND r.from_index = x.f`,
+          [claimedRanges.map((r) => r.chainId), claimedRanges.map((r) => r.fromIndex)],
+        );
+      }
+    });
+  }
+
+  async function insertClaims(tx: Queryable, rows: readonly ClaimRow[]): Promise<void> {
+    await tx.query(
       `INSERT INTO vendor_claims (claim_id, chain_id, from_index, to_index, earlier, claim, status, created_at)
        SELECT c, ch, f, t, e, j::jsonb, 'sent', $7 FROM unnest($1::text[], $2::text[], $3::int4[], $4::int4[], $5::bool[], $6::text[])
          AS x(c, ch, f, t, e, j)
@@ -425,9 +498,9 @@ export function createChainStore(o: StoreOptions) {
       code,
       amount,
     ]);
+    // An earlier holding's range was marked when its claims were recorded; the current one moves now.
     const to = (c.claim as { to: { payword: string } }).to.payword;
-    if (c.earlier) await markRangeRedeemed(c.chain_id, c.from_index);
-    else await markRedeemed(c.chain_id, c.to_index, fromBase64url(to)!);
+    if (!c.earlier) await markRedeemed(c.chain_id, c.to_index, fromBase64url(to)!);
   }
 
   /** What this vendor accepted and redeemed, in coins and minor units, over all chains. */
@@ -471,7 +544,7 @@ export function createChainStore(o: StoreOptions) {
     unredeemed,
     markRedeemed,
     pendingRanges,
-    markRangeRedeemed,
+    payeeRuns,
   };
 }
 
