@@ -2,29 +2,18 @@
  * Vendor benchmarks (run by `npm run bench`): one Fastify route returning 1 KiB, measured with autocannon
  * in one run unpaid (no gate) and paid with one coin per request from a pool of chains the vendor holds
  * (durable group commits on PGlite); and hand-over latency between two vendors through a real broker on
- * loopback. Everything runs in this process, so the load generator shares the two cores with the servers.
+ * loopback. Each vendor runs in a child process; the load generator and the broker run in this one.
  */
+import { fork } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { migrate, openDatabase } from '@netpay/db';
-import {
-  ChainTraversal,
-  createSigner,
-  encodeHeader,
-  HEADERS,
-  randomBytes,
-  toBase64url,
-} from '@netpay/protocol';
+import { ChainTraversal, encodeHeader, HEADERS, randomBytes, toBase64url } from '@netpay/protocol';
 import autocannon from 'autocannon';
-import Fastify from 'fastify';
 import { createBroker } from '../../broker/src/app.ts';
 import { customerAccount, SYSTEM_ACCOUNTS } from '../../broker/src/ledger/ledger.ts';
 import { BROKER_MIGRATIONS } from '../../broker/src/migrations.ts';
-import { netpayFastify } from '../src/adapters/fastify.ts';
-import { createBrokerClient } from '../src/broker-client.ts';
-import { createGate } from '../src/gate.ts';
-import { createChainStore, VENDOR_MIGRATIONS } from '../src/store.ts';
 
-const BODY = 'x'.repeat(1024);
 const SECONDS = 5;
 const CONNECTIONS = 32;
 
@@ -57,35 +46,55 @@ async function broker() {
   return { b, db, url, customerId };
 }
 
-async function vendor(url: string, b: Awaited<ReturnType<typeof broker>>['b'], name: string) {
-  const signer = createSigner(randomBytes(32));
-  const db = await openDatabase();
-  await migrate(db, VENDOR_MIGRATIONS);
-  const store = createChainStore({ db });
-  const gate = createGate({
-    vendorId: name,
-    signer,
-    broker: createBrokerClient({ url, vendorId: name, signer }),
-    brokerUrl: url,
-    store,
-    currency: { code: 'USD', exponent: 4 },
+/** A vendor server in a child process (vendor-process.ts), registered at the broker with its URL. */
+async function vendor(
+  url: string,
+  b: Awaited<ReturnType<typeof broker>>['b'],
+  name: string,
+  dataDir?: string,
+) {
+  const child = fork(fileURLToPath(new URL('./vendor-process.ts', import.meta.url)), {
+    env: {
+      ...process.env,
+      NETPAY_BENCH_BROKER: url,
+      NETPAY_BENCH_VENDOR: name,
+      ...(dataDir ? { NETPAY_BENCH_DATA: dataDir } : {}),
+    },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const app = Fastify();
-  netpayFastify(app, gate);
-  app.get('/free', async (_req, reply) => reply.type('text/plain').send(BODY));
-  app.get('/paid', { config: { netpay: { amount: 1n } } }, async (_req, reply) =>
-    reply.type('text/plain').send(BODY),
-  );
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const own = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const next = <T>(type: string) =>
+    new Promise<T>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`vendor process ${name} exited (${code})`));
+      child.once('exit', onExit);
+      const onMessage = (m: { type: string }) => {
+        if (m.type !== type) return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(m as T);
+      };
+      child.on('message', onMessage);
+    });
+  const ready = await next<{ url: string; publicKey: string }>('ready');
   await b.services.parties.register({
     id: name,
     kind: 'vendor',
     name,
-    publicKey: toBase64url(signer.publicKey),
-    url: own,
+    publicKey: ready.publicKey,
+    url: ready.url,
   });
-  return { app, db, store, url: own, signer };
+  return {
+    url: ready.url,
+    async coinsAccepted() {
+      const stats = next<{ coinsAccepted: number }>('stats');
+      child.send({ type: 'stats' });
+      return (await stats).coinsAccepted;
+    },
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.send({ type: 'stop' });
+      await exited;
+    },
+  };
 }
 
 async function chains(b: Awaited<ReturnType<typeof broker>>, count: number, n: number) {
@@ -177,9 +186,7 @@ export async function runVendorBench() {
   await load(v.url, '/free'); // warm-up
   const unpaid = await load(v.url, '/free');
   const paid = await load(v.url, '/paid', payer);
-  const accepted = await v.db.query<{ coins: bigint }>(
-    'SELECT sum(accepted_index)::int8 AS coins FROM vendor_chains',
-  );
+  const coinsAccepted = await v.coinsAccepted();
 
   // Hand-over latency: chains held by vendor A, each paid next at vendor B (claim, ask A, record, verify).
   const a = await vendor(brk.url, brk.b, 'vendor-a');
@@ -196,19 +203,16 @@ export async function runVendorBench() {
   }
   times.sort((x, y) => x - y);
 
-  for (const s of [v, a, bv]) {
-    await s.app.close();
-    await s.db.close();
-  }
+  for (const s of [v, a, bv]) await s.stop();
   await brk.b.app.close();
   await brk.db.close();
   return {
-    route: `GET returning 1 KiB, autocannon ${CONNECTIONS} connections × ${SECONDS} s, in-process`,
+    route: `GET returning 1 KiB, autocannon ${CONNECTIONS} connections × ${SECONDS} s, vendor in its own process`,
     unpaid,
     paid: {
       ...paid,
       database: 'pglite (in memory), group commit',
-      coinsAccepted: Number(accepted[0]?.coins ?? 0n),
+      coinsAccepted,
     },
     ratioPaidToUnpaid: Number((paid.requestsPerSec / unpaid.requestsPerSec).toFixed(3)),
     addedP99Ms: paid.p99Ms - unpaid.p99Ms,

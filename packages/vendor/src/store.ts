@@ -69,15 +69,25 @@ export const VENDOR_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    id: '20261126_0430_vendor_receipt_payees',
+    id: '20261126_0430_vendor_last_receipt',
     sql: `
-      -- Payments whose price names payees (multi-party): where each payment's coins start and end, and the
-      -- payees' shares, so redemption claims each run of same-payee payments with those shares. Null for
-      -- payments that go to the vendor alone.
-      ALTER TABLE vendor_receipts ADD COLUMN payees text;
-      ALTER TABLE vendor_receipts ADD COLUMN from_index integer;
-      ALTER TABLE vendor_receipts ADD COLUMN from_payword text;
-      ALTER TABLE vendor_receipts ADD COLUMN payword text;
+      -- A retry is recognised only for a chain's latest payment, so only that answer is kept: on the chain's
+      -- row, written by the same statement that advances it (one statement per group commit).
+      ALTER TABLE vendor_chains ADD COLUMN last_receipt text;
+      UPDATE vendor_chains v SET last_receipt = r.receipt::text FROM vendor_receipts r
+        WHERE r.chain_id = v.chain_id AND r.chain_index = v.accepted_index;
+      DROP TABLE vendor_receipts;
+      -- Payments whose price names payees (multi-party): where their coins start and end and the payees'
+      -- shares, so redemption claims each run of same-payee payments with those shares.
+      CREATE TABLE vendor_payee_payments (
+        chain_id text NOT NULL,
+        from_index integer NOT NULL,
+        from_payword text NOT NULL,
+        to_index integer NOT NULL,
+        to_payword text NOT NULL,
+        payees text NOT NULL,
+        PRIMARY KEY (chain_id, to_index)
+      );
     `,
   },
 ];
@@ -251,9 +261,9 @@ export function createChainStore(o: StoreOptions) {
       payword: string;
       payees: string;
     }>(
-      `SELECT from_index, from_payword, chain_index, payword, payees FROM vendor_receipts
-       WHERE chain_id = $1 AND chain_index > $2 AND chain_index <= $3 AND payees IS NOT NULL
-       ORDER BY chain_index`,
+      `SELECT from_index, from_payword, to_index AS chain_index, to_payword AS payword, payees
+       FROM vendor_payee_payments WHERE chain_id = $1 AND to_index > $2 AND to_index <= $3
+       ORDER BY to_index`,
       [chainId, from, to],
     );
     return rows.map((r) => ({
@@ -309,67 +319,77 @@ export function createChainStore(o: StoreOptions) {
     }
   }
 
-  /** One multi-row compare-and-set UPDATE (one advance per chain) plus the receipts of those applied. */
-  async function writeRound(tx: Queryable, round: readonly Advance[], now: bigint): Promise<Set<string>> {
-    const rows = await tx.query<{ chain_id: string; accepted_index: number }>(
-      `UPDATE vendor_chains v SET accepted_index = a.to_index, accepted_payword = a.payword, updated_at = $5
-       FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[]) AS a(chain_id, from_index, to_index, payword)
-       WHERE v.chain_id = a.chain_id AND v.accepted_index = a.from_index AND v.status = 'held'
-       RETURNING v.chain_id, v.accepted_index`,
+  /**
+   * One statement for a round (one advance per chain): a multi-row compare-and-set UPDATE that also keeps
+   * each chain's latest receipt, and records the multi-party payments among those applied. Being one
+   * statement, it is atomic without a transaction of its own.
+   */
+  async function writeRound(q: Queryable, round: readonly Advance[], now: bigint): Promise<Set<string>> {
+    const split = round.filter((a) => a.payees !== undefined);
+    const rows = await q.query<{ chain_id: string; accepted_index: number }>(
+      `WITH applied AS (
+         UPDATE vendor_chains v SET accepted_index = a.to_index, accepted_payword = a.payword,
+           last_receipt = a.receipt, updated_at = $6
+         FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[], $5::text[])
+           AS a(chain_id, from_index, to_index, payword, receipt)
+         WHERE v.chain_id = a.chain_id AND v.accepted_index = a.from_index AND v.status = 'held'
+         RETURNING v.chain_id, v.accepted_index
+       )${
+         split.length === 0
+           ? ''
+           : `, payees AS (
+         INSERT INTO vendor_payee_payments (chain_id, from_index, from_payword, to_index, to_payword, payees)
+         SELECT p.chain_id, p.from_index, p.from_payword, p.to_index, p.to_payword, p.payees
+         FROM unnest($7::text[], $8::int4[], $9::text[], $10::int4[], $11::text[], $12::text[])
+           AS p(chain_id, from_index, from_payword, to_index, to_payword, payees)
+         JOIN applied ON applied.chain_id = p.chain_id AND applied.accepted_index = p.to_index
+         ON CONFLICT DO NOTHING
+       )`
+       }
+       SELECT chain_id, accepted_index FROM applied`,
       [
         round.map((a) => a.chainId),
         round.map((a) => a.fromIndex),
         round.map((a) => a.toIndex),
         round.map((a) => toBase64url(a.payword)),
+        round.map((a) => JSON.stringify(a.receipt)),
         now,
+        ...(split.length === 0
+          ? []
+          : [
+              split.map((a) => a.chainId),
+              split.map((a) => a.fromIndex),
+              split.map((a) => toBase64url(a.fromPayword)),
+              split.map((a) => a.toIndex),
+              split.map((a) => toBase64url(a.payword)),
+              split.map((a) => a.payees!),
+            ]),
       ],
     );
-    const applied = new Set(rows.map((r) => `${r.chain_id}\n${r.accepted_index}`));
-    const ok = round.filter((a) => applied.has(`${a.chainId}\n${a.toIndex}`));
-    if (ok.length > 0) {
-      // Where a payment's coins start and end matters only for multi-party payments (split claims).
-      const split = (a: Advance) => a.payees !== undefined;
-      await tx.query(
-        `INSERT INTO vendor_receipts (chain_id, chain_index, receipt, created_at, payees, from_index, from_payword, payword)
-         SELECT c, i, r::jsonb, $4, p, f, fw, w
-         FROM unnest($1::text[], $2::int4[], $3::text[], $5::text[], $6::int4[], $7::text[], $8::text[])
-           AS t(c, i, r, p, f, fw, w)
-         ON CONFLICT DO NOTHING`,
-        [
-          ok.map((a) => a.chainId),
-          ok.map((a) => a.toIndex),
-          ok.map((a) => JSON.stringify(a.receipt)),
-          now,
-          ok.map((a) => a.payees ?? null),
-          ok.map((a) => (split(a) ? a.fromIndex : null)),
-          ok.map((a) => (split(a) ? toBase64url(a.fromPayword) : null)),
-          ok.map((a) => (split(a) ? toBase64url(a.payword) : null)),
-        ],
-      );
+    return new Set(rows.map((r) => `${r.chain_id}\n${r.accepted_index}`));
+  }
+
+  /** One round per distinct chain; a batch of distinct chains (the usual case) is one statement. */
+  function rounds(advances: readonly Advance[]): Advance[][] {
+    const out: Advance[][] = [];
+    const depth = new Map<string, number>();
+    for (const a of advances) {
+      const k = depth.get(a.chainId) ?? 0;
+      depth.set(a.chainId, k + 1);
+      const round = out[k];
+      if (round) round.push(a);
+      else out.push([a]);
     }
-    return applied;
+    return out;
   }
 
   async function writeBatch(advances: Advance[]): Promise<Set<string>> {
-    // One advance per chain per statement: later ones for the same chain go in the next round.
+    const now = BigInt(clock());
+    const all = rounds(advances);
+    if (all.length === 1) return writeRound(db, all[0]!, now);
     return db.transaction(async (tx) => {
-      const now = BigInt(clock());
       const applied = new Set<string>();
-      let pending = advances;
-      while (pending.length > 0) {
-        const seen = new Set<string>();
-        const round: Advance[] = [];
-        const later: Advance[] = [];
-        for (const a of pending) {
-          if (seen.has(a.chainId)) later.push(a);
-          else {
-            seen.add(a.chainId);
-            round.push(a);
-          }
-        }
-        for (const k of await writeRound(tx, round, now)) applied.add(k);
-        pending = later;
-      }
+      for (const round of all) for (const k of await writeRound(tx, round, now)) applied.add(k);
       return applied;
     });
   }
@@ -401,12 +421,13 @@ export function createChainStore(o: StoreOptions) {
     return true;
   }
 
+  /** The answer given to a chain's latest payment, if `index` is still that payment's. */
   async function receipt(chainId: string, index: number): Promise<unknown | undefined> {
-    const [row] = await db.query<{ receipt: unknown }>(
-      'SELECT receipt FROM vendor_receipts WHERE chain_id = $1 AND chain_index = $2',
+    const [row] = await db.query<{ last_receipt: string | null }>(
+      'SELECT last_receipt FROM vendor_chains WHERE chain_id = $1 AND accepted_index = $2',
       [chainId, index],
     );
-    return row?.receipt;
+    return row?.last_receipt ? JSON.parse(row.last_receipt) : undefined;
   }
 
   /** Chains with accepted coins not yet redeemed. */
