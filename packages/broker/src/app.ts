@@ -1,7 +1,17 @@
 import { timingSafeEqual } from 'node:crypto';
+import formbody from '@fastify/formbody';
 import type { Db } from '@netpay/db';
-import { randomBytes as cryptoRandom, fromBase64url, parseMinor } from '@netpay/protocol';
 import {
+  randomBytes as cryptoRandom,
+  currency,
+  formatAmount,
+  fromBase64url,
+  money,
+  parseAmount,
+  parseMinor,
+} from '@netpay/protocol';
+import {
+  AppError,
   createServiceApp,
   type IdempotentResult,
   idempotent,
@@ -29,6 +39,8 @@ import { createRedemptionService } from './redemption/service.ts';
 import { createRefundService } from './refunds/service.ts';
 import * as S from './schemas.ts';
 import { createSettlementService } from './settlement/service.ts';
+import { renderAuthorizePage } from './wallet/page.ts';
+import { createWalletService } from './wallet/service.ts';
 
 export interface BrokerOptions {
   readonly db: Db;
@@ -78,7 +90,8 @@ export function createBroker(options: BrokerOptions) {
   const redemption = createRedemptionService(ctx, parties);
   const refunds = createRefundService(ctx);
   const settlement = createSettlementService(ctx);
-  const services = { keys, accounts, parties, issuance, directory, redemption, refunds, settlement };
+  const wallet = createWalletService(ctx, { parties, customerBalance: issuance.customerBalance });
+  const services = { keys, accounts, parties, issuance, directory, redemption, refunds, settlement, wallet };
 
   const { app: root } = createServiceApp({
     title: 'NetPay broker',
@@ -137,6 +150,23 @@ export function createBroker(options: BrokerOptions) {
     return r.value as bigint;
   };
 
+  const cur = currency(config.currency.code, config.currency.exponent);
+  /** A cap typed on the sign-in page, in major units ("5.00"). */
+  const capFromForm = (text: string) => {
+    const r = parseAmount(text.trim(), cur);
+    if (!r.ok || r.value.minor < 0n)
+      throw fail('bad_request', `the cap must be an amount like 5.00 in ${cur.code}`);
+    return r.value.minor as bigint;
+  };
+  const grantWire = <G extends { cap: bigint; spent: bigint; remaining: bigint }>(g: G) => ({
+    ...g,
+    cap: wire(g.cap),
+    spent: wire(g.spent),
+    remaining: wire(g.remaining),
+  });
+
+  // HTML forms (the server-side wallet's sign-in page) post application/x-www-form-urlencoded.
+  root.register(formbody);
   // Routes are registered in a plugin so the OpenAPI generator (registered first) sees every one of them.
   root.register(async (scoped) => {
     const app = scoped.withTypeProvider<ZodTypeProvider>();
@@ -265,6 +295,110 @@ export function createBroker(options: BrokerOptions) {
           createdAt: new Date(Number(r.created_at)).toISOString(),
         })),
       };
+    });
+
+    // Server-side wallets (docs/broker.md §17): sign-in redirect, vendor charges, customer caps.
+    app.get('/wallet/authorize', { schema: { querystring: S.AuthorizeQuery } }, async (req, reply) => {
+      const q = req.query;
+      const vendor = await wallet.vendorFor(q.vendor, q.redirect_uri);
+      reply.type('text/html; charset=utf-8').header('cache-control', 'no-store');
+      return renderAuthorizePage({
+        vendorId: vendor.id,
+        vendorName: vendor.name,
+        redirectUri: q.redirect_uri,
+        state: q.state,
+        cap: q.cap ?? formatAmount(money(config.wallet.defaultCap, cur)),
+        period: q.period ?? 'day',
+        currency: cur.code,
+      });
+    });
+    app.post('/wallet/authorize', { schema: { body: S.AuthorizeBody } }, async (req, reply) => {
+      const b = req.body;
+      const form = String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+      try {
+        const cap =
+          b.cap !== undefined
+            ? amount(b.cap)
+            : b.capAmount !== undefined
+              ? capFromForm(b.capAmount)
+              : undefined;
+        const who = bearer(req)
+          ? await customer(req)
+          : await accounts.checkCredentials({
+              login: b.login ?? '',
+              password: b.password ?? '',
+              totp: b.totp || undefined,
+            });
+        const r = await wallet.authorize(who.customerId, {
+          vendorId: b.vendor,
+          redirectUri: b.redirect_uri,
+          ...(b.state !== undefined ? { state: b.state } : {}),
+          ...(cap !== undefined ? { cap } : {}),
+          ...(b.period ? { period: b.period } : {}),
+        });
+        if (form) return reply.redirect(r.redirect, 303);
+        return { redirect: r.redirect, grantId: r.grantId, cap: wire(r.cap), period: r.period };
+      } catch (e) {
+        // A person at the form sees the page again with what went wrong; API callers get the JSON error.
+        if (
+          !form ||
+          !(e instanceof AppError) ||
+          e.status >= 500 ||
+          e.code === 'forbidden' ||
+          e.code === 'unknown_party'
+        )
+          throw e;
+        const vendor = await wallet.vendorFor(b.vendor, b.redirect_uri);
+        reply.status(e.status).type('text/html; charset=utf-8').header('cache-control', 'no-store');
+        return renderAuthorizePage({
+          vendorId: vendor.id,
+          vendorName: vendor.name,
+          redirectUri: b.redirect_uri,
+          state: b.state,
+          cap: b.capAmount ?? formatAmount(money(config.wallet.defaultCap, cur)),
+          period: b.period ?? 'day',
+          currency: cur.code,
+          login: b.login,
+          error: e.message,
+        });
+      }
+    });
+    // The vendor trades the code for a token. Not keyed: replaying the answer would store the token.
+    app.post('/wallet/token', { schema: { body: S.WalletTokenBody } }, async (req) =>
+      grantWire(await wallet.exchange(await party(req), req.body.code)),
+    );
+    app.post('/wallet/charges', { schema: { body: S.WalletChargeBody } }, async (req, reply) => {
+      const id = await party(req);
+      return keyedTx(req, reply, `wallet-charge:${id}`, async (tx) => {
+        const r = await wallet.charge(tx, id, { ...req.body, amount: amount(req.body.amount) });
+        return { status: 201, body: { ...grantWire(r), amount: wire(r.amount), fee: wire(r.fee) } };
+      });
+    });
+    app.post('/wallet/charges/:chargeId/void', { schema: { params: S.ChargeParams } }, async (req, reply) => {
+      const id = await party(req);
+      return keyedTx(req, reply, `wallet-void:${id}`, async (tx) => {
+        const r = await wallet.voidCharge(tx, id, req.params.chargeId);
+        return { body: { ...r, amount: wire(r.amount) } };
+      });
+    });
+    app.get('/me/wallet/grants', async (req) => {
+      const s = await customer(req);
+      return { grants: (await wallet.grants(s.customerId)).map(grantWire) };
+    });
+    app.put(
+      '/me/wallet/grants/:vendorId',
+      { schema: { params: S.VendorParams, body: S.CapBody } },
+      async (req) => {
+        const s = await customer(req);
+        return grantWire(
+          await wallet.setCap(s.customerId, req.params.vendorId, amount(req.body.cap), req.body.period),
+        );
+      },
+    );
+    app.delete('/me/wallet/grants/:vendorId', { schema: { params: S.VendorParams } }, async (req, reply) => {
+      const s = await customer(req);
+      await wallet.revoke(s.customerId, req.params.vendorId);
+      reply.status(204);
     });
 
     // Dev outbox: where device codes go when there is no SMS or e-mail provider.

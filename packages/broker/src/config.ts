@@ -54,6 +54,15 @@ export const BrokerConfigSchema = z.strictObject({
       maxTransaction: Minor.prefault('5000000'),
     })
     .prefault({}),
+  /** Server-side wallets: the cap a vendor grant gets unless the customer picks one, and the largest. */
+  wallet: z
+    .strictObject({
+      defaultCap: Minor.prefault('50000'),
+      maxCap: Minor.prefault('5000000'),
+      /** How long the code in the sign-in redirect may wait to be exchanged. */
+      codeTtlSeconds: z.number().int().min(10).max(3_600).default(300),
+    })
+    .prefault({}),
   /** Device codes: digits, lifetime and attempts. */
   deviceCodeTtlSeconds: z.number().int().min(30).default(600),
   deviceCodeMaxAttempts: z.number().int().min(1).max(20).default(5),

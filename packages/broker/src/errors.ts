@@ -30,6 +30,9 @@ export const BROKER_ERROR_STATUS = {
   bank_rejected: 422,
   idempotency_conflict: 409,
   admin_disabled: 403,
+  grant_invalid: 403,
+  grant_revoked: 403,
+  spending_limit: 402,
 } as const;
 
 export type BrokerErrorCode = keyof typeof BROKER_ERROR_STATUS;

@@ -3,6 +3,7 @@ import {
   ChainLengthSchema,
   MinorWireSchema,
   PartyIdSchema,
+  PayeeShareSchema,
   PaywordSchema,
   PublicKeySchema,
 } from '@netpay/protocol';
@@ -82,3 +83,47 @@ export const TotpConfirmBody = z.strictObject({ code: z.string().regex(/^\d{6}$/
 export const ChainIdParams = z.strictObject({ chainId: ChainIdSchema });
 export const DeviceParams = z.strictObject({ deviceId: z.string().min(1).max(64) });
 export const PartyParams = z.strictObject({ id: PartyIdSchema });
+
+/** Server-side wallet sign-in: the query a vendor redirects the browser with. */
+export const AuthorizeQuery = z.strictObject({
+  vendor: PartyIdSchema,
+  redirect_uri: z.string().min(1).max(2048),
+  state: z.string().max(512).optional(),
+  cap: z.string().max(40).optional(),
+  period: z.enum(['day', 'total']).optional(),
+});
+/**
+ * The sign-in page's form (cap typed in major units as `capAmount`) or a JSON call from a signed-in app
+ * (Authorization: Bearer, cap in minor units as `cap`).
+ */
+export const AuthorizeBody = z.strictObject({
+  vendor: PartyIdSchema,
+  redirect_uri: z.string().min(1).max(2048),
+  state: z.string().max(512).optional(),
+  login: z.string().max(254).optional(),
+  password: z.string().max(256).optional(),
+  totp: z.union([z.literal(''), z.string().regex(/^\d{6}$/)]).optional(),
+  cap: Amount.optional(),
+  capAmount: z.string().max(40).optional(),
+  period: z.enum(['day', 'total']).optional(),
+});
+export const WalletTokenBody = z.strictObject({ code: z.string().min(1).max(128) });
+export const WalletChargeBody = z.strictObject({
+  token: z.string().min(1).max(128),
+  amount: Amount,
+  resource: z.string().max(512).optional(),
+  /** Multi-party price: the charge is split among these shares (basis points adding up to 10000). */
+  payees: z
+    .array(PayeeShareSchema)
+    .min(1)
+    .max(8)
+    .refine(
+      (p) =>
+        p.reduce((a, x) => a + x.share, 0) === 10_000 && new Set(p.map((x) => x.payeeId)).size === p.length,
+      'shares must be distinct payees adding up to 10000 basis points',
+    )
+    .optional(),
+});
+export const ChargeParams = z.strictObject({ chargeId: z.string().min(1).max(64) });
+export const VendorParams = z.strictObject({ vendorId: PartyIdSchema });
+export const CapBody = z.strictObject({ cap: Amount, period: z.enum(['day', 'total']).default('day') });

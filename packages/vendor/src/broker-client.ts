@@ -3,6 +3,7 @@ import {
   fromBase64url,
   type IndexMessage,
   IndexSchema,
+  type PayeeShare,
   PaywordSchema,
   TouchstoneSchema,
 } from '@netpay/protocol';
@@ -39,6 +40,17 @@ const RedeemAnswer = z.object({
     }),
   ),
 });
+
+const Usage = {
+  grantId: z.string(),
+  cap: z.string(),
+  period: z.enum(['day', 'total']),
+  spent: z.string(),
+  remaining: z.string(),
+};
+const WalletTokenAnswer = z.object({ ...Usage, token: z.string() });
+const WalletChargeAnswer = z.object({ ...Usage, chargeId: z.string(), amount: z.string(), fee: z.string() });
+export type WalletCharge = z.infer<typeof WalletChargeAnswer>;
 
 /** The broker said no: `{ code, message }` with an HTTP status. */
 export class BrokerError extends Error {
@@ -125,6 +137,27 @@ export function createBrokerClient(o: BrokerClientOptions) {
       call('POST', '/directory/backup', z.object({ backupIndex: z.number() }), { index }),
     takeover: (chainId: string) => call('POST', '/directory/takeover', TakeoverAnswer, { chainId }),
     redeem: (claims: unknown[]) => call('POST', '/redemptions', RedeemAnswer, { claims }),
+    /** Server-side wallets: the sign-in code for a grant token, a charge to a grant, and its void. */
+    walletToken: (code: string) => call('POST', '/wallet/token', WalletTokenAnswer, { code }),
+    walletCharge: (input: {
+      token: string;
+      amount: bigint;
+      resource: string;
+      payees?: readonly PayeeShare[];
+    }) =>
+      call('POST', '/wallet/charges', WalletChargeAnswer, {
+        token: input.token,
+        amount: input.amount.toString(),
+        resource: input.resource,
+        ...(input.payees ? { payees: input.payees } : {}),
+      }),
+    walletVoid: (chargeId: string) =>
+      call(
+        'POST',
+        `/wallet/charges/${encodeURIComponent(chargeId)}/void`,
+        z.object({ status: z.literal('voided') }),
+        {},
+      ),
     async keys() {
       const res = await fetch(`${root}/keys`, { signal: AbortSignal.timeout(o.timeoutMs ?? 10_000) });
       if (!res.ok)

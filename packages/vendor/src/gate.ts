@@ -24,7 +24,7 @@ import {
   verifyPayment,
   verifyTouchstone,
 } from '@netpay/protocol';
-import { type BrokerClient, BrokerError } from './broker-client.ts';
+import { type BrokerClient, BrokerError, type WalletCharge } from './broker-client.ts';
 import type { ChainStore, HeldChain } from './store.ts';
 
 /** What a priced resource costs: minor units of the gate's currency, optional payees with shares (bps). */
@@ -58,6 +58,9 @@ export const GATE_ERROR_STATUS = {
   chain_not_held: 409,
   payment_conflict: 409,
   payee_unknown: 500,
+  spending_limit: 402,
+  wallet_insufficient_funds: 402,
+  wallet_sign_in: 400,
   broker_unavailable: 503,
 } as const;
 export type GateErrorCode = keyof typeof GATE_ERROR_STATUS;
@@ -70,7 +73,17 @@ const RELOAD_ON = new Set<string>([
   'payment_conflict',
 ]);
 
-interface Ticket {
+/** A paid request between `begin` and `finish`: coins reserved, or a server-side wallet charge made. */
+type Ticket = CoinTicket | WalletTicket;
+
+interface WalletTicket {
+  /** Paid from the customer's server-side wallet instead of coins: the broker's charge. */
+  readonly wallet: WalletCharge;
+  readonly release: () => void;
+}
+
+interface CoinTicket {
+  readonly wallet?: undefined;
   readonly advances: {
     chain: HeldChain;
     fromIndex: number;
@@ -103,6 +116,40 @@ export interface GateOptions {
   readonly handoverPath?: string;
   /** How long to wait for a holder to hand a chain over before taking it over through the broker. */
   readonly handoverTimeoutMs?: number;
+  /**
+   * This vendor's public URL (as registered at the broker). With it, customers without coins can pay from
+   * a server-side wallet: the terms carry a sign-in link, and the gate serves the sign-in routes.
+   */
+  readonly publicUrl?: string;
+  /** Where the server-side wallet sign-in routes live. Default /netpay/wallet. */
+  readonly walletPath?: string;
+}
+
+export const DEFAULT_WALLET_PATH = '/netpay/wallet';
+/** The cookie holding this customer's server-side wallet grant token for this vendor. */
+export const WALLET_COOKIE = 'netpay_wallet';
+export const WALLET_RECEIPT_HEADER = 'NetPay-Wallet-Receipt';
+
+function cookie(headers: GateRequest['headers'], name: string): string | undefined {
+  const raw = headers.cookie;
+  for (const part of (Array.isArray(raw) ? raw.join(';') : (raw ?? '')).split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** A same-site path to return to after signing in: never another origin. */
+const safeReturn = (p: unknown) =>
+  typeof p === 'string' && p.startsWith('/') && !p.startsWith('//') && !p.includes('\\') && p.length <= 2048
+    ? p
+    : '/';
+
+/** A response to a wallet route: a redirect, or an error the browser shows. */
+export interface RouteAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body?: { code: string; message: string };
 }
 
 export const DEFAULT_HANDOVER_PATH = '/netpay/handover';
@@ -116,6 +163,8 @@ export const DEFAULT_HANDOVER_PATH = '/netpay/handover';
 export function createGate(o: GateOptions) {
   const clock = o.clock ?? Date.now;
   const cur = makeCurrency(o.currency.code, o.currency.exponent);
+  const walletPath = o.walletPath ?? DEFAULT_WALLET_PATH;
+  const walletRoot = o.publicUrl ? o.publicUrl.replace(/\/+$/, '') + walletPath : undefined;
   const locks = new Map<string, Promise<void>>();
   const steps = new Map<string, ChainStep>();
   let keys: Awaited<ReturnType<BrokerClient['keys']>> = [];
@@ -146,6 +195,9 @@ export function createGate(o: GateOptions) {
       brokers: [{ url: o.brokerUrl }],
       ...(price.payees ? { payees: price.payees } : {}),
       ...(price.description ? { description: price.description } : {}),
+      ...(walletRoot
+        ? { wallet: { signIn: `${walletRoot}/signin?return=${encodeURIComponent(req.url)}` } }
+        : {}),
       pay: `send ${HEADERS.payment}: base64url(JSON payment) with coins worth exactly the price`,
     };
   }
@@ -410,12 +462,115 @@ export function createGate(o: GateOptions) {
     }
   }
 
+  /** Charges the customer's server-side wallet at the broker (no coins): the broker enforces the cap. */
+  async function chargeWallet(
+    token: string,
+    price: Price,
+    req: GateRequest,
+    resource: string,
+  ): Promise<{ ticket: Ticket } | { answer: GateAnswer }> {
+    try {
+      const charge = await o.broker.walletCharge({
+        token,
+        amount: price.amount,
+        resource,
+        ...(price.payees ? { payees: price.payees } : {}),
+      });
+      return { ticket: { wallet: charge, release: () => {} } };
+    } catch (e) {
+      if (!(e instanceof BrokerError) || e.status >= 500)
+        return {
+          answer: answer(
+            'broker_unavailable',
+            'the broker cannot be reached to charge your wallet; try again',
+          ),
+        };
+      if (e.code === 'spending_limit')
+        return { answer: paymentRequired(price, req, 'spending_limit', e.message) };
+      if (e.code === 'insufficient_funds')
+        return { answer: paymentRequired(price, req, 'wallet_insufficient_funds', e.message) };
+      // The grant is gone (withdrawn, or the token is stale): forget it and ask to sign in again.
+      const asked = paymentRequired(
+        price,
+        req,
+        'payment_required',
+        `${e.message}; sign in to your wallet again`,
+      );
+      return {
+        answer: {
+          ...asked,
+          headers: {
+            ...asked.headers,
+            'set-cookie': `${WALLET_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax`,
+          },
+        },
+      };
+    }
+  }
+
+  /**
+   * The server-side wallet's routes: `signin` sends the browser to the broker's sign-in page, `callback`
+   * takes the broker's one-time code back, trades it for the grant token and keeps that in an HttpOnly
+   * cookie, `signout` forgets it. `query` is the request's query parameters.
+   */
+  async function walletRoute(route: string, query: Record<string, unknown>): Promise<RouteAnswer> {
+    const refuse = (status: number, code: string, message: string): RouteAnswer => ({
+      status,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: { code, message },
+    });
+    if (!walletRoot) return refuse(404, 'not_found', 'this vendor does not take server-side wallets');
+    const secure = walletRoot.startsWith('https:') ? '; Secure' : '';
+    if (route === 'signin') {
+      const to = new URL(`${o.brokerUrl.replace(/\/+$/, '')}/wallet/authorize`);
+      to.searchParams.set('vendor', o.vendorId);
+      to.searchParams.set('redirect_uri', `${walletRoot}/callback`);
+      to.searchParams.set('state', safeReturn(query.return));
+      return { status: 302, headers: { location: to.toString() } };
+    }
+    if (route === 'callback') {
+      if (typeof query.code !== 'string' || query.code.length > 128)
+        return refuse(400, 'wallet_sign_in', 'the broker did not send a sign-in code back');
+      try {
+        const grant = await o.broker.walletToken(query.code);
+        return {
+          status: 302,
+          headers: {
+            location: safeReturn(query.state),
+            'set-cookie': `${WALLET_COOKIE}=${grant.token}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax${secure}`,
+          },
+        };
+      } catch (e) {
+        if (e instanceof BrokerError && e.status < 500) return refuse(400, 'wallet_sign_in', `${e.message}`);
+        return refuse(
+          503,
+          'broker_unavailable',
+          'the broker cannot be reached to finish signing in; try again',
+        );
+      }
+    }
+    if (route === 'signout') {
+      return {
+        status: 302,
+        headers: {
+          location: safeReturn(query.return),
+          'set-cookie': `${WALLET_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure}`,
+        },
+      };
+    }
+    return refuse(404, 'not_found', `no wallet route ${route}`);
+  }
+
   async function begin(req: GateRequest, price: Price): Promise<{ ticket: Ticket } | { answer: GateAnswer }> {
     const raw = req.headers[HEADERS.payment.toLowerCase()];
     const header = Array.isArray(raw) ? raw[0] : raw;
     // HEAD shows the terms and is never charged.
-    if (header === undefined || req.method === 'HEAD') return { answer: paymentRequired(price, req) };
+    if (req.method === 'HEAD') return { answer: paymentRequired(price, req) };
     const resource = `${req.method} ${req.url}`;
+    if (header === undefined) {
+      const token = walletRoot ? cookie(req.headers, WALLET_COOKIE) : undefined;
+      return token ? chargeWallet(token, price, req, resource) : { answer: paymentRequired(price, req) };
+    }
     const decoded = decodeHeader('payment', header);
     if (!decoded.ok) return { answer: answer('payment_malformed', decoded.error.message) };
     if (price.payees) {
@@ -438,7 +593,7 @@ export function createGate(o: GateOptions) {
 
     async function evaluate(fresh: boolean): Promise<{ ticket: Ticket } | { answer: GateAnswer }> {
       const now = Math.floor(clock() / 1000);
-      const advances: Ticket['advances'] = [];
+      const advances: CoinTicket['advances'] = [];
       let total = 0n;
       let replays = 0;
       for (const part of parts) {
@@ -559,6 +714,7 @@ export function createGate(o: GateOptions) {
     succeeded: boolean,
   ): Promise<{ headers: Record<string, string> } | { answer: GateAnswer }> {
     try {
+      if (ticket.wallet) return await finishWallet(ticket.wallet, succeeded);
       if (ticket.replay)
         return { headers: { [HEADERS.receipt.toLowerCase()]: encodeHeader(ticket.receipt) } };
       if (!succeeded) return { headers: {} };
@@ -587,7 +743,51 @@ export function createGate(o: GateOptions) {
     }
   }
 
-  return { begin, finish, serveHandover, terms, keyring: () => brokerKeyring(keys) };
+  /** A wallet charge whose response succeeded gets a receipt header; one whose response failed is voided. */
+  async function finishWallet(
+    charge: WalletCharge,
+    succeeded: boolean,
+  ): Promise<{ headers: Record<string, string> }> {
+    if (!succeeded) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await o.broker.walletVoid(charge.chargeId);
+          break;
+        } catch (e) {
+          // A refusal will not change; an outage may: a few tries, then the charge stays (see statement).
+          if ((e instanceof BrokerError && e.status < 500) || attempt >= 2) break;
+          await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        }
+      }
+      return { headers: {} };
+    }
+    const receipt = {
+      v: 1,
+      vendorId: o.vendorId,
+      chargeId: charge.chargeId,
+      amount: charge.amount,
+      currency: cur.code,
+      exponent: cur.exponent,
+      cap: charge.cap,
+      period: charge.period,
+      remaining: charge.remaining,
+    };
+    return {
+      headers: {
+        [WALLET_RECEIPT_HEADER.toLowerCase()]: Buffer.from(JSON.stringify(receipt)).toString('base64url'),
+      },
+    };
+  }
+
+  return {
+    begin,
+    finish,
+    serveHandover,
+    walletRoute,
+    walletPath,
+    terms,
+    keyring: () => brokerKeyring(keys),
+  };
 }
 
 export type Gate = ReturnType<typeof createGate>;

@@ -150,13 +150,11 @@ export function createAccountService(ctx: BrokerContext) {
     });
   }
 
-  async function login(input: {
-    login: string;
-    password: string;
-    deviceId?: string;
-    deviceName?: string;
-    totp?: string;
-  }) {
+  /**
+   * Checks a login, password and (when enrolled) TOTP code; returns the customer. Used by sign-in and by
+   * the server-side wallet's authorization page, which signs a customer in for one grant only.
+   */
+  async function checkCredentials(input: { login: string; password: string; totp?: string | undefined }) {
     const login = normalizeLogin(input.login);
     const [c] = login
       ? await db.query<{ id: string; password_hash: string; totp_secret: string | null; login: string }>(
@@ -174,6 +172,18 @@ export function createAccountService(ctx: BrokerContext) {
       if (!verifyTotp(c.totp_secret, input.totp, nowSeconds(ctx)))
         throw fail('totp_invalid', 'the authenticator code is wrong');
     }
+    return { customerId: c.id, login: c.login };
+  }
+
+  async function login(input: {
+    login: string;
+    password: string;
+    deviceId?: string;
+    deviceName?: string;
+    totp?: string;
+  }) {
+    const checked = await checkCredentials(input);
+    const c = { id: checked.customerId, login: checked.login };
     return db.transaction(async (tx) => {
       if (input.deviceId) {
         const [d] = await tx.query<{ verified_at: bigint | null }>(
@@ -274,6 +284,7 @@ export function createAccountService(ctx: BrokerContext) {
     register,
     verifyDevice,
     resendCode,
+    checkCredentials,
     login,
     authenticate,
     logout,

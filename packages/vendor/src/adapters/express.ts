@@ -96,3 +96,20 @@ export function netpayExpressHandover(gate: Gate): [string, RequestHandler] {
     },
   ];
 }
+
+/** The server-side wallet routes (signin, callback, signout), for a gate with a publicUrl. */
+export function netpayExpressWallet(gate: Gate): [string, RequestHandler] {
+  return [
+    `${gate.walletPath}/:route`,
+    async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const r = await gate.walletRoute(String(req.params.route), req.query as Record<string, unknown>);
+        res.status(r.status).set(r.headers);
+        if (r.body) res.json(r.body);
+        else res.end();
+      } catch (e) {
+        next(e);
+      }
+    },
+  ];
+}

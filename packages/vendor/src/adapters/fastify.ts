@@ -19,7 +19,7 @@ const toGateRequest = (req: FastifyRequest): GateRequest => ({
 });
 
 /**
- * Adds the NetPay gate to a Fastify app: any route with `config: { netpay: price }` answers 402 with terms
+ * Adds the NetPay gate to a Fastify app (with the hand-over and server-side wallet routes): any route with `config: { netpay: price }` answers 402 with terms
  * until paid; a paid request runs its handler, and the coins are recorded (onSend) before the response
  * leaves, with a NetPay-Receipt header. A handler that fails (status ≥ 400 or throws) is not charged.
  *
@@ -33,6 +33,18 @@ export function netpayFastify(
   app.post(options.handoverPath ?? DEFAULT_HANDOVER_PATH, async (req, reply) => {
     const r = await gate.serveHandover(req.body);
     return reply.code(r.status).send(r.body);
+  });
+
+  // Server-side wallet sign-in (when the gate has a publicUrl): signin, callback, signout.
+  app.get(`${gate.walletPath}/:route`, async (req, reply) => {
+    const r = await gate.walletRoute(
+      (req.params as { route: string }).route,
+      req.query as Record<string, unknown>,
+    );
+    return reply
+      .code(r.status)
+      .headers(r.headers)
+      .send(r.body ?? '');
   });
 
   app.addHook('preHandler', async (req, reply) => {

@@ -35,8 +35,11 @@ export function netpayHono(gate: Gate, price: HonoPrice): MiddlewareHandler {
           status: done.answer.status,
           headers: { 'content-type': 'application/json; charset=utf-8' },
         });
-      } else {
-        for (const [k, v] of Object.entries(done.headers)) c.res.headers.set(k, v);
+      } else if (Object.keys(done.headers).length > 0) {
+        // A response made by fetch() (a proxy) has immutable headers: copy it before adding the receipt.
+        const res = new Response(c.res.body, c.res);
+        for (const [k, v] of Object.entries(done.headers)) res.headers.set(k, v);
+        c.res = res;
       }
     }
   };
@@ -48,5 +51,13 @@ export function netpayHonoHandover(app: Hono, gate: Gate): void {
     const body = await c.req.json().catch(() => null);
     const r = await gate.serveHandover(body);
     return c.json(r.body as object, r.status as 200);
+  });
+}
+
+/** Adds the server-side wallet routes (signin, callback, signout), for a gate with a publicUrl. */
+export function netpayHonoWallet(app: Hono, gate: Gate): void {
+  app.get(`${gate.walletPath}/:route`, async (c) => {
+    const r = await gate.walletRoute(c.req.param('route'), c.req.query());
+    return r.body ? c.json(r.body, r.status as 400, r.headers) : c.body(null, r.status as 302, r.headers);
   });
 }

@@ -1,0 +1,214 @@
+import { type AddressInfo, createServer } from 'node:net';
+import { migrate } from '@netpay/db';
+import { openTestDatabase, TEST_DATABASES } from '@netpay/db/testing';
+import { createSigner, randomBytes, toBase64url } from '@netpay/protocol';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Customer, startWorld, type World } from '../../broker/test/world.ts';
+import { netpayFastify } from '../src/adapters/fastify.ts';
+import { createBrokerClient } from '../src/broker-client.ts';
+import { createGate, WALLET_RECEIPT_HEADER } from '../src/gate.ts';
+import { createChainStore, VENDOR_MIGRATIONS } from '../src/store.ts';
+
+/**
+ * Server-side wallets end to end over real HTTP: the customer follows the vendor's sign-in link to the
+ * broker's page, signs in and sets a cap, comes back with a grant; each click is then charged to the
+ * broker-held balance, up to the cap, and a failed response is not charged.
+ */
+for (const kind of TEST_DATABASES) {
+  describe(`server-side wallet [${kind}]`, () => {
+    let w: World;
+    let bob: Customer;
+    let app: FastifyInstance;
+    let url: string;
+    const vendorId = `greetings-${toBase64url(randomBytes(3))}`;
+    const labelId = `label-${toBase64url(randomBytes(3))}`;
+    const password = 'correct horse battery';
+    const onClose: (() => Promise<void>)[] = [];
+
+    beforeAll(async () => {
+      w = await startWorld(kind);
+      bob = await w.newCustomer('bob', 1_000_000n, 10_000n);
+      await w.newVendor(labelId);
+      const signer = createSigner(randomBytes(32));
+      const db = await openTestDatabase(kind);
+      onClose.push(() => db.close());
+      await migrate(db, VENDOR_MIGRATIONS);
+      // The gate needs the vendor's own URL (for the sign-in redirect) before the app exists.
+      const probe = createServer();
+      await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+      url = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+      await new Promise((r) => probe.close(r));
+      const gate = createGate({
+        vendorId,
+        signer,
+        broker: createBrokerClient({ url: w.url, vendorId, signer, clock: w.clock }),
+        brokerUrl: w.url,
+        store: createChainStore({ db, clock: w.clock }),
+        currency: { code: 'USD', exponent: 4 },
+        clock: w.clock,
+        publicUrl: url,
+      });
+      app = Fastify();
+      netpayFastify(app, gate);
+      app.get('/card', { config: { netpay: { amount: 50n } } }, async () => ({ card: 'a card' }));
+      app.get(
+        '/song',
+        {
+          config: {
+            netpay: {
+              amount: 40n,
+              payees: [
+                { payeeId: vendorId, share: 5_000 },
+                { payeeId: labelId, share: 5_000 },
+              ],
+            },
+          },
+        },
+        async () => ({ song: true }),
+      );
+      app.get('/broken', { config: { netpay: { amount: 50n } } }, async (_req, reply) =>
+        reply.code(500).send({ oops: true }),
+      );
+      await app.listen({ port: Number(new URL(url).port), host: '127.0.0.1' });
+      const reg = await w.call('POST', '/parties', {
+        signer: { id: vendorId, signer },
+        body: { id: vendorId, name: 'E-greetings', publicKey: toBase64url(signer.publicKey), url },
+      });
+      expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+    });
+    afterAll(async () => {
+      await app?.close();
+      for (const f of onClose) await f();
+      await w?.close();
+    });
+
+    const balance = async () => (await w.call('GET', '/me', { token: bob.token })).body.balance as string;
+    const vendorBalance = async (id: string) =>
+      (
+        await w.db.query<{ balance: bigint }>('SELECT balance FROM ledger_accounts WHERE id = $1', [
+          `vendor:${id}`,
+        ])
+      )[0]?.balance;
+    let cookie = '';
+
+    async function signIn(form: Record<string, string>) {
+      const terms = await (await fetch(`${url}/card`)).json();
+      const toBroker = await fetch(terms.terms.wallet.signIn, { redirect: 'manual' });
+      expect(toBroker.status).toBe(302);
+      const page = new URL(toBroker.headers.get('location')!);
+      expect(page.origin).toBe(new URL(w.url).origin);
+      const html = await fetch(page);
+      expect(html.status).toBe(200);
+      expect(await html.text()).toContain('E-greetings');
+      const post = await fetch(`${w.url}/wallet/authorize`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          vendor: page.searchParams.get('vendor')!,
+          redirect_uri: page.searchParams.get('redirect_uri')!,
+          state: page.searchParams.get('state')!,
+          login: bob.login,
+          ...form,
+        }),
+      });
+      return post;
+    }
+
+    it('signs in at the broker through the vendor, refusing a wrong password with the page again', async () => {
+      const wrong = await signIn({ password: 'not it', capAmount: '0.0150', period: 'day' });
+      expect(wrong.status).toBe(401);
+      expect(await wrong.text()).toContain('login or password is wrong');
+
+      const ok = await signIn({ password, capAmount: '0.0150', period: 'day' });
+      expect(ok.status).toBe(303);
+      const callback = await fetch(ok.headers.get('location')!, { redirect: 'manual' });
+      expect(callback.status).toBe(302);
+      expect(callback.headers.get('location')).toBe('/card');
+      cookie = callback.headers.get('set-cookie')!.split(';')[0]!;
+      expect(cookie).toMatch(/^netpay_wallet=.{20,}/);
+      // The code is single-use.
+      const again = await fetch(ok.headers.get('location')!, { redirect: 'manual' });
+      expect(again.status).toBe(400);
+      expect(await again.json()).toMatchObject({ code: 'wallet_sign_in' });
+    });
+
+    it('charges each click to the broker-held balance up to the cap, and never a failed response', async () => {
+      const before = BigInt(await balance());
+      const vendorBefore = (await vendorBalance(vendorId)) ?? 0n;
+      // A response that fails is charged and voided at once: the cap and the balance are untouched.
+      const failed = await fetch(`${url}/broken`, { headers: { cookie } });
+      expect(failed.status).toBe(500);
+      expect(failed.headers.get(WALLET_RECEIPT_HEADER)).toBeNull();
+      for (let k = 0; k < 3; k++) {
+        const r = await fetch(`${url}/card`, { headers: { cookie } });
+        expect(r.status).toBe(200);
+        const receipt = JSON.parse(
+          Buffer.from(r.headers.get(WALLET_RECEIPT_HEADER)!, 'base64url').toString(),
+        );
+        expect(receipt).toMatchObject({ vendorId, amount: '50', remaining: String(100 - 50 * k) });
+      }
+      const over = await fetch(`${url}/card`, { headers: { cookie } });
+      expect(over.status).toBe(402);
+      expect(await over.json()).toMatchObject({ code: 'spending_limit' });
+      expect(BigInt(await balance())).toBe(before - 150n);
+      // 2 % fee, rounded up, per charge: 49 each.
+      expect((await vendorBalance(vendorId))! - vendorBefore).toBe(147n);
+      const grants = (await w.call('GET', '/me/wallet/grants', { token: bob.token })).body.grants;
+      expect(grants).toEqual([
+        expect.objectContaining({
+          vendorId,
+          cap: '150',
+          period: 'day',
+          spent: '150',
+          remaining: '0',
+          active: true,
+        }),
+      ]);
+      await w.audit();
+    });
+
+    it('splits a multi-party price among the payees, and lets the customer raise the cap and withdraw', async () => {
+      const raised = await w.call('PUT', `/me/wallet/grants/${vendorId}`, {
+        token: bob.token,
+        body: { cap: '1000', period: 'day' },
+      });
+      expect(raised.status, JSON.stringify(raised.body)).toBe(200);
+      expect(raised.body).toMatchObject({ cap: '1000', spent: '150', remaining: '850' });
+      const labelBefore = (await vendorBalance(labelId)) ?? 0n;
+      const song = await fetch(`${url}/song`, { headers: { cookie } });
+      expect(song.status).toBe(200);
+      // 40 − fee 1 = 39, split 50/50: 20 to the vendor (listed first), 19 to the label.
+      expect((await vendorBalance(labelId))! - labelBefore).toBe(19n);
+
+      const revoked = await w.call('DELETE', `/me/wallet/grants/${vendorId}`, { token: bob.token });
+      expect(revoked.status).toBe(204);
+      const after = await fetch(`${url}/card`, { headers: { cookie } });
+      expect(after.status).toBe(402);
+      expect(await after.json()).toMatchObject({ code: 'payment_required' });
+      expect(after.headers.get('set-cookie')).toContain('netpay_wallet=;');
+      await w.audit();
+    });
+
+    it('refuses a sign-in that would send the code to another site, and charges by another vendor', async () => {
+      const page = await fetch(
+        `${w.url}/wallet/authorize?vendor=${vendorId}&redirect_uri=${encodeURIComponent('https://evil.example/cb')}`,
+      );
+      expect(page.status).toBe(403);
+      expect(await page.json()).toMatchObject({ code: 'forbidden' });
+      const ok = await signIn({ password, capAmount: '1.00', period: 'total' });
+      const code = new URL(ok.headers.get('location')!).searchParams.get('code')!;
+      // Another vendor cannot use this customer's code (it was issued to the greetings vendor).
+      const other = await w.newVendor();
+      const stolen = await w.call('POST', '/wallet/token', { signer: w.asVendor(other), body: { code } });
+      expect(stolen.status).toBe(403);
+      expect(stolen.body).toMatchObject({ code: 'grant_invalid' });
+      const bad = await w.call('POST', '/wallet/charges', {
+        signer: w.asVendor(other),
+        body: { token: 'x'.repeat(43), amount: '-5' },
+      });
+      expect(bad.status).toBe(400);
+    });
+  });
+}
