@@ -120,7 +120,7 @@ export interface GateOptions {
    * This vendor's public URL (as registered at the broker). With it, customers without coins can pay from
    * a server-side wallet: the terms carry a sign-in link, and the gate serves the sign-in routes.
    */
-  readonly publicUrl?: string;
+  readonly publicUrl?: string | (() => string | undefined);
   /** Where the server-side wallet sign-in routes live. Default /netpay/wallet. */
   readonly walletPath?: string;
 }
@@ -164,7 +164,12 @@ export function createGate(o: GateOptions) {
   const clock = o.clock ?? Date.now;
   const cur = makeCurrency(o.currency.code, o.currency.exponent);
   const walletPath = o.walletPath ?? DEFAULT_WALLET_PATH;
-  const walletRoot = o.publicUrl ? o.publicUrl.replace(/\/+$/, '') + walletPath : undefined;
+  const publicUrl = () => (typeof o.publicUrl === 'function' ? o.publicUrl() : o.publicUrl);
+  /** Where the wallet routes are reached from outside, once the vendor knows its public URL. */
+  const walletBase = () => {
+    const u = publicUrl();
+    return u ? u.replace(/\/+$/, '') + walletPath : undefined;
+  };
   const locks = new Map<string, Promise<void>>();
   const steps = new Map<string, ChainStep>();
   let keys: Awaited<ReturnType<BrokerClient['keys']>> = [];
@@ -195,8 +200,8 @@ export function createGate(o: GateOptions) {
       brokers: [{ url: o.brokerUrl }],
       ...(price.payees ? { payees: price.payees } : {}),
       ...(price.description ? { description: price.description } : {}),
-      ...(walletRoot
-        ? { wallet: { signIn: `${walletRoot}/signin?return=${encodeURIComponent(req.url)}` } }
+      ...(walletBase()
+        ? { wallet: { signIn: `${walletBase()}/signin?return=${encodeURIComponent(req.url)}` } }
         : {}),
       pay: `send ${HEADERS.payment}: base64url(JSON payment) with coins worth exactly the price`,
     };
@@ -519,6 +524,7 @@ export function createGate(o: GateOptions) {
       headers: { 'content-type': 'application/json; charset=utf-8' },
       body: { code, message },
     });
+    const walletRoot = walletBase();
     if (!walletRoot) return refuse(404, 'not_found', 'this vendor does not take server-side wallets');
     const secure = walletRoot.startsWith('https:') ? '; Secure' : '';
     if (route === 'signin') {
@@ -568,7 +574,7 @@ export function createGate(o: GateOptions) {
     if (req.method === 'HEAD') return { answer: paymentRequired(price, req) };
     const resource = `${req.method} ${req.url}`;
     if (header === undefined) {
-      const token = walletRoot ? cookie(req.headers, WALLET_COOKIE) : undefined;
+      const token = walletBase() ? cookie(req.headers, WALLET_COOKIE) : undefined;
       return token ? chargeWallet(token, price, req, resource) : { answer: paymentRequired(price, req) };
     }
     const decoded = decodeHeader('payment', header);

@@ -7,7 +7,7 @@ import {
   toBase64url,
   utf8,
 } from '@netpay/protocol';
-import type { BrokerClient } from './broker-client.ts';
+import { type BrokerClient, BrokerError } from './broker-client.ts';
 import type { ChainStore } from './store.ts';
 
 interface Range {
@@ -163,8 +163,9 @@ export function createRedeemer(o: {
   /** Pushes a signed index for every held chain that advanced since its last backup. */
   async function backup() {
     let pushed = 0;
-    for (const c of await o.store.unredeemed(1000)) {
-      if (c.status !== 'held' || (backedUp.get(c.chainId) ?? -1) >= c.acceptedIndex) continue;
+    // After a restart every held chain is pushed once: a chain taken over meanwhile is found out here.
+    for (const c of await o.store.heldChains(1000)) {
+      if ((backedUp.get(c.chainId) ?? -1) >= c.acceptedIndex) continue;
       const index = signMessage(
         'index',
         {
@@ -182,8 +183,11 @@ export function createRedeemer(o: {
         await o.broker.backup(index);
         backedUp.set(c.chainId, c.acceptedIndex);
         pushed++;
-      } catch {
-        // the broker is unreachable or the chain moved on: the next round tries again
+      } catch (e) {
+        // Taken over while this vendor was away (or slow): stop accepting the chain here. What it accepted
+        // after its last backup is no longer its to redeem; the claim will say so (not_holder).
+        if (e instanceof BrokerError && e.code === 'chain_not_held') await o.store.release(c.chainId);
+        // otherwise the broker is unreachable: the next round tries again
       }
     }
     return { pushed };

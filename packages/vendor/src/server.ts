@@ -84,6 +84,8 @@ export async function openVendor(o: {
   dataDir?: string;
   databaseUrl?: string;
   clock?: () => number;
+  /** The vendor's public URL (server-side wallet sign-in); may be known only once it listens. */
+  publicUrl?: () => string | undefined;
 }) {
   const dataDir = resolve(o.dataDir ?? '.netpay/vendor');
   const signer = createSigner(loadOrCreateKey(dataDir));
@@ -100,6 +102,7 @@ export async function openVendor(o: {
     store,
     currency: o.currency,
     clock,
+    ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
   });
   const redeemer = createRedeemer({ vendorId: o.vendorId, signer, broker, store, clock });
   return { db, signer, store, broker, gate, redeemer, clock };
@@ -135,10 +138,12 @@ export async function startVendorServer(o: StartVendorOptions) {
   const folder = resolve(o.folder);
   if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory())
     throw new Error(`vendor config: ${folder} is not a folder`);
+  let registeredUrl: string | undefined;
   const { db, signer, store, gate, redeemer, clock } = await openVendor({
     ...o,
     vendorId: o.prices.vendorId,
     currency: o.prices.currency,
+    publicUrl: () => registeredUrl,
   });
   const vendorId = o.prices.vendorId;
 
@@ -166,6 +171,7 @@ export async function startVendorServer(o: StartVendorOptions) {
   await app.listen({ port: o.port, host: o.host ?? '127.0.0.1' });
   const address = app.server.address() as AddressInfo;
   const url = `http://${address.address}:${address.port}`;
+  registeredUrl = o.publicUrl ?? url;
 
   // Register (or update) this vendor at the broker, proving the key with a signed request.
   const body = {
@@ -173,7 +179,7 @@ export async function startVendorServer(o: StartVendorOptions) {
     kind: 'vendor',
     name: o.prices.name ?? vendorId,
     publicKey: toBase64url(signer.publicKey),
-    url: o.publicUrl ?? url,
+    url: registeredUrl,
     ...(o.bankAccount ? { bankAccount: o.bankAccount } : {}),
   };
   let refusal: string | undefined;

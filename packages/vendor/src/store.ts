@@ -201,7 +201,10 @@ export function createChainStore(o: StoreOptions) {
          redeemed_index, redeemed_payword, status, updated_at)
        VALUES ($1, $2, $3, $4, $3, $4, $3, $4, 'held', $5)
        ON CONFLICT (chain_id) DO UPDATE SET status = 'held', updated_at = $5, start_index = $3, start_payword = $4,
-         accepted_index = $3, accepted_payword = $4, redeemed_index = $3, redeemed_payword = $4
+         accepted_index = $3, accepted_payword = $4, redeemed_index = $3, redeemed_payword = $4,
+         -- The answer to an earlier holding's last payment is not this holding's: a payword spent elsewhere
+         -- must not be served here as a retry.
+         last_receipt = NULL
        -- A chain this vendor (or another instance of it) holds already keeps its state: never go backwards.
        WHERE vendor_chains.status = 'handed' AND vendor_chains.accepted_index <= $3`,
       [touchstone.chainId, JSON.stringify(touchstone), start.index, w, BigInt(clock())],
@@ -439,6 +442,16 @@ export function createChainStore(o: StoreOptions) {
     return rows.map(fromRow);
   }
 
+  /** Chains this vendor holds and has accepted coins of, most recently used first. */
+  async function heldChains(limit = 1000): Promise<HeldChain[]> {
+    const rows = await db.query<Row>(
+      `SELECT * FROM vendor_chains WHERE status = 'held' AND accepted_index > start_index
+       ORDER BY updated_at DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map(fromRow);
+  }
+
   async function markRedeemed(chainId: string, index: number, payword: Uint8Array): Promise<void> {
     await db.query(
       'UPDATE vendor_chains SET redeemed_index = $2, redeemed_payword = $3 WHERE chain_id = $1 AND redeemed_index < $2',
@@ -563,6 +576,7 @@ export function createChainStore(o: StoreOptions) {
     commitAll,
     receipt,
     unredeemed,
+    heldChains,
     markRedeemed,
     pendingRanges,
     payeeRuns,

@@ -65,7 +65,7 @@ export function registerVendorCommands(program: Command): void {
       .requiredOption('--broker <url>', 'URL of the broker', zodArg(UrlArg))
       .option(
         '-d, --data <dir>',
-        'folder for the vendor key and embedded database (default ./.netpay/vendor)',
+        'folder for the vendor key and, without DATABASE_URL, its embedded database (default ./.netpay/vendor)',
         zodArg(DirSchema),
       )
       .option('--json', 'print one JSON line instead of text');
@@ -121,7 +121,7 @@ Example:
 }
 
 async function start(flags: StartFlags): Promise<void> {
-  const databaseUrl = databaseFromEnv(flags.data);
+  const databaseUrl = databaseFromEnv(undefined);
   const prices = await loadPrices(flags.prices);
   const stop = listenForStop();
   try {
@@ -165,7 +165,7 @@ async function start(flags: StartFlags): Promise<void> {
 }
 
 async function redeem(flags: CommonFlags): Promise<void> {
-  const databaseUrl = databaseFromEnv(flags.data);
+  const databaseUrl = databaseFromEnv(undefined);
   const prices = await loadPrices(flags.prices);
   const { openVendor } = await import('@netpay/vendor/server');
   const v = await openVendor({
