@@ -48,6 +48,13 @@ const ADAPTERS: Record<string, Serve> = {
     app.get('/broken', netpayExpress(gate, { amount: 10n }), (_req, res) => {
       res.status(500).json({ oops: 1 });
     });
+    // A handler writing the low-level way: writeHead, several writes, end.
+    app.get('/stream', netpayExpress(gate, { amount: 10n }), (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('one ');
+      res.write('two ');
+      res.end('three');
+    });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     return {
@@ -155,6 +162,13 @@ describe('vendor gate adapters (Express, Fastify, Hono) [pglite]', () => {
       expect(broken.status).toBe(500);
       expect(broken.headers.get(HEADERS.receipt)).toBeNull();
       expect((await s.store.get(c.chainId))!.acceptedIndex).toBe(5);
+      if (name === 'express') {
+        const streamed = await get('/stream', c.pay(6));
+        expect(streamed.status).toBe(200);
+        expect(await streamed.text()).toBe('one two three');
+        expect(streamed.headers.get('content-type')).toBe('text/plain');
+        expect(streamed.headers.get(HEADERS.receipt)).toBeTruthy();
+      }
     });
   }
 

@@ -11,8 +11,9 @@ const toGateRequest = (req: Request): GateRequest => ({
 });
 
 /**
- * Express middleware pricing one route. The handler's response is held back (writes are buffered) until
- * the coins are recorded, then sent with the receipt header; a failed handler (status ≥ 400) is not charged.
+ * Express middleware pricing one route. The handler's response is held back (writeHead, write and end are
+ * buffered, so the body is in memory until then) until the coins are recorded, then sent with the receipt
+ * header; a failed handler (status ≥ 400) is not charged.
  *
  *   app.get('/article', netpayExpress(gate, { amount: 25n }), (req, res) => res.json(article));
  */
@@ -29,7 +30,15 @@ export function netpayExpress(gate: Gate, price: ExpressPrice): RequestHandler {
       const chunks: Buffer[] = [];
       const write = res.write.bind(res);
       const end = res.end.bind(res);
+      const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => Response;
       let finished = false;
+      // writeHead would fix the headers before the receipt is known: keep its arguments for later.
+      let head: unknown[] | undefined;
+      res.writeHead = ((...args: unknown[]) => {
+        head = args;
+        if (typeof args[0] === 'number') res.statusCode = args[0];
+        return res;
+      }) as Response['writeHead'];
       res.write = ((chunk: unknown, encoding?: unknown) => {
         if (chunk !== undefined && chunk !== null) {
           chunks.push(
@@ -49,6 +58,8 @@ export function netpayExpress(gate: Gate, price: ExpressPrice): RequestHandler {
         gate
           .finish(started.ticket, res.statusCode < 400)
           .then((done) => {
+            // From here on the response is really written: Node's own writes call writeHead too.
+            res.writeHead = writeHead as Response['writeHead'];
             if ('answer' in done) {
               const body = Buffer.from(JSON.stringify(done.answer.body));
               res
@@ -62,10 +73,12 @@ export function netpayExpress(gate: Gate, price: ExpressPrice): RequestHandler {
             res.set(done.headers);
             const body = Buffer.concat(chunks);
             if (!res.headersSent) res.set('content-length', String(body.length));
+            if (head) writeHead(...head);
             if (body.length > 0) write(body);
             end();
           })
           .catch((e: unknown) => {
+            res.writeHead = writeHead as Response['writeHead'];
             res.status(500);
             end();
             next(e);
