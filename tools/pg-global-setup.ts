@@ -58,7 +58,8 @@ interface Cluster {
   process?: ChildProcess;
 }
 
-async function startServer(): Promise<Server> {
+/** Starts a throwaway embedded PostgreSQL server (also used by `npm run bench`). */
+export async function startServer(): Promise<Server> {
   const EmbeddedPostgres = await importEmbeddedPostgres();
   const runAs = await prepareRootUser();
   const errors: string[] = [];

@@ -155,6 +155,8 @@ export async function startWorld(
   async function newVendor(
     id = `vendor-${++keyCounter}-${toBase64url(randomBytes(3))}`,
     withBank = true,
+    /** Where other vendors reach it for hand-overs; none: it cannot be reached. */
+    url?: string,
   ): Promise<Vendor> {
     const signer = createSigner(randomBytes(32));
     const acct = await bankClient.createAccount({ name: id });
@@ -165,6 +167,7 @@ export async function startWorld(
         name: `Vendor ${id}`,
         publicKey: toBase64url(signer.publicKey),
         ...(withBank ? { bankAccount: acct.id } : {}),
+        ...(url ? { url } : {}),
       },
     });
     expect(r.status, JSON.stringify(r.body)).toBe(201);

@@ -7,7 +7,7 @@ const migrations: Migration[] = [
   { id: '20261126_0001_accounts', sql: 'CREATE TABLE accounts (id text PRIMARY KEY, balance int8 NOT NULL)' },
 ];
 
-describeEachDatabase('db', (open, kind) => {
+const suite = (open: () => Promise<Db>, kind: 'pglite' | 'postgres') => {
   // One database for the tests that use their own tables (a fresh PGlite costs seconds); migrations get theirs.
   let db: Db;
   beforeAll(async () => {
@@ -180,6 +180,43 @@ describeEachDatabase('db', (open, kind) => {
     );
     await Promise.all(Array.from({ length: 30 }, () => increment(db)));
     expect(await db.query('SELECT n FROM counter WHERE id = 1')).toEqual([{ n: 30n }]);
+  });
+};
+
+describeEachDatabase('db', suite);
+
+describe('db [pglite on a worker thread]', () => {
+  const opened: Db[] = [];
+  const open = async () => {
+    const db = await openDatabase({ thread: true });
+    opened.push(db);
+    return db;
+  };
+  afterAll(async () => {
+    await Promise.allSettled(opened.splice(0).map((db) => db.close()));
+  });
+  suite(open, 'pglite');
+
+  it('keeps statements from outside out of a transaction in progress', async () => {
+    const db = await open();
+    await db.exec('CREATE TABLE log (n int4 NOT NULL)');
+    let inside!: () => void;
+    const started = new Promise<void>((r) => {
+      inside = r;
+    });
+    const tx = db.transaction(async (t) => {
+      await t.query('INSERT INTO log VALUES (1)');
+      inside();
+      await new Promise((r) => setTimeout(r, 50));
+      await t.query('INSERT INTO log VALUES (2)');
+      throw new Error('roll back');
+    });
+    await started;
+    // Sent while the transaction is open: must not land in it (and so survive its rollback).
+    const outside = db.query('INSERT INTO log VALUES (3)');
+    await expect(tx).rejects.toThrow('roll back');
+    await outside;
+    expect(await db.query('SELECT n FROM log ORDER BY n')).toEqual([{ n: 3 }]);
   });
 });
 

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 
@@ -35,6 +36,11 @@ export interface OpenOptions {
   readonly dataDir?: string;
   /** Connection pool size for PostgreSQL. Default 10. */
   readonly poolSize?: number;
+  /**
+   * Run PGlite on a worker thread, so its statements use another core and never block the caller's event
+   * loop (a server answering HTTP while it commits). Each statement costs a message round trip (~50 µs).
+   */
+  readonly thread?: boolean;
 }
 
 const INT8 = 20;
@@ -42,7 +48,111 @@ const RETRYABLE = new Set(['40001', '40P01']);
 
 export async function openDatabase(options: OpenOptions = {}): Promise<Db> {
   if (options.url) return openPostgres(options.url, options.poolSize ?? 10);
+  if (options.thread) return openPgliteThread(options.dataDir);
   return openPglite(options.dataDir);
+}
+
+/** The same Db over PGlite in a worker thread (pglite-worker.mjs). */
+async function openPgliteThread(dataDir: string | undefined): Promise<Db> {
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), { workerData: { dataDir } });
+  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  let nextId = 0;
+  let failure: Error | undefined;
+  worker.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: Record<string, string> }) => {
+    const w = waiting.get(m.id);
+    if (!w) return;
+    waiting.delete(m.id);
+    if (m.ok) w.resolve(m.result);
+    else w.reject(Object.assign(new Error(m.error?.message ?? 'PGlite failed'), m.error));
+  });
+  const die = (e: Error) => {
+    failure = e;
+    for (const w of waiting.values()) w.reject(e);
+    waiting.clear();
+  };
+  worker.on('error', die);
+  worker.on('exit', (code) => die(new Error(`the PGlite thread exited (${code})`)));
+  await new Promise<void>((resolve, reject) => {
+    const onReady = (m: { ready?: boolean }) => {
+      if (!m.ready) return;
+      worker.off('message', onReady);
+      resolve();
+    };
+    worker.on('message', onReady);
+    worker.once('error', reject);
+  });
+  const send = <T>(op: 'query' | 'exec' | 'close', sql = '', params: readonly unknown[] = []) =>
+    new Promise<T>((resolve, reject) => {
+      if (failure) return reject(failure);
+      const id = ++nextId;
+      waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      worker.postMessage({ id, op, sql, params });
+    });
+  const direct: Queryable = {
+    query: <R>(sql: string, params?: readonly unknown[]) => send<R[]>('query', sql, params),
+    exec: (sql: string) => send<void>('exec', sql),
+  };
+  // One connection: a transaction has it to itself. Plain statements run side by side (PGlite queues
+  // them in order); a transaction waits for those in flight and holds new ones back until it ends.
+  let exclusive: Promise<void> | undefined;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const shared = async <T>(run: () => Promise<T>): Promise<T> => {
+    while (exclusive) await exclusive;
+    inFlight++;
+    try {
+      return await run();
+    } finally {
+      if (--inFlight === 0) drained?.();
+    }
+  };
+  const inTransaction = new AsyncLocalStorage<true>();
+  const guard = (what: string) => {
+    if (inTransaction.getStore()) {
+      throw new Error(`db.${what}() called inside a transaction: use the transaction's handle (tx) instead`);
+    }
+  };
+  return {
+    kind: 'pglite',
+    query: (sql, params) => {
+      guard('query');
+      return shared(() => direct.query(sql, params));
+    },
+    exec: (sql) => {
+      guard('exec');
+      return shared(() => direct.exec(sql));
+    },
+    async transaction(fn) {
+      guard('transaction');
+      while (exclusive) await exclusive;
+      let release!: () => void;
+      exclusive = new Promise((r) => {
+        release = r;
+      });
+      try {
+        if (inFlight > 0) await new Promise<void>((r) => (drained = r));
+        drained = undefined;
+        await direct.exec('BEGIN');
+        try {
+          const out = await inTransaction.run(true, () => fn(direct));
+          await direct.exec('COMMIT');
+          return out;
+        } catch (e) {
+          await direct.exec('ROLLBACK').catch(() => {});
+          throw e;
+        }
+      } finally {
+        exclusive = undefined;
+        release();
+      }
+    },
+    async close() {
+      if (failure) return;
+      await shared(() => send<void>('close'));
+      await worker.terminate();
+    },
+  };
 }
 
 async function openPglite(dataDir: string | undefined): Promise<Db> {

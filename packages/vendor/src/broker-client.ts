@@ -48,6 +48,11 @@ const Usage = {
   spent: z.string(),
   remaining: z.string(),
 };
+const StatementAnswer = z.object({
+  balance: z.union([z.string(), z.number(), z.bigint()]).transform((v) => BigInt(v)),
+  payouts: z.array(z.object({ amount: z.string(), status: z.string() })),
+});
+
 const WalletTokenAnswer = z.object({ ...Usage, token: z.string() });
 const WalletChargeAnswer = z.object({ ...Usage, chargeId: z.string(), amount: z.string(), fee: z.string() });
 export type WalletCharge = z.infer<typeof WalletChargeAnswer>;
@@ -137,6 +142,8 @@ export function createBrokerClient(o: BrokerClientOptions) {
       call('POST', '/directory/backup', z.object({ backupIndex: z.number() }), { index }),
     takeover: (chainId: string) => call('POST', '/directory/takeover', TakeoverAnswer, { chainId }),
     redeem: (claims: unknown[]) => call('POST', '/redemptions', RedeemAnswer, { claims }),
+    /** The vendor's account at the broker: balance not yet paid out, and its payouts. */
+    statement: () => call('GET', '/parties/me/statement', StatementAnswer),
     /** Server-side wallets: the sign-in code for a grant token, a charge to a grant, and its void. */
     walletToken: (code: string) => call('POST', '/wallet/token', WalletTokenAnswer, { code }),
     walletCharge: (input: {

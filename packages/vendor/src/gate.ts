@@ -295,7 +295,8 @@ export function createGate(o: GateOptions) {
       (b, k) => (b === t.brokerId && k === t.keyId ? key : undefined),
       Math.floor(clock() / 1000),
     );
-    if (!checked.ok) return answer('payment_invalid', checked.error.message);
+    if (!checked.ok)
+      return answer('payment_invalid', checked.error.message, { protocolCode: checked.error.code });
     if (claim.granted) {
       const start = claim.backup
         ? { index: claim.backup.index, payword: fromBase64url(claim.backup.payword)! }

@@ -212,7 +212,29 @@ export function createRedeemer(o: {
     return () => clearInterval(timer);
   }
 
-  return { redeem, backup, start };
+  /**
+   * The vendor's statement: what it accepted and what the broker credited (from its own records), and its
+   * account at the broker — the balance waiting for payout and what was paid out. The broker part is null
+   * when the broker cannot be reached.
+   */
+  async function statement() {
+    const local = await o.store.statement();
+    let broker: { balance: string; paidOut: string; payoutsPending: string } | null = null;
+    try {
+      const s = await o.broker.statement();
+      const sum = (status: string) =>
+        s.payouts
+          .filter((p) => p.status === status)
+          .reduce((a, p) => a + BigInt(p.amount), 0n)
+          .toString();
+      broker = { balance: s.balance.toString(), paidOut: sum('sent'), payoutsPending: sum('pending') };
+    } catch {
+      // unreachable: the local part stands on its own
+    }
+    return { vendorId: o.vendorId, ...local, broker };
+  }
+
+  return { redeem, backup, start, statement };
 }
 
 export type Redeemer = ReturnType<typeof createRedeemer>;

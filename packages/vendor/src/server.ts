@@ -150,7 +150,7 @@ export async function startVendorServer(o: StartVendorOptions) {
   const app = Fastify({ logger: o.logger ?? false });
   netpayFastify(app, gate);
   await app.register(fastifyStatic, { root: folder, serve: false });
-  app.get('/netpay/statement', async () => ({ vendorId, ...(await store.statement()) }));
+  app.get('/netpay/statement', async () => redeemer.statement());
   // One path, normalised once, is both priced and served: `//a.pdf` or `x/../a.pdf` cannot dodge the price.
   app.get(
     '/*',

@@ -8,6 +8,7 @@ import {
   fromBase64url,
   HEADERS,
   type Payment,
+  randomBytes,
   toBase64url,
 } from '@netpay/protocol';
 import express from 'express';
@@ -89,7 +90,8 @@ describe('vendor gate adapters (Express, Fastify, Hono) [pglite]', () => {
     await w?.close();
   });
 
-  async function vendorServer(name: string, v: Vendor) {
+  /** A vendor server on one adapter; `clockOffsetMs` moves the gate's clock (an expired touchstone). */
+  async function vendorServer(name: string, v: Vendor, clockOffsetMs = 0) {
     const db = await openTestDatabase('pglite');
     await migrate(db, VENDOR_MIGRATIONS);
     const store = createChainStore({ db, clock: w.clock });
@@ -100,7 +102,7 @@ describe('vendor gate adapters (Express, Fastify, Hono) [pglite]', () => {
       brokerUrl: w.url,
       store,
       currency: { code: 'USD', exponent: 4 },
-      clock: w.clock,
+      clock: () => w.clock() + clockOffsetMs,
     });
     const server = await ADAPTERS[name]!(gate);
     opened.push(server.close, () => db.close());
@@ -162,6 +164,36 @@ describe('vendor gate adapters (Express, Fastify, Hono) [pglite]', () => {
       expect(broken.status).toBe(500);
       expect(broken.headers.get(HEADERS.receipt)).toBeNull();
       expect((await s.store.get(c.chainId))!.acceptedIndex).toBe(5);
+      // A chain this broker never issued (another broker's, or made up), a chain whose holder answers but
+      // will not hand it over, and coins past their touchstone's expiry: refused, nothing recorded.
+      const unknown = await get('/article', {
+        v: 1,
+        parts: [{ ...c.pay(1).parts[0]!, chainId: toBase64url(randomBytes(16)) }],
+      });
+      expect(unknown.status).toBe(402);
+      expect((await unknown.json()).code).toBe('payment_invalid');
+      const held = await chain();
+      const stubborn = await w.newVendor(undefined, true, `${s.url}/nowhere`);
+      expect(
+        (
+          await w.call('POST', '/directory/claim', {
+            signer: w.asVendor(stubborn),
+            body: { chainId: held.chainId },
+          })
+        ).body.granted,
+      ).toBe(true);
+      const elsewhere = await get('/article', held.pay(5));
+      expect(elsewhere.status).toBe(409);
+      expect((await elsewhere.json()).code).toBe('chain_not_held');
+      expect(await s.store.get(held.chainId)).toBeUndefined();
+      const late = await vendorServer(name, await w.newVendor(), 200 * 86_400_000);
+      const old = await chain();
+      const expired = await fetch(`${late.url}/article`, {
+        headers: { [HEADERS.payment]: encodeHeader(old.pay(5)) },
+      });
+      expect(expired.status).toBe(402);
+      expect((await expired.json()).protocolCode).toBe('touchstone_expired');
+      expect((await late.store.get(old.chainId))?.acceptedIndex ?? 0).toBe(0);
       if (name === 'express') {
         const streamed = await get('/stream', c.pay(6));
         expect(streamed.status).toBe(200);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeHeader, fromBase64url, HEADERS, type Payment, toBase64url } from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Customer, clientChain, startWorld, type World } from '../../broker/test/world.ts';
+import { ADMIN, type Customer, clientChain, startWorld, type World } from '../../broker/test/world.ts';
 import { PriceListSchema, priceOf, startVendorServer } from '../src/server.ts';
 
 describe('standalone vendor selling a folder [pglite]', () => {
@@ -26,6 +26,7 @@ describe('standalone vendor selling a folder [pglite]', () => {
       dataDir: join(dir, 'data'),
       redeemEveryMs: 0,
       clock: w.clock,
+      bankAccount: (await w.bankClient.createAccount({ name: 'folder-shop' })).id,
     });
   });
   afterAll(async () => {
@@ -91,7 +92,19 @@ describe('standalone vendor selling a folder [pglite]', () => {
     expect(statement).toMatchObject({ vendorId: 'folder-shop', accepted: '60', redeemed: '0' });
     const redeemed = await shop.redeemer.redeem();
     expect(redeemed).toMatchObject({ credited: 1, amount: '60' });
-    expect((await (await fetch(`${shop.url}/netpay/statement`)).json()).redeemed).toBe('60');
+    // Credited at the broker minus the 2 % fee (rounded up), then paid out to the bank by settlement.
+    expect((await (await fetch(`${shop.url}/netpay/statement`)).json()).broker).toEqual({
+      balance: '58',
+      paidOut: '0',
+      payoutsPending: '0',
+    });
+    const run = await w.call('POST', '/admin/settlement/run', { token: ADMIN });
+    expect(run.status, JSON.stringify(run.body)).toBe(200);
+    const after = await (await fetch(`${shop.url}/netpay/statement`)).json();
+    expect(after).toMatchObject({
+      redeemed: '60',
+      broker: { balance: '0', paidOut: '58', payoutsPending: '0' },
+    });
     await w.audit();
   });
 });

@@ -179,7 +179,7 @@ async function redeem(flags: CommonFlags): Promise<void> {
     const result = await v.redeemer.redeem().catch((e: unknown) => {
       throw new CliError(`redemption failed: ${(e as Error).message} (nothing was lost; run it again)`);
     });
-    const statement = await v.store.statement();
+    const statement = await v.redeemer.statement();
     if (flags.json)
       process.stdout.write(
         `${JSON.stringify({ vendorId: prices.vendorId, redemption: result, statement })}\n`,
@@ -188,7 +188,10 @@ async function redeem(flags: CommonFlags): Promise<void> {
       process.stdout.write(
         `redeemed ${result.credited} of ${result.claims} ranges for ${result.amount} minor units` +
           `${result.rejected > 0 ? ` (${result.rejected} refused: ${JSON.stringify(result.codes)})` : ''}\n` +
-          `accepted ${statement.accepted}, redeemed ${statement.redeemed} over ${statement.chains} chains\n`,
+          `accepted ${statement.accepted}, redeemed ${statement.redeemed} over ${statement.chains} chains\n` +
+          (statement.broker
+            ? `at the broker: balance ${statement.broker.balance}, paid out ${statement.broker.paidOut}, payouts pending ${statement.broker.payoutsPending}\n`
+            : 'the broker could not be reached for the balance and payouts\n'),
       );
     }
   } finally {
