@@ -1,0 +1,103 @@
+import { TouchstoneSchema } from '@netpay/protocol';
+import { z } from 'zod';
+
+/** Something the wallet could not do: a machine-readable code, a message that says what to do. */
+export class WalletError extends Error {
+  override readonly name = 'WalletError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status?: number,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+const SessionSchema = z.object({ token: z.string(), customerId: z.string(), deviceId: z.string() });
+const Schemas = {
+  config: z.object({
+    brokerId: z.string(),
+    currency: z.string(),
+    exponent: z.number().int(),
+    denominations: z.array(z.string()),
+    maxChainLength: z.number().int(),
+    feeBasisPoints: z.number().int(),
+  }),
+  register: z.object({ customerId: z.string(), deviceId: z.string() }),
+  verify: z.object({ session: SessionSchema }),
+  login: z.union([
+    z.object({ verificationRequired: z.literal(false), session: SessionSchema }),
+    z.object({ verificationRequired: z.literal(true), deviceId: z.string() }),
+  ]),
+  me: z.object({ balance: z.string(), currency: z.string(), exponent: z.number().int() }).passthrough(),
+  movement: z.object({ movementId: z.string(), amount: z.string(), balance: z.string() }),
+  buy: z.object({
+    chains: z.array(z.object({ chainId: z.string(), touchstone: TouchstoneSchema })),
+    total: z.string(),
+    balance: z.string(),
+  }),
+  chains: z.object({
+    chains: z.array(
+      z
+        .object({
+          chainId: z.string(),
+          status: z.string(),
+          redeemedCoins: z.number(),
+          serverSide: z.boolean(),
+        })
+        .passthrough(),
+    ),
+  }),
+  refund: z.object({ chainId: z.string(), amount: z.string(), balance: z.string() }).passthrough(),
+  send: z.object({ to: z.string(), amount: z.string(), balance: z.string() }),
+  authorize: z.object({ redirect: z.string(), grantId: z.string() }).passthrough(),
+} as const;
+
+/** The customer's side of the broker's HTTP API (docs/broker.md §6.2), every answer schema-checked. */
+export function createBrokerApi(baseUrl: string, fetchImpl: typeof fetch = globalThis.fetch) {
+  const root = baseUrl.replace(/\/+$/, '');
+  async function call<K extends keyof typeof Schemas>(
+    kind: K,
+    method: string,
+    path: string,
+    o: { token?: string | undefined; body?: unknown; key?: string } = {},
+  ): Promise<z.infer<(typeof Schemas)[K]>> {
+    let res: Response;
+    try {
+      res = await fetchImpl(root + path, {
+        method,
+        headers: {
+          ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+          ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(o.key ? { 'idempotency-key': o.key } : {}),
+        },
+        ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (e) {
+      throw new WalletError(
+        'broker_unreachable',
+        `cannot reach the broker at ${root}: ${(e as Error).message}`,
+      );
+    }
+    const json = (await res.json().catch(() => undefined)) as
+      | { code?: string; message?: string; details?: unknown }
+      | undefined;
+    if (!res.ok) {
+      throw new WalletError(
+        json?.code ?? 'broker_error',
+        json?.message ?? `the broker answered ${res.status} to ${method} ${path}`,
+        res.status,
+        json?.details,
+      );
+    }
+    const parsed = Schemas[kind].safeParse(json);
+    if (!parsed.success)
+      throw new WalletError('bad_broker_answer', `unexpected answer from the broker to ${method} ${path}`);
+    return parsed.data as z.infer<(typeof Schemas)[K]>;
+  }
+  return { url: root, call };
+}
+
+export type BrokerApi = ReturnType<typeof createBrokerApi>;

@@ -1,0 +1,109 @@
+/** Node-only parts of the wallet: the file store. */
+import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { WalletState } from './state.ts';
+import { parseStoredState, type WalletStorage, WalletStorageError } from './storage.ts';
+
+export * from './index.ts';
+
+/** The wallet folder when none is given: ~/.netpay/wallet (NETPAY_WALLET overrides). */
+export function defaultWalletDir(): string {
+  return process.env.NETPAY_WALLET || join(homedir(), '.netpay', 'wallet');
+}
+
+const ENCRYPTED = 'netpay-wallet-encrypted';
+
+/**
+ * The wallet as one file, `wallet.json` in `dir`, readable by its owner only. Each save writes a new
+ * file, fsyncs it and renames it over the old one, so a crash leaves the old or the new document, never
+ * half of one. With a passphrase the document is sealed with AES-256-GCM under a key from scrypt.
+ */
+export function fileStorage(dir: string, options: { passphrase?: string } = {}): WalletStorage {
+  const file = join(dir, 'wallet.json');
+  const seal = (text: string) => {
+    if (!options.passphrase) return text;
+    const salt = randomBytes(16);
+    const iv = randomBytes(12);
+    const key = scryptSync(options.passphrase, salt, 32, { N: 1 << 15, r: 8, p: 1, maxmem: 64 << 20 });
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+    return JSON.stringify({
+      format: ENCRYPTED,
+      version: 1,
+      kdf: { name: 'scrypt', N: 1 << 15, r: 8, p: 1, salt: salt.toString('base64url') },
+      iv: iv.toString('base64url'),
+      tag: cipher.getAuthTag().toString('base64url'),
+      data: body.toString('base64url'),
+    });
+  };
+  const unseal = (text: string): string => {
+    let outer: {
+      format?: string;
+      kdf?: { N: number; r: number; p: number; salt: string };
+      iv?: string;
+      tag?: string;
+      data?: string;
+    };
+    try {
+      outer = JSON.parse(text);
+    } catch {
+      throw new WalletStorageError(`${file} is not valid JSON`);
+    }
+    if (outer.format !== ENCRYPTED) return text;
+    if (!options.passphrase) throw new WalletStorageError(`${file} is encrypted: give the passphrase`);
+    const { kdf, iv, tag, data } = outer;
+    if (!kdf || !iv || !tag || !data) throw new WalletStorageError(`${file} is damaged`);
+    const key = scryptSync(options.passphrase, Buffer.from(kdf.salt, 'base64url'), 32, {
+      N: kdf.N,
+      r: kdf.r,
+      p: kdf.p,
+      maxmem: 64 << 20,
+    });
+    try {
+      const d = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+      d.setAuthTag(Buffer.from(tag, 'base64url'));
+      return Buffer.concat([d.update(Buffer.from(data, 'base64url')), d.final()]).toString('utf8');
+    } catch {
+      throw new WalletStorageError('wrong passphrase (or the wallet file was changed)');
+    }
+  };
+  return {
+    async load() {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw new WalletStorageError(`cannot read ${file}: ${(e as Error).message}`);
+      }
+      const inner = unseal(text);
+      try {
+        return parseStoredState(JSON.parse(inner), file);
+      } catch (e) {
+        if (e instanceof WalletStorageError) throw e;
+        throw new WalletStorageError(`${file} is not valid JSON`);
+      }
+    },
+    async save(state: WalletState) {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      const tmp = `${file}.${process.pid}.tmp`;
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        writeSync(fd, seal(JSON.stringify(state)));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, file);
+      // The rename itself is made durable by syncing the folder.
+      const dfd = openSync(dirname(file), 'r');
+      try {
+        fsyncSync(dfd);
+      } finally {
+        closeSync(dfd);
+      }
+    },
+  };
+}

@@ -1,0 +1,296 @@
+import { decodeHeader, formatAmount, HEADERS, MinorWireSchema, money } from '@netpay/protocol';
+import { z } from 'zod';
+import { WalletError } from './broker-api.ts';
+import type { Wallet } from './wallet.ts';
+
+/** The terms a NetPay vendor answers 402 with (packages/vendor, docs/protocol.md §9), as far as we need. */
+export const TermsSchema = z.object({
+  v: z.literal(1),
+  vendorId: z.string().min(1).max(128),
+  resource: z.string().max(4096),
+  price: MinorWireSchema,
+  currency: z.string(),
+  exponent: z.number().int(),
+  brokers: z.array(z.object({ url: z.string() })).min(1),
+  payees: z.array(z.object({ payeeId: z.string(), share: z.number().int() })).optional(),
+  description: z.string().optional(),
+  wallet: z.object({ signIn: z.string() }).optional(),
+});
+export type Terms = z.infer<typeof TermsSchema>;
+
+/** Limits on what payFetch pays without asking. Amounts in minor units. */
+export interface SpendPolicy {
+  /** Most one request may cost. */
+  readonly maxPerRequest?: bigint;
+  /** Most one vendor may be paid in a UTC day. */
+  readonly maxPerVendorPerDay?: bigint;
+  /** Most all vendors together may be paid in a UTC day. */
+  readonly maxPerDay?: bigint;
+  /** Asked before every payment (a UI's confirm dialog); false refuses it. */
+  readonly ask?: (terms: Terms, url: string) => boolean | Promise<boolean>;
+}
+
+export interface PayFetchOptions {
+  readonly policy?: SpendPolicy;
+  /**
+   * Pay from the server-side wallet at the broker instead of coins: the first time at a vendor, the
+   * wallet signs in there through the broker (cap `serverWalletCap` per day) and keeps the vendor's cookie.
+   */
+  readonly serverWallet?: boolean;
+  readonly serverWalletCap?: bigint;
+  readonly fetch?: typeof fetch;
+}
+
+/** What payFetch paid for a response (also on `response.netpay`). */
+export interface PaidInfo {
+  readonly paid: bigint;
+  readonly vendorId: string;
+  readonly receipt: unknown;
+  readonly serverWallet: boolean;
+}
+
+/** Why payFetch did not pay: `code` is one of the policy or wallet codes, `terms` what was asked. */
+export class PaymentDeclined extends WalletError {}
+
+/**
+ * A drop-in `fetch` that pays NetPay vendors: on a 402 with NetPay terms it checks the price against the
+ * spend policy, pays exactly the price from the wallet (writing the payment down first), and retries the
+ * request once with the payment. It remembers each resource's terms, so the next call pays up front and
+ * takes one round trip. The response carries `netpay: PaidInfo` when something was paid.
+ */
+export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
+  const base = options.fetch ?? globalThis.fetch;
+  const known = new Map<string, Terms>();
+
+  async function check(terms: Terms, url: string) {
+    const cur = await wallet.currency();
+    if (terms.currency !== cur.code || terms.exponent !== cur.exponent)
+      throw new PaymentDeclined(
+        'wrong_currency',
+        `${url} asks for ${terms.currency}; this wallet holds ${cur.code}`,
+      );
+    const brokerOk = terms.brokers.some((b) => b.url.replace(/\/+$/, '') === wallet.brokerUrl);
+    if (!brokerOk && !options.serverWallet)
+      throw new PaymentDeclined(
+        'broker_not_accepted',
+        `${terms.vendorId} does not take coins from ${wallet.brokerUrl}`,
+      );
+    const price = BigInt(terms.price);
+    const p = options.policy ?? {};
+    const f = (m: bigint) => formatAmount(money(m, cur));
+    const refuse = (code: string, what: string, limit: bigint) =>
+      new PaymentDeclined(
+        code,
+        `${url} costs ${f(price)} ${cur.code}: over ${what} of ${f(limit)}`,
+        402,
+        terms,
+      );
+    if (p.maxPerRequest !== undefined && price > p.maxPerRequest)
+      throw refuse('over_max_price', 'the most per request', p.maxPerRequest);
+    if (
+      p.maxPerVendorPerDay !== undefined &&
+      wallet.spentToday(terms.vendorId) + price > p.maxPerVendorPerDay
+    )
+      throw refuse('over_vendor_daily_limit', `today's limit for ${terms.vendorId}`, p.maxPerVendorPerDay);
+    if (p.maxPerDay !== undefined && wallet.spentToday('*') + price > p.maxPerDay)
+      throw refuse('over_daily_limit', "today's limit", p.maxPerDay);
+    if (p.ask && !(await p.ask(terms, url)))
+      throw new PaymentDeclined(
+        'declined',
+        `the payment of ${price} to ${terms.vendorId} was declined`,
+        402,
+        terms,
+      );
+  }
+
+  async function termsOf(res: Response): Promise<Terms | undefined> {
+    const body = await res
+      .clone()
+      .json()
+      .catch(() => undefined);
+    const parsed = TermsSchema.safeParse((body as { terms?: unknown } | undefined)?.terms);
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  const withHeader = (init: RequestInit | undefined, name: string, value: string) => {
+    const headers = new Headers(init?.headers);
+    headers.set(name, value);
+    return { ...init, headers };
+  };
+
+  async function payWithCoins(url: string, init: RequestInit | undefined, terms: Terms) {
+    const resource = `${(init?.method ?? 'GET').toUpperCase()} ${new URL(url).pathname}${new URL(url).search}`;
+    const payment = await wallet.pay({
+      amount: BigInt(terms.price),
+      vendorId: terms.vendorId,
+      resource,
+      url,
+    });
+    let res: Response;
+    try {
+      res = await base(url, withHeader(init, HEADERS.payment, payment.header));
+    } catch (e) {
+      // Unknown whether it arrived: the payment stays in flight; `recover` sends it again later.
+      throw new WalletError(
+        'vendor_unreachable',
+        `cannot reach ${new URL(url).origin}: ${(e as Error).message}`,
+      );
+    }
+    const receipt = res.headers.get(HEADERS.receipt);
+    if (res.ok && receipt) {
+      const decoded = decodeHeader('receipt', receipt);
+      await wallet.settle(payment.id, { accepted: true, receipt: decoded.ok ? decoded.value : receipt });
+      await wallet.addSpending(terms.vendorId, payment.amount);
+      return Object.assign(res, {
+        netpay: {
+          paid: payment.amount,
+          vendorId: terms.vendorId,
+          receipt: decoded.ok ? decoded.value : receipt,
+          serverWallet: false,
+        },
+      });
+    }
+    // Refused (402/409/400…): the vendor recorded nothing, so the coins go back to their chains. A 5xx from
+    // the handler after the gate accepted would carry a receipt; without one nothing was charged either.
+    const code =
+      (
+        (await res
+          .clone()
+          .json()
+          .catch(() => ({}))) as { code?: string }
+      ).code ?? `http_${res.status}`;
+    await wallet.settle(payment.id, { accepted: false, code });
+    return res;
+  }
+
+  /** Signs in at the vendor through the broker (a redirect flow done by hand) and keeps the cookie. */
+  async function serverGrant(origin: string, terms: Terms): Promise<string> {
+    const existing = wallet.serverGrant(origin);
+    if (existing) return existing;
+    if (!terms.wallet)
+      throw new PaymentDeclined('no_server_wallet', `${terms.vendorId} does not take server-side wallets`);
+    const token = wallet.sessionToken;
+    if (!token) throw new WalletError('not_signed_in', 'sign in first (netpay wallet login)');
+    const toBroker = await base(terms.wallet.signIn, { redirect: 'manual' });
+    const page = new URL(toBroker.headers.get('location') ?? '', terms.wallet.signIn);
+    const authorize = await wallet.api.call('authorize', 'POST', '/wallet/authorize', {
+      token,
+      body: {
+        vendor: page.searchParams.get('vendor') ?? terms.vendorId,
+        redirect_uri: page.searchParams.get('redirect_uri') ?? '',
+        state: '/',
+        ...(options.serverWalletCap !== undefined ? { cap: options.serverWalletCap.toString() } : {}),
+        period: 'day',
+      },
+    });
+    const back = await base(authorize.redirect, { redirect: 'manual' });
+    const cookie = (back.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    if (!cookie.startsWith('netpay_wallet=') || cookie === 'netpay_wallet=')
+      throw new WalletError(
+        'server_wallet_sign_in',
+        `${terms.vendorId} did not finish the wallet sign-in (${back.status})`,
+      );
+    await wallet.setServerGrant(origin, cookie);
+    return cookie;
+  }
+
+  async function payWithServerWallet(url: string, init: RequestInit | undefined, terms: Terms) {
+    const origin = new URL(url).origin;
+    let cookie = await serverGrant(origin, terms);
+    let res = await base(url, withHeader(init, 'cookie', cookie));
+    if (
+      res.status === 402 &&
+      (
+        await res
+          .clone()
+          .json()
+          .catch(() => ({}))
+      ).code === 'payment_required'
+    ) {
+      // The grant is gone (withdrawn): sign in once more.
+      await wallet.setServerGrant(origin, null);
+      cookie = await serverGrant(origin, terms);
+      res = await base(url, withHeader(init, 'cookie', cookie));
+    }
+    const receipt = res.headers.get('netpay-wallet-receipt');
+    if (res.ok && receipt) {
+      const decoded = JSON.parse(atob(receipt.replace(/-/g, '+').replace(/_/g, '/')));
+      await wallet.recordServerWalletPayment({
+        vendorId: terms.vendorId,
+        resource: `${(init?.method ?? 'GET').toUpperCase()} ${new URL(url).pathname}`,
+        amount: BigInt(terms.price),
+        receipt: decoded,
+      });
+      await wallet.addSpending(terms.vendorId, BigInt(terms.price));
+      return Object.assign(res, {
+        netpay: { paid: BigInt(terms.price), vendorId: terms.vendorId, receipt: decoded, serverWallet: true },
+      });
+    }
+    return res;
+  }
+
+  return async function payFetch(
+    input: string | URL,
+    init?: RequestInit,
+  ): Promise<Response & { netpay?: PaidInfo }> {
+    const url = new URL(String(input)).toString();
+    const remembered = known.get(url);
+    let terms: Terms | undefined = remembered;
+    if (!terms) {
+      const first = await base(url, init);
+      if (first.status !== 402) return first;
+      terms = await termsOf(first);
+      if (!terms) return first; // a 402 that is not NetPay's
+      known.set(url, terms);
+    }
+    await check(terms, url);
+    const res = options.serverWallet
+      ? await payWithServerWallet(url, init, terms)
+      : await payWithCoins(url, init, terms);
+    if (remembered && res.status === 402) {
+      // The price changed since: learn the new terms and go round once more.
+      known.delete(url);
+      const fresh = await termsOf(res);
+      if (!fresh) return res;
+      known.set(url, fresh);
+      await check(fresh, url);
+      return options.serverWallet ? payWithServerWallet(url, init, fresh) : payWithCoins(url, init, fresh);
+    }
+    return res;
+  };
+}
+
+/**
+ * Settles payments left in flight by a crash: each is sent again exactly as it was (same paywords, same
+ * resource). A vendor that had accepted it answers with the same receipt and charges nothing; one that
+ * never saw it accepts it now; a refusal gives the coins back. Payments whose vendor cannot be reached
+ * stay in flight (their chains unused) until the next call.
+ */
+export async function recoverPayments(wallet: Wallet, fetchImpl: typeof fetch = globalThis.fetch) {
+  const out = { resent: 0, accepted: 0, refused: 0, unreachable: 0 };
+  for (const p of wallet.unsettled()) {
+    if (!p.url || !p.header) continue;
+    out.resent++;
+    let res: Response;
+    try {
+      res = await fetchImpl(p.url, { headers: { [HEADERS.payment]: p.header } });
+    } catch {
+      out.unreachable++;
+      continue;
+    }
+    const receipt = res.headers.get(HEADERS.receipt);
+    if (res.ok && receipt) {
+      const decoded = decodeHeader('receipt', receipt);
+      await wallet.settle(p.id, { accepted: true, receipt: decoded.ok ? decoded.value : receipt });
+      out.accepted++;
+    } else if (res.status < 500) {
+      const code = ((await res.json().catch(() => ({}))) as { code?: string }).code ?? `http_${res.status}`;
+      await wallet.settle(p.id, { accepted: false, code });
+      out.refused++;
+    } else {
+      out.unreachable++;
+    }
+    await res.body?.cancel().catch(() => {});
+  }
+  return out;
+}
