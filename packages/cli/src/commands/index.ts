@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerBankCommands } from './bank.ts';
 import { registerBrokerCommands } from './broker.ts';
 import { registerVendorCommands } from './vendor.ts';
+import { registerWalletCommands } from './wallet.ts';
 
 /**
  * Every command group of `netpay`. A group lives in its own file (`commands/broker.ts`, …) and exports
@@ -12,4 +13,5 @@ export const COMMAND_GROUPS: readonly ((program: Command) => void)[] = [
   registerBankCommands,
   registerBrokerCommands,
   registerVendorCommands,
+  registerWalletCommands,
 ];
