@@ -7,6 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     // Starting a bank, a broker and a vendor on PGlite takes seconds on a busy 2-core machine.
     hookTimeout: 120_000,
-    globalSetup: ['./tools/pg-global-setup.ts'],
+    // A real PostgreSQL server, and Debian's chromium for the browser tests (installed when missing).
+    globalSetup: ['./tools/pg-global-setup.ts', './tools/chromium.ts'],
   },
 });

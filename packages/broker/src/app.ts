@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
 import type { Db } from '@netpay/db';
 import {
@@ -167,6 +168,16 @@ export function createBroker(options: BrokerOptions) {
 
   // HTML forms (the server-side wallet's sign-in page) post application/x-www-form-urlencoded.
   root.register(formbody);
+  // Browser wallets run on other sites (a vendor's page, the web wallet) and call the customer API with a
+  // bearer token: any origin may, without cookies (credentials are never sent cross-site).
+  root.register(cors, {
+    origin: true,
+    credentials: false,
+    methods: ['GET', 'POST', 'PUT', 'DELETE'],
+    allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],
+    exposedHeaders: ['idempotent-replayed'],
+    maxAge: 600,
+  });
   // Routes are registered in a plugin so the OpenAPI generator (registered first) sees every one of them.
   root.register(async (scoped) => {
     const app = scoped.withTypeProvider<ZodTypeProvider>();

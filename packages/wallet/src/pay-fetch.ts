@@ -233,7 +233,8 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
     input: string | URL,
     init?: RequestInit,
   ): Promise<Response & { netpay?: PaidInfo }> {
-    const url = new URL(String(input)).toString();
+    // Relative URLs resolve against the page, as fetch's do.
+    const url = new URL(String(input), globalThis.location?.href).toString();
     const remembered = known.get(url);
     let terms: Terms | undefined = remembered;
     if (!terms) {
