@@ -323,55 +323,89 @@ export function createBroker(options: BrokerOptions) {
         currency: cur.code,
       });
     });
+    // The sign-in page posts twice: login and password (a code goes to the login, as for a new device),
+    // then the code and the cap. A signed-in app posts JSON once with its session (Authorization: Bearer).
     app.post('/wallet/authorize', { schema: { body: S.AuthorizeBody } }, async (req, reply) => {
       const b = req.body;
       const form = String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
-      try {
-        const cap =
-          b.cap !== undefined
-            ? amount(b.cap)
-            : b.capAmount !== undefined
-              ? capFromForm(b.capAmount)
-              : undefined;
-        const who = bearer(req)
-          ? await customer(req)
-          : await accounts.checkCredentials({
-              login: b.login ?? '',
-              password: b.password ?? '',
-              totp: b.totp || undefined,
-            });
-        const r = await wallet.authorize(who.customerId, {
-          vendorId: b.vendor,
-          redirectUri: b.redirect_uri,
-          ...(b.state !== undefined ? { state: b.state } : {}),
-          ...(cap !== undefined ? { cap } : {}),
-          ...(b.period ? { period: b.period } : {}),
+      const page = (extra: {
+        status?: number;
+        error?: string;
+        deviceId?: string;
+        cap?: bigint;
+        period?: 'day' | 'total';
+      }) =>
+        wallet.vendorFor(b.vendor, b.redirect_uri).then((vendor) => {
+          reply
+            .status(extra.status ?? 200)
+            .type('text/html; charset=utf-8')
+            .header('cache-control', 'no-store');
+          return renderAuthorizePage({
+            vendorId: vendor.id,
+            vendorName: vendor.name,
+            redirectUri: b.redirect_uri,
+            state: b.state,
+            cap:
+              extra.cap !== undefined
+                ? formatAmount(money(extra.cap, cur))
+                : (b.capAmount ?? formatAmount(money(config.wallet.defaultCap, cur))),
+            period: extra.period ?? b.period ?? 'day',
+            currency: cur.code,
+            login: b.login,
+            error: extra.error,
+            deviceId: extra.deviceId,
+          });
         });
-        if (form) return reply.redirect(r.redirect, 303);
+      const options = (cap: bigint | undefined) => ({
+        vendorId: b.vendor,
+        redirectUri: b.redirect_uri,
+        ...(b.state !== undefined ? { state: b.state } : {}),
+        ...(cap !== undefined ? { cap } : {}),
+        ...(b.period ? { period: b.period } : {}),
+      });
+      if (!form) {
+        const s = await customer(req);
+        const r = await wallet.authorize(
+          s.customerId,
+          options(b.cap !== undefined ? amount(b.cap) : undefined),
+        );
         return { redirect: r.redirect, grantId: r.grantId, cap: wire(r.cap), period: r.period };
+      }
+      await wallet.vendorFor(b.vendor, b.redirect_uri); // a bad vendor or redirect is a plain 4xx, no page
+      try {
+        if (!b.deviceId) {
+          const who = await accounts.checkCredentials({
+            login: b.login ?? '',
+            password: b.password ?? '',
+            totp: b.totp || undefined,
+          });
+          const deviceId = await accounts.newDeviceFor(
+            who.customerId,
+            who.login,
+            `wallet sign-in for ${b.vendor}`,
+          );
+          const current = await wallet.capOf(who.customerId, b.vendor);
+          return page({ deviceId, ...(current ? { cap: current.cap, period: current.period } : {}) });
+        }
+        // The cap is checked before the code is used up, so a typo in it can be fixed on the same page.
+        const cap = b.capAmount !== undefined ? capFromForm(b.capAmount) : undefined;
+        if (cap !== undefined && cap > config.wallet.maxCap)
+          throw fail(
+            'limit_exceeded',
+            `a spending cap is at most ${formatAmount(money(config.wallet.maxCap, cur))}`,
+          );
+        const checked = await accounts.verifyDevice({ deviceId: b.deviceId, code: b.code ?? '' });
+        if (!checked.ok)
+          throw fail('code_invalid', 'the code is wrong', { attemptsLeft: checked.attemptsLeft });
+        // The session only proved the code: this page signs the customer in for this grant alone.
+        await accounts.logout(checked.session.token);
+        const r = await wallet.authorize(checked.session.customerId, options(cap));
+        return reply.redirect(r.redirect, 303);
       } catch (e) {
-        // A person at the form sees the page again with what went wrong; API callers get the JSON error.
-        if (
-          !form ||
-          !(e instanceof AppError) ||
-          e.status >= 500 ||
-          e.code === 'forbidden' ||
-          e.code === 'unknown_party'
-        )
-          throw e;
-        const vendor = await wallet.vendorFor(b.vendor, b.redirect_uri);
-        reply.status(e.status).type('text/html; charset=utf-8').header('cache-control', 'no-store');
-        return renderAuthorizePage({
-          vendorId: vendor.id,
-          vendorName: vendor.name,
-          redirectUri: b.redirect_uri,
-          state: b.state,
-          cap: b.capAmount ?? formatAmount(money(config.wallet.defaultCap, cur)),
-          period: b.period ?? 'day',
-          currency: cur.code,
-          login: b.login,
-          error: e.message,
-        });
+        // A person at the form sees the page again with what went wrong.
+        if (!(e instanceof AppError) || e.status >= 500) throw e;
+        const again = b.deviceId && e.code !== 'code_expired' && e.code !== 'too_many_attempts';
+        return page({ status: e.status, error: e.message, ...(again ? { deviceId: b.deviceId } : {}) });
       }
     });
     // The vendor trades the code for a token. Not keyed: replaying the answer would store the token.
@@ -402,7 +436,12 @@ export function createBroker(options: BrokerOptions) {
       async (req) => {
         const s = await customer(req);
         return grantWire(
-          await wallet.setCap(s.customerId, req.params.vendorId, amount(req.body.cap), req.body.period),
+          await wallet.setCap(
+            s.customerId,
+            req.params.vendorId,
+            amount(req.body.cap),
+            req.body.period ?? undefined,
+          ),
         );
       },
     );

@@ -103,6 +103,9 @@ export const AuthorizeBody = z.strictObject({
   login: z.string().max(254).optional(),
   password: z.string().max(256).optional(),
   totp: z.union([z.literal(''), z.string().regex(/^\d{6}$/)]).optional(),
+  /** Second step of the sign-in page: the device the code was sent for, and the code. */
+  deviceId: z.string().min(1).max(64).optional(),
+  code: z.string().max(16).optional(),
   cap: Amount.optional(),
   capAmount: z.string().max(40).optional(),
   period: z.enum(['day', 'total']).optional(),
@@ -110,6 +113,11 @@ export const AuthorizeBody = z.strictObject({
 export const WalletTokenBody = z.strictObject({ code: z.string().min(1).max(128) });
 export const WalletChargeBody = z.strictObject({
   token: z.string().min(1).max(128),
+  /** The vendor's own id for this charge (16–64 of A–Z a–z 0–9 - _), so it can void it even if the answer was lost. */
+  chargeId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{16,64}$/)
+    .optional(),
   amount: Amount,
   resource: z.string().max(512).optional(),
   /** Multi-party price: the charge is split among these shares (basis points adding up to 10000). */
@@ -124,6 +132,6 @@ export const WalletChargeBody = z.strictObject({
     )
     .optional(),
 });
-export const ChargeParams = z.strictObject({ chargeId: z.string().min(1).max(64) });
+export const ChargeParams = z.strictObject({ chargeId: z.string().min(1).max(67) });
 export const VendorParams = z.strictObject({ vendorId: PartyIdSchema });
-export const CapBody = z.strictObject({ cap: Amount, period: z.enum(['day', 'total']).default('day') });
+export const CapBody = z.strictObject({ cap: Amount, period: z.enum(['day', 'total']).optional() });

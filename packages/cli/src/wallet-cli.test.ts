@@ -13,6 +13,7 @@ describe('netpay wallet and netpay fetch (real processes)', () => {
   let brokerUrl = '';
   let bankUrl = '';
   let shopUrl = '';
+  let musicUrl = '';
   const env = { ...ENV, NETPAY_PASSWORD: 'correct horse battery' };
 
   /** Runs one wallet command to the end; returns its exit code, parsed JSON line and stderr. */
@@ -60,6 +61,27 @@ describe('netpay wallet and netpay fetch (real processes)', () => {
       join(dir, 'shop'),
     ]);
     shopUrl = String(JSON.parse(await firstLine(shop)).url);
+    // A second vendor selling the same file: paying it moves the chain over (hand-over).
+    writeFileSync(
+      join(dir, 'music.json'),
+      JSON.stringify({ vendorId: 'music-shop', prices: { '*.pdf': '50' } }),
+    );
+    const music = start([
+      'vendor',
+      'start',
+      '--port',
+      '0',
+      '--json',
+      '--folder',
+      join(dir, 'public'),
+      '--prices',
+      join(dir, 'music.json'),
+      '--broker',
+      brokerUrl,
+      '--data',
+      join(dir, 'music'),
+    ]);
+    musicUrl = String(JSON.parse(await firstLine(music)).url);
   });
 
   const code = async (login: string) => {
@@ -117,13 +139,25 @@ describe('netpay wallet and netpay fetch (real processes)', () => {
     expect(tooDear.json).toMatchObject({ error: { code: 'over_max_price' } });
     expect(tooDear.stderr).not.toMatch(STACK_FRAME);
 
-    const history = await run(['wallet', 'history', ...wallet]);
+    // The same coins' chain, next at the other vendor, then back: each hand-over is invisible here.
+    const there = await run(['fetch', `${musicUrl}/paper.pdf`, '--max-price', '0.01', ...wallet]);
+    expect(there.json).toMatchObject({ status: 200, paid: { minor: '50' }, vendorId: 'music-shop' });
+    const back = await run(['fetch', `${shopUrl}/paper.pdf`, '--max-price', '0.01', ...wallet]);
+    expect(back.json).toMatchObject({ status: 200, vendorId: 'paper-shop' });
+
+    const history = await run(['wallet', 'history', '--limit', '1', ...wallet]);
     expect(history.json.payments).toHaveLength(1);
     expect(history.json.payments[0]).toMatchObject({
       status: 'accepted',
       vendorId: 'paper-shop',
       amount: { minor: '50' },
     });
+    const all = await run(['wallet', 'history', ...wallet]);
+    expect(all.json.payments.map((p: { vendorId: string }) => p.vendorId)).toEqual([
+      'paper-shop',
+      'music-shop',
+      'paper-shop',
+    ]);
   });
 
   it('survives a crash between writing a payment down and sending it: no payword reused, balance adds up', async () => {

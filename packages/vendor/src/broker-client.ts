@@ -87,6 +87,8 @@ export function createBrokerClient(o: BrokerClientOptions) {
     path: string,
     schema: S,
     body?: unknown,
+    /** The Idempotency-Key to send (retries of one call must send the same); default: a fresh one. */
+    key?: string,
   ): Promise<z.infer<S>> {
     const headers: Record<string, string> = {
       ...signRequest(o.signer, o.vendorId, { method, path, body: body ?? null }, Math.floor(clock() / 1000)),
@@ -94,7 +96,7 @@ export function createBrokerClient(o: BrokerClientOptions) {
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
       headers['idempotency-key'] =
-        `${o.vendorId}-${clock()}-${++keyCounter}-${Math.random().toString(36).slice(2, 10)}`;
+        key ?? `${o.vendorId}-${clock()}-${++keyCounter}-${Math.random().toString(36).slice(2, 10)}`;
     }
     const res = await fetch(root + path, {
       method,
@@ -146,18 +148,28 @@ export function createBrokerClient(o: BrokerClientOptions) {
     statement: () => call('GET', '/parties/me/statement', StatementAnswer),
     /** Server-side wallets: the sign-in code for a grant token, a charge to a grant, and its void. */
     walletToken: (code: string) => call('POST', '/wallet/token', WalletTokenAnswer, { code }),
+    /** Charges a grant under the vendor's own charge id; resend with the same key if the answer is lost. */
     walletCharge: (input: {
       token: string;
       amount: bigint;
       resource: string;
+      chargeId: string;
+      key: string;
       payees?: readonly PayeeShare[];
     }) =>
-      call('POST', '/wallet/charges', WalletChargeAnswer, {
-        token: input.token,
-        amount: input.amount.toString(),
-        resource: input.resource,
-        ...(input.payees ? { payees: input.payees } : {}),
-      }),
+      call(
+        'POST',
+        '/wallet/charges',
+        WalletChargeAnswer,
+        {
+          token: input.token,
+          chargeId: input.chargeId,
+          amount: input.amount.toString(),
+          resource: input.resource,
+          ...(input.payees ? { payees: input.payees } : {}),
+        },
+        input.key,
+      ),
     walletVoid: (chargeId: string) =>
       call(
         'POST',

@@ -61,6 +61,7 @@ export const GATE_ERROR_STATUS = {
   spending_limit: 402,
   wallet_insufficient_funds: 402,
   wallet_sign_in: 400,
+  wallet_refused: 502,
   broker_unavailable: 503,
 } as const;
 export type GateErrorCode = keyof typeof GATE_ERROR_STATUS;
@@ -128,6 +129,8 @@ export interface GateOptions {
 export const DEFAULT_WALLET_PATH = '/netpay/wallet';
 /** The cookie holding this customer's server-side wallet grant token for this vendor. */
 export const WALLET_COOKIE = 'netpay_wallet';
+/** The nonce tying a sign-in's callback to the browser that started it (login CSRF). */
+export const WALLET_STATE_COOKIE = 'netpay_wallet_state';
 export const WALLET_RECEIPT_HEADER = 'NetPay-Wallet-Receipt';
 
 function cookie(headers: GateRequest['headers'], name: string): string | undefined {
@@ -139,11 +142,10 @@ function cookie(headers: GateRequest['headers'], name: string): string | undefin
   return undefined;
 }
 
-/** A same-site path to return to after signing in: never another origin. */
+/** A same-site path to return to after signing in: never another origin, no control characters. */
 const safeReturn = (p: unknown) =>
-  typeof p === 'string' && p.startsWith('/') && !p.startsWith('//') && !p.includes('\\') && p.length <= 2048
-    ? p
-    : '/';
+  // Printable ASCII only (percent-encode the rest), starting with one slash.
+  typeof p === 'string' && /^\/(?![/\\])[!-~]*$/.test(p) && !p.includes('\\') && p.length <= 2048 ? p : '/';
 
 /** A response to a wallet route: a redirect, or an error the browser shows. */
 export interface RouteAnswer {
@@ -468,33 +470,49 @@ export function createGate(o: GateOptions) {
     }
   }
 
-  /** Charges the customer's server-side wallet at the broker (no coins): the broker enforces the cap. */
+  /**
+   * Charges the customer's server-side wallet at the broker (no coins): the broker enforces the cap. The
+   * charge carries our own id and one idempotency key, resent while the answer is lost; if the broker
+   * never answers, the charge (if it was made) is voided by that id, so nobody pays for nothing.
+   */
   async function chargeWallet(
     token: string,
     price: Price,
     req: GateRequest,
     resource: string,
   ): Promise<{ ticket: Ticket } | { answer: GateAnswer }> {
-    try {
-      const charge = await o.broker.walletCharge({
-        token,
-        amount: price.amount,
-        resource,
-        ...(price.payees ? { payees: price.payees } : {}),
-      });
-      return { ticket: { wallet: charge, release: () => {} } };
-    } catch (e) {
-      if (!(e instanceof BrokerError) || e.status >= 500)
-        return {
-          answer: answer(
-            'broker_unavailable',
-            'the broker cannot be reached to charge your wallet; try again',
-          ),
-        };
-      if (e.code === 'spending_limit')
-        return { answer: paymentRequired(price, req, 'spending_limit', e.message) };
-      if (e.code === 'insufficient_funds')
-        return { answer: paymentRequired(price, req, 'wallet_insufficient_funds', e.message) };
+    const chargeId = toBase64url(randomBytes(16));
+    const key = `charge-${chargeId}`;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * 3 ** (attempt - 1)));
+      try {
+        const charge = await o.broker.walletCharge({
+          token,
+          amount: price.amount,
+          resource,
+          chargeId,
+          key,
+          ...(price.payees ? { payees: price.payees } : {}),
+        });
+        return { ticket: { wallet: charge, release: () => {} } };
+      } catch (e) {
+        lastError = e;
+        if (e instanceof BrokerError && e.status < 500) break;
+      }
+    }
+    const e = lastError;
+    if (!(e instanceof BrokerError) || e.status >= 500) {
+      await o.broker.walletVoid(chargeId).catch(() => {}); // 404: it was never made
+      return {
+        answer: answer('broker_unavailable', 'the broker cannot be reached to charge your wallet; try again'),
+      };
+    }
+    if (e.code === 'spending_limit')
+      return { answer: paymentRequired(price, req, 'spending_limit', e.message) };
+    if (e.code === 'insufficient_funds')
+      return { answer: paymentRequired(price, req, 'wallet_insufficient_funds', e.message) };
+    if (e.code === 'grant_invalid' || e.code === 'grant_revoked') {
       // The grant is gone (withdrawn, or the token is stale): forget it and ask to sign in again.
       const asked = paymentRequired(
         price,
@@ -512,6 +530,7 @@ export function createGate(o: GateOptions) {
         },
       };
     }
+    return { answer: answer('wallet_refused', `the broker refused the charge: ${e.message}`) };
   }
 
   /**
@@ -519,7 +538,11 @@ export function createGate(o: GateOptions) {
    * takes the broker's one-time code back, trades it for the grant token and keeps that in an HttpOnly
    * cookie, `signout` forgets it. `query` is the request's query parameters.
    */
-  async function walletRoute(route: string, query: Record<string, unknown>): Promise<RouteAnswer> {
+  async function walletRoute(
+    route: string,
+    query: Record<string, unknown>,
+    headers: GateRequest['headers'] = {},
+  ): Promise<RouteAnswer> {
     const refuse = (status: number, code: string, message: string): RouteAnswer => ({
       status,
       headers: { 'content-type': 'application/json; charset=utf-8' },
@@ -529,21 +552,34 @@ export function createGate(o: GateOptions) {
     if (!walletRoot) return refuse(404, 'not_found', 'this vendor does not take server-side wallets');
     const secure = walletRoot.startsWith('https:') ? '; Secure' : '';
     if (route === 'signin') {
+      const nonce = toBase64url(randomBytes(16));
       const to = new URL(`${o.brokerUrl.replace(/\/+$/, '')}/wallet/authorize`);
       to.searchParams.set('vendor', o.vendorId);
       to.searchParams.set('redirect_uri', `${walletRoot}/callback`);
-      to.searchParams.set('state', safeReturn(query.return));
-      return { status: 302, headers: { location: to.toString() } };
+      to.searchParams.set('state', `${nonce}.${safeReturn(query.return)}`);
+      return {
+        status: 302,
+        headers: {
+          location: to.toString(),
+          'set-cookie': `${WALLET_STATE_COOKIE}=${nonce}; Path=${walletPath}; Max-Age=900; HttpOnly; SameSite=Lax${secure}`,
+        },
+      };
     }
     if (route === 'callback') {
       if (typeof query.code !== 'string' || query.code.length > 128)
         return refuse(400, 'wallet_sign_in', 'the broker did not send a sign-in code back');
+      // Only the browser that started this sign-in may finish it (else an attacker's grant could be planted).
+      const state = typeof query.state === 'string' ? query.state : '';
+      const dot = state.indexOf('.');
+      const nonce = cookie(headers, WALLET_STATE_COOKIE);
+      if (dot < 1 || !nonce || state.slice(0, dot) !== nonce)
+        return refuse(400, 'wallet_sign_in', 'this sign-in was not started in this browser; start it again');
       try {
         const grant = await o.broker.walletToken(query.code);
         return {
           status: 302,
           headers: {
-            location: safeReturn(query.state),
+            location: safeReturn(state.slice(dot + 1)),
             'set-cookie': `${WALLET_COOKIE}=${grant.token}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax${secure}`,
           },
         };

@@ -8,7 +8,7 @@ import {
   utf8,
 } from '@netpay/protocol';
 import { type BrokerClient, BrokerError } from './broker-client.ts';
-import type { ChainStore } from './store.ts';
+import type { ChainStore, HeldChain } from './store.ts';
 
 interface Range {
   chainId: string;
@@ -160,12 +160,28 @@ export function createRedeemer(o: {
     return { ...out, amount: out.amount.toString() };
   }
 
-  /** Pushes a signed index for every held chain that advanced since its last backup. */
+  /** Where the sweep of every held chain after a start has got to; null once it is done. */
+  let sweep: string | null = '';
+
+  /**
+   * Pushes a signed index for every held chain that advanced since its last backup. After a start it
+   * also sweeps every held chain once (1,000 a round): a chain taken over while this vendor was away is
+   * found out here and stops being accepted.
+   */
   async function backup() {
     let pushed = 0;
-    // After a restart every held chain is pushed once: a chain taken over meanwhile is found out here.
-    for (const c of await o.store.heldChains(1000)) {
-      if ((backedUp.get(c.chainId) ?? -1) >= c.acceptedIndex) continue;
+    const due = await o.store.heldChains(1000);
+    let swept: HeldChain[] = [];
+    if (sweep !== null) {
+      swept = await o.store.heldChainsAfter(sweep, 1000);
+      sweep = swept.length === 1000 ? swept.at(-1)!.chainId : null;
+    }
+    const seen = new Set<string>();
+    for (const c of [...due, ...swept]) {
+      if (seen.has(c.chainId)) continue;
+      seen.add(c.chainId);
+      const fresh = (backedUp.get(c.chainId) ?? -1) < c.acceptedIndex;
+      if (!fresh && !swept.includes(c)) continue;
       const index = signMessage(
         'index',
         {
@@ -182,11 +198,13 @@ export function createRedeemer(o: {
       try {
         await o.broker.backup(index);
         backedUp.set(c.chainId, c.acceptedIndex);
+        await o.store.markBackedUp(c.chainId, c.acceptedIndex, c.acceptedPayword);
         pushed++;
       } catch (e) {
-        // Taken over while this vendor was away (or slow): stop accepting the chain here. What it accepted
-        // after its last backup is no longer its to redeem; the claim will say so (not_holder).
-        if (e instanceof BrokerError && e.code === 'chain_not_held') await o.store.release(c.chainId);
+        // Taken over while this vendor was away (or slow): stop accepting the chain here. Only the coins
+        // up to its last confirmed backup stay to be redeemed; the rest are the new holder's.
+        if (e instanceof BrokerError && e.code === 'chain_not_held')
+          await o.store.releaseTakenOver(c.chainId);
         // otherwise the broker is unreachable: the next round tries again
       }
     }

@@ -150,7 +150,15 @@ export async function startVendorServer(o: StartVendorOptions) {
   const app = Fastify({ logger: o.logger ?? false });
   netpayFastify(app, gate);
   await app.register(fastifyStatic, { root: folder, serve: false });
-  app.get('/netpay/statement', async () => redeemer.statement());
+  // The statement shows the vendor's money at the broker: for this machine only (a dashboard beside it).
+  app.get('/netpay/statement', async (req, reply) => {
+    if (!/^(127\.|::1$|::ffff:127\.)/.test(req.ip)) {
+      return reply
+        .code(403)
+        .send({ code: 'forbidden', message: 'the statement is served to this machine only' });
+    }
+    return redeemer.statement();
+  });
   // One path, normalised once, is both priced and served: `//a.pdf` or `x/../a.pdf` cannot dodge the price.
   app.get(
     '/*',

@@ -90,6 +90,15 @@ export const VENDOR_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: '20261126_0440_vendor_backup_index',
+    sql: `
+      -- The last index of the current holding the broker confirmed as a backup: if the chain is taken over
+      -- while this vendor is away, its holding ends there, and only coins up to it are its to redeem.
+      ALTER TABLE vendor_chains ADD COLUMN backup_index integer;
+      ALTER TABLE vendor_chains ADD COLUMN backup_payword text;
+    `,
+  },
 ];
 
 /** What the vendor knows of one chain. Paywords as bytes in memory, base64url in the database. */
@@ -201,7 +210,7 @@ export function createChainStore(o: StoreOptions) {
          redeemed_index, redeemed_payword, status, updated_at)
        VALUES ($1, $2, $3, $4, $3, $4, $3, $4, 'held', $5)
        ON CONFLICT (chain_id) DO UPDATE SET status = 'held', updated_at = $5, start_index = $3, start_payword = $4,
-         accepted_index = $3, accepted_payword = $4, redeemed_index = $3, redeemed_payword = $4,
+         accepted_index = $3, accepted_payword = $4, redeemed_index = $3, redeemed_payword = $4, backup_index = NULL, backup_payword = NULL,
          -- The answer to an earlier holding's last payment is not this holding's: a payword spent elsewhere
          -- must not be served here as a retry.
          last_receipt = NULL
@@ -442,14 +451,64 @@ export function createChainStore(o: StoreOptions) {
     return rows.map(fromRow);
   }
 
-  /** Chains this vendor holds and has accepted coins of, most recently used first. */
+  /** Held chains whose latest coins the broker has no backup of yet, most recently used first. */
   async function heldChains(limit = 1000): Promise<HeldChain[]> {
     const rows = await db.query<Row>(
-      `SELECT * FROM vendor_chains WHERE status = 'held' AND accepted_index > start_index
+      `SELECT * FROM vendor_chains WHERE status = 'held' AND accepted_index > COALESCE(backup_index, start_index)
        ORDER BY updated_at DESC LIMIT $1`,
       [limit],
     );
     return rows.map(fromRow);
+  }
+
+  /** Every chain this vendor holds, in chain id order after `cursor` (a sweep after a restart). */
+  async function heldChainsAfter(cursor: string, limit = 1000): Promise<HeldChain[]> {
+    const rows = await db.query<Row>(
+      `SELECT * FROM vendor_chains WHERE status = 'held' AND chain_id > $1 ORDER BY chain_id LIMIT $2`,
+      [cursor, limit],
+    );
+    return rows.map(fromRow);
+  }
+
+  /** The broker holds a backup of this holding up to `index`. */
+  async function markBackedUp(chainId: string, index: number, payword: Uint8Array): Promise<void> {
+    await db.query(
+      `UPDATE vendor_chains SET backup_index = $2, backup_payword = $3
+       WHERE chain_id = $1 AND status = 'held' AND COALESCE(backup_index, -1) < $2 AND accepted_index >= $2`,
+      [chainId, index, toBase64url(payword)],
+    );
+  }
+
+  /**
+   * The broker gave the chain to another vendor while this one was away (take-over): this holding ended
+   * at its last confirmed backup. Stops accepting the chain; only the coins up to that backup stay to be
+   * redeemed (the rest are the new holder's range now, and a claim for them would be refused).
+   */
+  async function releaseTakenOver(chainId: string): Promise<void> {
+    await db.transaction(async (tx) => {
+      await tx.query('SELECT 1 FROM vendor_chains WHERE chain_id = $1 FOR UPDATE', [chainId]);
+      await tx.query(
+        `INSERT INTO vendor_ranges (chain_id, from_index, from_payword, to_index, to_payword, redeemed)
+         SELECT chain_id, start_index, start_payword, redeemed_index, redeemed_payword, true FROM vendor_chains
+           WHERE chain_id = $1 AND status = 'held' AND redeemed_index > start_index
+         ON CONFLICT DO NOTHING`,
+        [chainId],
+      );
+      // The unredeemed part up to the backup stays to be redeemed; what came after it is not ours.
+      await tx.query(
+        `INSERT INTO vendor_ranges (chain_id, from_index, from_payword, to_index, to_payword, redeemed)
+         SELECT chain_id, redeemed_index, redeemed_payword, backup_index, backup_payword, false FROM vendor_chains
+           WHERE chain_id = $1 AND status = 'held' AND backup_index > redeemed_index
+         ON CONFLICT DO NOTHING`,
+        [chainId],
+      );
+      await tx.query(
+        `UPDATE vendor_chains SET status = 'handed', redeemed_index = accepted_index,
+           redeemed_payword = accepted_payword, updated_at = $2 WHERE chain_id = $1`,
+        [chainId, BigInt(clock())],
+      );
+    });
+    cache.delete(chainId);
   }
 
   async function markRedeemed(chainId: string, index: number, payword: Uint8Array): Promise<void> {
@@ -577,6 +636,9 @@ export function createChainStore(o: StoreOptions) {
     receipt,
     unredeemed,
     heldChains,
+    heldChainsAfter,
+    markBackedUp,
+    releaseTakenOver,
     markRedeemed,
     pendingRanges,
     payeeRuns,

@@ -24,6 +24,7 @@ export async function startVendor(w: World, kind: TestDatabaseKind, price = 50n)
   const id = `shop-${++counter}-${toBase64url(randomBytes(3))}`;
   const signer = createSigner(randomBytes(32));
   const db = await openTestDatabase(kind);
+  let url = '';
   await migrate(db, VENDOR_MIGRATIONS);
   const store = createChainStore({ db, clock: w.clock });
   const broker = createBrokerClient({ url: w.url, vendorId: id, signer, clock: w.clock });
@@ -36,6 +37,8 @@ export async function startVendor(w: World, kind: TestDatabaseKind, price = 50n)
     currency: { code: 'USD', exponent: 4 },
     clock: w.clock,
     handoverTimeoutMs: 1_000,
+    // Known once listening: the terms then offer the server-side wallet sign-in too.
+    publicUrl: () => url,
   });
   const app = Fastify();
   netpayFastify(app, gate);
@@ -45,7 +48,7 @@ export async function startVendor(w: World, kind: TestDatabaseKind, price = 50n)
     return { from: id };
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
-  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   const reg = await w.call('POST', '/parties', {
     signer: { id, signer },
     body: { id, name: id, publicKey: toBase64url(signer.publicKey), url },

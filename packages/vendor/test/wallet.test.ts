@@ -92,46 +92,91 @@ for (const kind of TEST_DATABASES) {
       )[0]?.balance;
     let cookie = '';
 
-    async function signIn(form: Record<string, string>) {
-      const terms = await (await fetch(`${url}/card`)).json();
-      const toBroker = await fetch(terms.terms.wallet.signIn, { redirect: 'manual' });
-      expect(toBroker.status).toBe(302);
-      const page = new URL(toBroker.headers.get('location')!);
-      expect(page.origin).toBe(new URL(w.url).origin);
-      const html = await fetch(page);
-      expect(html.status).toBe(200);
-      expect(await html.text()).toContain('E-greetings');
-      const post = await fetch(`${w.url}/wallet/authorize`, {
+    /** The fields a browser would post from a page: inputs with their values, selects' selected option. */
+    function formFields(html: string): Record<string, string> {
+      const out: Record<string, string> = {};
+      for (const [tag] of html.matchAll(/<input[^>]*>/g)) {
+        const name = /name="([^"]+)"/.exec(tag)?.[1];
+        const value = /value="([^"]*)"/.exec(tag)?.[1] ?? '';
+        if (name)
+          out[name] = value
+            .replace(/&amp;/g, '&')
+            .replace(/&quot;/g, '"')
+            .replace(/&#39;/g, "'");
+      }
+      for (const m of html.matchAll(/<select[^>]*name="([^"]+)"[^>]*>([\s\S]*?)<\/select>/g))
+        out[m[1]!] =
+          /<option value="([^"]+)" selected/.exec(m[2]!)?.[1] ?? /<option value="([^"]+)"/.exec(m[2]!)![1]!;
+      return out;
+    }
+    const post = (fields: Record<string, string>) =>
+      fetch(`${w.url}/wallet/authorize`, {
         method: 'POST',
         redirect: 'manual',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          vendor: page.searchParams.get('vendor')!,
-          redirect_uri: page.searchParams.get('redirect_uri')!,
-          state: page.searchParams.get('state')!,
-          login: bob.login,
-          ...form,
-        }),
+        body: new URLSearchParams(fields),
       });
-      return post;
+
+    /**
+     * The whole sign-in as a browser does it: the vendor's link, the broker's page (password, then the code
+     * sent to the login, and the cap), back to the vendor's callback with the browser's state cookie.
+     */
+    async function signIn(o: { password: string; cap?: string; period?: 'day' | 'total' }) {
+      const terms = await (await fetch(`${url}/card`)).json();
+      const toBroker = await fetch(terms.terms.wallet.signIn, { redirect: 'manual' });
+      expect(toBroker.status).toBe(302);
+      const stateCookie = toBroker.headers.get('set-cookie')!.split(';')[0]!;
+      const page = new URL(toBroker.headers.get('location')!);
+      expect(page.origin).toBe(new URL(w.url).origin);
+      const first = await fetch(page);
+      expect(first.status).toBe(200);
+      const firstHtml = await first.text();
+      expect(firstHtml).toContain('E-greetings');
+      const step1 = await post({ ...formFields(firstHtml), login: bob.login, password: o.password });
+      if (step1.status !== 200) return { step1, stateCookie };
+      const secondHtml = await step1.text();
+      expect(secondHtml).toContain('We sent a 6-digit code');
+      const fields = formFields(secondHtml);
+      const step2 = await post({
+        ...fields,
+        code: await w.latestCode(bob.login),
+        ...(o.cap ? { capAmount: o.cap } : {}),
+        ...(o.period ? { period: o.period } : {}),
+      });
+      return { step1, step2, stateCookie, fields };
     }
 
     it('signs in at the broker through the vendor, refusing a wrong password with the page again', async () => {
-      const wrong = await signIn({ password: 'not it', capAmount: '0.0150', period: 'day' });
-      expect(wrong.status).toBe(401);
-      expect(await wrong.text()).toContain('login or password is wrong');
+      const wrong = await signIn({ password: 'not it' });
+      expect(wrong.step1.status).toBe(401);
+      expect(await wrong.step1.text()).toContain('login or password is wrong');
 
-      const ok = await signIn({ password, capAmount: '0.0150', period: 'day' });
-      expect(ok.status).toBe(303);
-      const callback = await fetch(ok.headers.get('location')!, { redirect: 'manual' });
+      const ok = await signIn({ password, cap: '0.0150', period: 'day' });
+      // The page offered the default cap, in major units, under the field the form reads.
+      expect(ok.fields!.capAmount).toBe('5.0000');
+      expect(ok.step2!.status).toBe(303);
+      const back = ok.step2!.headers.get('location')!;
+      // Only the browser that started the sign-in may finish it.
+      const planted = await fetch(back, { redirect: 'manual' });
+      expect(planted.status).toBe(400);
+      expect(await planted.json()).toMatchObject({ code: 'wallet_sign_in' });
+      const callback = await fetch(back, { redirect: 'manual', headers: { cookie: ok.stateCookie } });
       expect(callback.status).toBe(302);
       expect(callback.headers.get('location')).toBe('/card');
       cookie = callback.headers.get('set-cookie')!.split(';')[0]!;
       expect(cookie).toMatch(/^netpay_wallet=.{20,}/);
       // The code is single-use.
-      const again = await fetch(ok.headers.get('location')!, { redirect: 'manual' });
+      const again = await fetch(back, { redirect: 'manual', headers: { cookie: ok.stateCookie } });
       expect(again.status).toBe(400);
       expect(await again.json()).toMatchObject({ code: 'wallet_sign_in' });
+      // A return path that would leave the site is replaced by the home page.
+      const sneaky = await fetch(
+        `${url}/netpay/wallet/signout?return=${encodeURIComponent('/\t/evil.example')}`,
+        {
+          redirect: 'manual',
+        },
+      );
+      expect(sneaky.headers.get('location')).toBe('/');
     });
 
     it('charges each click to the broker-held balance up to the cap, and never a failed response', async () => {
@@ -139,7 +184,7 @@ for (const kind of TEST_DATABASES) {
       const vendorBefore = (await vendorBalance(vendorId)) ?? 0n;
       // A response that fails is charged and voided at once: the cap and the balance are untouched.
       const failed = await fetch(`${url}/broken`, { headers: { cookie } });
-      expect(failed.status).toBe(500);
+      expect(failed.status, await failed.clone().text()).toBe(500);
       expect(failed.headers.get(WALLET_RECEIPT_HEADER)).toBeNull();
       for (let k = 0; k < 3; k++) {
         const r = await fetch(`${url}/card`, { headers: { cookie } });
@@ -172,7 +217,7 @@ for (const kind of TEST_DATABASES) {
     it('splits a multi-party price among the payees, and lets the customer raise the cap and withdraw', async () => {
       const raised = await w.call('PUT', `/me/wallet/grants/${vendorId}`, {
         token: bob.token,
-        body: { cap: '1000', period: 'day' },
+        body: { cap: '1000' },
       });
       expect(raised.status, JSON.stringify(raised.body)).toBe(200);
       expect(raised.body).toMatchObject({ cap: '1000', spent: '150', remaining: '850' });
@@ -197,8 +242,8 @@ for (const kind of TEST_DATABASES) {
       );
       expect(page.status).toBe(403);
       expect(await page.json()).toMatchObject({ code: 'forbidden' });
-      const ok = await signIn({ password, capAmount: '1.00', period: 'total' });
-      const code = new URL(ok.headers.get('location')!).searchParams.get('code')!;
+      const ok = await signIn({ password, cap: '1.00', period: 'total' });
+      const code = new URL(ok.step2!.headers.get('location')!).searchParams.get('code')!;
       // Another vendor cannot use this customer's code (it was issued to the greetings vendor).
       const other = await w.newVendor();
       const stolen = await w.call('POST', '/wallet/token', { signer: w.asVendor(other), body: { code } });

@@ -173,17 +173,19 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
     if (!token) throw new WalletError('not_signed_in', 'sign in first (netpay wallet login)');
     const toBroker = await base(terms.wallet.signIn, { redirect: 'manual' });
     const page = new URL(toBroker.headers.get('location') ?? '', terms.wallet.signIn);
+    // The vendor ties the callback to this client with a state cookie: send it back there.
+    const stateCookie = (toBroker.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     const authorize = await wallet.api.call('authorize', 'POST', '/wallet/authorize', {
       token,
       body: {
         vendor: page.searchParams.get('vendor') ?? terms.vendorId,
         redirect_uri: page.searchParams.get('redirect_uri') ?? '',
-        state: '/',
+        state: page.searchParams.get('state') ?? '/',
         ...(options.serverWalletCap !== undefined ? { cap: options.serverWalletCap.toString() } : {}),
         period: 'day',
       },
     });
-    const back = await base(authorize.redirect, { redirect: 'manual' });
+    const back = await base(authorize.redirect, { redirect: 'manual', headers: { cookie: stateCookie } });
     const cookie = (back.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     if (!cookie.startsWith('netpay_wallet=') || cookie === 'netpay_wallet=')
       throw new WalletError(

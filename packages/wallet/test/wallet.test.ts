@@ -132,6 +132,26 @@ describe('wallet [pglite]', () => {
     await w.audit();
   });
 
+  it('pays from the server-side wallet instead of coins, signing in at the vendor through the broker', async () => {
+    const { wallet } = await newWallet();
+    const before = (await wallet.balance()).atBroker!;
+    const pay = createPayFetch(wallet, { serverWallet: true, serverWalletCap: 100n });
+    const first = await pay(itemUrl(shopB));
+    expect(first.status, await first.clone().text()).toBe(200);
+    expect(first.netpay).toMatchObject({ paid: 23n, serverWallet: true });
+    expect((await pay(itemUrl(shopB))).status).toBe(200);
+    // Four charges of 23 fit the cap of 100 per day at this vendor; the fifth would pass it.
+    expect((await pay(itemUrl(shopB))).status).toBe(200);
+    expect((await pay(itemUrl(shopB))).status).toBe(200);
+    const over = await pay(itemUrl(shopB));
+    expect(over.status).toBe(402);
+    expect((await over.json()).code).toBe('spending_limit');
+    // Paid from the broker balance; the coins are untouched.
+    expect((await wallet.balance()).atBroker).toBe(before - 4n * 23n);
+    expect((await wallet.balance()).coins).toBe(550n);
+    await w.audit();
+  });
+
   it('never reuses a payword after a crash between writing a payment down and sending it', async () => {
     const folder = join(dir, 'crash');
     const acceptedBefore = BigInt((await shopA.store.statement()).accepted);

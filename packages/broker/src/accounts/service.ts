@@ -267,8 +267,8 @@ export function createAccountService(ctx: BrokerContext) {
       created_at: bigint;
     }>(
       recipient
-        ? 'SELECT * FROM outbox WHERE recipient = $1 ORDER BY created_at, id'
-        : 'SELECT * FROM outbox ORDER BY created_at, id LIMIT 200',
+        ? 'SELECT * FROM outbox WHERE recipient = $1 ORDER BY created_at, seq'
+        : 'SELECT * FROM outbox ORDER BY created_at, seq LIMIT 200',
       recipient ? [normalizeLogin(recipient) ?? recipient] : [],
     );
     return rows.map((r) => ({
@@ -280,11 +280,17 @@ export function createAccountService(ctx: BrokerContext) {
     }));
   }
 
+  /** A new device for a customer whose password was just checked, with a code sent to the login. */
+  async function newDeviceFor(customerId: string, login: string, name: string) {
+    return db.transaction((tx) => newDevice(tx, customerId, name, login));
+  }
+
   return {
     register,
     verifyDevice,
     resendCode,
     checkCredentials,
+    newDeviceFor,
     login,
     authenticate,
     logout,

@@ -13,6 +13,8 @@ export interface AuthorizePage {
   readonly currency: string;
   readonly login?: string | undefined;
   readonly error?: string | undefined;
+  /** Second step: the password was right and a code went to the login for this device. */
+  readonly deviceId?: string | undefined;
 }
 
 export function renderAuthorizePage(p: AuthorizePage): string {
@@ -34,13 +36,20 @@ It never learns who you are. You can change the cap or withdraw it at any time.<
 ${p.error ? `<p class="error" role="alert">${html(p.error)}</p>` : ''}
 <form method="post" action="/wallet/authorize">
 ${hidden('vendor', p.vendorId)}${hidden('redirect_uri', p.redirectUri)}${hidden('state', p.state)}
-<label for="login">Login</label><input id="login" name="login" autocomplete="username" required value="${html(p.login ?? '')}">
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<label for="totp">Authenticator code (if you set one up)</label><input id="totp" name="totp" inputmode="numeric" pattern="\\d{6}" autocomplete="one-time-code">
-<div class="row"><div><label for="cap">Spending cap (${html(p.currency)})</label><input id="cap" name="cap" inputmode="decimal" required value="${html(p.cap)}"></div>
+${
+  p.deviceId
+    ? `${hidden('deviceId', p.deviceId)}${hidden('login', p.login)}
+<p>We sent a 6-digit code to <strong>${html(p.login ?? '')}</strong>.</p>
+<label for="code">Code</label><input id="code" name="code" inputmode="numeric" pattern="\\d{6}" autocomplete="one-time-code" required autofocus>
+<div class="row"><div><label for="cap">Spending cap (${html(p.currency)})</label><input id="cap" name="capAmount" inputmode="decimal" required value="${html(p.cap)}"></div>
 <div><label for="period">per</label><select id="period" name="period">
 <option value="day"${p.period === 'day' ? ' selected' : ''}>day</option><option value="total"${p.period === 'total' ? ' selected' : ''}>in total</option></select></div></div>
-<button type="submit">Allow and go back</button>
+<button type="submit">Allow and go back</button>`
+    : `<label for="login">Login</label><input id="login" name="login" autocomplete="username" required value="${html(p.login ?? '')}">
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<label for="totp">Authenticator code (if you set one up)</label><input id="totp" name="totp" inputmode="numeric" pattern="\\d{6}" autocomplete="one-time-code">
+<button type="submit">Continue</button>`
+}
 </form>
 </main></body></html>`;
 }

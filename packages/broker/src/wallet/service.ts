@@ -16,10 +16,12 @@ interface GrantRow {
   vendor_id: string;
   cap: bigint;
   period: CapPeriod;
-  token_hash: string | null;
   revoked_at: bigint | null;
   created_at: bigint;
 }
+
+/** A charge id the vendor picks (so it can void a charge whose answer it never got). */
+export const CHARGE_ID_RE = /^[A-Za-z0-9_-]{16,64}$/;
 
 /**
  * Server-side wallets (NetPay's server-side e-wallet, Mobile-NetPay): the broker holds the customer's
@@ -54,7 +56,11 @@ export function createWalletService(
     } catch {
       throw fail('bad_request', 'redirect_uri is not a URL');
     }
-    if (!party.url || new URL(party.url).origin !== target.origin) {
+    if (
+      (target.protocol !== 'https:' && target.protocol !== 'http:') ||
+      !party.url ||
+      new URL(party.url).origin !== target.origin
+    ) {
       throw fail(
         'forbidden',
         `redirect_uri must be on ${vendorId}'s registered site${party.url ? ` (${new URL(party.url).origin})` : ''}`,
@@ -76,42 +82,62 @@ export function createWalletService(
     const code = toBase64url(ctx.random(32));
     const now = BigInt(ctx.clock());
     const expires = now + BigInt(config.wallet.codeTtlSeconds * 1000);
-    const [grant] = await db.query<{ id: string; cap: bigint; period: CapPeriod }>(
-      `INSERT INTO wallet_grants (id, customer_id, vendor_id, cap, period, code_hash, code_expires_at, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-       ON CONFLICT (customer_id, vendor_id) DO UPDATE SET code_hash = $6, code_expires_at = $7, revoked_at = NULL,
-         cap = CASE WHEN $9 THEN $4 ELSE wallet_grants.cap END,
-         period = CASE WHEN $10 THEN $5 ELSE wallet_grants.period END
-       RETURNING id, cap, period`,
-      [
-        newId(ctx, 'grant'),
-        customerId,
-        input.vendorId,
-        input.cap ?? config.wallet.defaultCap,
-        input.period ?? 'day',
+    const grant = await db.transaction(async (tx) => {
+      const [g] = await tx.query<{ id: string; cap: bigint; period: CapPeriod }>(
+        `INSERT INTO wallet_grants (id, customer_id, vendor_id, cap, period, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (customer_id, vendor_id) DO UPDATE SET revoked_at = NULL,
+           cap = CASE WHEN $7 THEN $4 ELSE wallet_grants.cap END,
+           period = CASE WHEN $8 THEN $5 ELSE wallet_grants.period END
+         RETURNING id, cap, period`,
+        [
+          newId(ctx, 'grant'),
+          customerId,
+          input.vendorId,
+          input.cap ?? config.wallet.defaultCap,
+          input.period ?? 'day',
+          now,
+          input.cap !== undefined,
+          input.period !== undefined,
+        ],
+      );
+      await tx.query('INSERT INTO wallet_codes (code_hash, grant_id, expires_at) VALUES ($1, $2, $3)', [
         hash(code),
+        g!.id,
         expires,
-        now,
-        input.cap !== undefined,
-        input.period !== undefined,
-      ],
-    );
+      ]);
+      return g!;
+    });
     const back = new URL(input.redirectUri);
     back.searchParams.set('code', code);
     if (input.state !== undefined) back.searchParams.set('state', input.state);
-    return { redirect: back.toString(), grantId: grant!.id, cap: grant!.cap, period: grant!.period };
+    return { redirect: back.toString(), grantId: grant.id, cap: grant.cap, period: grant.period };
   }
 
-  /** The vendor trades the one-time code for the grant's token (shown once; only its hash is kept). */
+  /**
+   * The vendor trades the one-time code for a token of its own for this browser (shown once; only its
+   * hash is kept). Each browser that signs in gets its own token, so signing in on a phone leaves the
+   * laptop's working.
+   */
   async function exchange(vendorId: string, code: string) {
     const token = toBase64url(ctx.random(32));
-    const [grant] = await db.query<GrantRow>(
-      `UPDATE wallet_grants SET token_hash = $3, code_hash = NULL, code_expires_at = NULL
-       WHERE code_hash = $1 AND vendor_id = $2 AND code_expires_at >= $4 AND revoked_at IS NULL
-       RETURNING *`,
-      [hash(code), vendorId, hash(token), BigInt(ctx.clock())],
-    );
-    if (!grant) throw fail('grant_invalid', 'the sign-in code is unknown, used or expired; sign in again');
+    const grant = await db.transaction(async (tx) => {
+      const [c] = await tx.query<{ grant_id: string }>(
+        `DELETE FROM wallet_codes c USING wallet_grants g
+         WHERE c.code_hash = $1 AND g.id = c.grant_id AND g.vendor_id = $2 AND c.expires_at >= $3
+           AND g.revoked_at IS NULL
+         RETURNING c.grant_id`,
+        [hash(code), vendorId, BigInt(ctx.clock())],
+      );
+      if (!c) throw fail('grant_invalid', 'the sign-in code is unknown, used or expired; sign in again');
+      await tx.query('INSERT INTO wallet_tokens (token_hash, grant_id, created_at) VALUES ($1, $2, $3)', [
+        hash(token),
+        c.grant_id,
+        BigInt(ctx.clock()),
+      ]);
+      const [g] = await tx.query<GrantRow>('SELECT * FROM wallet_grants WHERE id = $1', [c.grant_id]);
+      return g!;
+    });
     return { grantId: grant.id, token, ...(await usage(db, grant)) };
   }
 
@@ -141,11 +167,15 @@ export function createWalletService(
       amount: bigint;
       resource?: string | undefined;
       payees?: readonly { payeeId: string; share: number }[] | undefined;
+      chargeId?: string | undefined;
     },
   ) {
     if (input.amount <= 0n) throw fail('bad_request', 'amount must be positive');
+    if (input.chargeId !== undefined && !CHARGE_ID_RE.test(input.chargeId))
+      throw fail('bad_request', 'chargeId is 16–64 letters, digits, - or _');
     const [grant] = await tx.query<GrantRow>(
-      'SELECT * FROM wallet_grants WHERE token_hash = $1 AND vendor_id = $2 FOR UPDATE',
+      `SELECT g.* FROM wallet_tokens t JOIN wallet_grants g ON g.id = t.grant_id
+       WHERE t.token_hash = $1 AND g.vendor_id = $2 FOR UPDATE OF g`,
       [hash(input.token), vendorId],
     );
     if (!grant) throw fail('grant_invalid', 'no wallet grant has this token; the customer must sign in');
@@ -162,7 +192,9 @@ export function createWalletService(
     if (balance - input.amount < config.limits.minBalance) {
       throw fail('insufficient_funds', 'the customer’s wallet does not hold enough for this');
     }
-    const id = newId(ctx, 'charge');
+    const id = input.chargeId ? `wc_${input.chargeId}` : newId(ctx, 'charge');
+    const [taken] = await tx.query('SELECT 1 FROM wallet_charges WHERE id = $1', [id]);
+    if (taken) throw fail('bad_request', `charge ${input.chargeId} exists already: pick a new chargeId`);
     // The broker's fee, rounded up as at redemption; the rest split among the payees as a claim is.
     const fee = (input.amount * BigInt(config.feeBasisPoints) + 9_999n) / 10_000n;
     const from = customerAccount(grant.customer_id);
@@ -176,7 +208,7 @@ export function createWalletService(
       await ledger.post(tx, [
         ...payees
           .map((p, k) => ({
-            id: `${id}:${p.payeeId}`,
+            id: `${id}/p${k}`,
             debit: from,
             credit: vendorAccount(p.payeeId),
             amount: parts[k]!.minor as bigint,
@@ -187,7 +219,7 @@ export function createWalletService(
         ...(fee > 0n
           ? [
               {
-                id: `${id}:fee`,
+                id: `${id}/fee`,
                 debit: from,
                 credit: SYSTEM_ACCOUNTS.fees,
                 amount: fee,
@@ -206,15 +238,7 @@ export function createWalletService(
     await tx.query(
       `INSERT INTO wallet_charges (id, grant_id, amount, fee, resource, payees, status, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, 'charged', $7)`,
-      [
-        id,
-        grant.id,
-        input.amount,
-        fee,
-        input.resource ?? null,
-        input.payees?.map((p) => p.payeeId) ?? null,
-        now,
-      ],
+      [id, grant.id, input.amount, fee, input.resource ?? null, payees.length, now],
     );
     return {
       chargeId: id,
@@ -236,26 +260,28 @@ export function createWalletService(
       fee: bigint;
       status: string;
       customer_id: string;
-      payees: string[] | null;
+      payees: number;
     }>(
       `SELECT c.id, c.amount, c.fee, c.status, c.payees, g.customer_id FROM wallet_charges c
-       JOIN wallet_grants g ON g.id = c.grant_id WHERE c.id = $1 AND g.vendor_id = $2 FOR UPDATE OF c`,
-      [chargeId, vendorId],
+       JOIN wallet_grants g ON g.id = c.grant_id WHERE c.id IN ($1, $3) AND g.vendor_id = $2 FOR UPDATE OF c`,
+      [chargeId, vendorId, `wc_${chargeId}`],
     );
     if (!c) throw fail('not_found', `no charge ${chargeId} by ${vendorId}`);
     if (c.status === 'charged') {
       // Every transfer the charge made (to each payee and the fee) goes back the other way.
-      const ids = [...(c.payees ?? [vendorId]), 'fee'].map((p) => `${c.id}:${p}`);
+      const ids = [...Array.from({ length: c.payees }, (_, k) => `p${k}`), 'fee'].map((p) => `${c.id}/${p}`);
       const made = await tx.query<{ id: string; credit_account: string; amount: bigint }>(
         'SELECT id, credit_account, amount FROM ledger_transfers WHERE id = ANY($1::text[])',
         [ids],
       );
+      if (made.length !== c.payees + (c.fee > 0n ? 1 : 0))
+        throw new Error(`charge ${c.id}: found ${made.length} of its transfers in the ledger`);
       const to = customerAccount(c.customer_id);
       try {
         await ledger.post(
           tx,
           made.map((t) => ({
-            id: `${t.id}:void`,
+            id: `${t.id}/void`,
             debit: t.credit_account,
             credit: to,
             amount: t.amount,
@@ -281,8 +307,10 @@ export function createWalletService(
 
   /** The customer's grants, with what each vendor has spent in the current period. */
   async function grants(customerId: string) {
-    const rows = await db.query<GrantRow & { vendor_name: string }>(
-      `SELECT g.*, p.name AS vendor_name FROM wallet_grants g JOIN parties p ON p.id = g.vendor_id
+    const rows = await db.query<GrantRow & { vendor_name: string; signed_in: boolean }>(
+      `SELECT g.*, p.name AS vendor_name,
+              EXISTS (SELECT 1 FROM wallet_tokens t WHERE t.grant_id = g.id) AS signed_in
+       FROM wallet_grants g JOIN parties p ON p.id = g.vendor_id
        WHERE g.customer_id = $1 ORDER BY g.created_at`,
       [customerId],
     );
@@ -292,7 +320,7 @@ export function createWalletService(
         grantId: g.id,
         vendorId: g.vendor_id,
         vendorName: g.vendor_name,
-        active: g.token_hash !== null && g.revoked_at === null,
+        active: g.signed_in && g.revoked_at === null,
         ...(await usage(db, g)),
       });
     }
@@ -300,28 +328,50 @@ export function createWalletService(
   }
 
   /** Sets the customer's cap for a vendor (before or after signing in there). */
-  async function setCap(customerId: string, vendorId: string, cap: bigint, period: CapPeriod) {
+  async function setCap(customerId: string, vendorId: string, cap: bigint, period?: CapPeriod) {
     checkCap(cap);
     await deps.parties.get(vendorId);
+    // Without a period the grant keeps its own (a new one is per day).
     await db.query(
       `INSERT INTO wallet_grants (id, customer_id, vendor_id, cap, period, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (customer_id, vendor_id) DO UPDATE SET cap = $4, period = $5`,
-      [newId(ctx, 'grant'), customerId, vendorId, cap, period, BigInt(ctx.clock())],
+       ON CONFLICT (customer_id, vendor_id) DO UPDATE SET cap = $4,
+         period = CASE WHEN $7 THEN $5 ELSE wallet_grants.period END`,
+      [
+        newId(ctx, 'grant'),
+        customerId,
+        vendorId,
+        cap,
+        period ?? 'day',
+        BigInt(ctx.clock()),
+        period !== undefined,
+      ],
     );
     return (await grants(customerId)).find((g) => g.vendorId === vendorId)!;
   }
 
   /** Withdraws a vendor's grant: its token stops working at once. Signing in there again renews it. */
   async function revoke(customerId: string, vendorId: string) {
-    const rows = await db.query(
-      `UPDATE wallet_grants SET revoked_at = $3, token_hash = NULL, code_hash = NULL
-       WHERE customer_id = $1 AND vendor_id = $2 RETURNING id`,
-      [customerId, vendorId, BigInt(ctx.clock())],
-    );
-    if (rows.length === 0) throw fail('not_found', `you have no wallet grant for ${vendorId}`);
+    await db.transaction(async (tx) => {
+      const [g] = await tx.query<{ id: string }>(
+        'UPDATE wallet_grants SET revoked_at = $3 WHERE customer_id = $1 AND vendor_id = $2 RETURNING id',
+        [customerId, vendorId, BigInt(ctx.clock())],
+      );
+      if (!g) throw fail('not_found', `you have no wallet grant for ${vendorId}`);
+      await tx.query('DELETE FROM wallet_tokens WHERE grant_id = $1', [g.id]);
+      await tx.query('DELETE FROM wallet_codes WHERE grant_id = $1', [g.id]);
+    });
   }
 
-  return { vendorFor, authorize, exchange, charge, voidCharge, grants, setCap, revoke };
+  /** The customer's current cap for a vendor, if it has a grant there (to show on the sign-in page). */
+  async function capOf(customerId: string, vendorId: string) {
+    const [g] = await db.query<{ cap: bigint; period: CapPeriod }>(
+      'SELECT cap, period FROM wallet_grants WHERE customer_id = $1 AND vendor_id = $2',
+      [customerId, vendorId],
+    );
+    return g;
+  }
+
+  return { vendorFor, authorize, exchange, charge, voidCharge, grants, setCap, revoke, capOf };
 }
 
 export type WalletService = ReturnType<typeof createWalletService>;

@@ -39,21 +39,25 @@ export function netpayExpress(gate: Gate, price: ExpressPrice): RequestHandler {
         if (typeof args[0] === 'number') res.statusCode = args[0];
         return res;
       }) as Response['writeHead'];
-      res.write = ((chunk: unknown, encoding?: unknown) => {
+      // Callbacks passed to write/end: a write's runs once buffered, end's once really sent.
+      const callbackOf = (...args: unknown[]) =>
+        args.find((a) => typeof a === 'function') as (() => void) | undefined;
+      const encodingOf = (e: unknown) => (typeof e === 'string' ? (e as BufferEncoding) : undefined);
+      let onEnd: (() => void) | undefined;
+      res.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
         if (chunk !== undefined && chunk !== null) {
-          chunks.push(
-            Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, encoding as BufferEncoding),
-          );
+          chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, encodingOf(encoding)));
         }
+        const done = callbackOf(encoding, cb);
+        if (done) process.nextTick(done);
         return true;
       }) as Response['write'];
-      res.end = ((chunk?: unknown, encoding?: unknown) => {
+      res.end = ((chunk?: unknown, encoding?: unknown, cb?: unknown) => {
         if (finished) return res;
         finished = true;
+        onEnd = callbackOf(chunk, encoding, cb);
         if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') {
-          chunks.push(
-            Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, encoding as BufferEncoding),
-          );
+          chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, encodingOf(encoding)));
         }
         gate
           .finish(started.ticket, res.statusCode < 400)
@@ -61,13 +65,16 @@ export function netpayExpress(gate: Gate, price: ExpressPrice): RequestHandler {
             // From here on the response is really written: Node's own writes call writeHead too.
             res.writeHead = writeHead as Response['writeHead'];
             if ('answer' in done) {
+              // The handler's headers (encoding, caching…) belong to its body, not to this answer.
+              for (const h of res.getHeaderNames()) res.removeHeader(h);
+              head = undefined;
               const body = Buffer.from(JSON.stringify(done.answer.body));
               res
                 .status(done.answer.status)
                 .set('content-type', 'application/json; charset=utf-8')
                 .set('content-length', String(body.length));
               write(body);
-              end();
+              end(onEnd);
               return;
             }
             res.set(done.headers);
@@ -75,7 +82,7 @@ export function netpayExpress(gate: Gate, price: ExpressPrice): RequestHandler {
             if (!res.headersSent) res.set('content-length', String(body.length));
             if (head) writeHead(...head);
             if (body.length > 0) write(body);
-            end();
+            end(onEnd);
           })
           .catch((e: unknown) => {
             res.writeHead = writeHead as Response['writeHead'];
@@ -116,7 +123,11 @@ export function netpayExpressWallet(gate: Gate): [string, RequestHandler] {
     `${gate.walletPath}/:route`,
     async (req: Request, res: Response, next: NextFunction) => {
       try {
-        const r = await gate.walletRoute(String(req.params.route), req.query as Record<string, unknown>);
+        const r = await gate.walletRoute(
+          String(req.params.route),
+          req.query as Record<string, unknown>,
+          req.headers as GateRequest['headers'],
+        );
         res.status(r.status).set(r.headers);
         if (r.body) res.json(r.body);
         else res.end();

@@ -40,6 +40,7 @@ export function netpayFastify(
     const r = await gate.walletRoute(
       (req.params as { route: string }).route,
       req.query as Record<string, unknown>,
+      req.headers,
     );
     return reply
       .code(r.status)

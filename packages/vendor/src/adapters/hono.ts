@@ -57,7 +57,11 @@ export function netpayHonoHandover(app: Hono, gate: Gate): void {
 /** Adds the server-side wallet routes (signin, callback, signout), for a gate with a publicUrl. */
 export function netpayHonoWallet(app: Hono, gate: Gate): void {
   app.get(`${gate.walletPath}/:route`, async (c) => {
-    const r = await gate.walletRoute(c.req.param('route'), c.req.query());
+    const r = await gate.walletRoute(
+      c.req.param('route'),
+      c.req.query(),
+      Object.fromEntries(c.req.raw.headers.entries()),
+    );
     return r.body ? c.json(r.body, r.status as 400, r.headers) : c.body(null, r.status as 302, r.headers);
   });
 }
