@@ -150,6 +150,10 @@ export async function startVendorServer(o: StartVendorOptions) {
   const app = Fastify({ logger: o.logger ?? false });
   netpayFastify(app, gate);
   await app.register(fastifyStatic, { root: folder, serve: false });
+  app.get('/healthz', async () => {
+    await db.query('SELECT 1');
+    return { ok: true };
+  });
   // The statement shows the vendor's money at the broker: for this machine only (a dashboard beside it).
   app.get('/netpay/statement', async (req, reply) => {
     if (!/^(127\.|::1$|::ffff:127\.)/.test(req.ip)) {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerBankCommands } from './bank.ts';
 import { registerBrokerCommands } from './broker.ts';
+import { registerDemoCommands } from './demo.ts';
 import { registerVendorCommands } from './vendor.ts';
 import { registerWalletCommands } from './wallet.ts';
 
@@ -14,4 +15,5 @@ export const COMMAND_GROUPS: readonly ((program: Command) => void)[] = [
   registerBrokerCommands,
   registerVendorCommands,
   registerWalletCommands,
+  registerDemoCommands,
 ];

@@ -1,0 +1,308 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { CliError } from '../errors.ts';
+import { listenForStop } from '../lifecycle.ts';
+import { DirSchema, PortSchema, zodArg } from '../options.ts';
+
+interface DemoFlags {
+  data: string;
+  reset?: boolean;
+  json?: boolean;
+  port: number;
+}
+
+/** The demo's customers: printed with their passwords, so a newcomer can sign in at once. */
+const DEMO_CUSTOMERS = [
+  { login: 'alice@example.com', name: 'Alice' },
+  { login: 'bob@example.com', name: 'Bob' },
+] as const;
+const DEMO_PASSWORD = 'netpay demo password';
+
+export function registerDemoCommands(program: Command): void {
+  program
+    .command('demo')
+    .description(
+      'run the whole system on this machine: bank, broker and two vendor sites, with demo accounts',
+    )
+    .option(
+      '-d, --data <dir>',
+      'where the demo keeps its data between runs',
+      zodArg(DirSchema),
+      '.netpay/demo',
+    )
+    .option('--reset', 'start from scratch (deletes the demo data folder first)')
+    .option(
+      '-p, --port <n>',
+      'first port: bank on it, broker +100, e-greetings +201, e-music +202; 0 picks free ports',
+      zodArg(PortSchema),
+      4100,
+    )
+    .option('--json', 'print one JSON line with the URLs once everything answers')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ npm start                       (the same as netpay demo)
+  $ netpay demo --reset             fresh accounts and an empty ledger
+  $ netpay demo --port 0 --json     free ports; one JSON line with every URL`,
+    )
+    .action((flags: DemoFlags) => runDemo(flags));
+}
+
+async function runDemo(flags: DemoFlags): Promise<void> {
+  const { existsSync, readFileSync, rmSync } = await import('node:fs');
+  const { resolve } = await import('node:path');
+  const dir = resolve(flags.data);
+  if (flags.reset) rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stop = listenForStop();
+  const running: { close(): Promise<void> }[] = [];
+  const port = (offset: number) => (flags.port === 0 ? 0 : flags.port + offset);
+  const note = (text: string) => {
+    if (!flags.json) process.stderr.write(text);
+  };
+  try {
+    const { startBank } = await import('@netpay/bank');
+    const { createBankClient } = await import('@netpay/bank/client');
+    const { startBroker } = await import('@netpay/broker');
+    const { startVendorServer, PriceListSchema } = await import('@netpay/vendor/server');
+    const { currency, createSigner, randomBytes, toBase64url } = await import('@netpay/protocol');
+
+    note('starting the bank, the broker and two vendor sites (the first run takes a few seconds)…\n');
+    const bank = await startBank({
+      port: port(0),
+      dataDir: join(dir, 'bank'),
+      dev: true,
+      currency: currency('USD', 4),
+    });
+    running.push(bank);
+    const bankClient = createBankClient(bank.url);
+
+    // Secrets made on the first run and kept in the data folder (owner-only).
+    const secretsFile = join(dir, 'secrets.json');
+    let secrets: {
+      adminToken: string;
+      brokerBank: { account: string; token: string };
+      parties: Record<string, string>;
+    };
+    if (existsSync(secretsFile)) secrets = JSON.parse(readFileSync(secretsFile, 'utf8'));
+    else {
+      const account = await bankClient.createAccount({ name: 'NetPay demo broker' });
+      secrets = {
+        adminToken: toBase64url(randomBytes(24)),
+        brokerBank: { account: account.id, token: account.token },
+        parties: Object.fromEntries(
+          ['demo-label', 'demo-operator'].map((id) => [id, toBase64url(randomBytes(32))]),
+        ),
+      };
+      writeFileSync(secretsFile, JSON.stringify(secrets), { mode: 0o600 });
+    }
+
+    const broker = await startBroker({
+      port: port(100),
+      dataDir: join(dir, 'broker'),
+      bankUrl: bank.url,
+      config: {
+        brokerId: 'broker.demo',
+        dev: true,
+        adminToken: secrets.adminToken,
+        bank: secrets.brokerBank,
+        // Settle vendors every minute in the demo, so payouts show up while you watch.
+        schedule: { settlementSeconds: 60 },
+      },
+    });
+    running.push(broker);
+    const services = broker.broker.services;
+
+    // The music label and the access operator take a share of every track (multi-party payments).
+    for (const [id, seed] of Object.entries(secrets.parties)) {
+      const existing = await services.parties.get(id).catch(() => undefined);
+      if (!existing) {
+        await services.parties.register({
+          id,
+          kind: 'vendor',
+          name: id === 'demo-label' ? 'Demo Records (label)' : 'Demo Mobile (access operator)',
+          publicKey: toBase64url(createSigner(Buffer.from(seed, 'base64url')).publicKey),
+        });
+      }
+    }
+
+    const sites = join(dir, 'sites');
+    writeSiteFiles(sites);
+    const greetings = await startVendorServer({
+      port: port(201),
+      folder: join(sites, 'greetings'),
+      prices: PriceListSchema.parse({
+        vendorId: 'e-greetings',
+        name: 'E-greetings',
+        prices: { 'cards/*.html': '50' },
+      }),
+      brokerUrl: broker.url,
+      dataDir: join(dir, 'e-greetings'),
+      redeemEveryMs: 30_000,
+    });
+    running.push(greetings);
+    const music = await startVendorServer({
+      port: port(202),
+      folder: join(sites, 'music'),
+      prices: PriceListSchema.parse({
+        vendorId: 'e-music',
+        name: 'E-music',
+        prices: { 'tracks/*.wav': '100' },
+        payees: [
+          { payeeId: 'e-music', share: 2_000 },
+          { payeeId: 'demo-label', share: 7_000 },
+          { payeeId: 'demo-operator', share: 1_000 },
+        ],
+      }),
+      brokerUrl: broker.url,
+      dataDir: join(dir, 'e-music'),
+      redeemEveryMs: 30_000,
+    });
+    running.push(music);
+
+    // Demo customers on the first run: an account, a verified device, money at the bank and the broker.
+    const accountsFile = join(dir, 'demo-accounts.json');
+    let customers: { login: string; password: string; bankAccount: string; bankToken: string }[];
+    if (existsSync(accountsFile)) customers = JSON.parse(readFileSync(accountsFile, 'utf8'));
+    else {
+      customers = [];
+      for (const c of DEMO_CUSTOMERS) {
+        const reg = await services.accounts.register({
+          login: c.login,
+          password: DEMO_PASSWORD,
+          deviceName: 'demo',
+        });
+        const code = /(\d{6})/.exec((await services.accounts.outbox(c.login)).at(-1)!.body)![1]!;
+        const verified = await services.accounts.verifyDevice({ deviceId: reg.deviceId, code });
+        if (!verified.ok) throw new Error(`demo: could not verify ${c.login}`);
+        const acct = await bankClient.createAccount({ name: c.name, initialBalance: 1_000_000n });
+        await services.issuance.load(
+          reg.customerId,
+          { amount: 200_000n, bankAccount: acct.id, bankToken: acct.token },
+          `demo-load-${c.login}`,
+        );
+        customers.push({
+          login: c.login,
+          password: DEMO_PASSWORD,
+          bankAccount: acct.id,
+          bankToken: acct.token,
+        });
+      }
+      writeFileSync(accountsFile, JSON.stringify(customers, null, 2), { mode: 0o600 });
+    }
+
+    const urls = {
+      bank: bank.url,
+      broker: broker.url,
+      brokerDocs: `${broker.url}/docs`,
+      greetings: greetings.url,
+      music: music.url,
+    };
+    if (stop.requested()) return;
+    if (flags.json) {
+      process.stdout.write(
+        `${JSON.stringify({ urls, customers: customers.map((c) => ({ login: c.login, password: c.password, bankAccount: c.bankAccount })), data: dir })}\n`,
+      );
+    } else {
+      process.stdout.write(
+        [
+          '',
+          'NetPay demo is running:',
+          `  bank          ${urls.bank}`,
+          `  broker        ${urls.broker}   (API at ${urls.brokerDocs})`,
+          `  e-greetings   ${urls.greetings}   cards at 0.0050 USD each`,
+          `  e-music       ${urls.music}   tracks at 0.0100 USD, shared with the label and the operator`,
+          '',
+          'Demo customers (each with 20.0000 USD at the broker and 100.0000 USD at the bank):',
+          ...customers.map(
+            (c) => `  ${c.login.padEnd(20)} password "${c.password}"  bank account ${c.bankAccount}`,
+          ),
+          '',
+          'Try it from another terminal:',
+          `  NETPAY_PASSWORD="${DEMO_PASSWORD}" npm run netpay -- wallet login --login alice@example.com --broker ${urls.broker}`,
+          `  (the code for a new device: ${urls.broker}/dev/outbox?recipient=alice@example.com)`,
+          `  npm run netpay -- wallet buy --coin-value 0.0010 --coins 500`,
+          `  npm run netpay -- fetch ${urls.greetings}/cards/birthday.html --max-price 0.01`,
+          '',
+          `Data is kept in ${dir} (--reset starts fresh). Stop with Ctrl-C.`,
+          '',
+        ].join('\n'),
+      );
+    }
+    await stop.signal;
+    note('stopping…\n');
+  } catch (e) {
+    throw e instanceof CliError ? e : new CliError(`the demo could not start: ${(e as Error).message}`);
+  } finally {
+    stop.dispose();
+    for (const r of running.reverse()) await r.close().catch(() => {});
+  }
+}
+
+const CARDS = [
+  { id: 'birthday', title: 'Happy birthday', colour: '#f59e0b', text: 'Many happy returns!' },
+  { id: 'thanks', title: 'Thank you', colour: '#10b981', text: 'Thank you so much.' },
+  { id: 'congrats', title: 'Congratulations', colour: '#6366f1', text: 'Well done, you!' },
+];
+const TRACKS = [
+  { id: 'morning', title: 'Morning tone', hz: 440 },
+  { id: 'evening', title: 'Evening tone', hz: 330 },
+];
+
+const page = (title: string, body: string) =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}a{color:#1d4ed8}</style></head><body>${body}</body></html>`;
+
+/** A short sine tone as 8-bit mono WAV at 8 kHz. */
+function tone(hz: number, seconds: number): Buffer {
+  const rate = 8000;
+  const n = rate * seconds;
+  const b = Buffer.alloc(44 + n);
+  b.write('RIFF', 0);
+  b.writeUInt32LE(36 + n, 4);
+  b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24);
+  b.writeUInt32LE(rate, 28);
+  b.writeUInt16LE(1, 32);
+  b.writeUInt16LE(8, 34);
+  b.write('data', 36);
+  b.writeUInt32LE(n, 40);
+  for (let i = 0; i < n; i++) b[44 + i] = 128 + Math.round(60 * Math.sin((2 * Math.PI * hz * i) / rate));
+  return b;
+}
+
+/** The two sites' files, written on every start (they are part of the demo, not its data). */
+function writeSiteFiles(root: string) {
+  const g = join(root, 'greetings');
+  const m = join(root, 'music');
+  for (const d of [join(g, 'cards'), join(g, 'previews'), join(m, 'tracks')])
+    mkdirSync(d, { recursive: true });
+  for (const c of CARDS) {
+    const art = `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="200"><rect width="320" height="200" rx="16" fill="${c.colour}"/><text x="160" y="110" font-size="26" text-anchor="middle" fill="white" font-family="sans-serif">${c.title}</text></svg>`;
+    writeFileSync(join(g, 'previews', `${c.id}.svg`), art);
+    writeFileSync(
+      join(g, 'cards', `${c.id}.html`),
+      page(c.title, `${art}<p>${c.text}</p><p><small>Sent with E-greetings, paid with NetPay.</small></p>`),
+    );
+  }
+  writeFileSync(
+    join(g, 'index.html'),
+    page(
+      'E-greetings',
+      `<h1>E-greetings</h1><p>Browse the cards for free; a card costs 0.0050 USD to send.</p>${CARDS.map((c) => `<p><img src="previews/${c.id}.svg" alt="${c.title}" width="160"><br><a href="cards/${c.id}.html">${c.title}</a></p>`).join('')}`,
+    ),
+  );
+  for (const t of TRACKS) writeFileSync(join(m, 'tracks', `${t.id}.wav`), tone(t.hz, 2));
+  writeFileSync(
+    join(m, 'index.html'),
+    page(
+      'E-music',
+      `<h1>E-music</h1><p>A track costs 0.0100 USD: 20% to E-music, 70% to the label, 10% to the access operator.</p><ul>${TRACKS.map((t) => `<li><a href="tracks/${t.id}.wav">${t.title}</a></li>`).join('')}</ul>`,
+    ),
+  );
+}

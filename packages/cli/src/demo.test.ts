@@ -1,0 +1,50 @@
+/** `netpay demo` (what `npm start` runs) as a real process: everything answers, data persists, --reset. */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { firstLine, processScope } from './testing.ts';
+
+describe('netpay demo (npm start)', () => {
+  const { dir, start } = processScope('netpay-demo-');
+  const demo = async (...extra: string[]) => {
+    const run = start(['demo', '--port', '0', '--json', '--data', join(dir, 'demo'), ...extra]);
+    return { run, info: JSON.parse(await firstLine(run, 90_000)) };
+  };
+
+  it('starts the bank, the broker and two vendor sites with demo accounts, and stops on Ctrl-C', async () => {
+    const { run, info } = await demo();
+    for (const url of [info.urls.bank, info.urls.broker, info.urls.greetings, info.urls.music]) {
+      expect((await fetch(`${url}/healthz`)).status, url).toBe(200);
+    }
+    expect(await (await fetch(`${info.urls.greetings}/index.html`)).text()).toContain('E-greetings');
+    const card = await fetch(`${info.urls.greetings}/cards/birthday.html`);
+    expect(card.status).toBe(402);
+    expect((await card.json()).terms).toMatchObject({ vendorId: 'e-greetings', price: '50' });
+    const track = await (await fetch(`${info.urls.music}/tracks/morning.wav`)).json();
+    expect(track.terms.payees).toEqual([
+      { payeeId: 'e-music', share: 2000 },
+      { payeeId: 'demo-label', share: 7000 },
+      { payeeId: 'demo-operator', share: 1000 },
+    ]);
+    // The demo customers can sign in with the printed password (a new device asks for its code).
+    const alice = info.customers[0];
+    const login = await fetch(`${info.urls.broker}/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ login: alice.login, password: alice.password }),
+    });
+    expect(login.status).toBe(200);
+    expect(await login.json()).toMatchObject({ verificationRequired: true });
+    run.child.kill('SIGINT');
+    expect((await run.exit).code).toBe(0);
+
+    // Data persists between runs; --reset starts over with new accounts.
+    const again = await demo();
+    expect(again.info.customers[0].bankAccount).toBe(alice.bankAccount);
+    again.run.child.kill('SIGTERM');
+    expect((await again.run.exit).code).toBe(0);
+    const fresh = await demo('--reset');
+    expect(fresh.info.customers[0].bankAccount).not.toBe(alice.bankAccount);
+    fresh.run.child.kill('SIGTERM');
+    expect((await fresh.run.exit).code).toBe(0);
+  });
+});
