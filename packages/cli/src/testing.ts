@@ -1,6 +1,6 @@
 /** Runs `netpay` as a real child process for the CLI tests. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,5 +77,58 @@ export function processScope(prefix: string) {
     ]);
     return { run, url: String(JSON.parse(await firstLine(run)).url) };
   };
-  return { dir, start, bank };
+  /** Starts a dev broker beside that bank (data in the scope's folder) and returns its URL. */
+  const broker = async (bankUrl: string, extra: string[] = []) => {
+    const run = start([
+      'broker',
+      'start',
+      '--port',
+      '0',
+      '--json',
+      '--dev',
+      '--data',
+      join(dir, 'broker'),
+      '--bank',
+      bankUrl,
+      ...extra,
+    ]);
+    return { run, url: String(JSON.parse(await firstLine(run)).url) };
+  };
+  /**
+   * Starts `netpay vendor start` selling `folder` at `prices` (written to <dir>/<vendorId>.json), its key
+   * and data in <dir>/<data ?? vendorId>; returns its URL.
+   */
+  const vendor = async (o: {
+    vendorId: string;
+    prices: Record<string, string>;
+    folder: string;
+    brokerUrl: string;
+    data?: string;
+    extra?: string[];
+    env?: NodeJS.ProcessEnv;
+  }) => {
+    const pricesFile = join(dir, `${o.vendorId}.json`);
+    writeFileSync(pricesFile, JSON.stringify({ vendorId: o.vendorId, prices: o.prices }));
+    const run = start(
+      [
+        'vendor',
+        'start',
+        '--port',
+        '0',
+        '--json',
+        '--folder',
+        o.folder,
+        '--prices',
+        pricesFile,
+        '--broker',
+        o.brokerUrl,
+        '--data',
+        join(dir, o.data ?? o.vendorId),
+        ...(o.extra ?? []),
+      ],
+      o.env,
+    );
+    return { run, url: String(JSON.parse(await firstLine(run)).url), pricesFile };
+  };
+  return { dir, start, bank, broker, vendor };
 }

@@ -4,23 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { ENV, firstLine, processScope, STACK_FRAME } from './testing.ts';
 
 describe('netpay vendor (real processes)', () => {
-  const { dir, start, bank } = processScope('netpay-vendor-cli-');
+  const { dir, start, bank, broker } = processScope('netpay-vendor-cli-');
 
   it('sells a folder beside a broker, answers 402 with terms, and redeems offline once stopped', async () => {
     const { run: bankProcess, url: bankUrl } = await bank();
-    const broker = start([
-      'broker',
-      'start',
-      '--port',
-      '0',
-      '--json',
-      '--dev',
-      '--data',
-      join(dir, 'broker'),
-      '--bank',
-      bankUrl,
-    ]);
-    const brokerUrl = String(JSON.parse(await firstLine(broker)).url);
+    const { run: brokerProcess, url: brokerUrl } = await broker(bankUrl);
 
     mkdirSync(join(dir, 'public'));
     writeFileSync(join(dir, 'public', 'paper.pdf'), 'a paper');
@@ -51,7 +39,7 @@ describe('netpay vendor (real processes)', () => {
       statement: { accepted: '0' },
     });
     expect((await redeem.exit).code).toBe(0);
-    for (const r of [broker, bankProcess]) r.child.kill('SIGTERM');
+    for (const r of [brokerProcess, bankProcess]) r.child.kill('SIGTERM');
   });
 
   it('explains a bad price list in one line', async () => {

@@ -13,7 +13,7 @@ import { clientChain } from '../../broker/test/world.ts';
 import { ENV, firstLine, processScope, type Run } from './testing.ts';
 
 describe('vendors as real processes: hand-over, take-over, two instances', () => {
-  const { dir, start, bank } = processScope('netpay-vendor-proc-');
+  const { dir, start, bank, broker, vendor } = processScope('netpay-vendor-proc-');
   let brokerUrl = '';
   let bankUrl = '';
   let token = '';
@@ -36,21 +36,7 @@ describe('vendors as real processes: hand-over, take-over, two instances', () =>
   beforeAll(async () => {
     bankUrl = (await bank()).url;
     writeFileSync(join(dir, 'broker.json'), JSON.stringify({ adminToken: ADMIN, feeBasisPoints: 0 }));
-    const broker = start([
-      'broker',
-      'start',
-      '--port',
-      '0',
-      '--json',
-      '--dev',
-      '--data',
-      join(dir, 'broker'),
-      '--bank',
-      bankUrl,
-      '--config',
-      join(dir, 'broker.json'),
-    ]);
-    brokerUrl = String(JSON.parse(await firstLine(broker)).url);
+    brokerUrl = (await broker(bankUrl, ['--config', join(dir, 'broker.json')])).url;
     // A customer with money at the broker.
     const login = `walker-${toBase64url(randomBytes(4)).toLowerCase()}@example.com`;
     const reg = await call('POST', '/customers', {
@@ -78,31 +64,17 @@ describe('vendors as real processes: hand-over, take-over, two instances', () =>
   });
 
   /** A vendor process selling song.mp3 at 10 (one coin of 10). */
-  async function vendor(id: string, extra: string[] = [], env: NodeJS.ProcessEnv = ENV) {
-    const prices = join(dir, `${id}.json`);
-    writeFileSync(prices, JSON.stringify({ vendorId: id, prices: { '*.mp3': '10' } }));
-    const run = start(
-      [
-        'vendor',
-        'start',
-        '--port',
-        '0',
-        '--json',
-        '--folder',
-        join(dir, 'public'),
-        '--prices',
-        prices,
-        '--broker',
-        brokerUrl,
-        '--data',
-        join(dir, id),
-        ...extra,
-      ],
+  const vendorProcess = async (id: string, extra: string[] = [], env: NodeJS.ProcessEnv = ENV) => {
+    const v = await vendor({
+      vendorId: id,
+      prices: { '*.mp3': '10' },
+      folder: join(dir, 'public'),
+      brokerUrl,
+      extra,
       env,
-    );
-    const info = JSON.parse(await firstLine(run));
-    return { run, url: String(info.url), id };
-  }
+    });
+    return { run: v.run, url: v.url, id, prices: v.pricesFile };
+  };
 
   async function buyChain(n: number) {
     const chain = clientChain(n);
@@ -131,8 +103,8 @@ describe('vendors as real processes: hand-over, take-over, two instances', () =>
   };
 
   it('moves a customer A → B → A with one chain, then refuses replayed paywords at either vendor', async () => {
-    const a = await vendor('proc-a');
-    const b = await vendor('proc-b');
+    const a = await vendorProcess('proc-a');
+    const b = await vendorProcess('proc-b');
     const c = await buyChain(20);
     expect((await pay(a.url, c, 1)).status).toBe(200);
     expect((await pay(a.url, c, 2)).status).toBe(200);
@@ -149,7 +121,7 @@ describe('vendors as real processes: hand-over, take-over, two instances', () =>
     // Each vendor redeems what it accepted while it held the chain: 4 + 1 coins at A, 2 at B... all 5 once.
     let credited = 0n;
     for (const v of [a, b]) {
-      const prices = join(dir, `${v.id}.json`);
+      const prices = v.prices;
       const r = start([
         'vendor',
         'redeem',
@@ -172,8 +144,8 @@ describe('vendors as real processes: hand-over, take-over, two instances', () =>
   });
 
   it('lets exactly one of two vendors take the same coin paid to both at the same moment', async () => {
-    const a = await vendor('race-a');
-    const b = await vendor('race-b');
+    const a = await vendorProcess('race-a');
+    const b = await vendorProcess('race-b');
     for (let k = 0; k < 3; k++) {
       const c = await buyChain(5);
       const answers = await Promise.all([pay(a.url, c, 1), pay(b.url, c, 1)]);
@@ -190,8 +162,8 @@ describe('vendors as real processes: hand-over, take-over, two instances', () =>
   });
 
   it('takes a chain over through the broker when its holder is killed mid-run', async () => {
-    const a = await vendor('kill-a', ['--redeem-every', '1']);
-    const b = await vendor('kill-b');
+    const a = await vendorProcess('kill-a', ['--redeem-every', '1']);
+    const b = await vendorProcess('kill-b');
     const c = await buyChain(20);
     for (let i = 1; i <= 4; i++) expect((await pay(a.url, c, i)).status).toBe(200);
     // Wait for A's backup of index 4 to reach the broker, then kill A without a chance to hand anything over.
@@ -205,7 +177,7 @@ describe('vendors as real processes: hand-over, take-over, two instances', () =>
     expect((await pay(b.url, c, 4)).status).toBe(402);
     // A comes back: its first backup round learns the chain was taken over and stops accepting it, so
     // payword 5 (spent at B) is not accepted a second time at A.
-    const back = await vendor('kill-a', ['--redeem-every', '1']);
+    const back = await vendorProcess('kill-a', ['--redeem-every', '1']);
     await new Promise((r) => setTimeout(r, 2_500));
     const doubleSpend = await pay(back.url, c, 5);
     expect(doubleSpend.status, await doubleSpend.clone().text()).toBe(402);
@@ -218,8 +190,8 @@ describe('vendors as real processes: hand-over, take-over, two instances', () =>
     const pg = await createTestPostgresDatabase();
     try {
       const env = { ...ENV, DATABASE_URL: pg.url };
-      const one = await vendor('twin', [], env);
-      const two = await vendor('twin', [], env);
+      const one = await vendorProcess('twin', [], env);
+      const two = await vendorProcess('twin', [], env);
       const chains = await Promise.all([buyChain(30), buyChain(30)]);
       // The same payments sent to both instances at once, chain by chain, coin by coin.
       const receipts = new Map<string, string>();

@@ -6,10 +6,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBankClient } from '@netpay/bank/client';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ENV, firstLine, processScope, STACK_FRAME } from './testing.ts';
+import { ENV, processScope, STACK_FRAME } from './testing.ts';
 
 describe('netpay wallet and netpay fetch (real processes)', () => {
-  const { dir, start, bank } = processScope('netpay-wallet-cli-');
+  const { dir, start, bank, broker, vendor } = processScope('netpay-wallet-cli-');
   let brokerUrl = '';
   let bankUrl = '';
   let shopUrl = '';
@@ -26,62 +26,13 @@ describe('netpay wallet and netpay fetch (real processes)', () => {
 
   beforeAll(async () => {
     bankUrl = (await bank()).url;
-    const broker = start([
-      'broker',
-      'start',
-      '--port',
-      '0',
-      '--json',
-      '--dev',
-      '--data',
-      join(dir, 'broker'),
-      '--bank',
-      bankUrl,
-    ]);
-    brokerUrl = String(JSON.parse(await firstLine(broker)).url);
+    brokerUrl = (await broker(bankUrl)).url;
     mkdirSync(join(dir, 'public'));
     writeFileSync(join(dir, 'public', 'paper.pdf'), 'the paper');
-    writeFileSync(
-      join(dir, 'prices.json'),
-      JSON.stringify({ vendorId: 'paper-shop', prices: { '*.pdf': '50' } }),
-    );
-    const shop = start([
-      'vendor',
-      'start',
-      '--port',
-      '0',
-      '--json',
-      '--folder',
-      join(dir, 'public'),
-      '--prices',
-      join(dir, 'prices.json'),
-      '--broker',
-      brokerUrl,
-      '--data',
-      join(dir, 'shop'),
-    ]);
-    shopUrl = String(JSON.parse(await firstLine(shop)).url);
+    const sells = { prices: { '*.pdf': '50' }, folder: join(dir, 'public'), brokerUrl };
+    shopUrl = (await vendor({ vendorId: 'paper-shop', ...sells })).url;
     // A second vendor selling the same file: paying it moves the chain over (hand-over).
-    writeFileSync(
-      join(dir, 'music.json'),
-      JSON.stringify({ vendorId: 'music-shop', prices: { '*.pdf': '50' } }),
-    );
-    const music = start([
-      'vendor',
-      'start',
-      '--port',
-      '0',
-      '--json',
-      '--folder',
-      join(dir, 'public'),
-      '--prices',
-      join(dir, 'music.json'),
-      '--broker',
-      brokerUrl,
-      '--data',
-      join(dir, 'music'),
-    ]);
-    musicUrl = String(JSON.parse(await firstLine(music)).url);
+    musicUrl = (await vendor({ vendorId: 'music-shop', ...sells })).url;
   });
 
   const code = async (login: string) => {

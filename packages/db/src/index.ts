@@ -107,24 +107,12 @@ async function openPgliteThread(dataDir: string | undefined): Promise<Db> {
       if (--inFlight === 0) drained?.();
     }
   };
-  const inTransaction = new AsyncLocalStorage<true>();
-  const guard = (what: string) => {
-    if (inTransaction.getStore()) {
-      throw new Error(`db.${what}() called inside a transaction: use the transaction's handle (tx) instead`);
-    }
-  };
-  return {
-    kind: 'pglite',
-    query: (sql, params) => {
-      guard('query');
-      return shared(() => direct.query(sql, params));
+  return guardedPglite(
+    {
+      query: (sql, params) => shared(() => direct.query(sql, params)),
+      exec: (sql) => shared(() => direct.exec(sql)),
     },
-    exec: (sql) => {
-      guard('exec');
-      return shared(() => direct.exec(sql));
-    },
-    async transaction(fn) {
-      guard('transaction');
+    async (fn) => {
       while (exclusive) await exclusive;
       let release!: () => void;
       exclusive = new Promise((r) => {
@@ -135,7 +123,7 @@ async function openPgliteThread(dataDir: string | undefined): Promise<Db> {
         drained = undefined;
         await direct.exec('BEGIN');
         try {
-          const out = await inTransaction.run(true, () => fn(direct));
+          const out = await fn(direct);
           await direct.exec('COMMIT');
           return out;
         } catch (e) {
@@ -147,12 +135,12 @@ async function openPgliteThread(dataDir: string | undefined): Promise<Db> {
         release();
       }
     },
-    async close() {
+    async () => {
       if (failure) return;
       await shared(() => send<void>('close'));
       await worker.terminate();
     },
-  };
+  );
 }
 
 async function openPglite(dataDir: string | undefined): Promise<Db> {
@@ -170,10 +158,24 @@ async function openPglite(dataDir: string | undefined): Promise<Db> {
       await q.exec(sql);
     },
   });
-  // PGlite is one connection: a query on `db` from inside a transaction would wait for that transaction
-  // forever. That is always a bug (it must use `tx`), so it fails loudly instead of hanging.
+  // Transactions run one at a time, so they never conflict and need no retry.
+  return guardedPglite(
+    wrap(lite),
+    (fn) => lite.transaction((tx) => fn(wrap(tx))),
+    () => lite.close(),
+  );
+}
+
+/**
+ * PGlite is one connection: a query on `db` from inside a transaction would wait for that transaction
+ * forever. That is always a bug (it must use `tx`), so both PGlite handles fail loudly instead of hanging.
+ */
+function guardedPglite(
+  plain: Queryable,
+  transact: <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>,
+  close: () => Promise<void>,
+): Db {
   const inTransaction = new AsyncLocalStorage<true>();
-  const direct = wrap(lite);
   const guard = (what: string) => {
     if (inTransaction.getStore()) {
       throw new Error(`db.${what}() called inside a transaction: use the transaction's handle (tx) instead`);
@@ -183,18 +185,17 @@ async function openPglite(dataDir: string | undefined): Promise<Db> {
     kind: 'pglite',
     query: (sql, params) => {
       guard('query');
-      return direct.query(sql, params);
+      return plain.query(sql, params);
     },
     exec: (sql) => {
       guard('exec');
-      return direct.exec(sql);
+      return plain.exec(sql);
     },
-    // Transactions run one at a time, so they never conflict and need no retry.
     transaction: (fn) => {
       guard('transaction');
-      return lite.transaction((tx) => inTransaction.run(true, () => fn(wrap(tx))));
+      return transact((tx) => inTransaction.run(true, () => fn(tx)));
     },
-    close: () => lite.close(),
+    close,
   };
 }
 
