@@ -12,10 +12,20 @@ describe('netpay demo (npm start)', () => {
 
   it('starts the bank, the broker and two vendor sites with demo accounts, and stops on Ctrl-C', async () => {
     const { run, info } = await demo();
-    for (const url of [info.urls.bank, info.urls.broker, info.urls.greetings, info.urls.music]) {
+    for (const url of [
+      info.urls.bank,
+      info.urls.broker,
+      info.urls.greetings,
+      info.urls.music,
+      info.urls.wallet,
+    ]) {
       expect((await fetch(`${url}/healthz`)).status, url).toBe(200);
     }
     expect(await (await fetch(`${info.urls.greetings}/index.html`)).text()).toContain('E-greetings');
+    expect(await (await fetch(info.urls.wallet)).text()).toContain('NetPay wallet');
+    expect(await (await fetch(`${info.urls.wallet}/config.json`)).json()).toMatchObject({
+      broker: info.urls.broker,
+    });
     const card = await fetch(`${info.urls.greetings}/cards/birthday.html`);
     expect(card.status).toBe(402);
     expect((await card.json()).terms).toMatchObject({ vendorId: 'e-greetings', price: '50' });

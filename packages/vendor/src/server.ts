@@ -1,10 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, posix, resolve } from 'node:path';
+import cors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
 import { migrate, openDatabase } from '@netpay/db';
 import {
   createSigner,
+  HEADERS,
   MINOR_WIRE_RE,
   PartyIdSchema,
   PayeeShareSchema,
@@ -16,7 +18,7 @@ import Fastify from 'fastify';
 import { z } from 'zod';
 import { netpayFastify } from './adapters/fastify.ts';
 import { createBrokerClient } from './broker-client.ts';
-import { createGate } from './gate.ts';
+import { createGate, WALLET_RECEIPT_HEADER } from './gate.ts';
 import { createRedeemer } from './redeemer.ts';
 import { createChainStore, VENDOR_MIGRATIONS } from './store.ts';
 
@@ -148,6 +150,16 @@ export async function startVendorServer(o: StartVendorOptions) {
   const vendorId = o.prices.vendorId;
 
   const app = Fastify({ logger: o.logger ?? false });
+  // Browser wallets on other sites (the web wallet) fetch priced files with a payment header and read the
+  // receipt: any origin may, without cookies.
+  await app.register(cors, {
+    origin: true,
+    credentials: false,
+    methods: ['GET', 'HEAD'],
+    allowedHeaders: [HEADERS.payment],
+    exposedHeaders: [HEADERS.receipt, HEADERS.terms, WALLET_RECEIPT_HEADER],
+    maxAge: 600,
+  });
   netpayFastify(app, gate);
   await app.register(fastifyStatic, { root: folder, serve: false });
   app.get('/healthz', async () => {

@@ -34,7 +34,7 @@ export function registerDemoCommands(program: Command): void {
     .option('--reset', 'start from scratch (deletes the demo data folder first)')
     .option(
       '-p, --port <n>',
-      'first port: bank on it, broker +100, e-greetings +201, e-music +202; 0 picks free ports',
+      'first port: bank on it, broker +100, e-greetings +201, e-music +202, web wallet +300; 0: free ports',
       zodArg(PortSchema),
       4100,
     )
@@ -162,6 +162,19 @@ async function runDemo(flags: DemoFlags): Promise<void> {
     });
     running.push(music);
 
+    // The web wallet, built with Vite on each start and served beside the sites.
+    const { startWeb } = await import('@netpay/web/server');
+    const web = await startWeb({
+      port: port(300),
+      outDir: join(dir, 'web'),
+      broker: broker.url,
+      shops: [
+        { id: 'e-greetings', name: 'E-greetings', url: greetings.url, sample: '/cards/birthday.html' },
+        { id: 'e-music', name: 'E-music', url: music.url, sample: '/tracks/morning.wav' },
+      ],
+    });
+    running.push(web);
+
     // Demo customers on the first run: an account, a verified device, money at the bank and the broker.
     const accountsFile = join(dir, 'demo-accounts.json');
     let customers: { login: string; password: string; bankAccount: string; bankToken: string }[];
@@ -194,6 +207,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
     }
 
     const urls = {
+      wallet: web.url,
       bank: bank.url,
       broker: broker.url,
       brokerDocs: `${broker.url}/docs`,
@@ -210,6 +224,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
         [
           '',
           'NetPay demo is running:',
+          `  web wallet    ${urls.wallet}   (sign in as a demo customer, buy coins, pay the shops)`,
           `  bank          ${urls.bank}`,
           `  broker        ${urls.broker}   (API at ${urls.brokerDocs})`,
           `  e-greetings   ${urls.greetings}   cards at 0.0050 USD each`,

@@ -1,0 +1,19 @@
+/**
+ * Builds the web apps with Vite into `outDir` (static files: index.html and hashed assets). The browser
+ * build of the protocol (noble crypto) is picked by the `browser` condition.
+ */
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+
+export const WEB_ROOT = fileURLToPath(new URL('.', import.meta.url));
+
+export async function buildWeb(outDir: string): Promise<void> {
+  await build({
+    root: WEB_ROOT,
+    base: './',
+    logLevel: 'warn',
+    configFile: false,
+    resolve: { conditions: ['browser', 'module', 'import', 'default'] },
+    build: { outDir, emptyOutDir: true, target: 'es2022', reportCompressedSize: false },
+  });
+}

@@ -1,0 +1,29 @@
+/**
+ * Serves the built web apps (`buildWeb`) with the `config.json` they read: which broker, which shops.
+ */
+import type { AddressInfo } from 'node:net';
+import fastifyStatic from '@fastify/static';
+import Fastify from 'fastify';
+import { buildWeb } from './build.ts';
+
+export interface WebOptions {
+  readonly port: number;
+  readonly host?: string;
+  /** Where the build goes (made on each start, so it always matches the code). */
+  readonly outDir: string;
+  readonly broker: string;
+  readonly shops: readonly { id: string; name: string; url: string; sample: string }[];
+}
+
+export async function startWeb(o: WebOptions) {
+  await buildWeb(o.outDir);
+  const app = Fastify();
+  app.get('/config.json', async (_req, reply) =>
+    reply.header('cache-control', 'no-store').send({ broker: o.broker, shops: o.shops }),
+  );
+  app.get('/healthz', async () => ({ ok: true }));
+  await app.register(fastifyStatic, { root: o.outDir });
+  await app.listen({ port: o.port, host: o.host ?? '127.0.0.1' });
+  const a = app.server.address() as AddressInfo;
+  return { url: `http://${a.address}:${a.port}`, close: () => app.close() };
+}

@@ -1,0 +1,265 @@
+/**
+ * The wallet and broker portal: the customer's wallet lives in this browser (IndexedDB) and pays vendor
+ * sites with coins; the broker sees only the chains' roots. Reads ./config.json for the broker and the shops.
+ */
+
+import { currency, formatAmount, money, parseAmount } from '@netpay/protocol';
+import {
+  createPayFetch,
+  indexedDbStorage,
+  openWallet,
+  type PaidInfo,
+  type Wallet,
+  WalletError,
+} from '@netpay/wallet';
+import htm from 'htm';
+import { h, render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+
+const html = htm.bind(h);
+
+interface Shop {
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+  /** Something to buy there, e.g. /cards/birthday.html. */
+  readonly sample: string;
+}
+interface PortalConfig {
+  readonly broker: string;
+  readonly shops: readonly Shop[];
+}
+
+type Balance = Awaited<ReturnType<Wallet['balance']>>;
+
+function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
+  const [signedIn, setSignedIn] = useState(wallet.signedInAs !== null);
+  const [needsCode, setNeedsCode] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [balance, setBalance] = useState<Balance | null>(null);
+  const [denominations, setDenominations] = useState<string[]>([]);
+  const [bought, setBought] = useState<string | null>(null);
+  const [limit, setLimit] = useState('0.0100');
+  const [cur, setCur] = useState<ReturnType<typeof currency> | null>(null);
+  const [tick, setTick] = useState(0);
+
+  const show = (m: bigint) => (cur ? `${formatAmount(money(m, cur))} ${cur.code}` : m.toString());
+  const parse = (text: string) => {
+    if (!cur) throw new WalletError('not_ready', 'the broker has not answered yet');
+    const r = parseAmount(text.trim(), cur);
+    if (!r.ok) throw new WalletError('bad_amount', `${text} is not an amount like 1.50`);
+    return r.value.minor as bigint;
+  };
+
+  useEffect(() => {
+    void (async () => {
+      try {
+        const c = await wallet.currency();
+        setCur(currency(c.code, c.exponent));
+        const cfg = await fetch(`${config.broker}/config`).then((r) => r.json());
+        setDenominations(cfg.denominations);
+        if (signedIn) setBalance(await wallet.balance());
+      } catch (e) {
+        setError((e as Error).message);
+      }
+    })();
+  }, [signedIn, tick]);
+
+  /** Runs one action with the buttons disabled; errors show in the alert, success in the notice. */
+  const act = (fn: (form: FormData) => Promise<string | undefined>) => async (ev: Event) => {
+    ev.preventDefault();
+    setBusy(true);
+    setError(null);
+    setDone(null);
+    try {
+      const message = await fn(new FormData(ev.target as HTMLFormElement));
+      if (message) setDone(message);
+      setTick((t) => t + 1);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const field = (f: FormData, name: string) => String(f.get(name) ?? '').trim();
+
+  const notices = html`${error && html`<p class="alert" role="alert">${error}</p>`}
+  ${done && html`<p class="ok" role="status">${done}</p>`}`;
+
+  if (!signedIn) {
+    return html`<main>
+      ${notices}
+      ${
+        needsCode
+          ? html`<section>
+            <h2>Enter your code</h2>
+            <form onSubmit=${act(async (f) => {
+              await wallet.verify(field(f, 'code'));
+              setNeedsCode(false);
+              setSignedIn(true);
+              return 'You are signed in.';
+            })}>
+              <label for="code">The 6-digit code we sent you</label>
+              <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required />
+              <button disabled=${busy}>Verify</button>
+            </form>
+          </section>`
+          : html`<section>
+              <h2>Create an account</h2>
+              <form onSubmit=${act(async (f) => {
+                await wallet.register({ login: field(f, 'login'), password: String(f.get('password')) });
+                setNeedsCode(true);
+                return `A code was sent to ${field(f, 'login')}.`;
+              })}>
+                <label for="reg-login">E-mail or phone</label>
+                <input id="reg-login" name="login" autocomplete="username" required />
+                <label for="reg-password">Password (10 characters or more)</label>
+                <input id="reg-password" name="password" type="password" autocomplete="new-password" required />
+                <button disabled=${busy}>Create account</button>
+              </form>
+            </section>
+            <section>
+              <h2>Sign in</h2>
+              <form onSubmit=${act(async (f) => {
+                const r = await wallet.login({
+                  login: field(f, 'login'),
+                  password: String(f.get('password')),
+                });
+                if (r.verificationRequired) {
+                  setNeedsCode(true);
+                  return 'New device: a code was sent to you.';
+                }
+                setSignedIn(true);
+                return undefined;
+              })}>
+                <label for="login">Your login</label>
+                <input id="login" name="login" autocomplete="username" required />
+                <label for="password">Password</label>
+                <input id="password" name="password" type="password" autocomplete="current-password" required />
+                <button disabled=${busy}>Sign in</button>
+              </form>
+            </section>`
+      }
+    </main>`;
+  }
+
+  const policy = () => ({ maxPerRequest: parse(limit) });
+  return html`<main>
+    ${notices}
+    <section aria-labelledby="balance-h">
+      <h2 id="balance-h">Balance</h2>
+      <p class="big" data-testid="coins">${balance ? show(balance.coins) : '…'}</p>
+      <p>in coins; at the broker: <strong data-testid="at-broker">${balance?.atBroker != null ? show(balance.atBroker) : '…'}</strong></p>
+      <table>
+        <thead><tr><th>coin</th><th>coins left</th><th>value</th></tr></thead>
+        <tbody>${(balance?.denominations ?? []).map(
+          (d) => html`<tr><td>${show(d.coinValue)}</td><td>${d.coins}</td><td>${show(d.value)}</td></tr>`,
+        )}</tbody>
+      </table>
+    </section>
+    <section>
+      <h2>Load from your bank</h2>
+      <form onSubmit=${act(async (f) => {
+        const r = await wallet.load(parse(field(f, 'amount')), {
+          account: field(f, 'account'),
+          token: field(f, 'token'),
+        });
+        return `Loaded ${show(r.amount)}.`;
+      })}>
+        <label for="amount">Amount to load</label><input id="amount" name="amount" inputmode="decimal" required />
+        <label for="account">Bank account</label><input id="account" name="account" required />
+        <label for="token">Bank token</label><input id="token" name="token" type="password" required />
+        <button disabled=${busy}>Load</button>
+      </form>
+    </section>
+    <section>
+      <h2>Buy coins</h2>
+      <form onSubmit=${act(async (f) => {
+        const r = await wallet.buy([{ coinValue: BigInt(field(f, 'value')), n: Number(field(f, 'coins')) }]);
+        return `Bought ${field(f, 'coins')} coins for ${show(r.total)}.`;
+      })}>
+        <label for="value">Coin value</label>
+        <select id="value" name="value">${denominations.map((d) => html`<option value=${d}>${show(BigInt(d))}</option>`)}</select>
+        <label for="coins">How many coins</label><input id="coins" name="coins" inputmode="numeric" value="100" required />
+        <button disabled=${busy}>Buy</button>
+      </form>
+    </section>
+    <section>
+      <h2>Shops</h2>
+      <label for="limit">Pay at most, per click</label>
+      <input id="limit" value=${limit} onInput=${(e: Event) => setLimit((e.target as HTMLInputElement).value)} />
+      ${config.shops.map(
+        (s) =>
+          html`<form onSubmit=${act(async () => {
+            const res: Response & { netpay?: PaidInfo } = await createPayFetch(wallet, { policy: policy() })(
+              s.url + s.sample,
+            );
+            if (!res.ok)
+              throw new WalletError(
+                'shop_refused',
+                `${s.name} answered ${res.status}: ${(await res.text()).slice(0, 200)}`,
+              );
+            const type = res.headers.get('content-type') ?? '';
+            const body = type.startsWith('text/')
+              ? (await res.text())
+                  .replace(/<[^>]+>/g, ' ')
+                  .replace(/\s+/g, ' ')
+                  .trim()
+              : `${(await res.arrayBuffer()).byteLength} bytes of ${type}`;
+            setBought(`${s.name}: ${body}`);
+            return res.netpay ? `Paid ${show(res.netpay.paid)} to ${s.name}.` : `${s.name} charged nothing.`;
+          })}><button disabled=${busy}>Buy ${s.sample} at ${s.name}</button></form>`,
+      )}
+      ${bought && html`<p class="bought" data-testid="bought">${bought}</p>`}
+    </section>
+    <section>
+      <h2>Send money</h2>
+      <form onSubmit=${act(async (f) => {
+        const r = await wallet.send(field(f, 'to'), parse(field(f, 'amount')));
+        return `Sent ${show(r.amount)} to ${r.to}.`;
+      })}>
+        <label for="to">To (their login)</label><input id="to" name="to" required />
+        <label for="send-amount">Amount to send</label><input id="send-amount" name="amount" inputmode="decimal" required />
+        <button disabled=${busy}>Send</button>
+      </form>
+    </section>
+    <section>
+      <h2>Refund</h2>
+      <p>Hand every unspent coin back to your broker balance (then unload it to your bank).</p>
+      <form onSubmit=${act(async () => {
+        const r = await wallet.refund();
+        return `Refunded ${show(r.amount)} from ${r.chains.length} chain(s).`;
+      })}><button disabled=${busy}>Refund unspent coins</button></form>
+    </section>
+    <section class="wide">
+      <h2>History</h2>
+      <table>
+        <thead><tr><th>when</th><th>shop</th><th>what</th><th>amount</th><th>status</th></tr></thead>
+        <tbody data-testid="history">${wallet
+          .history()
+          .reverse()
+          .map(
+            (p) =>
+              html`<tr><td>${p.at.slice(0, 19).replace('T', ' ')}</td><td>${p.vendorId}</td><td>${p.resource}</td><td>${show(BigInt(p.amount))}</td><td>${p.status}${p.code ? ` (${p.code})` : ''}</td></tr>`,
+          )}</tbody>
+      </table>
+    </section>
+  </main>`;
+}
+
+async function main() {
+  const root = document.getElementById('app')!;
+  try {
+    const config = (await fetch('./config.json').then((r) => r.json())) as PortalConfig;
+    const wallet = await openWallet({ storage: indexedDbStorage('netpay-wallet'), brokerUrl: config.broker });
+    render(
+      html`<header><h1>NetPay wallet</h1><span>${wallet.signedInAs ?? ''}</span></header><${App} config=${config} wallet=${wallet} />`,
+      root,
+    );
+  } catch (e) {
+    root.textContent = `The wallet could not start: ${(e as Error).message}`;
+  }
+}
+void main();
