@@ -2,6 +2,7 @@
  * Builds the web apps with Vite into `outDir` (static files: index.html and hashed assets). The browser
  * build of the protocol (noble crypto) is picked by the `browser` condition.
  */
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 
@@ -14,6 +15,15 @@ export async function buildWeb(outDir: string): Promise<void> {
     logLevel: 'warn',
     configFile: false,
     resolve: { conditions: ['browser', 'module', 'import', 'default'] },
-    build: { outDir, emptyOutDir: true, target: 'es2022', reportCompressedSize: false },
+    build: {
+      outDir,
+      emptyOutDir: true,
+      target: 'es2022',
+      reportCompressedSize: false,
+      // The wallet (index.html) and the vendor dashboard (dashboard.html).
+      rollupOptions: {
+        input: { index: join(WEB_ROOT, 'index.html'), dashboard: join(WEB_ROOT, 'dashboard.html') },
+      },
+    },
   });
 }

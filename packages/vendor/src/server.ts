@@ -166,14 +166,21 @@ export async function startVendorServer(o: StartVendorOptions) {
     await db.query('SELECT 1');
     return { ok: true };
   });
-  // The statement shows the vendor's money at the broker: for this machine only (a dashboard beside it).
-  app.get('/netpay/statement', async (req, reply) => {
-    if (!/^(127\.|::1$|::ffff:127\.)/.test(req.ip)) {
-      return reply
-        .code(403)
-        .send({ code: 'forbidden', message: 'the statement is served to this machine only' });
-    }
-    return redeemer.statement();
+  // The statement and the dashboard show the vendor's money at the broker: for this machine only (a
+  // dashboard beside it), never to the customers the shop serves.
+  const localOnly = (ip: string) => /^(127\.|::1$|::ffff:127\.)/.test(ip);
+  const forbidden = { code: 'forbidden', message: 'served to this machine only' };
+  app.get('/netpay/statement', async (req, reply) =>
+    localOnly(req.ip) ? redeemer.statement() : reply.code(403).send(forbidden),
+  );
+  app.get('/netpay/dashboard.json', async (req, reply) => {
+    if (!localOnly(req.ip)) return reply.code(403).send(forbidden);
+    const [statement, revenue, payees] = await Promise.all([
+      redeemer.statement(),
+      store.revenue(clock() - 86_400_000),
+      store.payeeTotals(),
+    ]);
+    return { name: o.prices.name ?? vendorId, currency: o.prices.currency, statement, revenue, payees };
   });
   // One path, normalised once, is both priced and served: `//a.pdf` or `x/../a.pdf` cannot dodge the price.
   app.get(

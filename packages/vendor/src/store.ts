@@ -99,6 +99,17 @@ export const VENDOR_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE vendor_chains ADD COLUMN backup_payword text;
     `,
   },
+  {
+    id: '20261126_0450_vendor_revenue',
+    sql: `
+      -- What the vendor took per minute (gross, minor units), for its dashboard; added to by each group commit.
+      CREATE TABLE vendor_revenue (
+        minute bigint PRIMARY KEY,
+        amount bigint NOT NULL,
+        payments integer NOT NULL
+      );
+    `,
+  },
 ];
 
 /** What the vendor knows of one chain. Paywords as bytes in memory, base64url in the database. */
@@ -345,14 +356,20 @@ export function createChainStore(o: StoreOptions) {
          FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[], $5::text[])
            AS a(chain_id, from_index, to_index, payword, receipt)
          WHERE v.chain_id = a.chain_id AND v.accepted_index = a.from_index AND v.status = 'held'
-         RETURNING v.chain_id, v.accepted_index
+         RETURNING v.chain_id, v.accepted_index,
+           (a.to_index - a.from_index)::int8 * (v.touchstone->>'coinValue')::int8 AS amount
+       ), revenue AS (
+         INSERT INTO vendor_revenue (minute, amount, payments)
+         SELECT $7, sum(amount), count(*) FROM applied HAVING count(*) > 0
+         ON CONFLICT (minute) DO UPDATE SET amount = vendor_revenue.amount + excluded.amount,
+           payments = vendor_revenue.payments + excluded.payments
        )${
          split.length === 0
            ? ''
            : `, payees AS (
          INSERT INTO vendor_payee_payments (chain_id, from_index, from_payword, to_index, to_payword, payees)
          SELECT p.chain_id, p.from_index, p.from_payword, p.to_index, p.to_payword, p.payees
-         FROM unnest($7::text[], $8::int4[], $9::text[], $10::int4[], $11::text[], $12::text[])
+         FROM unnest($8::text[], $9::int4[], $10::text[], $11::int4[], $12::text[], $13::text[])
            AS p(chain_id, from_index, from_payword, to_index, to_payword, payees)
          JOIN applied ON applied.chain_id = p.chain_id AND applied.accepted_index = p.to_index
          ON CONFLICT DO NOTHING
@@ -366,6 +383,7 @@ export function createChainStore(o: StoreOptions) {
         round.map((a) => toBase64url(a.payword)),
         round.map((a) => JSON.stringify(a.receipt)),
         now,
+        now - (now % 60_000n),
         ...(split.length === 0
           ? []
           : [
@@ -440,6 +458,32 @@ export function createChainStore(o: StoreOptions) {
       [chainId, index],
     );
     return row?.last_receipt ? JSON.parse(row.last_receipt) : undefined;
+  }
+
+  /** Revenue per minute since `sinceMs` (gross, minor units), oldest first. */
+  async function revenue(sinceMs: number) {
+    const rows = await db.query<{ minute: bigint; amount: bigint; payments: number }>(
+      'SELECT minute, amount, payments FROM vendor_revenue WHERE minute >= $1 ORDER BY minute',
+      [BigInt(sinceMs)],
+    );
+    return rows.map((r) => ({ minute: Number(r.minute), amount: r.amount.toString(), payments: r.payments }));
+  }
+
+  /** What each payee's share of the multi-party payments came to (gross, before the broker fee). */
+  async function payeeTotals() {
+    const rows = await db.query<{ payees: string; coins: bigint; coin_value: bigint }>(
+      `SELECT p.payees, sum(p.to_index - p.from_index)::int8 AS coins, (c.touchstone->>'coinValue')::int8 AS coin_value
+       FROM vendor_payee_payments p JOIN vendor_chains c ON c.chain_id = p.chain_id
+       GROUP BY p.payees, c.touchstone->>'coinValue'`,
+    );
+    const totals = new Map<string, bigint>();
+    for (const r of rows) {
+      const value = r.coins * r.coin_value;
+      for (const p of JSON.parse(r.payees) as { payeeId: string; share: number }[]) {
+        totals.set(p.payeeId, (totals.get(p.payeeId) ?? 0n) + (value * BigInt(p.share)) / 10_000n);
+      }
+    }
+    return [...totals].map(([payeeId, amount]) => ({ payeeId, amount: amount.toString() }));
   }
 
   /** Chains with accepted coins not yet redeemed. */
@@ -624,6 +668,8 @@ export function createChainStore(o: StoreOptions) {
 
   return {
     statement,
+    revenue,
+    payeeTotals,
     recordClaims,
     sentClaims,
     settleClaim,

@@ -120,5 +120,15 @@ describe('web wallet in chromium [pglite]', () => {
     expect(rows.every((r) => r.includes('accepted'))).toBe(true);
     expect(errors).toEqual([]);
     await w.audit();
+
+    // The vendors' dashboard on the same machine: revenue chart, coins accepted, payout status.
+    const board = await browser.newPage({ viewport: { width: 1100, height: 1200 } });
+    board.on('pageerror', (e) => errors.push(e.message));
+    await board.goto(`${walletUrl}/dashboard.html`);
+    await expect.poll(() => board.getByTestId('accepted-cards-shop').textContent()).toBe('0.0050 USD');
+    await expect.poll(() => board.getByTestId('accepted-songs-shop').textContent()).toBe('0.0050 USD');
+    expect(await board.locator('canvas').count()).toBe(2);
+    await board.screenshot({ path: join(OUT, 'dashboard.png'), fullPage: true });
+    expect(errors).toEqual([]);
   });
 });

@@ -1,0 +1,122 @@
+/**
+ * The vendor dashboard: revenue over the last day as a chart, coins accepted, what the broker credited,
+ * the balance waiting for payout and what was paid out, and each payee's share. Reads each shop's
+ * /netpay/dashboard.json (served to this machine only) for the shops in ./config.json.
+ */
+import { currency, formatAmount, money } from '@netpay/protocol';
+import htm from 'htm';
+import { h, render } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import uPlot from 'uplot';
+
+const html = htm.bind(h);
+
+interface Shop {
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+}
+interface Dashboard {
+  name: string;
+  currency: { code: string; exponent: number };
+  statement: {
+    chains: number;
+    accepted: string;
+    redeemed: string;
+    refusedClaims: number;
+    claimsAwaitingAnswer: number;
+    broker: { balance: string; paidOut: string; payoutsPending: string } | null;
+  };
+  revenue: { minute: number; amount: string; payments: number }[];
+  payees: { payeeId: string; amount: string }[];
+}
+
+function Chart({ data, show }: { data: Dashboard; show: (m: bigint) => string }) {
+  const el = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!el.current) return;
+    // The last hour, one point a minute (zero where nothing was sold), ending at the latest sale or now.
+    const byMinute = new Map(data.revenue.map((r) => [r.minute, BigInt(r.amount)]));
+    const end = data.revenue.at(-1)?.minute ?? Math.floor(Date.now() / 60_000) * 60_000;
+    const minutes = Array.from({ length: 60 }, (_, k) => end - (59 - k) * 60_000);
+    const xs = minutes.map((m) => m / 1000);
+    // Chart coordinates only: the amounts themselves stay exact in the table below.
+    const ys = minutes.map((m) => Number(byMinute.get(m) ?? 0n) / 10 ** data.currency.exponent);
+    const plot = new uPlot(
+      {
+        width: Math.min(900, el.current.clientWidth || 600),
+        height: 220,
+        title: `Revenue per minute (${data.currency.code})`,
+        series: [{}, { label: 'revenue', stroke: '#166534', fill: '#16653422', points: { show: true } }],
+        axes: [{}, { values: (_u, vals) => vals.map((v) => v.toFixed(data.currency.exponent)) }],
+      },
+      [xs, ys],
+      el.current,
+    );
+    return () => plot.destroy();
+  }, [data]);
+  const total = data.revenue.reduce((a, r) => a + BigInt(r.amount), 0n);
+  return html`<div>
+    <div ref=${el} role="img" aria-label=${`revenue chart: ${show(total)} in the last day`}></div>
+  </div>`;
+}
+
+function ShopPanel({ shop }: { shop: Shop }) {
+  const [data, setData] = useState<Dashboard | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = async () => {
+    try {
+      const res = await fetch(`${shop.url}/netpay/dashboard.json`);
+      if (!res.ok) throw new Error(`${shop.name} answered ${res.status}`);
+      setData(await res.json());
+      setError(null);
+    } catch (e) {
+      setError(`${shop.name} cannot be reached: ${(e as Error).message}`);
+    }
+  };
+  useEffect(() => {
+    void load();
+    const t = setInterval(load, 5_000);
+    return () => clearInterval(t);
+  }, []);
+  if (error)
+    return html`<section class="wide"><h2>${shop.name}</h2><p class="alert" role="alert">${error}</p></section>`;
+  if (!data) return html`<section class="wide"><h2>${shop.name}</h2><p>Loading…</p></section>`;
+  const cur = currency(data.currency.code, data.currency.exponent);
+  const show = (m: bigint | string) => `${formatAmount(money(BigInt(m), cur))} ${cur.code}`;
+  const s = data.statement;
+  return html`<section class="wide" aria-labelledby=${`h-${shop.id}`}>
+    <h2 id=${`h-${shop.id}`}>${data.name}</h2>
+    <${Chart} data=${data} show=${show} />
+    <table>
+      <tbody>
+        <tr><th>Accepted (coins taken)</th><td data-testid=${`accepted-${shop.id}`}>${show(s.accepted)}</td></tr>
+        <tr><th>Redeemed (credited by the broker)</th><td>${show(s.redeemed)}</td></tr>
+        <tr><th>Claims waiting for an answer / refused</th><td>${s.claimsAwaitingAnswer} / ${s.refusedClaims}</td></tr>
+        <tr><th>At the broker, waiting for payout</th><td>${s.broker ? show(s.broker.balance) : 'broker unreachable'}</td></tr>
+        <tr><th>Paid out / payouts pending</th><td>${s.broker ? `${show(s.broker.paidOut)} / ${show(s.broker.payoutsPending)}` : '–'}</td></tr>
+        <tr><th>Chains held</th><td>${s.chains}</td></tr>
+      </tbody>
+    </table>
+    ${
+      data.payees.length > 0 &&
+      html`<h3>Payees' shares (gross, before the broker fee)</h3>
+      <table><tbody>${data.payees.map((p) => html`<tr><th>${p.payeeId}</th><td>${show(p.amount)}</td></tr>`)}</tbody></table>`
+    }
+  </section>`;
+}
+
+async function main() {
+  const root = document.getElementById('app')!;
+  try {
+    const config = (await fetch('./config.json').then((r) => r.json())) as { shops: Shop[] };
+    render(
+      html`<header><h1>NetPay vendor dashboard</h1></header>
+        <main>${config.shops.map((s) => html`<${ShopPanel} shop=${s} />`)}</main>`,
+      root,
+    );
+  } catch (e) {
+    root.textContent = `The dashboard could not start: ${(e as Error).message}`;
+  }
+}
+void main();
