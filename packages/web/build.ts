@@ -20,9 +20,13 @@ export async function buildWeb(outDir: string): Promise<void> {
       emptyOutDir: true,
       target: 'es2022',
       reportCompressedSize: false,
-      // The wallet (index.html) and the vendor dashboard (dashboard.html).
+      // The wallet (index.html), the vendor dashboard and the broker operator's page.
       rollupOptions: {
-        input: { index: join(WEB_ROOT, 'index.html'), dashboard: join(WEB_ROOT, 'dashboard.html') },
+        input: {
+          index: join(WEB_ROOT, 'index.html'),
+          dashboard: join(WEB_ROOT, 'dashboard.html'),
+          admin: join(WEB_ROOT, 'admin.html'),
+        },
       },
     },
   });

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureChromium } from '../../../tools/chromium.ts';
-import { startWorld, type World } from '../../broker/test/world.ts';
+import { ADMIN, startWorld, type World } from '../../broker/test/world.ts';
 import { PriceListSchema, startVendorServer } from '../../vendor/src/server.ts';
 import { startWeb } from '../server.ts';
 
@@ -129,6 +129,24 @@ describe('web wallet in chromium [pglite]', () => {
     await expect.poll(() => board.getByTestId('accepted-songs-shop').textContent()).toBe('0.0050 USD');
     expect(await board.locator('canvas').count()).toBe(2);
     await board.screenshot({ path: join(OUT, 'dashboard.png'), fullPage: true });
+
+    // The broker operator's page: a wrong token is refused visibly; the right one shows the books.
+    const admin = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    admin.on('pageerror', (e) => errors.push(e.message));
+    await admin.goto(`${walletUrl}/admin.html`);
+    await admin.getByLabel('Admin token').fill('not the token');
+    await admin.getByLabel('Admin token').press('Enter');
+    await expect.poll(() => admin.getByRole('alert').textContent()).toContain('admin token required');
+    await admin.getByLabel('Admin token').fill(ADMIN);
+    await admin.getByLabel('Admin token').press('Enter');
+    await expect.poll(() => admin.getByTestId('verdict').textContent()).toBe('Balanced');
+    // The page shows the ledger's own figure for coins outstanding.
+    const books = await w.audit();
+    const coins = BigInt(books.totals.coins).toString().padStart(5, '0');
+    expect(await admin.getByTestId('total-coins').textContent()).toBe(
+      `${coins.slice(0, -4)}.${coins.slice(-4)} USD`,
+    );
+    await admin.screenshot({ path: join(OUT, 'admin.png'), fullPage: true });
     expect(errors).toEqual([]);
   });
 });

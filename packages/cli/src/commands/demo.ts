@@ -226,6 +226,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
           'NetPay demo is running:',
           `  web wallet    ${urls.wallet}   (sign in as a demo customer, buy coins, pay the shops)`,
           `  dashboard     ${urls.wallet}/dashboard.html   (the two shops' revenue and payouts)`,
+          `  operator      ${urls.wallet}/admin.html   (the broker's books; admin token ${secrets.adminToken})`,
           `  bank          ${urls.bank}`,
           `  broker        ${urls.broker}   (API at ${urls.brokerDocs})`,
           `  e-greetings   ${urls.greetings}   cards at 0.0050 USD each`,
