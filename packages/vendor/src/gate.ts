@@ -8,6 +8,7 @@ import {
   decodeMessage,
   type Ed25519Signer,
   encodeHeader,
+  formatAmount,
   fromBase64url,
   HEADERS,
   type IndexMessage,
@@ -822,9 +823,42 @@ export function createGate(o: GateOptions) {
     };
   }
 
+  /**
+   * For a person's browser (it asked for HTML) a refusal is a page, not JSON: what it costs, why it was
+   * refused, and — where the vendor takes server-side wallets — a link to pay from the NetPay account.
+   * Fits a 390-pixel phone screen; works without JavaScript. Undefined for answers better left as JSON.
+   */
+  function answerPage(a: GateAnswer): string | undefined {
+    const t = a.body.terms as
+      | {
+          price: string;
+          currency: string;
+          exponent: number;
+          description?: string;
+          wallet?: { signIn: string };
+        }
+      | undefined;
+    if (!t) return undefined;
+    const esc = (x: string) =>
+      x.replace(
+        /[&<>"']/g,
+        (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+      );
+    const price = `${formatAmount(money(BigInt(t.price), cur))} ${cur.code}`;
+    return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(t.description ?? 'Pay to continue')}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:26rem;margin:2rem auto;padding:0 1rem}a.pay{display:block;text-align:center;background:#14532d;color:#fff;padding:.8rem;border-radius:.4rem;text-decoration:none;margin-top:1rem}.why{color:#7f1d1d}</style></head><body>
+<h1>${esc(t.description ?? 'This costs a little')}</h1>
+<p>Price: <strong>${esc(price)}</strong>, paid with NetPay.</p>
+${a.body.code === 'payment_required' ? '' : `<p class="why" role="alert">${esc(a.body.message)}</p>`}
+${t.wallet ? `<a class="pay" href="${esc(t.wallet.signIn)}">Pay from my NetPay account</a>` : '<p>Pay with a NetPay wallet (netpay fetch, or a browser wallet).</p>'}
+</body></html>`;
+  }
+
   return {
     begin,
     finish,
+    answerPage,
     serveHandover,
     walletRoute,
     walletPath,

@@ -55,7 +55,13 @@ export function netpayFastify(
     if (price.amount === 0n) return; // free
     const started = await gate.begin(toGateRequest(req), price);
     if ('answer' in started) {
-      reply.code(started.answer.status).headers(started.answer.headers).send(started.answer.body);
+      reply.code(started.answer.status).headers(started.answer.headers);
+      // A person's browser gets a page (with the server-side wallet's sign-in link); programs get JSON.
+      const page = /\btext\/html\b/.test(String(req.headers.accept ?? ''))
+        ? gate.answerPage(started.answer)
+        : undefined;
+      if (page) reply.type('text/html; charset=utf-8').send(page);
+      else reply.send(started.answer.body);
       return reply;
     }
     (req as Ticketed).netpayTicket = started.ticket;
