@@ -12,7 +12,14 @@ export interface WebOptions {
   /** Where the build goes (made on each start, so it always matches the code). */
   readonly outDir: string;
   readonly broker: string;
-  readonly shops: readonly { id: string; name: string; url: string; sample: string }[];
+  readonly shops: readonly {
+    id: string;
+    name: string;
+    url: string;
+    sample: string;
+    /** Tracks sold as a stream of paid parts (one coin each). */
+    streams?: readonly { title: string; parts: readonly string[] }[];
+  }[];
 }
 
 export async function startWeb(o: WebOptions) {

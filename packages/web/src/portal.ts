@@ -24,6 +24,8 @@ interface Shop {
   readonly url: string;
   /** Something to buy there, e.g. /cards/birthday.html. */
   readonly sample: string;
+  /** Tracks streamed in parts, one coin each. */
+  readonly streams?: readonly { title: string; parts: readonly string[] }[];
 }
 interface PortalConfig {
   readonly broker: string;
@@ -44,6 +46,7 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
   const [limit, setLimit] = useState('0.0100');
   const [cur, setCur] = useState<ReturnType<typeof currency> | null>(null);
   const [tick, setTick] = useState(0);
+  const [playing, setPlaying] = useState<string | null>(null);
 
   const show = (m: bigint) => (cur ? `${formatAmount(money(m, cur))} ${cur.code}` : m.toString());
   const parse = (text: string) => {
@@ -146,6 +149,36 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
   }
 
   const policy = () => ({ maxPerRequest: parse(limit) });
+
+  /**
+   * Streams a track part by part: each part is paid (payFetch) just before it plays, so listening stops
+   * costing the moment it stops. The receipt's payees show who gets what.
+   */
+  async function stream(shop: Shop, track: { title: string; parts: readonly string[] }) {
+    const pay = createPayFetch(wallet, { policy: policy() });
+    const audio = document.querySelector<HTMLAudioElement>('[data-testid="player"]')!;
+    let paid = 0n;
+    for (let k = 0; k < track.parts.length; k++) {
+      const res: Response & { netpay?: PaidInfo } = await pay(shop.url + track.parts[k]);
+      if (!res.ok)
+        throw new WalletError('shop_refused', `${shop.name} answered ${res.status} for part ${k + 1}`);
+      paid += res.netpay?.paid ?? 0n;
+      const payees = (res.netpay?.receipt as { payees?: { payeeId: string; share: number }[] } | undefined)
+        ?.payees;
+      const split = payees ? ` — ${payees.map((p) => `${p.payeeId} ${p.share / 100}%`).join(', ')}` : '';
+      setPlaying(`${track.title}: part ${k + 1} of ${track.parts.length}, paid ${show(paid)} so far${split}`);
+      audio.src = URL.createObjectURL(await res.blob());
+      await new Promise<void>((resolve) => {
+        // Until the part ends (or its length passes, where the machine has no sound output).
+        audio.onended = () => resolve();
+        audio.onloadedmetadata = () => setTimeout(resolve, Math.ceil(audio.duration * 1000) + 250);
+        audio.play().catch(() => {});
+      });
+      URL.revokeObjectURL(audio.src);
+    }
+    setPlaying(`Played ${track.title}: ${track.parts.length} parts for ${show(paid)}.`);
+    return undefined;
+  }
   return html`<main>
     ${notices}
     <section aria-labelledby="balance-h">
@@ -214,6 +247,20 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
       )}
       ${bought && html`<p class="bought" data-testid="bought">${bought}</p>`}
     </section>
+    ${config.shops
+      .filter((s) => s.streams?.length)
+      .map(
+        (s) => html`<section>
+          <h2>Listen at ${s.name}</h2>
+          <p>Streamed in parts: each part is paid as it starts, one coin at a time.</p>
+          ${s.streams!.map(
+            (t) =>
+              html`<form onSubmit=${act(() => stream(s, t))}><button disabled=${busy}>Stream ${t.title}</button></form>`,
+          )}
+          <audio data-testid="player" controls></audio>
+          ${playing && html`<p aria-live="polite" data-testid="stream-status">${playing}</p>`}
+        </section>`,
+      )}
     <section>
       <h2>Send money</h2>
       <form onSubmit=${act(async (f) => {

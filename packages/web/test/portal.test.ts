@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureChromium } from '../../../tools/chromium.ts';
 import { ADMIN, startWorld, type World } from '../../broker/test/world.ts';
 import { PriceListSchema, startVendorServer } from '../../vendor/src/server.ts';
+import { toneWav } from '../media.ts';
 import { startWeb } from '../server.ts';
 
 const OUT = fileURLToPath(new URL('../../../test-output/web', import.meta.url));
@@ -31,6 +32,10 @@ describe('web wallet in chromium [pglite]', () => {
     mkdirSync(join(files, 'tracks'), { recursive: true });
     writeFileSync(join(files, 'cards', 'birthday.html'), '<h1>Happy birthday!</h1>');
     writeFileSync(join(files, 'tracks', 'song.txt'), 'la la la');
+    // A track streamed in three 10-second parts, one coin each: 30 seconds of listening.
+    mkdirSync(join(files, 'stream', 'a'), { recursive: true });
+    for (let k = 0; k < 3; k++)
+      writeFileSync(join(files, 'stream', 'a', `${k}.wav`), toneWav(440 + 40 * k, 10));
     const shops = [];
     for (const [id, name, sample, price] of [
       ['cards-shop', 'Cards', '/cards/birthday.html', '50'],
@@ -42,7 +47,7 @@ describe('web wallet in chromium [pglite]', () => {
         prices: PriceListSchema.parse({
           vendorId: id,
           name,
-          prices: { 'cards/*': price, 'tracks/*': price },
+          prices: { 'cards/*': price, 'tracks/*': price, 'stream/**': '10' },
         }),
         brokerUrl: w.url,
         dataDir: join(dir, id),
@@ -50,7 +55,15 @@ describe('web wallet in chromium [pglite]', () => {
         clock: w.clock,
       });
       closers.push(() => v.close());
-      shops.push({ id, name, url: v.url, sample });
+      shops.push({
+        id,
+        name,
+        url: v.url,
+        sample,
+        ...(id === 'songs-shop'
+          ? { streams: [{ title: 'Song A', parts: [0, 1, 2].map((k) => `/stream/a/${k}.wav`) }] }
+          : {}),
+      });
     }
     const web = await startWeb({ port: 0, outDir: join(dir, 'web'), broker: w.url, shops });
     closers.push(() => web.close());
@@ -76,7 +89,7 @@ describe('web wallet in chromium [pglite]', () => {
   }
   const notice = (page: Page) => page.getByRole('status');
 
-  it('registers, loads, buys coins, pays two shops, stops at the limit and refunds', async () => {
+  it('registers, loads, buys coins, pays two shops, streams 30 s, stops at the limit and refunds', async () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -104,6 +117,16 @@ describe('web wallet in chromium [pglite]', () => {
     await page.getByRole('button', { name: 'Buy /tracks/song.txt at Songs' }).click();
     await expect.poll(() => notice(page).textContent()).toContain('Paid 0.0050 USD to Songs');
     await expect.poll(() => page.getByTestId('coins').textContent()).toBe('0.0900 USD');
+
+    // 30 seconds of music at Songs, one coin per 10-second part, each paid as it starts.
+    await page.getByRole('button', { name: 'Stream Song A' }).click();
+    await expect
+      .poll(() => page.getByTestId('stream-status').textContent(), { timeout: 60_000 })
+      .toContain('part 2 of 3');
+    await expect
+      .poll(() => page.getByTestId('stream-status').textContent(), { timeout: 60_000 })
+      .toBe('Played Song A: 3 parts for 0.0030 USD.');
+    await expect.poll(() => page.getByTestId('coins').textContent()).toBe('0.0870 USD');
     await page.screenshot({ path: join(OUT, 'wallet.png'), fullPage: true });
 
     // Below the price: refused before anything is paid, and said so.
@@ -116,7 +139,7 @@ describe('web wallet in chromium [pglite]', () => {
     await expect.poll(() => notice(page).textContent()).toContain('Refunded');
     await expect.poll(() => page.getByTestId('coins').textContent()).toBe('0.0000 USD');
     const rows = await page.getByTestId('history').locator('tr').allTextContents();
-    expect(rows).toHaveLength(2);
+    expect(rows).toHaveLength(5);
     expect(rows.every((r) => r.includes('accepted'))).toBe(true);
     expect(errors).toEqual([]);
     await w.audit();
@@ -126,7 +149,7 @@ describe('web wallet in chromium [pglite]', () => {
     board.on('pageerror', (e) => errors.push(e.message));
     await board.goto(`${walletUrl}/dashboard.html`);
     await expect.poll(() => board.getByTestId('accepted-cards-shop').textContent()).toBe('0.0050 USD');
-    await expect.poll(() => board.getByTestId('accepted-songs-shop').textContent()).toBe('0.0050 USD');
+    await expect.poll(() => board.getByTestId('accepted-songs-shop').textContent()).toBe('0.0080 USD');
     expect(await board.locator('canvas').count()).toBe(2);
     await board.screenshot({ path: join(OUT, 'dashboard.png'), fullPage: true });
 
@@ -148,5 +171,5 @@ describe('web wallet in chromium [pglite]', () => {
     );
     await admin.screenshot({ path: join(OUT, 'admin.png'), fullPage: true });
     expect(errors).toEqual([]);
-  });
+  }, 180_000);
 });

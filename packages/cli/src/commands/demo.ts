@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { toneWav } from '@netpay/web/media';
 import type { Command } from 'commander';
 import { CliError } from '../errors.ts';
 import { listenForStop } from '../lifecycle.ts';
@@ -149,7 +150,8 @@ async function runDemo(flags: DemoFlags): Promise<void> {
       prices: PriceListSchema.parse({
         vendorId: 'e-music',
         name: 'E-music',
-        prices: { 'tracks/*.wav': '100' },
+        // A whole track, or streamed one coin (0.0010 USD) per 10-second part.
+        prices: { 'tracks/*.wav': '100', 'stream/**': '10' },
         payees: [
           { payeeId: 'e-music', share: 2_000 },
           { payeeId: 'demo-label', share: 7_000 },
@@ -170,7 +172,16 @@ async function runDemo(flags: DemoFlags): Promise<void> {
       broker: broker.url,
       shops: [
         { id: 'e-greetings', name: 'E-greetings', url: greetings.url, sample: '/cards/birthday.html' },
-        { id: 'e-music', name: 'E-music', url: music.url, sample: '/tracks/morning.wav' },
+        {
+          id: 'e-music',
+          name: 'E-music',
+          url: music.url,
+          sample: '/tracks/morning.wav',
+          streams: TRACKS.map((t) => ({
+            title: t.title,
+            parts: Array.from({ length: STREAM_PARTS }, (_, k) => `/stream/${t.id}/${k}.wav`),
+          })),
+        },
       ],
     });
     running.push(web);
@@ -263,6 +274,8 @@ const CARDS = [
   { id: 'thanks', title: 'Thank you', colour: '#10b981', text: 'Thank you so much.' },
   { id: 'congrats', title: 'Congratulations', colour: '#6366f1', text: 'Well done, you!' },
 ];
+/** Streamed tracks come in 10-second parts, each paid with one coin. */
+const STREAM_PARTS = 3;
 const TRACKS = [
   { id: 'morning', title: 'Morning tone', hz: 440 },
   { id: 'evening', title: 'Evening tone', hz: 330 },
@@ -271,27 +284,6 @@ const TRACKS = [
 const page = (title: string, body: string) =>
   `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}a{color:#1d4ed8}</style></head><body>${body}</body></html>`;
-
-/** A short sine tone as 8-bit mono WAV at 8 kHz. */
-function tone(hz: number, seconds: number): Buffer {
-  const rate = 8000;
-  const n = rate * seconds;
-  const b = Buffer.alloc(44 + n);
-  b.write('RIFF', 0);
-  b.writeUInt32LE(36 + n, 4);
-  b.write('WAVEfmt ', 8);
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(rate, 24);
-  b.writeUInt32LE(rate, 28);
-  b.writeUInt16LE(1, 32);
-  b.writeUInt16LE(8, 34);
-  b.write('data', 36);
-  b.writeUInt32LE(n, 40);
-  for (let i = 0; i < n; i++) b[44 + i] = 128 + Math.round(60 * Math.sin((2 * Math.PI * hz * i) / rate));
-  return b;
-}
 
 /** The two sites' files, written on every start (they are part of the demo, not its data). */
 function writeSiteFiles(root: string) {
@@ -314,7 +306,12 @@ function writeSiteFiles(root: string) {
       `<h1>E-greetings</h1><p>Browse the cards for free; a card costs 0.0050 USD to send.</p>${CARDS.map((c) => `<p><img src="previews/${c.id}.svg" alt="${c.title}" width="160"><br><a href="cards/${c.id}.html">${c.title}</a></p>`).join('')}`,
     ),
   );
-  for (const t of TRACKS) writeFileSync(join(m, 'tracks', `${t.id}.wav`), tone(t.hz, 2));
+  for (const t of TRACKS) {
+    writeFileSync(join(m, 'tracks', `${t.id}.wav`), toneWav(t.hz, 2));
+    mkdirSync(join(m, 'stream', t.id), { recursive: true });
+    for (let k = 0; k < STREAM_PARTS; k++)
+      writeFileSync(join(m, 'stream', t.id, `${k}.wav`), toneWav(t.hz + 40 * k, 10));
+  }
   writeFileSync(
     join(m, 'index.html'),
     page(
