@@ -29,6 +29,21 @@ export async function startWeb(o: WebOptions) {
     reply.header('cache-control', 'no-store').send({ broker: o.broker, shops: o.shops }),
   );
   app.get('/healthz', async () => ({ ok: true }));
+  // Each shop's dashboard data, fetched here on this machine (the shops serve it to this machine only and
+  // to no other site), so the dashboard page reads it from its own origin.
+  app.get('/shops/:id/dashboard.json', async (req, reply) => {
+    const shop = o.shops.find((s) => s.id === (req.params as { id: string }).id);
+    if (!shop) return reply.code(404).send({ code: 'not_found', message: 'no such shop' });
+    try {
+      const res = await fetch(`${shop.url}/netpay/dashboard.json`, { signal: AbortSignal.timeout(5_000) });
+      return reply
+        .code(res.status)
+        .type('application/json')
+        .send(await res.text());
+    } catch {
+      return reply.code(502).send({ code: 'shop_unreachable', message: `${shop.name} cannot be reached` });
+    }
+  });
   await app.register(fastifyStatic, { root: o.outDir });
   await app.listen({ port: o.port, host: o.host ?? '127.0.0.1' });
   const a = app.server.address() as AddressInfo;

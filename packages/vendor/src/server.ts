@@ -152,13 +152,17 @@ export async function startVendorServer(o: StartVendorOptions) {
   const app = Fastify({ logger: o.logger ?? false });
   // Browser wallets on other sites (the web wallet) fetch priced files with a payment header and read the
   // receipt: any origin may, without cookies.
-  await app.register(cors, {
+  // The vendor's own pages (/netpay/…: statement, dashboard, wallet sign-in) are not for other sites.
+  const shared = {
     origin: true,
     credentials: false,
     methods: ['GET', 'HEAD'],
     allowedHeaders: [HEADERS.payment],
     exposedHeaders: [HEADERS.receipt, HEADERS.terms, WALLET_RECEIPT_HEADER],
     maxAge: 600,
+  };
+  await app.register(cors, {
+    delegator: (req, done) => done(null, req.url?.startsWith('/netpay/') ? { origin: false } : shared),
   });
   netpayFastify(app, gate);
   await app.register(fastifyStatic, { root: folder, serve: false });

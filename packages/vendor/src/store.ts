@@ -460,6 +460,17 @@ export function createChainStore(o: StoreOptions) {
     return row?.last_receipt ? JSON.parse(row.last_receipt) : undefined;
   }
 
+  /** Adds a sale made outside the chain store (a server-side wallet charge) to the revenue per minute. */
+  async function addRevenue(amount: bigint): Promise<void> {
+    const now = BigInt(clock());
+    await db.query(
+      `INSERT INTO vendor_revenue (minute, amount, payments) VALUES ($1, $2, 1)
+       ON CONFLICT (minute) DO UPDATE SET amount = vendor_revenue.amount + excluded.amount,
+         payments = vendor_revenue.payments + 1`,
+      [now - (now % 60_000n), amount],
+    );
+  }
+
   /** Revenue per minute since `sinceMs` (gross, minor units), oldest first. */
   async function revenue(sinceMs: number) {
     const rows = await db.query<{ minute: bigint; amount: bigint; payments: number }>(
@@ -669,6 +680,7 @@ export function createChainStore(o: StoreOptions) {
   return {
     statement,
     revenue,
+    addRevenue,
     payeeTotals,
     recordClaims,
     sentClaims,

@@ -88,6 +88,13 @@ describe('standalone vendor selling a folder [pglite]', () => {
       expect(r.status, sneaky).not.toBe(200);
     }
 
+    // Browser wallets on other sites may fetch the files (CORS), but not the vendor's own pages.
+    const origin = { origin: 'http://wallet.example' };
+    expect(
+      (await fetch(`${shop.url}/readme.txt`, { headers: origin })).headers.get('access-control-allow-origin'),
+    ).toBe('http://wallet.example');
+    const mine = await fetch(`${shop.url}/netpay/statement`, { headers: origin });
+    expect(mine.headers.get('access-control-allow-origin')).toBeNull();
     const statement = await (await fetch(`${shop.url}/netpay/statement`)).json();
     expect(statement).toMatchObject({ vendorId: 'folder-shop', accepted: '60', redeemed: '0' });
     const redeemed = await shop.redeemer.redeem();

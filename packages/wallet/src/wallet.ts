@@ -161,6 +161,25 @@ export async function openWallet(o: OpenWalletOptions) {
     });
   }
 
+  /**
+   * Forgets the session (and ends it at the broker when it can be reached). Coins and history stay; use
+   * it to sign in as someone else, or when the broker no longer knows the session.
+   */
+  async function signOut() {
+    return exclusive(async () => {
+      const token = state.session?.token;
+      state.session = null;
+      state.pendingDevice = null;
+      await save();
+      if (token) {
+        await (o.fetch ?? fetch)(`${state.brokerUrl}/sessions/current`, {
+          method: 'DELETE',
+          headers: { authorization: `Bearer ${token}` },
+        }).catch(() => {});
+      }
+    });
+  }
+
   // Money at the broker
 
   async function load(amount: bigint, bank: { account: string; token: string }) {
@@ -530,6 +549,7 @@ export async function openWallet(o: OpenWalletOptions) {
     register,
     verify,
     login,
+    signOut,
     load,
     unload,
     send,

@@ -1,7 +1,7 @@
 /**
  * The vendor dashboard: revenue over the last day as a chart, coins accepted, what the broker credited,
  * the balance waiting for payout and what was paid out, and each payee's share. Reads each shop's
- * /netpay/dashboard.json (served to this machine only) for the shops in ./config.json.
+ * /netpay/dashboard.json through this site (./shops/<id>/dashboard.json) for the shops in ./config.json.
  */
 import { currency, formatAmount, money } from '@netpay/protocol';
 import htm from 'htm';
@@ -66,7 +66,7 @@ function ShopPanel({ shop }: { shop: Shop }) {
   const [error, setError] = useState<string | null>(null);
   const load = async () => {
     try {
-      const res = await fetch(`${shop.url}/netpay/dashboard.json`);
+      const res = await fetch(`./shops/${encodeURIComponent(shop.id)}/dashboard.json`);
       if (!res.ok) throw new Error(`${shop.name} answered ${res.status}`);
       setData(await res.json());
       setError(null);

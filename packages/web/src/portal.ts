@@ -81,7 +81,14 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
       if (message) setDone(message);
       setTick((t) => t + 1);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      if (e instanceof WalletError && e.status === 401 && wallet.signedInAs !== null) {
+        // The broker no longer knows this session (it expired, or the demo was reset): sign in again.
+        await wallet.signOut();
+        setSignedIn(false);
+        setError('Your session has ended: please sign in again.');
+      } else {
+        setError(e instanceof Error ? e.message : String(e));
+      }
     } finally {
       setBusy(false);
     }
@@ -168,19 +175,41 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
       const split = payees ? ` — ${payees.map((p) => `${p.payeeId} ${p.share / 100}%`).join(', ')}` : '';
       setPlaying(`${track.title}: part ${k + 1} of ${track.parts.length}, paid ${show(paid)} so far${split}`);
       audio.src = URL.createObjectURL(await res.blob());
-      await new Promise<void>((resolve) => {
-        // Until the part ends (or its length passes, where the machine has no sound output).
-        audio.onended = () => resolve();
-        audio.onloadedmetadata = () => setTimeout(resolve, Math.ceil(audio.duration * 1000) + 250);
+      const next = await new Promise<'next' | 'stopped'>((resolve, reject) => {
+        // Until the part ends (or its length passes, where the machine has no sound output). Pausing
+        // stops the stream: nothing more is paid.
+        audio.onended = () => resolve('next');
+        audio.onerror = () =>
+          reject(new WalletError('player', `part ${k + 1} of ${track.title} cannot be played`));
+        audio.onpause = () => {
+          if (!audio.ended) resolve('stopped');
+        };
+        audio.onloadedmetadata = () =>
+          setTimeout(
+            () => resolve(audio.paused && !audio.ended ? 'stopped' : 'next'),
+            Math.ceil(audio.duration * 1000) + 250,
+          );
         audio.play().catch(() => {});
-      });
-      URL.revokeObjectURL(audio.src);
+      }).finally(() => URL.revokeObjectURL(audio.src));
+      if (next === 'stopped') {
+        setPlaying(`Stopped ${track.title} after ${k + 1} part(s), ${show(paid)} paid.`);
+        return undefined;
+      }
     }
     setPlaying(`Played ${track.title}: ${track.parts.length} parts for ${show(paid)}.`);
     return undefined;
   }
   return html`<main>
     ${notices}
+    <section>
+      <h2>Account</h2>
+      <p>Signed in as <strong>${wallet.signedInAs}</strong>.</p>
+      <form onSubmit=${act(async () => {
+        await wallet.signOut();
+        setSignedIn(false);
+        return 'Signed out. Your coins stay in this browser.';
+      })}><button disabled=${busy}>Sign out</button></form>
+    </section>
     <section aria-labelledby="balance-h">
       <h2 id="balance-h">Balance</h2>
       <p class="big" data-testid="coins">${balance ? show(balance.coins) : '…'}</p>
@@ -257,8 +286,8 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
             (t) =>
               html`<form onSubmit=${act(() => stream(s, t))}><button disabled=${busy}>Stream ${t.title}</button></form>`,
           )}
-          <audio data-testid="player" controls></audio>
-          ${playing && html`<p aria-live="polite" data-testid="stream-status">${playing}</p>`}
+          <audio data-testid="player" controls aria-label=${`${s.name} player`}></audio>
+          <p aria-live="polite" data-testid="stream-status">${playing ?? ''}</p>
         </section>`,
       )}
     <section>

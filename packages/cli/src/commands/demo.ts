@@ -168,7 +168,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
     const { startWeb } = await import('@netpay/web/server');
     const web = await startWeb({
       port: port(300),
-      outDir: join(dir, 'web'),
+      outDir: join(dir, '.web-build'),
       broker: broker.url,
       shops: [
         { id: 'e-greetings', name: 'E-greetings', url: greetings.url, sample: '/cards/birthday.html' },
