@@ -25,6 +25,7 @@ import {
   verifyPayment,
   verifyTouchstone,
 } from '@netpay/protocol';
+import { escapeHtml } from '@netpay/service';
 import { type BrokerClient, BrokerError, type WalletCharge } from './broker-client.ts';
 import type { ChainStore, HeldChain } from './store.ts';
 
@@ -841,19 +842,14 @@ export function createGate(o: GateOptions) {
         }
       | undefined;
     if (!t) return undefined;
-    const esc = (x: string) =>
-      x.replace(
-        /[&<>"']/g,
-        (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
-      );
     const price = `${formatAmount(money(BigInt(t.price), cur))} ${cur.code}`;
     return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(t.description ?? 'Pay to continue')}</title>
+<title>${escapeHtml(t.description ?? 'Pay to continue')}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:26rem;margin:2rem auto;padding:0 1rem}a.pay{display:block;text-align:center;background:#14532d;color:#fff;padding:.8rem;border-radius:.4rem;text-decoration:none;margin-top:1rem}.why{color:#7f1d1d}</style></head><body>
-<h1>${esc(t.description ?? 'This costs a little')}</h1>
-<p>Price: <strong>${esc(price)}</strong>, paid with NetPay.</p>
-${a.body.code === 'payment_required' ? '' : `<p class="why" role="alert">${esc(a.body.message)}</p>`}
-${t.wallet ? `<a class="pay" href="${esc(t.wallet.signIn)}">Pay from my NetPay account</a>` : '<p>Pay with a NetPay wallet (netpay fetch, or a browser wallet).</p>'}
+<h1>${escapeHtml(t.description ?? 'This costs a little')}</h1>
+<p>Price: <strong>${escapeHtml(price)}</strong>, paid with NetPay.</p>
+${a.body.code === 'payment_required' ? '' : `<p class="why" role="alert">${escapeHtml(a.body.message)}</p>`}
+${t.wallet ? `<a class="pay" href="${escapeHtml(t.wallet.signIn)}">Pay from my NetPay account</a>` : '<p>Pay with a NetPay wallet (netpay fetch, or a browser wallet).</p>'}
 </body></html>`;
   }
 

@@ -237,17 +237,28 @@ export function createChainStore(o: StoreOptions) {
    * accepted and has not redeemed moves to vendor_ranges, to be redeemed later.
    */
   async function release(chainId: string): Promise<HeldChain | undefined> {
+    await endHolding(chainId, 'accepted');
+    return reload(chainId);
+  }
+
+  /**
+   * Ends the current holding of a chain: it accepts nothing more here. Its range moves to vendor_ranges —
+   * the redeemed part marked so, the rest to redeem up to `until`: the accepted index (handed on), or the
+   * last backup the broker confirmed (taken over: what came after it is the new holder's).
+   */
+  async function endHolding(chainId: string, until: 'accepted' | 'backup'): Promise<void> {
+    const end = until === 'accepted' ? 'accepted_index, accepted_payword' : 'backup_index, backup_payword';
+    const endIndex = until === 'accepted' ? 'accepted_index' : 'backup_index';
     await db.transaction(async (tx) => {
       // Locked first, so a payment committing on another instance lands before or after, never between.
       await tx.query('SELECT 1 FROM vendor_chains WHERE chain_id = $1 FOR UPDATE', [chainId]);
-      // The holding's whole range moves to vendor_ranges: the redeemed part marked so, the rest to redeem.
       await tx.query(
         `INSERT INTO vendor_ranges (chain_id, from_index, from_payword, to_index, to_payword, redeemed)
          SELECT chain_id, start_index, start_payword, redeemed_index, redeemed_payword, true FROM vendor_chains
            WHERE chain_id = $1 AND status = 'held' AND redeemed_index > start_index
          UNION ALL
-         SELECT chain_id, redeemed_index, redeemed_payword, accepted_index, accepted_payword, false FROM vendor_chains
-           WHERE chain_id = $1 AND status = 'held' AND accepted_index > redeemed_index
+         SELECT chain_id, redeemed_index, redeemed_payword, ${end}, false FROM vendor_chains
+           WHERE chain_id = $1 AND status = 'held' AND ${endIndex} > redeemed_index
          ON CONFLICT DO NOTHING`,
         [chainId],
       );
@@ -257,7 +268,6 @@ export function createChainStore(o: StoreOptions) {
         [chainId, BigInt(clock())],
       );
     });
-    return reload(chainId);
   }
 
   /** Ranges from earlier holdings still to redeem. */
@@ -540,29 +550,7 @@ export function createChainStore(o: StoreOptions) {
    * redeemed (the rest are the new holder's range now, and a claim for them would be refused).
    */
   async function releaseTakenOver(chainId: string): Promise<void> {
-    await db.transaction(async (tx) => {
-      await tx.query('SELECT 1 FROM vendor_chains WHERE chain_id = $1 FOR UPDATE', [chainId]);
-      await tx.query(
-        `INSERT INTO vendor_ranges (chain_id, from_index, from_payword, to_index, to_payword, redeemed)
-         SELECT chain_id, start_index, start_payword, redeemed_index, redeemed_payword, true FROM vendor_chains
-           WHERE chain_id = $1 AND status = 'held' AND redeemed_index > start_index
-         ON CONFLICT DO NOTHING`,
-        [chainId],
-      );
-      // The unredeemed part up to the backup stays to be redeemed; what came after it is not ours.
-      await tx.query(
-        `INSERT INTO vendor_ranges (chain_id, from_index, from_payword, to_index, to_payword, redeemed)
-         SELECT chain_id, redeemed_index, redeemed_payword, backup_index, backup_payword, false FROM vendor_chains
-           WHERE chain_id = $1 AND status = 'held' AND backup_index > redeemed_index
-         ON CONFLICT DO NOTHING`,
-        [chainId],
-      );
-      await tx.query(
-        `UPDATE vendor_chains SET status = 'handed', redeemed_index = accepted_index,
-           redeemed_payword = accepted_payword, updated_at = $2 WHERE chain_id = $1`,
-        [chainId, BigInt(clock())],
-      );
-    });
+    await endHolding(chainId, 'backup');
     cache.delete(chainId);
   }
 

@@ -1,4 +1,4 @@
-import { decodeHeader, formatAmount, HEADERS, MinorWireSchema, money } from '@netpay/protocol';
+import { decodeHeader, formatAmount, fromBase64url, HEADERS, MinorWireSchema, money } from '@netpay/protocol';
 import { z } from 'zod';
 import { WalletError } from './broker-api.ts';
 import type { Wallet } from './wallet.ts';
@@ -216,7 +216,7 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
     }
     const receipt = res.headers.get('netpay-wallet-receipt');
     if (res.ok && receipt) {
-      const decoded = JSON.parse(atob(receipt.replace(/-/g, '+').replace(/_/g, '/')));
+      const decoded = decodeWalletReceipt(receipt);
       await wallet.recordServerWalletPayment({
         vendorId: terms.vendorId,
         resource: `${(init?.method ?? 'GET').toUpperCase()} ${new URL(url).pathname}`,
@@ -261,6 +261,16 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
     }
     return res;
   };
+}
+
+/** The vendor's server-side wallet receipt (base64url JSON); kept as it came if it does not decode. */
+function decodeWalletReceipt(header: string): unknown {
+  const bytes = fromBase64url(header);
+  try {
+    return bytes ? JSON.parse(new TextDecoder().decode(bytes)) : header;
+  } catch {
+    return header;
+  }
 }
 
 /**

@@ -31,7 +31,15 @@ interface Dashboard {
   payees: { payeeId: string; amount: string }[];
 }
 
-function Chart({ data, show }: { data: Dashboard; show: (m: bigint) => string }) {
+function Chart({
+  data,
+  show,
+  cur,
+}: {
+  data: Dashboard;
+  show: (m: bigint) => string;
+  cur: ReturnType<typeof currency>;
+}) {
   const el = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!el.current) return;
@@ -40,15 +48,23 @@ function Chart({ data, show }: { data: Dashboard; show: (m: bigint) => string })
     const end = data.revenue.at(-1)?.minute ?? Math.floor(Date.now() / 60_000) * 60_000;
     const minutes = Array.from({ length: 60 }, (_, k) => end - (59 - k) * 60_000);
     const xs = minutes.map((m) => m / 1000);
-    // Chart coordinates only: the amounts themselves stay exact in the table below.
-    const ys = minutes.map((m) => Number(byMinute.get(m) ?? 0n) / 10 ** data.currency.exponent);
+    // Plotted in whole minor units (exact as numbers at these sizes), labelled as money.
+    const ys = minutes.map((m) => Number(byMinute.get(m) ?? 0n));
     const plot = new uPlot(
       {
         width: Math.min(900, el.current.clientWidth || 600),
         height: 220,
         title: `Revenue per minute (${data.currency.code})`,
         series: [{}, { label: 'revenue', stroke: '#166534', fill: '#16653422', points: { show: true } }],
-        axes: [{}, { values: (_u, vals) => vals.map((v) => v.toFixed(data.currency.exponent)) }],
+        // Ticks on whole minor units only, so every label is an exact amount.
+        axes: [
+          {},
+          {
+            size: 70,
+            incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 100_000, 1_000_000],
+            values: (_u, vals) => vals.map((v) => formatAmount(money(BigInt(Math.round(v)), cur))),
+          },
+        ],
       },
       [xs, ys],
       el.current,
@@ -87,7 +103,7 @@ function ShopPanel({ shop }: { shop: Shop }) {
   const s = data.statement;
   return html`<section class="wide" aria-labelledby=${`h-${shop.id}`}>
     <h2 id=${`h-${shop.id}`}>${data.name}</h2>
-    <${Chart} data=${data} show=${show} />
+    <${Chart} data=${data} show=${show} cur=${cur} />
     <table>
       <tbody>
         <tr><th>Accepted (coins taken)</th><td data-testid=${`accepted-${shop.id}`}>${show(s.accepted)}</td></tr>

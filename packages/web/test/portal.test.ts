@@ -150,7 +150,7 @@ describe('web wallet in chromium [pglite]', () => {
     await board.goto(`${walletUrl}/dashboard.html`);
     await expect.poll(() => board.getByTestId('accepted-cards-shop').textContent()).toBe('0.0050 USD');
     await expect.poll(() => board.getByTestId('accepted-songs-shop').textContent()).toBe('0.0080 USD');
-    expect(await board.locator('canvas').count()).toBe(2);
+    await expect.poll(() => board.locator('canvas').count()).toBe(2);
     await board.screenshot({ path: join(OUT, 'dashboard.png'), fullPage: true });
 
     // The broker operator's page: a wrong token is refused visibly; the right one shows the books.

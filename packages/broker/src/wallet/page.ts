@@ -1,6 +1,5 @@
 /** The broker's sign-in page for a server-side wallet grant: plain HTML, works without JavaScript. */
-const html = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+import { escapeHtml as html } from '@netpay/service';
 
 export interface AuthorizePage {
   readonly vendorId: string;
