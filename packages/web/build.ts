@@ -20,12 +20,14 @@ export async function buildWeb(outDir: string): Promise<void> {
       emptyOutDir: true,
       target: 'es2022',
       reportCompressedSize: false,
-      // The wallet (index.html), the vendor dashboard and the broker operator's page.
+      // The wallet (index.html), the vendor dashboard, the broker operator's page and the wallet frame.
       rollupOptions: {
         input: {
           index: join(WEB_ROOT, 'index.html'),
           dashboard: join(WEB_ROOT, 'dashboard.html'),
           admin: join(WEB_ROOT, 'admin.html'),
+          // The wallet frame shops embed (through public/netpay.js, copied as it is).
+          pay: join(WEB_ROOT, 'pay.html'),
         },
       },
     },

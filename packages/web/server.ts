@@ -17,8 +17,6 @@ export interface WebOptions {
     name: string;
     url: string;
     sample: string;
-    /** Tracks sold as a stream of paid parts (one coin each). */
-    streams?: readonly { title: string; parts: readonly string[] }[];
   }[];
 }
 

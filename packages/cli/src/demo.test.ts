@@ -21,7 +21,12 @@ describe('netpay demo (npm start)', () => {
     ]) {
       expect((await fetch(`${url}/healthz`)).status, url).toBe(200);
     }
-    expect(await (await fetch(`${info.urls.greetings}/index.html`)).text()).toContain('E-greetings');
+    // The shops' pages embed the web wallet's script (NetPay.fetch).
+    const greetingsPage = await (await fetch(`${info.urls.greetings}/`)).text();
+    expect(greetingsPage).toContain('<h1>E-greetings</h1>');
+    expect(greetingsPage).toContain(`<script src="${info.urls.wallet}/netpay.js">`);
+    expect(await (await fetch(`${info.urls.music}/`)).text()).toContain('Stream it');
+    expect((await fetch(`${info.urls.wallet}/netpay.js`)).status).toBe(200);
     expect(await (await fetch(info.urls.wallet)).text()).toContain('NetPay wallet');
     expect(await (await fetch(`${info.urls.wallet}/config.json`)).json()).toMatchObject({
       broker: info.urls.broker,

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join, posix, resolve } from 'node:path';
 import cors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
-import { migrate, openDatabase } from '@netpay/db';
+import { type Db, migrate, openDatabase } from '@netpay/db';
 import {
   createSigner,
   HEADERS,
@@ -14,7 +14,7 @@ import {
   toBase64url,
 } from '@netpay/protocol';
 import { signRequest } from '@netpay/service';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { netpayFastify } from './adapters/fastify.ts';
 import { createBrokerClient } from './broker-client.ts';
@@ -129,6 +129,20 @@ export interface StartVendorOptions {
   readonly logger?: boolean | { level: string };
   /** Unix milliseconds (tests move it). */
   readonly clock?: () => number;
+  /**
+   * The site's own routes, added before the folder's catch-all: a route is priced with
+   * `config: { netpay: price }` like any NetPay route. Gets the vendor's database (for the site's own tables,
+   * made with `migrate`) and its public URL once it listens.
+   */
+  readonly routes?: (app: FastifyInstance, site: VendorSite) => void | Promise<void>;
+}
+
+/** What a vendor's own routes may use. */
+export interface VendorSite {
+  readonly db: Db;
+  readonly vendorId: string;
+  /** The vendor's public URL (known once it listens). */
+  readonly url: () => string;
 }
 
 /**
@@ -156,8 +170,8 @@ export async function startVendorServer(o: StartVendorOptions) {
   const shared = {
     origin: true,
     credentials: false,
-    methods: ['GET', 'HEAD'],
-    allowedHeaders: [HEADERS.payment],
+    methods: ['GET', 'HEAD', 'POST'],
+    allowedHeaders: [HEADERS.payment, 'content-type'],
     exposedHeaders: [HEADERS.receipt, HEADERS.terms, WALLET_RECEIPT_HEADER],
     maxAge: 600,
   };
@@ -186,6 +200,7 @@ export async function startVendorServer(o: StartVendorOptions) {
     ]);
     return { name: o.prices.name ?? vendorId, currency: o.prices.currency, statement, revenue, payees };
   });
+  await o.routes?.(app, { db, vendorId, url: () => registeredUrl ?? '' });
   // One path, normalised once, is both priced and served: `//a.pdf` or `x/../a.pdf` cannot dodge the price.
   app.get(
     '/*',

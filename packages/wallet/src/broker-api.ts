@@ -1,4 +1,4 @@
-import { TouchstoneSchema } from '@netpay/protocol';
+import { MinorWireSchema, TouchstoneSchema } from '@netpay/protocol';
 import { z } from 'zod';
 
 /** Something the wallet could not do: a machine-readable code, a message that says what to do. */
@@ -15,6 +15,28 @@ export class WalletError extends Error {
 }
 
 const SessionSchema = z.object({ token: z.string(), customerId: z.string(), deviceId: z.string() });
+/** An amount on the wire (a decimal string of minor units), as a bigint. */
+const Minor = MinorWireSchema.transform((v) => BigInt(v));
+
+export const GrantPeriodSchema = z.enum(['day', 'total']);
+export type GrantPeriod = z.infer<typeof GrantPeriodSchema>;
+
+/**
+ * A vendor's grant on the customer's server-side wallet (docs/broker.md §16a): its cap per day or in
+ * total, what it charged in the current period and what is left. `active`: a browser is signed in there
+ * and the grant is not withdrawn.
+ */
+export const WalletGrantSchema = z.object({
+  grantId: z.string(),
+  vendorId: z.string(),
+  vendorName: z.string(),
+  active: z.boolean(),
+  cap: Minor,
+  period: GrantPeriodSchema,
+  spent: Minor,
+  remaining: Minor,
+});
+export type WalletGrant = z.infer<typeof WalletGrantSchema>;
 const Schemas = {
   config: z.object({
     brokerId: z.string(),
@@ -52,6 +74,10 @@ const Schemas = {
   refund: z.object({ chainId: z.string(), amount: z.string(), balance: z.string() }).passthrough(),
   send: z.object({ to: z.string(), amount: z.string(), balance: z.string() }),
   authorize: z.object({ redirect: z.string(), grantId: z.string() }).passthrough(),
+  grants: z.object({ grants: z.array(WalletGrantSchema) }),
+  grant: WalletGrantSchema,
+  /** An answer without a body (204). */
+  none: z.undefined(),
 } as const;
 
 /** The customer's side of the broker's HTTP API (docs/broker.md §6.2), every answer schema-checked. */

@@ -7,6 +7,12 @@ import { type WalletState, WalletStateSchema } from './state.ts';
 export interface WalletStorage {
   load(): Promise<WalletState | undefined>;
   save(state: WalletState): Promise<void>;
+  /**
+   * Runs `fn` while no other wallet instance over this storage runs a change; storages shared across
+   * tabs or processes implement it. With it, the wallet reads the document again at the start of every
+   * change, so instances never write over each other's changes (and never hand out a payword twice).
+   */
+  lock?<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 export class WalletStorageError extends Error {
@@ -29,9 +35,13 @@ export function parseStoredState(data: unknown, where: string): WalletState {
   return parsed.data;
 }
 
-/** For tests and throwaway wallets: nothing survives the process. */
+/**
+ * For tests and throwaway wallets: nothing survives the process. Wallets opened on the same object share
+ * it as two browser tabs share an IndexedDB record: each reads its own copy, and changes take turns.
+ */
 export function memoryStorage(): WalletStorage {
   let stored: string | undefined;
+  let turn: Promise<unknown> = Promise.resolve();
   return {
     async load() {
       return stored === undefined ? undefined : parseStoredState(JSON.parse(stored), 'the memory wallet');
@@ -39,13 +49,24 @@ export function memoryStorage(): WalletStorage {
     async save(state) {
       stored = JSON.stringify(state);
     },
+    lock<T>(fn: () => Promise<T>) {
+      const run = turn.then(fn);
+      turn = run.catch(() => {});
+      return run;
+    },
   };
 }
 
-/** A browser wallet: one record in an IndexedDB database (committed transactions are durable). */
+/**
+ * A browser wallet: one record in an IndexedDB database (committed transactions are durable). Tabs of the
+ * same origin share the record; where the Web Locks API exists they take turns changing it under the lock
+ * `netpay-wallet:<name>`. Without it (old browsers) two tabs with the same wallet can overwrite each
+ * other's changes: keep to one.
+ */
 export function indexedDbStorage(
   name = 'netpay-wallet',
   factory: IDBFactory = globalThis.indexedDB,
+  locks: LockManager | undefined = globalThis.navigator?.locks,
 ): WalletStorage {
   if (!factory) throw new WalletStorageError('this environment has no IndexedDB');
   const open = () =>
@@ -76,5 +97,11 @@ export function indexedDbStorage(
     async save(state) {
       await run('readwrite', (s) => s.put(structuredClone(state), 'state'));
     },
+    ...(locks
+      ? {
+          lock: <T>(fn: () => Promise<T>): Promise<T> =>
+            locks.request(`netpay-wallet:${name}`, { mode: 'exclusive' }, fn),
+        }
+      : {}),
   };
 }

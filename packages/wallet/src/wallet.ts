@@ -8,7 +8,13 @@ import {
   randomBytes,
   toBase64url,
 } from '@netpay/protocol';
-import { type BrokerApi, createBrokerApi, WalletError } from './broker-api.ts';
+import {
+  type BrokerApi,
+  createBrokerApi,
+  type GrantPeriod,
+  WalletError,
+  type WalletGrant,
+} from './broker-api.ts';
 import { emptyState, type PaymentRecord, type StoredChain, type WalletState } from './state.ts';
 import type { WalletStorage } from './storage.ts';
 
@@ -45,6 +51,11 @@ const MAX_COINS_PER_CHAIN = 1000;
  * coins are given back to the chain, since the vendor recorded nothing), or, after a crash, resolved by
  * sending the same header again (`recover`), which the vendor answers with the same receipt if it had
  * accepted it. No payword is ever handed out twice.
+ *
+ * Several instances over one storage (the web wallet's tab and a vendor page's wallet frame over one
+ * IndexedDB record) take turns when the storage has a `lock`: each change reads the stored document first
+ * and saves it before the next one starts. Reads (`history`, `balance`, `chains`) show the document as of
+ * this instance's last change; `refresh()` reads in what the others changed since.
  */
 export async function openWallet(o: OpenWalletOptions) {
   const clock = o.clock ?? Date.now;
@@ -61,14 +72,62 @@ export async function openWallet(o: OpenWalletOptions) {
   const api: BrokerApi = createBrokerApi(state.brokerUrl, o.fetch);
   const traversals = new Map<string, ChainTraversal>();
 
-  // One change at a time, each saved before it resolves.
+  /**
+   * Reads the document again (another wallet instance over the same storage may have changed it) into
+   * `state` in place, since everything holds that object, and forgets the traversals made from the old one.
+   */
+  async function reload() {
+    const fresh = await o.storage.load();
+    // Gone from the storage (deleted meanwhile): keep what is in memory; the next save writes it back.
+    if (!fresh) return;
+    if (fresh.brokerUrl !== state.brokerUrl)
+      throw new WalletError(
+        'wrong_broker',
+        `the stored wallet now belongs to the broker at ${fresh.brokerUrl}, not ${state.brokerUrl}; open it again`,
+      );
+    for (const k of Object.keys(state)) delete (state as Record<string, unknown>)[k];
+    Object.assign(state, fresh);
+    traversals.clear();
+  }
+
+  // One change at a time, each saved before it resolves: in this instance by a queue, and across the
+  // instances sharing the storage (browser tabs) by its lock, under which the change starts from the
+  // stored document. A storage without a lock is this instance's alone (fileStorage: one process per
+  // wallet folder). No change runs another change (`exclusive` inside `exclusive` would wait forever).
   let queue: Promise<unknown> = Promise.resolve();
+  let changing = false;
   function exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = queue.then(fn, fn);
+    const change = async () => {
+      changing = true;
+      try {
+        return await fn();
+      } finally {
+        changing = false;
+      }
+    };
+    const step = o.storage.lock
+      ? () =>
+          o.storage.lock!(async () => {
+            await reload();
+            return change();
+          })
+      : change;
+    const run = queue.then(step, step);
     queue = run.catch(() => {});
     return run;
   }
-  const save = () => o.storage.save(state);
+  const save = () => {
+    // Saving outside a change could write a stale document over another instance's changes.
+    if (!changing) throw new Error('bug: the wallet saves its document only inside exclusive()');
+    return o.storage.save(state);
+  };
+
+  /** Reads in what other instances over the same storage (other tabs) changed since: history, coins. */
+  async function refresh() {
+    await exclusive(async () => {
+      if (!o.storage.lock) await reload();
+    });
+  }
 
   const session = () => {
     if (!state.session) throw new WalletError('not_signed_in', 'sign in first (netpay wallet login)');
@@ -76,7 +135,8 @@ export async function openWallet(o: OpenWalletOptions) {
   };
   const key = () => toBase64url(randomBytes(16));
 
-  async function currency() {
+  /** The broker's currency, asked once and kept; inside a change (`exclusive`) only. */
+  async function currencyInChange() {
     if (!state.currency) {
       const c = await api.call('config', 'GET', '/config');
       state.currency = { code: c.currency, exponent: c.exponent };
@@ -84,7 +144,15 @@ export async function openWallet(o: OpenWalletOptions) {
     }
     return makeCurrency(state.currency.code, state.currency.exponent);
   }
-  const format = async (minor: bigint) => formatAmount(money(minor, await currency()));
+  /** The broker's currency (a change the first time: it is written down). */
+  async function currency() {
+    return state.currency
+      ? makeCurrency(state.currency.code, state.currency.exponent)
+      : exclusive(currencyInChange);
+  }
+  const formatWith = (minor: bigint, c: Awaited<ReturnType<typeof currency>>) =>
+    formatAmount(money(minor, c));
+  const format = async (minor: bigint) => formatWith(minor, await currency());
 
   function traversalOf(c: StoredChain): ChainTraversal {
     let t = traversals.get(c.chainId);
@@ -227,7 +295,7 @@ export async function openWallet(o: OpenWalletOptions) {
   ) {
     return exclusive(async () => {
       const token = session();
-      await currency();
+      await currencyInChange();
       const buyKey = key();
       const total = orders.reduce((a, x) => a + x.n * (x.count ?? 1), 0);
       let done = 0;
@@ -372,9 +440,10 @@ export async function openWallet(o: OpenWalletOptions) {
       const picked = select(input.amount, input.vendorId);
       if (!picked) {
         const { coins } = await balance({ broker: false });
+        const c = await currencyInChange();
         throw new WalletError(
           'insufficient_coins',
-          `coins worth exactly ${await format(input.amount)} are not available (you have ${await format(coins)} in coins not in use); buy more coins, or smaller ones`,
+          `coins worth exactly ${formatWith(input.amount, c)} are not available (you have ${formatWith(coins, c)} in coins not in use); buy more coins, or smaller ones`,
         );
       }
       const parts: Payment['parts'][number][] = [];
@@ -531,7 +600,35 @@ export async function openWallet(o: OpenWalletOptions) {
     });
   }
 
-  if (!stored) await save();
+  // Server-side wallets at the broker (docs/broker.md §16a): the cap each vendor may charge.
+
+  /** Every vendor's grant with its cap and what was spent in the current period (withdrawn ones too). */
+  async function grants(): Promise<WalletGrant[]> {
+    const r = await api.call('grants', 'GET', '/me/wallet/grants', { token: session() });
+    return r.grants;
+  }
+
+  /**
+   * Sets the cap `vendorId` may charge per `period` (also before signing in there; without a period an
+   * existing grant keeps its own, a new one is per day). Returns the grant.
+   */
+  async function setGrantCap(vendorId: string, cap: bigint, period?: GrantPeriod): Promise<WalletGrant> {
+    if (cap < 0n) throw new WalletError('bad_amount', 'a spending cap is zero or more');
+    return api.call('grant', 'PUT', `/me/wallet/grants/${encodeURIComponent(vendorId)}`, {
+      token: session(),
+      body: { cap: cap.toString(), ...(period ? { period } : {}) },
+    });
+  }
+
+  /** Withdraws `vendorId`'s grant: every browser signed in there stops paying at once. */
+  async function withdrawGrant(vendorId: string): Promise<void> {
+    await api.call('none', 'DELETE', `/me/wallet/grants/${encodeURIComponent(vendorId)}`, {
+      token: session(),
+    });
+  }
+
+  // A new wallet is written down as a change: another tab may have created it meanwhile.
+  if (!stored) await exclusive(save);
 
   return {
     get brokerUrl() {
@@ -544,6 +641,7 @@ export async function openWallet(o: OpenWalletOptions) {
       return state.session?.token ?? null;
     },
     api,
+    refresh,
     currency,
     format,
     register,
@@ -565,6 +663,9 @@ export async function openWallet(o: OpenWalletOptions) {
     addSpending,
     serverGrant: (origin: string) => state.serverGrants[origin],
     setServerGrant,
+    grants,
+    setGrantCap,
+    withdrawGrant,
     history: () => state.history.map((h) => ({ ...h })),
     chains: () =>
       state.chains.map((c) => ({

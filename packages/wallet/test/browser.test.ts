@@ -145,4 +145,77 @@ describe('payFetch in chromium with an IndexedDB wallet [pglite]', () => {
     expect(after).toEqual({ coins: '190', payments: 2 });
     await w.audit();
   });
+
+  it('two tabs over one IndexedDB wallet take turns under a Web Lock: no payword is handed out twice', async () => {
+    const context = await browser.newContext();
+    const tabs = [await context.newPage(), await context.newPage()] as const;
+    const errors: string[] = [];
+    for (const tab of tabs) {
+      tab.on('pageerror', (e) => errors.push(e.message));
+      await tab.goto(url);
+    }
+    const login = `tabs-${Date.now()}@example.com`;
+    const bank = await w.bankClient.createAccount({ name: 'tabs', initialBalance: 1_000_000n });
+    type Tab = Window & {
+      NetPay: typeof import('../src/index.ts');
+      wallet: import('../src/index.ts').Wallet;
+      pay: ReturnType<typeof import('../src/index.ts').createPayFetch>;
+    };
+    const open = (brokerUrl?: string) =>
+      Promise.all(
+        tabs.map((tab) =>
+          tab.evaluate(async (brokerUrl) => {
+            const t = window as unknown as Tab;
+            t.wallet = await t.NetPay.openWallet({
+              storage: t.NetPay.indexedDbStorage('tabs'),
+              ...(brokerUrl ? { brokerUrl } : {}),
+            });
+            t.pay = t.NetPay.createPayFetch(t.wallet);
+            return typeof navigator.locks?.request;
+          }, brokerUrl),
+        ),
+      );
+    expect(await open(w.url)).toEqual(['function', 'function']);
+    await tabs[0].evaluate(async (login) => {
+      await (window as unknown as Tab).wallet.register({ login, password: 'correct horse battery' });
+    }, login);
+    const code = await w.latestCode(login);
+    // The first tab signs in and buys; the second, opened before, learns of it at its next change.
+    await tabs[0].evaluate(
+      async ({ code, account, token }) => {
+        const { wallet } = window as unknown as Tab;
+        await wallet.verify(code);
+        await wallet.load(10_000n, { account, token });
+        await wallet.buy([{ coinValue: 1n, n: 200, count: 2 }]);
+      },
+      { code, account: bank.id, token: bank.token },
+    );
+    const pay = (tab: (typeof tabs)[number]) =>
+      tab.evaluate(async () => (await (window as unknown as Tab).pay('/card')).status);
+    expect(await pay(tabs[1])).toBe(200);
+    expect(await pay(tabs[0])).toBe(200);
+    expect(await pay(tabs[1])).toBe(200);
+    // At the same time, each on a chain of its own (a chain with a payment in flight is not used).
+    expect(await Promise.all([pay(tabs[0]), pay(tabs[1])])).toEqual([200, 200]);
+    const seen = await Promise.all(
+      tabs.map((tab) =>
+        tab.evaluate(async () => {
+          const { wallet } = window as unknown as Tab;
+          await wallet.refresh();
+          return {
+            statuses: wallet.history().map((h) => h.status),
+            parts: wallet.history().flatMap((h) => h.parts.map((p) => `${p.chainId}:${p.index}`)),
+            coins: String((await wallet.balance({ broker: false })).coins),
+          };
+        }),
+      ),
+    );
+    expect(seen[0]).toEqual(seen[1]);
+    expect(seen[0]!.statuses).toEqual(Array(5).fill('accepted'));
+    expect(new Set(seen[0]!.parts).size).toBe(seen[0]!.parts.length);
+    expect(seen[0]!.coins).toBe(String(400 - 5 * 25));
+    expect(errors).toEqual([]);
+    await context.close();
+    await w.audit();
+  });
 });

@@ -11,10 +11,12 @@ import {
   type PaidInfo,
   type Wallet,
   WalletError,
+  type WalletGrant,
 } from '@netpay/wallet';
 import htm from 'htm';
 import { h, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import { CHANGES, DEFAULT_LIMIT, readLimits, writeLimit } from './limits.ts';
 
 const html = htm.bind(h);
 
@@ -24,8 +26,6 @@ interface Shop {
   readonly url: string;
   /** Something to buy there, e.g. /cards/birthday.html. */
   readonly sample: string;
-  /** Tracks streamed in parts, one coin each. */
-  readonly streams?: readonly { title: string; parts: readonly string[] }[];
 }
 interface PortalConfig {
   readonly broker: string;
@@ -46,7 +46,20 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
   const [limit, setLimit] = useState('0.0100');
   const [cur, setCur] = useState<ReturnType<typeof currency> | null>(null);
   const [tick, setTick] = useState(0);
-  const [playing, setPlaying] = useState<string | null>(null);
+  const [limits, setLimits] = useState(readLimits());
+  const [grants, setGrants] = useState<WalletGrant[] | null>(null);
+
+  // A shop's page paid through the wallet frame (another tab): reload the wallet to show it.
+  useEffect(() => {
+    const changes = new BroadcastChannel(CHANGES);
+    changes.onmessage = () => void wallet.refresh().then(() => setTick((t) => t + 1));
+    const onFocus = () => void wallet.refresh().then(() => setTick((t) => t + 1));
+    addEventListener('focus', onFocus);
+    return () => {
+      changes.close();
+      removeEventListener('focus', onFocus);
+    };
+  }, []);
 
   const show = (m: bigint) => (cur ? `${formatAmount(money(m, cur))} ${cur.code}` : m.toString());
   const parse = (text: string) => {
@@ -63,7 +76,10 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
         setCur(currency(c.code, c.exponent));
         const cfg = await fetch(`${config.broker}/config`).then((r) => r.json());
         setDenominations(cfg.denominations);
-        if (signedIn) setBalance(await wallet.balance());
+        if (signedIn) {
+          setBalance(await wallet.balance());
+          setGrants(await wallet.grants());
+        }
       } catch (e) {
         setError((e as Error).message);
       }
@@ -157,48 +173,6 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
 
   const policy = () => ({ maxPerRequest: parse(limit) });
 
-  /**
-   * Streams a track part by part: each part is paid (payFetch) just before it plays, so listening stops
-   * costing the moment it stops. The receipt's payees show who gets what.
-   */
-  async function stream(shop: Shop, track: { title: string; parts: readonly string[] }) {
-    const pay = createPayFetch(wallet, { policy: policy() });
-    const audio = document.querySelector<HTMLAudioElement>('[data-testid="player"]')!;
-    let paid = 0n;
-    for (let k = 0; k < track.parts.length; k++) {
-      const res: Response & { netpay?: PaidInfo } = await pay(shop.url + track.parts[k]);
-      if (!res.ok)
-        throw new WalletError('shop_refused', `${shop.name} answered ${res.status} for part ${k + 1}`);
-      paid += res.netpay?.paid ?? 0n;
-      const payees = (res.netpay?.receipt as { payees?: { payeeId: string; share: number }[] } | undefined)
-        ?.payees;
-      const split = payees ? ` — ${payees.map((p) => `${p.payeeId} ${p.share / 100}%`).join(', ')}` : '';
-      setPlaying(`${track.title}: part ${k + 1} of ${track.parts.length}, paid ${show(paid)} so far${split}`);
-      audio.src = URL.createObjectURL(await res.blob());
-      const next = await new Promise<'next' | 'stopped'>((resolve, reject) => {
-        // Until the part ends (or its length passes, where the machine has no sound output). Pausing
-        // stops the stream: nothing more is paid.
-        audio.onended = () => resolve('next');
-        audio.onerror = () =>
-          reject(new WalletError('player', `part ${k + 1} of ${track.title} cannot be played`));
-        audio.onpause = () => {
-          if (!audio.ended) resolve('stopped');
-        };
-        audio.onloadedmetadata = () =>
-          setTimeout(
-            () => resolve(audio.paused && !audio.ended ? 'stopped' : 'next'),
-            Math.ceil(audio.duration * 1000) + 250,
-          );
-        audio.play().catch(() => {});
-      }).finally(() => URL.revokeObjectURL(audio.src));
-      if (next === 'stopped') {
-        setPlaying(`Stopped ${track.title} after ${k + 1} part(s), ${show(paid)} paid.`);
-        return undefined;
-      }
-    }
-    setPlaying(`Played ${track.title}: ${track.parts.length} parts for ${show(paid)}.`);
-    return undefined;
-  }
   return html`<main>
     ${notices}
     <section>
@@ -276,20 +250,66 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
       )}
       ${bought && html`<p class="bought" data-testid="bought">${bought}</p>`}
     </section>
-    ${config.shops
-      .filter((s) => s.streams?.length)
-      .map(
-        (s) => html`<section>
-          <h2>Listen at ${s.name}</h2>
-          <p>Streamed in parts: each part is paid as it starts, one coin at a time.</p>
-          ${s.streams!.map(
-            (t) =>
-              html`<form onSubmit=${act(() => stream(s, t))}><button disabled=${busy}>Stream ${t.title}</button></form>`,
-          )}
-          <audio data-testid="player" controls aria-label=${`${s.name} player`}></audio>
-          <p aria-live="polite" data-testid="stream-status">${playing ?? ''}</p>
-        </section>`,
-      )}
+    <section aria-labelledby="limits-h">
+      <h2 id="limits-h">Spending limits per shop</h2>
+      <p>Shops' own pages pay from this wallet: without asking up to the first amount a payment, and never
+        more than the second in a day at that shop.</p>
+      ${config.shops.map((s) => {
+        const l = limits[s.id] ?? DEFAULT_LIMIT;
+        return html`<form data-shop=${s.id} onSubmit=${act(async (f) => {
+          writeLimit(s.id, {
+            askAbove: parse(field(f, 'askAbove')).toString(),
+            perDay: parse(field(f, 'perDay')).toString(),
+          });
+          setLimits(readLimits());
+          return `Limits for ${s.name} saved.`;
+        })}>
+          <h3><a href=${`${s.url}/`} target="_blank" rel="noopener">${s.name}</a></h3>
+          <label for=${`ask-${s.id}`}>Pay without asking up to</label>
+          <input id=${`ask-${s.id}`} name="askAbove" inputmode="decimal" value=${cur ? formatAmount(money(BigInt(l.askAbove), cur)) : ''} required />
+          <label for=${`day-${s.id}`}>At most, per day</label>
+          <input id=${`day-${s.id}`} name="perDay" inputmode="decimal" value=${cur ? formatAmount(money(BigInt(l.perDay), cur)) : ''} required />
+          <button disabled=${busy}>Save limits for ${s.name}</button>
+        </form>`;
+      })}
+    </section>
+    <section aria-labelledby="grants-h">
+      <h2 id="grants-h">Your NetPay account at shops</h2>
+      <p>Shops where you chose "Pay from my NetPay account" charge your balance at the broker directly, up to
+        the cap you gave them.</p>
+      ${
+        grants === null
+          ? html`<p>…</p>`
+          : grants.length === 0
+            ? html`<p data-testid="no-grants">No shop charges your NetPay account.</p>`
+            : html`<table>
+          <thead><tr><th>shop</th><th>cap</th><th>spent</th><th></th></tr></thead>
+          <tbody data-testid="grants">${grants.map(
+            (g) => html`<tr>
+              <td>${g.vendorName}${g.active ? '' : ' (not charging now)'}</td>
+              <td>${show(g.cap)} ${g.period === 'day' ? 'a day' : 'in all'}</td>
+              <td>${show(g.spent)}</td>
+              <td><form onSubmit=${act(async () => {
+                await wallet.withdrawGrant(g.vendorId);
+                return `${g.vendorName} can no longer charge your NetPay account.`;
+              })}><button disabled=${busy} aria-label=${`Stop ${g.vendorName} charging my account`}>Stop</button></form></td>
+            </tr>`,
+          )}</tbody>
+        </table>
+        <form onSubmit=${act(async (f) => {
+          const g = grants.find((x) => x.vendorId === field(f, 'vendor'));
+          if (!g) throw new WalletError('bad_request', 'choose a shop');
+          await wallet.setGrantCap(g.vendorId, parse(field(f, 'cap')), g.period);
+          return `${g.vendorName} may now charge up to ${field(f, 'cap')}.`;
+        })}>
+          <label for="grant-vendor">Shop</label>
+          <select id="grant-vendor" name="vendor">${grants.map((g) => html`<option value=${g.vendorId}>${g.vendorName}</option>`)}</select>
+          <label for="grant-cap">New cap</label>
+          <input id="grant-cap" name="cap" inputmode="decimal" required />
+          <button disabled=${busy}>Change the cap</button>
+        </form>`
+      }
+    </section>
     <section>
       <h2>Send money</h2>
       <form onSubmit=${act(async (f) => {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,16 +6,18 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureChromium } from '../../../tools/chromium.ts';
 import { ADMIN, startWorld, type World } from '../../broker/test/world.ts';
-import { PriceListSchema, startVendorServer } from '../../vendor/src/server.ts';
-import { toneWav } from '../media.ts';
+import { shopsFor, startGreetings, startMusic } from '../../cli/src/demo/sites.ts';
 import { startWeb } from '../server.ts';
 
 const OUT = fileURLToPath(new URL('../../../test-output/web', import.meta.url));
 
 /**
- * The web wallet in Debian's chromium (playwright-core), driven by the keyboard: a new customer registers,
- * enters the code, loads money, buys coins, pays two shops on other origins (the second payment moves the
- * chain over), hits the per-click limit, refunds the rest; the broker's audit stays balanced.
+ * The whole customer flow in Debian's chromium (playwright-core), driven by the keyboard, against the
+ * demo's real shops: a new customer registers, enters the code, loads money, buys coins, sends a card at
+ * E-greetings' own page (the embedded wallet frame pays; the recipient opens the link), streams 30 s at
+ * E-music's page (the chain is handed over), is asked above the shop's ask limit and stopped at its daily
+ * limit, hits the wallet page's per-click limit and refunds the rest; the broker's audit stays balanced.
+ * Then the vendors' dashboard and the broker operator's page.
  */
 describe('web wallet in chromium [pglite]', () => {
   let w: World;
@@ -23,49 +25,36 @@ describe('web wallet in chromium [pglite]', () => {
   const dir = mkdtempSync(join(tmpdir(), 'netpay-web-'));
   const closers: (() => Promise<unknown>)[] = [];
   let walletUrl = '';
+  let greetingsUrl = '';
+  let musicUrl = '';
 
   beforeAll(async () => {
     const executablePath = ensureChromium();
     w = await startWorld('pglite');
-    const files = join(dir, 'files');
-    mkdirSync(join(files, 'cards'), { recursive: true });
-    mkdirSync(join(files, 'tracks'), { recursive: true });
-    writeFileSync(join(files, 'cards', 'birthday.html'), '<h1>Happy birthday!</h1>');
-    writeFileSync(join(files, 'tracks', 'song.txt'), 'la la la');
-    // A track streamed in three 10-second parts, one coin each: 30 seconds of listening.
-    mkdirSync(join(files, 'stream', 'a'), { recursive: true });
-    for (let k = 0; k < 3; k++)
-      writeFileSync(join(files, 'stream', 'a', `${k}.wav`), toneWav(440 + 40 * k, 10));
-    const shops = [];
-    for (const [id, name, sample, price] of [
-      ['cards-shop', 'Cards', '/cards/birthday.html', '50'],
-      ['songs-shop', 'Songs', '/tracks/song.txt', '50'],
-    ] as const) {
-      const v = await startVendorServer({
-        port: 0,
-        folder: files,
-        prices: PriceListSchema.parse({
-          vendorId: id,
-          name,
-          prices: { 'cards/*': price, 'tracks/*': price, 'stream/**': '10' },
-        }),
-        brokerUrl: w.url,
-        dataDir: join(dir, id),
-        redeemEveryMs: 0,
-        clock: w.clock,
-      });
-      closers.push(() => v.close());
-      shops.push({
-        id,
-        name,
-        url: v.url,
-        sample,
-        ...(id === 'songs-shop'
-          ? { streams: [{ title: 'Song A', parts: [0, 1, 2].map((k) => `/stream/a/${k}.wav`) }] }
-          : {}),
-      });
-    }
-    const web = await startWeb({ port: 0, outDir: join(dir, 'web'), broker: w.url, shops });
+    // E-music shares every coin with the label and the access operator: parties at the broker.
+    await w.newVendor('demo-label');
+    await w.newVendor('demo-operator');
+    const site = (id: string) => ({
+      port: 0,
+      dataDir: join(dir, id),
+      filesDir: join(dir, 'sites', id),
+      brokerUrl: w.url,
+      walletUrl: () => walletUrl,
+      redeemEveryMs: 0,
+      clock: w.clock,
+    });
+    const greetings = await startGreetings(site('e-greetings'));
+    closers.push(() => greetings.close());
+    const music = await startMusic(site('e-music'));
+    closers.push(() => music.close());
+    greetingsUrl = greetings.url;
+    musicUrl = music.url;
+    const web = await startWeb({
+      port: 0,
+      outDir: join(dir, 'web'),
+      broker: w.url,
+      shops: shopsFor(greetings, music),
+    });
     closers.push(() => web.close());
     walletUrl = web.url;
     browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
@@ -89,10 +78,11 @@ describe('web wallet in chromium [pglite]', () => {
   }
   const notice = (page: Page) => page.getByRole('status');
 
-  it('registers, loads, buys coins, pays two shops, streams 30 s, stops at the limit and refunds', async () => {
-    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  it('registers, loads, buys coins, sends a card, streams 30 s, meets its limits and refunds', async () => {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    const page = await context.newPage();
     const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
+    context.on('weberror', (e) => errors.push(e.error().message));
     await page.goto(walletUrl);
     const login = `web-${Date.now()}@example.com`;
     await submit(page, {
@@ -102,6 +92,7 @@ describe('web wallet in chromium [pglite]', () => {
     await expect.poll(() => notice(page).textContent()).toContain('A code was sent');
     await submit(page, { 'The 6-digit code we sent you': await w.latestCode(login) });
     await expect.poll(() => notice(page).textContent()).toContain('signed in');
+    await expect.poll(() => page.getByTestId('no-grants').textContent()).toContain('No shop charges');
 
     const bank = await w.bankClient.createAccount({ name: 'web', initialBalance: 1_000_000n });
     await submit(page, { 'Amount to load': '5.0000', 'Bank account': bank.id, 'Bank token': bank.token });
@@ -111,35 +102,99 @@ describe('web wallet in chromium [pglite]', () => {
     await expect.poll(() => notice(page).textContent()).toContain('Bought 100 coins for 0.1000 USD');
     await expect.poll(() => page.getByTestId('coins').textContent()).toBe('0.1000 USD');
 
-    await page.getByRole('button', { name: 'Buy /cards/birthday.html at Cards' }).click();
-    await expect.poll(() => notice(page).textContent()).toContain('Paid 0.0050 USD to Cards');
-    await expect.poll(() => page.getByTestId('bought').textContent()).toContain('Happy birthday!');
-    await page.getByRole('button', { name: 'Buy /tracks/song.txt at Songs' }).click();
-    await expect.poll(() => notice(page).textContent()).toContain('Paid 0.0050 USD to Songs');
-    await expect.poll(() => page.getByTestId('coins').textContent()).toBe('0.0900 USD');
+    // From the wallet page itself: a card at E-greetings.
+    await page.getByRole('button', { name: 'Buy /cards/birthday.html at E-greetings' }).click();
+    await expect.poll(() => notice(page).textContent()).toContain('Paid 0.0050 USD to E-greetings');
+    await expect.poll(() => page.getByTestId('bought').textContent()).toContain('Many happy returns!');
 
-    // 30 seconds of music at Songs, one coin per 10-second part, each paid as it starts.
-    await page.getByRole('button', { name: 'Stream Song A' }).click();
+    // At E-greetings' own page: browse for free, send a card; the wallet frame pays (below the ask limit).
+    const shop = await context.newPage();
+    await shop.goto(`${greetingsUrl}/`);
+    const birthday = shop.locator('form[data-card="birthday"]');
+    await birthday.getByLabel('To').fill('Grandma');
+    await birthday.getByLabel('From').fill('Sam');
+    await birthday.getByLabel('Message').fill('Happy birthday <3');
+    await birthday.getByLabel('From').press('Enter');
+    await expect.poll(() => birthday.getByRole('status').textContent()).toContain('Sent (paid 0.0050 USD)');
+    const link = await birthday.getByTestId('card-link').getAttribute('href');
+    await shop.screenshot({ path: join(OUT, 'greetings-sent.png'), fullPage: true });
+    // The recipient opens the link: no wallet, no payment.
+    const recipient = await browser.newPage();
+    await recipient.goto(link!);
+    expect(await recipient.getByTestId('received').textContent()).toContain('Happy birthday <3');
+    expect(await recipient.textContent('h1')).toBe('A card for Grandma');
+    await recipient.close();
+
+    // At E-music's own page: 30 seconds of streaming, a coin per 10-second part. The chain E-greetings
+    // held moves to E-music (hand-over) on the first part.
+    const music = await context.newPage();
+    await music.goto(`${musicUrl}/`);
+    await music
+      .getByRole('button', { name: /Stream it/ })
+      .first()
+      .click();
     await expect
-      .poll(() => page.getByTestId('stream-status').textContent(), { timeout: 60_000 })
-      .toContain('part 2 of 3');
+      .poll(() => music.getByTestId('stream-status').textContent(), { timeout: 60_000 })
+      .toContain('part 2 of 3, 2 coin(s) paid — shared: E-music 20%, Demo Records (label) 70%');
     await expect
-      .poll(() => page.getByTestId('stream-status').textContent(), { timeout: 60_000 })
-      .toBe('Played Song A: 3 parts for 0.0030 USD.');
+      .poll(() => music.getByTestId('stream-status').textContent(), { timeout: 60_000 })
+      .toBe('Played Morning tone: 3 parts, 3 coins paid.');
+    await music.screenshot({ path: join(OUT, 'music-streamed.png'), fullPage: true });
+
+    // The wallet page shows what the shops' pages paid (another tab).
+    await page.bringToFront();
     await expect.poll(() => page.getByTestId('coins').textContent()).toBe('0.0870 USD');
-    await page.screenshot({ path: join(OUT, 'wallet.png'), fullPage: true });
 
-    // Below the price: refused before anything is paid, and said so.
+    // Limits for E-greetings: ask above 0.0010, at most 0.0150 a day (0.0100 spent there so far).
+    const limits = page.locator('form[data-shop="e-greetings"]');
+    await limits.getByLabel('Pay without asking up to').fill('0.0010');
+    await limits.getByLabel('At most, per day').fill('0.0150');
+    await limits.getByLabel('At most, per day').press('Enter');
+    await expect.poll(() => notice(page).textContent()).toContain('Limits for E-greetings saved');
+
+    await shop.bringToFront();
+    const thanks = shop.locator('form[data-card="thanks"]');
+    await thanks.getByLabel('To').fill('Kim');
+    await thanks.getByLabel('From').fill('Sam');
+    const frame = shop.frameLocator('iframe[title="NetPay wallet"]');
+    // Above the ask limit the frame asks; Escape says no and nothing is paid.
+    await thanks.getByLabel('From').press('Enter');
+    await expect
+      .poll(() => frame.locator('#what').textContent())
+      .toBe('e-greetings asks 0.0050 USD for send the thanks card.');
+    await expect.poll(() => frame.locator('#pay').evaluate((b) => b === document.activeElement)).toBe(true);
+    await shop.screenshot({ path: join(OUT, 'greetings-ask.png') });
+    await shop.keyboard.press('Escape');
+    await expect.poll(() => thanks.getByRole('status').textContent()).toContain('declined');
+    // Asked again, Enter on the focused Pay button pays.
+    await thanks.getByLabel('From').press('Enter');
+    const focused = () => frame.locator('#pay').evaluate((b) => b === document.activeElement);
+    await expect.poll(focused).toBe(true);
+    await shop.keyboard.press('Enter');
+    await expect.poll(() => thanks.getByRole('status').textContent()).toContain('Sent (paid 0.0050 USD)');
+    // The day's limit at E-greetings is reached: refused before paying, said on the shop's page.
+    const congrats = shop.locator('form[data-card="congrats"]');
+    await congrats.getByLabel('To').fill('Lee');
+    await congrats.getByLabel('From').fill('Sam');
+    await congrats.getByLabel('From').press('Enter');
+    await expect
+      .poll(() => congrats.getByRole('status').textContent())
+      .toContain('Spending limit reached: 0.0050 USD more would take');
+    await shop.screenshot({ path: join(OUT, 'greetings-limit.png'), fullPage: true });
+
+    // The wallet page's own per-click limit: refused before anything is paid, and said so.
+    await page.bringToFront();
+    await expect.poll(() => page.getByTestId('coins').textContent()).toBe('0.0820 USD');
+    await page.screenshot({ path: join(OUT, 'wallet.png'), fullPage: true });
     await page.getByLabel('Pay at most, per click').fill('0.0010');
-    await page.getByRole('button', { name: 'Buy /cards/birthday.html at Cards' }).click();
+    await page.getByRole('button', { name: 'Buy /cards/birthday.html at E-greetings' }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toContain('over the most per request');
-    await page.screenshot({ path: join(OUT, 'limit.png'), fullPage: true });
 
     await page.getByRole('button', { name: 'Refund unspent coins' }).click();
     await expect.poll(() => notice(page).textContent()).toContain('Refunded');
     await expect.poll(() => page.getByTestId('coins').textContent()).toBe('0.0000 USD');
     const rows = await page.getByTestId('history').locator('tr').allTextContents();
-    expect(rows).toHaveLength(5);
+    expect(rows).toHaveLength(6);
     expect(rows.every((r) => r.includes('accepted'))).toBe(true);
     expect(errors).toEqual([]);
     await w.audit();
@@ -148,8 +203,8 @@ describe('web wallet in chromium [pglite]', () => {
     const board = await browser.newPage({ viewport: { width: 1100, height: 1200 } });
     board.on('pageerror', (e) => errors.push(e.message));
     await board.goto(`${walletUrl}/dashboard.html`);
-    await expect.poll(() => board.getByTestId('accepted-cards-shop').textContent()).toBe('0.0050 USD');
-    await expect.poll(() => board.getByTestId('accepted-songs-shop').textContent()).toBe('0.0080 USD');
+    await expect.poll(() => board.getByTestId('accepted-e-greetings').textContent()).toBe('0.0150 USD');
+    await expect.poll(() => board.getByTestId('accepted-e-music').textContent()).toBe('0.0030 USD');
     await expect.poll(() => board.locator('canvas').count()).toBe(2);
     await board.screenshot({ path: join(OUT, 'dashboard.png'), fullPage: true });
 

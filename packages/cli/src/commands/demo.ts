@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { toneWav } from '@netpay/web/media';
 import type { Command } from 'commander';
+import { shopsFor, startGreetings, startMusic } from '../demo/sites.ts';
 import { CliError } from '../errors.ts';
 import { listenForStop } from '../lifecycle.ts';
 import { DirSchema, PortSchema, zodArg } from '../options.ts';
@@ -67,7 +67,6 @@ async function runDemo(flags: DemoFlags): Promise<void> {
     const { startBank } = await import('@netpay/bank');
     const { createBankClient } = await import('@netpay/bank/client');
     const { startBroker } = await import('@netpay/broker');
-    const { startVendorServer, PriceListSchema } = await import('@netpay/vendor/server');
     const { currency, createSigner, randomBytes, toBase64url } = await import('@netpay/protocol');
 
     note('starting the bank, the broker and two vendor sites (the first run takes a few seconds)…\n');
@@ -129,39 +128,18 @@ async function runDemo(flags: DemoFlags): Promise<void> {
       }
     }
 
-    const sites = join(dir, 'sites');
-    writeSiteFiles(sites);
-    const greetings = await startVendorServer({
-      port: port(201),
-      folder: join(sites, 'greetings'),
-      prices: PriceListSchema.parse({
-        vendorId: 'e-greetings',
-        name: 'E-greetings',
-        prices: { 'cards/*.html': '50' },
-      }),
+    // The two shops' pages embed the web wallet's script; its URL is known once the wallet listens.
+    let walletUrl = '';
+    const site = (id: string) => ({
+      dataDir: join(dir, id),
+      filesDir: join(dir, 'sites', id),
       brokerUrl: broker.url,
-      dataDir: join(dir, 'e-greetings'),
+      walletUrl: () => walletUrl,
       redeemEveryMs: 30_000,
     });
+    const greetings = await startGreetings({ port: port(201), ...site('e-greetings') });
     running.push(greetings);
-    const music = await startVendorServer({
-      port: port(202),
-      folder: join(sites, 'music'),
-      prices: PriceListSchema.parse({
-        vendorId: 'e-music',
-        name: 'E-music',
-        // A whole track, or streamed one coin (0.0010 USD) per 10-second part.
-        prices: { 'tracks/*.wav': '100', 'stream/**': '10' },
-        payees: [
-          { payeeId: 'e-music', share: 2_000 },
-          { payeeId: 'demo-label', share: 7_000 },
-          { payeeId: 'demo-operator', share: 1_000 },
-        ],
-      }),
-      brokerUrl: broker.url,
-      dataDir: join(dir, 'e-music'),
-      redeemEveryMs: 30_000,
-    });
+    const music = await startMusic({ port: port(202), ...site('e-music') });
     running.push(music);
 
     // The web wallet, built with Vite on each start and served beside the sites.
@@ -170,20 +148,9 @@ async function runDemo(flags: DemoFlags): Promise<void> {
       port: port(300),
       outDir: join(dir, '.web-build'),
       broker: broker.url,
-      shops: [
-        { id: 'e-greetings', name: 'E-greetings', url: greetings.url, sample: '/cards/birthday.html' },
-        {
-          id: 'e-music',
-          name: 'E-music',
-          url: music.url,
-          sample: '/tracks/morning.wav',
-          streams: TRACKS.map((t) => ({
-            title: t.title,
-            parts: Array.from({ length: STREAM_PARTS }, (_, k) => `/stream/${t.id}/${k}.wav`),
-          })),
-        },
-      ],
+      shops: shopsFor(greetings, music),
     });
+    walletUrl = web.url;
     running.push(web);
 
     // Demo customers on the first run: an account, a verified device, money at the bank and the broker.
@@ -240,8 +207,8 @@ async function runDemo(flags: DemoFlags): Promise<void> {
           `  operator      ${urls.wallet}/admin.html   (the broker's books; admin token ${secrets.adminToken})`,
           `  bank          ${urls.bank}`,
           `  broker        ${urls.broker}   (API at ${urls.brokerDocs})`,
-          `  e-greetings   ${urls.greetings}   cards at 0.0050 USD each`,
-          `  e-music       ${urls.music}   tracks at 0.0100 USD, shared with the label and the operator`,
+          `  e-greetings   ${urls.greetings}/   browse cards free, send one for 0.0050 USD`,
+          `  e-music       ${urls.music}/   tracks 0.0100 USD, or stream 0.0010 USD per 10 s (shared with a label and an operator)`,
           '',
           'Demo customers (each with 20.0000 USD at the broker and 100.0000 USD at the bank):',
           ...customers.map(
@@ -267,56 +234,4 @@ async function runDemo(flags: DemoFlags): Promise<void> {
     stop.dispose();
     for (const r of running.reverse()) await r.close().catch(() => {});
   }
-}
-
-const CARDS = [
-  { id: 'birthday', title: 'Happy birthday', colour: '#f59e0b', text: 'Many happy returns!' },
-  { id: 'thanks', title: 'Thank you', colour: '#10b981', text: 'Thank you so much.' },
-  { id: 'congrats', title: 'Congratulations', colour: '#6366f1', text: 'Well done, you!' },
-];
-/** Streamed tracks come in 10-second parts, each paid with one coin. */
-const STREAM_PARTS = 3;
-const TRACKS = [
-  { id: 'morning', title: 'Morning tone', hz: 440 },
-  { id: 'evening', title: 'Evening tone', hz: 330 },
-];
-
-const page = (title: string, body: string) =>
-  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}a{color:#1d4ed8}</style></head><body>${body}</body></html>`;
-
-/** The two sites' files, written on every start (they are part of the demo, not its data). */
-function writeSiteFiles(root: string) {
-  const g = join(root, 'greetings');
-  const m = join(root, 'music');
-  for (const d of [join(g, 'cards'), join(g, 'previews'), join(m, 'tracks')])
-    mkdirSync(d, { recursive: true });
-  for (const c of CARDS) {
-    const art = `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="200"><rect width="320" height="200" rx="16" fill="${c.colour}"/><text x="160" y="110" font-size="26" text-anchor="middle" fill="white" font-family="sans-serif">${c.title}</text></svg>`;
-    writeFileSync(join(g, 'previews', `${c.id}.svg`), art);
-    writeFileSync(
-      join(g, 'cards', `${c.id}.html`),
-      page(c.title, `${art}<p>${c.text}</p><p><small>Sent with E-greetings, paid with NetPay.</small></p>`),
-    );
-  }
-  writeFileSync(
-    join(g, 'index.html'),
-    page(
-      'E-greetings',
-      `<h1>E-greetings</h1><p>Browse the cards for free; a card costs 0.0050 USD to send.</p>${CARDS.map((c) => `<p><img src="previews/${c.id}.svg" alt="${c.title}" width="160"><br><a href="cards/${c.id}.html">${c.title}</a></p>`).join('')}`,
-    ),
-  );
-  for (const t of TRACKS) {
-    writeFileSync(join(m, 'tracks', `${t.id}.wav`), toneWav(t.hz, 2));
-    mkdirSync(join(m, 'stream', t.id), { recursive: true });
-    for (let k = 0; k < STREAM_PARTS; k++)
-      writeFileSync(join(m, 'stream', t.id, `${k}.wav`), toneWav(t.hz + 40 * k, 10));
-  }
-  writeFileSync(
-    join(m, 'index.html'),
-    page(
-      'E-music',
-      `<h1>E-music</h1><p>A track costs 0.0100 USD: 20% to E-music, 70% to the label, 10% to the access operator.</p><ul>${TRACKS.map((t) => `<li><a href="tracks/${t.id}.wav">${t.title}</a></li>`).join('')}</ul>`,
-    ),
-  );
 }

@@ -1,0 +1,107 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HEADERS } from '@netpay/protocol';
+import { createPayFetch, memoryStorage, openWallet, type Wallet } from '@netpay/wallet';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorld, type World } from '../../../broker/test/world.ts';
+import { startGreetings } from './sites.ts';
+
+/** E-greetings' send-a-card API over real HTTP, paid by a wallet from the real broker. */
+describe('e-greetings sends cards [pglite]', () => {
+  let w: World;
+  let shop: Awaited<ReturnType<typeof startGreetings>>;
+  let wallet: Wallet;
+  const dir = mkdtempSync(join(tmpdir(), 'netpay-sites-'));
+
+  beforeAll(async () => {
+    w = await startWorld('pglite');
+    shop = await startGreetings({
+      port: 0,
+      dataDir: join(dir, 'data'),
+      filesDir: join(dir, 'files'),
+      brokerUrl: w.url,
+      walletUrl: () => 'http://127.0.0.1:9/',
+      redeemEveryMs: 0,
+      clock: w.clock,
+    });
+    wallet = await openWallet({ storage: memoryStorage(), brokerUrl: w.url });
+    await wallet.register({ login: 'sender@example.com', password: 'correct horse battery' });
+    await wallet.verify(await w.latestCode('sender@example.com'));
+    const bank = await w.bankClient.createAccount({ name: 'sender', initialBalance: 100_000n });
+    await wallet.load(10_000n, { account: bank.id, token: bank.token });
+    await wallet.buy([{ coinValue: 10n, n: 40 }]);
+  });
+  afterAll(async () => {
+    await shop?.close();
+    await w?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const send = (body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${shop.url}/send`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+
+  it('pays for a card and gives a link the recipient opens for free', async () => {
+    const res = await createPayFetch(wallet)(`${shop.url}/send`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ card: 'thanks', to: 'Kim', from: 'Sam', message: 'Thanks for <everything>' }),
+    });
+    expect(res.status).toBe(201);
+    expect(res.netpay?.paid).toBe(50n);
+    const { link } = (await res.json()) as { link: string };
+    expect(link).toMatch(new RegExp(`^${shop.url}/received/[A-Za-z0-9_-]{22}$`));
+    const card = await fetch(link);
+    expect(card.status).toBe(200);
+    const text = await card.text();
+    expect(text).toContain('A card for Kim');
+    expect(text).toContain('Thanks for &lt;everything&gt;'); // escaped, not markup
+    expect((await fetch(`${shop.url}/received/${'A'.repeat(22)}`)).status).toBe(404);
+  });
+
+  it('sends one card per payment: the same payment sent again gets the same link, free', async () => {
+    const coins = (await wallet.balance({ broker: false })).coins;
+    const p = await wallet.pay({ amount: 50n, vendorId: 'e-greetings', resource: 'POST /send' });
+    const body = { card: 'birthday', to: 'Ann', from: 'Sam' };
+    const first = await send(body, { [HEADERS.payment]: p.header });
+    expect(first.status).toBe(201);
+    // The answer was "lost": the wallet resends the same header.
+    const again = await send(body, { [HEADERS.payment]: p.header });
+    expect(again.status).toBe(201);
+    expect((await again.json()).id).toBe((await first.json()).id);
+    await wallet.settle(p.id, { accepted: true });
+    expect((await wallet.balance({ broker: false })).coins).toBe(coins - 50n);
+    const accepted = await shop.store.revenue(0);
+    expect(accepted.reduce((sum, r) => sum + BigInt(r.amount), 0n)).toBe(100n);
+  });
+
+  it('refuses a card it cannot send before asking for money, and changes nothing', async () => {
+    for (const [body, field] of [
+      [{ card: 'nope', to: 'a', from: 'b' }, 'card'],
+      [{ card: 'thanks', to: '', from: 'b' }, 'to'],
+      [{ card: 'thanks', to: 'a', from: 'b', message: 'x'.repeat(501) }, 'message'],
+      [{ card: 'thanks', to: 'a', from: 'b', extra: 1 }, 'body'],
+    ] as const) {
+      const res = await send(body);
+      expect(res.status, field).toBe(400);
+      const answer = (await res.json()) as { code: string; message: string };
+      expect(answer.code).toBe('bad_request');
+      if (field !== 'body') expect(answer.message).toContain(field);
+    }
+    const notJson = await fetch(`${shop.url}/send`, { method: 'POST', body: 'hello' });
+    expect(notJson.status).toBeGreaterThanOrEqual(400);
+    expect(notJson.status).toBeLessThan(500);
+    // Unpaid, a valid card is a 402 with the terms (and the server-side wallet's sign-in link).
+    const unpaid = await send({ card: 'thanks', to: 'a', from: 'b' });
+    expect(unpaid.status).toBe(402);
+    const terms = ((await unpaid.json()) as { terms: { price: string; wallet?: { signIn: string } } }).terms;
+    expect(terms.price).toBe('50');
+    expect(terms.wallet?.signIn).toContain('/netpay/wallet/signin');
+    const accepted = await shop.store.revenue(0);
+    expect(accepted.reduce((sum, r) => sum + BigInt(r.amount), 0n)).toBe(100n);
+  });
+});

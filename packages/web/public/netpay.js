@@ -1,0 +1,119 @@
+/**
+ * NetPay for a shop's own pages: one script tag, no browser extension.
+ *
+ *   <script src="https://wallet.example/netpay.js"></script>
+ *   const res = await NetPay.fetch('/send', { method: 'POST', headers: {...}, body: JSON.stringify(card) });
+ *   res.netpay  // { paid, formatted, vendorId, receipt } when something was paid
+ *
+ * NetPay.fetch asks the shop first (with the page's cookies, so a customer signed in to a server-side wallet
+ * pays from it); on a NetPay 402 it hands the request to the customer's browser wallet, a frame from the
+ * wallet's origin, which pays within the customer's limits for this shop (asking above them) and makes the
+ * request with the payment. A refusal throws an Error with `code` (no_coins, spending_limit, declined,
+ * wallet_unreachable, …), and `signIn`: the shop's link to pay from the NetPay account instead.
+ */
+(() => {
+  if (window.NetPay) return;
+  const script = document.currentScript;
+  const walletUrl = new URL('.', script.src).href;
+  const walletOrigin = new URL(script.src).origin;
+  const pending = new Map();
+  let frame;
+  let ready;
+  let seq = 0;
+  let focusBack = null;
+
+  const fail = (code, message, extra) =>
+    Object.assign(new Error(message), { name: 'NetPayError', code }, extra);
+
+  addEventListener('message', (ev) => {
+    if (!frame || ev.origin !== walletOrigin || ev.source !== frame.contentWindow) return;
+    const m = ev.data || {};
+    if (m.type === 'show') {
+      focusBack = document.activeElement;
+      frame.style.display = 'block';
+      frame.focus();
+      // Now that it can take focus, the frame puts it on its Pay button (keyboard users answer at once).
+      frame.contentWindow.postMessage({ type: 'shown' }, walletOrigin);
+    } else if (m.type === 'hide') {
+      frame.style.display = 'none';
+      focusBack?.focus?.();
+    } else if (m.type === 'result' && pending.has(m.id)) {
+      pending.get(m.id)(m);
+      pending.delete(m.id);
+    }
+  });
+
+  function walletFrame() {
+    ready ??= new Promise((resolve, reject) => {
+      frame = document.createElement('iframe');
+      frame.src = `${walletUrl}pay.html`;
+      frame.title = 'NetPay wallet';
+      frame.setAttribute(
+        'style',
+        'position:fixed;right:1rem;bottom:1rem;width:min(24rem,calc(100vw - 2rem));height:13rem;border:0;border-radius:.75rem;box-shadow:0 10px 40px rgba(0,0,0,.35);z-index:2147483647;display:none;background:#fff',
+      );
+      const onReady = (ev) => {
+        if (ev.source !== frame.contentWindow || ev.data?.type !== 'ready') return;
+        removeEventListener('message', onReady);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        removeEventListener('message', onReady);
+        frame.remove();
+        ready = undefined;
+        reject(fail('wallet_unreachable', `The NetPay wallet at ${walletOrigin} does not answer.`));
+      }, 15_000);
+      addEventListener('message', onReady);
+      document.body.append(frame);
+    });
+    return ready;
+  }
+
+  async function netpayFetch(input, init = {}) {
+    const url = new URL(String(input), location.href).href;
+    const first = await fetch(url, { credentials: 'same-origin', ...init });
+    if (first.status !== 402) return first;
+    const answer = await first
+      .clone()
+      .json()
+      .catch(() => ({}));
+    const terms = answer?.terms;
+    if (!terms) return first; // a 402 that is not NetPay's: the page handles it
+    const signIn = terms.wallet?.signIn ? new URL(terms.wallet.signIn, url).href : undefined;
+    if (init.body != null && typeof init.body !== 'string')
+      throw fail('unsupported_body', 'NetPay.fetch sends text bodies only (JSON.stringify the body)');
+    await walletFrame();
+    const id = ++seq;
+    const result = await new Promise((resolve) => {
+      pending.set(id, resolve);
+      frame.contentWindow.postMessage(
+        {
+          type: 'pay',
+          id,
+          url,
+          method: (init.method || 'GET').toUpperCase(),
+          headers: [...new Headers(init.headers).entries()],
+          body: init.body ?? null,
+        },
+        walletOrigin,
+      );
+    });
+    if (!result.ok)
+      throw fail(result.code, result.message, {
+        terms,
+        signIn,
+        walletUrl: result.code === 'no_coins' ? walletUrl : undefined,
+      });
+    const empty = result.status === 204 || result.status === 304 || result.status < 200;
+    const res = new Response(empty ? null : result.body, {
+      status: result.status,
+      statusText: result.statusText,
+      headers: result.headers,
+    });
+    Object.defineProperty(res, 'netpay', { value: result.netpay });
+    return res;
+  }
+
+  window.NetPay = { fetch: netpayFetch, walletUrl };
+})();
