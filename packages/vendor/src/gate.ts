@@ -129,10 +129,15 @@ export interface GateOptions {
 }
 
 export const DEFAULT_WALLET_PATH = '/netpay/wallet';
-/** The cookie holding this customer's server-side wallet grant token for this vendor. */
-export const WALLET_COOKIE = 'netpay_wallet';
-/** The nonce tying a sign-in's callback to the browser that started it (login CSRF). */
-export const WALLET_STATE_COOKIE = 'netpay_wallet_state';
+/**
+ * The cookie holding this customer's server-side wallet grant token for this vendor. Named per vendor:
+ * browsers share cookies between ports of one host (and shops may share a domain), so one shop's token is
+ * never sent as another's. Characters a cookie name cannot hold become `_`.
+ */
+export const walletCookie = (vendorId: string) =>
+  `netpay_wallet_${vendorId.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+/** The nonce tying a sign-in's callback to the browser that started it (login CSRF); per vendor too. */
+export const walletStateCookie = (vendorId: string) => `${walletCookie(vendorId)}_state`;
 export const WALLET_RECEIPT_HEADER = 'NetPay-Wallet-Receipt';
 
 function cookie(headers: GateRequest['headers'], name: string): string | undefined {
@@ -165,6 +170,8 @@ export const DEFAULT_HANDOVER_PATH = '/netpay/handover';
  * header, or releases the reservation if it failed — a failed handler is never charged.
  */
 export function createGate(o: GateOptions) {
+  const WALLET_COOKIE_NAME = walletCookie(o.vendorId);
+  const STATE_COOKIE = walletStateCookie(o.vendorId);
   const clock = o.clock ?? Date.now;
   const cur = makeCurrency(o.currency.code, o.currency.exponent);
   const walletPath = o.walletPath ?? DEFAULT_WALLET_PATH;
@@ -527,7 +534,7 @@ export function createGate(o: GateOptions) {
           ...asked,
           headers: {
             ...asked.headers,
-            'set-cookie': `${WALLET_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax`,
+            'set-cookie': `${WALLET_COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax`,
           },
         },
       };
@@ -563,7 +570,7 @@ export function createGate(o: GateOptions) {
         status: 302,
         headers: {
           location: to.toString(),
-          'set-cookie': `${WALLET_STATE_COOKIE}=${nonce}; Path=${walletPath}; Max-Age=900; HttpOnly; SameSite=Lax${secure}`,
+          'set-cookie': `${STATE_COOKIE}=${nonce}; Path=${walletPath}; Max-Age=900; HttpOnly; SameSite=Lax${secure}`,
         },
       };
     }
@@ -573,7 +580,7 @@ export function createGate(o: GateOptions) {
       // Only the browser that started this sign-in may finish it (else an attacker's grant could be planted).
       const state = typeof query.state === 'string' ? query.state : '';
       const dot = state.indexOf('.');
-      const nonce = cookie(headers, WALLET_STATE_COOKIE);
+      const nonce = cookie(headers, STATE_COOKIE);
       if (dot < 1 || !nonce || state.slice(0, dot) !== nonce)
         return refuse(400, 'wallet_sign_in', 'this sign-in was not started in this browser; start it again');
       try {
@@ -582,7 +589,7 @@ export function createGate(o: GateOptions) {
           status: 302,
           headers: {
             location: safeReturn(state.slice(dot + 1)),
-            'set-cookie': `${WALLET_COOKIE}=${grant.token}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax${secure}`,
+            'set-cookie': `${WALLET_COOKIE_NAME}=${grant.token}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax${secure}`,
           },
         };
       } catch (e) {
@@ -599,7 +606,7 @@ export function createGate(o: GateOptions) {
         status: 302,
         headers: {
           location: safeReturn(query.return),
-          'set-cookie': `${WALLET_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure}`,
+          'set-cookie': `${WALLET_COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${secure}`,
         },
       };
     }
@@ -613,7 +620,7 @@ export function createGate(o: GateOptions) {
     if (req.method === 'HEAD') return { answer: paymentRequired(price, req) };
     const resource = `${req.method} ${req.url}`;
     if (header === undefined) {
-      const token = walletBase() ? cookie(req.headers, WALLET_COOKIE) : undefined;
+      const token = walletBase() ? cookie(req.headers, WALLET_COOKIE_NAME) : undefined;
       return token ? chargeWallet(token, price, req, resource) : { answer: paymentRequired(price, req) };
     }
     const decoded = decodeHeader('payment', header);

@@ -187,7 +187,8 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
     });
     const back = await base(authorize.redirect, { redirect: 'manual', headers: { cookie: stateCookie } });
     const cookie = (back.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    if (!cookie.startsWith('netpay_wallet=') || cookie === 'netpay_wallet=')
+    // The vendor's grant cookie: netpay_wallet_<vendor>=<token> (not its sign-in state cookie).
+    if (!/^netpay_wallet_[^=]*=./.test(cookie) || /^netpay_wallet_[^=]*_state=/.test(cookie))
       throw new WalletError(
         'server_wallet_sign_in',
         `${terms.vendorId} did not finish the wallet sign-in (${back.status})`,

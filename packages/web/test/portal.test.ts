@@ -196,6 +196,36 @@ describe('web wallet in chromium [pglite]', () => {
     const rows = await page.getByTestId('history').locator('tr').allTextContents();
     expect(rows).toHaveLength(6);
     expect(rows.every((r) => r.includes('accepted'))).toBe(true);
+
+    // No coins left: E-greetings offers the NetPay account (the server-side wallet) instead.
+    await shop.bringToFront();
+    await congrats.getByLabel('From').press('Enter');
+    await expect.poll(() => congrats.getByRole('status').textContent()).toContain('has no coins');
+    await congrats.getByRole('link', { name: 'Pay from my NetPay account instead' }).click();
+    await shop.getByLabel('Login').fill(login);
+    await shop.getByLabel('Password').fill('correct horse battery');
+    await shop.getByLabel('Password').press('Enter');
+    await shop.getByLabel('Code').fill(await w.latestCode(login));
+    await shop.getByLabel('Spending cap (USD)').fill('0.1000');
+    await shop.getByLabel('Spending cap (USD)').press('Enter');
+    await expect.poll(() => shop.url()).toBe(`${greetingsUrl}/`);
+    await congrats.getByLabel('To').fill('Lee');
+    await congrats.getByLabel('From').fill('Sam');
+    await congrats.getByLabel('From').press('Enter');
+    await expect
+      .poll(() => congrats.getByRole('status').textContent())
+      .toContain('Sent. Give this link to Lee');
+    // The wallet page lists the shop's cap on the account; stopping it stops the charges.
+    await page.bringToFront();
+    await page.reload();
+    await expect
+      .poll(() => page.getByTestId('grants').textContent())
+      .toContain('E-greetings0.1000 USD a day0.0050 USD');
+    await page.getByRole('button', { name: 'Stop E-greetings charging my account' }).press('Enter');
+    await expect.poll(() => notice(page).textContent()).toContain('E-greetings can no longer charge');
+    await shop.bringToFront();
+    await congrats.getByLabel('From').press('Enter');
+    await expect.poll(() => congrats.getByRole('status').textContent()).toContain('has no coins');
     expect(errors).toEqual([]);
     await w.audit();
 
