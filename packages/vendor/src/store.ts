@@ -366,11 +366,12 @@ export function createChainStore(o: StoreOptions) {
          FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[], $5::text[])
            AS a(chain_id, from_index, to_index, payword, receipt)
          WHERE v.chain_id = a.chain_id AND v.accepted_index = a.from_index AND v.status = 'held'
-         RETURNING v.chain_id, v.accepted_index,
+         RETURNING v.chain_id, v.accepted_index, a.receipt,
            (a.to_index - a.from_index)::int8 * (v.touchstone->>'coinValue')::int8 AS amount
        ), revenue AS (
+         -- A payment over several chains has one receipt on each: it counts once.
          INSERT INTO vendor_revenue (minute, amount, payments)
-         SELECT $7, sum(amount), count(*) FROM applied HAVING count(*) > 0
+         SELECT $7, sum(amount), count(DISTINCT receipt) FROM applied HAVING count(*) > 0
          ON CONFLICT (minute) DO UPDATE SET amount = vendor_revenue.amount + excluded.amount,
            payments = vendor_revenue.payments + excluded.payments
        )${

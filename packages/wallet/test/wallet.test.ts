@@ -75,6 +75,8 @@ describe('wallet [pglite]', () => {
       amount: '23',
       parts: [{ coins: 2 }, { coins: 3 }],
     });
+    // The vendor's revenue counts it as one payment of 23, though it spans two chains.
+    expect(await shopA.store.revenue(0)).toEqual([expect.objectContaining({ amount: '23', payments: 1 })]);
     const second = await pay(itemUrl(shopA));
     expect(second.status).toBe(200);
     // At B the chains are handed over from A without the customer noticing.

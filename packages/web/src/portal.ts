@@ -42,6 +42,7 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
   const [busy, setBusy] = useState(false);
   const [balance, setBalance] = useState<Balance | null>(null);
   const [denominations, setDenominations] = useState<string[]>([]);
+  const [maxCoins, setMaxCoins] = useState(0);
   const [bought, setBought] = useState<string | null>(null);
   const [limit, setLimit] = useState('0.0100');
   const [cur, setCur] = useState<ReturnType<typeof currency> | null>(null);
@@ -76,6 +77,7 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
         setCur(currency(c.code, c.exponent));
         const cfg = await fetch(`${config.broker}/config`).then((r) => r.json());
         setDenominations(cfg.denominations);
+        setMaxCoins(cfg.maxChainLength);
         if (signedIn) {
           setBalance(await wallet.balance());
           setGrants(await wallet.grants());
@@ -213,7 +215,11 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
     <section>
       <h2>Buy coins</h2>
       <form onSubmit=${act(async (f) => {
-        const r = await wallet.buy([{ coinValue: BigInt(field(f, 'value')), n: Number(field(f, 'coins')) }]);
+        const text = field(f, 'coins');
+        const n = /^[1-9][0-9]{0,9}$/.test(text) ? Number(text) : 0;
+        if (n < 1 || n > maxCoins)
+          throw new WalletError('bad_amount', `How many coins: a whole number from 1 to ${maxCoins}.`);
+        const r = await wallet.buy([{ coinValue: BigInt(field(f, 'value')), n }]);
         return `Bought ${field(f, 'coins')} coins for ${show(r.total)}.`;
       })}>
         <label for="value">Coin value</label>
@@ -238,12 +244,14 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
                 `${s.name} answered ${res.status}: ${(await res.text()).slice(0, 200)}`,
               );
             const type = res.headers.get('content-type') ?? '';
-            const body = type.startsWith('text/')
-              ? (await res.text())
-                  .replace(/<[^>]+>/g, ' ')
+            // The page's text only (parsed, never run: DOMParser does not execute scripts).
+            const body = type.startsWith('text/html')
+              ? (new DOMParser().parseFromString(await res.text(), 'text/html').body.textContent ?? '')
                   .replace(/\s+/g, ' ')
                   .trim()
-              : `${(await res.arrayBuffer()).byteLength} bytes of ${type}`;
+              : type.startsWith('text/')
+                ? await res.text()
+                : `${(await res.arrayBuffer()).byteLength} bytes of ${type}`;
             setBought(`${s.name}: ${body}`);
             return res.netpay ? `Paid ${show(res.netpay.paid)} to ${s.name}.` : `${s.name} charged nothing.`;
           })}><button disabled=${busy}>Buy ${s.sample} at ${s.name}</button></form>`,
