@@ -66,6 +66,12 @@ export const BrokerConfigSchema = z.strictObject({
   /** Device codes: digits, lifetime and attempts. */
   deviceCodeTtlSeconds: z.number().int().min(30).default(600),
   deviceCodeMaxAttempts: z.number().int().min(1).max(20).default(5),
+  /**
+   * Password guessing: after this many wrong passwords for one login within `passwordLockSeconds`, the
+   * login is refused (429 too_many_attempts) until that long has passed — at the API and the sign-in page.
+   */
+  passwordMaxFailures: z.number().int().min(3).max(100).default(10),
+  passwordLockSeconds: z.number().int().min(60).max(86_400).default(900),
   sessionTtlSeconds: z
     .number()
     .int()

@@ -248,4 +248,17 @@ export const BROKER_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE outbox ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY;
     `,
   },
+  {
+    id: '20261126_0270_login_failures',
+    sql: `
+      -- Wrong passwords per login (known or not), counted from first_at; locked_until refuses the login
+      -- for a while once there are too many. A right password clears the row.
+      CREATE TABLE login_failures (
+        login text PRIMARY KEY,
+        failures integer NOT NULL,
+        first_at bigint NOT NULL,
+        locked_until bigint
+      );
+    `,
+  },
 ];

@@ -73,6 +73,31 @@ for (const kind of TEST_DATABASES) {
       expect(ok.status).toBe(200);
     });
 
+    it('locks a login after too many wrong passwords, for a while, even for the right one', async () => {
+      const login = `guessed-${kind}@example.com`;
+      const password = 'correct horse battery';
+      expect((await w.call('POST', '/customers', { body: { login, password } })).status).toBe(201);
+      const attempt = (p: string) => w.call('POST', '/sessions', { body: { login, password: p } });
+      // A right password clears the count: 9 wrong, right, 9 wrong — not locked.
+      for (let i = 0; i < 9; i++) expect((await attempt(`wrong password ${i}`)).status).toBe(401);
+      expect((await attempt(password)).status).toBe(200);
+      for (let i = 0; i < 9; i++) expect((await attempt(`wrong password ${i}`)).status).toBe(401);
+      // The tenth wrong one locks it: the right password is refused too, until 15 minutes pass.
+      expect((await attempt('wrong password 9')).status).toBe(401);
+      const locked = await attempt(password);
+      expect(locked.status).toBe(429);
+      expect(locked.body).toMatchObject({ code: 'too_many_attempts' });
+      expect(locked.body.message).toContain('try again in 15 minute(s)');
+      // An unknown login is counted the same way (no telling which logins exist).
+      const ghost = (p: string) =>
+        w.call('POST', '/sessions', { body: { login: `ghost-${kind}@example.com`, password: p } });
+      for (let i = 0; i < 10; i++) expect((await ghost(`wrong password ${i}`)).status).toBe(401);
+      expect((await ghost('wrong password')).status).toBe(429);
+      w.advance(15 * 60_000 + 1);
+      expect((await attempt(password)).status).toBe(200);
+      expect((await ghost('wrong password')).status).toBe(401);
+    });
+
     it('enforces TOTP once enrolled', async () => {
       const c = await w.newCustomer('totp');
       const enrol = await w.call('POST', '/me/totp', { token: c.token });
