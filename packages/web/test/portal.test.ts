@@ -99,7 +99,9 @@ describe('web wallet in chromium [pglite]', () => {
     await expect.poll(() => notice(page).textContent()).toContain('Loaded 5.0000 USD');
     await page.getByLabel('Coin value').selectOption('10');
     await submit(page, { 'How many coins': '1e3' });
-    await expect.poll(() => page.getByRole('alert').textContent()).toContain('How many coins: a whole number');
+    await expect
+      .poll(() => page.getByRole('alert').textContent())
+      .toContain('How many coins: a whole number');
     await submit(page, { 'How many coins': '100' });
     await expect.poll(() => notice(page).textContent()).toContain('Bought 100 coins for 0.1000 USD');
     await expect.poll(() => page.getByTestId('coins').textContent()).toBe('0.1000 USD');
