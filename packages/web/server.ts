@@ -27,6 +27,15 @@ export async function startWeb(o: WebOptions) {
     reply.header('cache-control', 'no-store').send({ broker: o.broker, shops: o.shops }),
   );
   app.get('/healthz', async () => ({ ok: true }));
+  // Only the wallet frame may be framed (by any shop's page); the wallet's own pages may not (clickjacking).
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (String(reply.getHeader('content-type') ?? '').startsWith('text/html')) {
+      const frame = req.url.split('?')[0] === '/pay.html';
+      reply.header('content-security-policy', frame ? 'frame-ancestors *' : "frame-ancestors 'none'");
+      if (!frame) reply.header('x-frame-options', 'DENY');
+    }
+    return payload;
+  });
   // Each shop's dashboard data, fetched here on this machine (the shops serve it to this machine only and
   // to no other site), so the dashboard page reads it from its own origin.
   app.get('/shops/:id/dashboard.json', async (req, reply) => {

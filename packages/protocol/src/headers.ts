@@ -13,6 +13,17 @@ export const HEADERS = {
   receipt: 'NetPay-Receipt',
 } as const;
 
+/**
+ * The server-side wallet's cookies at a vendor: the grant token and the sign-in state, each named after the
+ * vendor (its id in base64url, so two ids never share a name), since browsers send a host's cookies to all
+ * its ports and shops may share a domain.
+ */
+export const WALLET_COOKIE_PREFIX = 'netpay_wallet.';
+export const WALLET_STATE_COOKIE_PREFIX = 'netpay_state.';
+export const walletCookieName = (vendorId: string) => WALLET_COOKIE_PREFIX + toBase64url(utf8(vendorId));
+export const walletStateCookieName = (vendorId: string) =>
+  WALLET_STATE_COOKIE_PREFIX + toBase64url(utf8(vendorId));
+
 /** Largest header value accepted (base64url characters). */
 export const MAX_HEADER_LENGTH = 16 * 1024;
 

@@ -107,6 +107,11 @@ export function formatAmount(m: Money): string {
   return neg ? `-${body}` : body;
 }
 
+/** For people: the amount and the currency's code, "0.0050 USD". */
+export function formatMoney(m: Money): string {
+  return `${formatAmount(m)} ${m.currency.code}`;
+}
+
 /** The wire form of an amount: its minor units as a decimal string. */
 export function toWire(m: Money | bigint): string {
   return (typeof m === 'bigint' ? m : m.minor).toString();

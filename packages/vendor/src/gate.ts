@@ -24,6 +24,8 @@ import {
   verifyMessageSignature,
   verifyPayment,
   verifyTouchstone,
+  walletCookieName,
+  walletStateCookieName,
 } from '@netpay/protocol';
 import { escapeHtml } from '@netpay/service';
 import { type BrokerClient, BrokerError, type WalletCharge } from './broker-client.ts';
@@ -129,15 +131,9 @@ export interface GateOptions {
 }
 
 export const DEFAULT_WALLET_PATH = '/netpay/wallet';
-/**
- * The cookie holding this customer's server-side wallet grant token for this vendor. Named per vendor:
- * browsers share cookies between ports of one host (and shops may share a domain), so one shop's token is
- * never sent as another's. Characters a cookie name cannot hold become `_`.
- */
-export const walletCookie = (vendorId: string) =>
-  `netpay_wallet_${vendorId.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
-/** The nonce tying a sign-in's callback to the browser that started it (login CSRF); per vendor too. */
-export const walletStateCookie = (vendorId: string) => `${walletCookie(vendorId)}_state`;
+// The customer's grant token for this vendor, and the nonce tying a sign-in's callback to the browser that
+// started it (login CSRF): cookies named per vendor (@netpay/protocol walletCookieName).
+
 export const WALLET_RECEIPT_HEADER = 'NetPay-Wallet-Receipt';
 
 function cookie(headers: GateRequest['headers'], name: string): string | undefined {
@@ -170,8 +166,8 @@ export const DEFAULT_HANDOVER_PATH = '/netpay/handover';
  * header, or releases the reservation if it failed — a failed handler is never charged.
  */
 export function createGate(o: GateOptions) {
-  const WALLET_COOKIE_NAME = walletCookie(o.vendorId);
-  const STATE_COOKIE = walletStateCookie(o.vendorId);
+  const WALLET_COOKIE_NAME = walletCookieName(o.vendorId);
+  const STATE_COOKIE = walletStateCookieName(o.vendorId);
   const clock = o.clock ?? Date.now;
   const cur = makeCurrency(o.currency.code, o.currency.exponent);
   const walletPath = o.walletPath ?? DEFAULT_WALLET_PATH;

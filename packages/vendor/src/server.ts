@@ -141,6 +141,8 @@ export interface StartVendorOptions {
 export interface VendorSite {
   readonly db: Db;
   readonly vendorId: string;
+  /** Unix milliseconds (the vendor's clock). */
+  readonly clock: () => number;
   /** The vendor's public URL (known once it listens). */
   readonly url: () => string;
 }
@@ -200,7 +202,7 @@ export async function startVendorServer(o: StartVendorOptions) {
     ]);
     return { name: o.prices.name ?? vendorId, currency: o.prices.currency, statement, revenue, payees };
   });
-  await o.routes?.(app, { db, vendorId, url: () => registeredUrl ?? '' });
+  await o.routes?.(app, { db, vendorId, clock, url: () => registeredUrl ?? '' });
   // One path, normalised once, is both priced and served: `//a.pdf` or `x/../a.pdf` cannot dodge the price.
   app.get(
     '/*',
@@ -266,6 +268,8 @@ export async function startVendorServer(o: StartVendorOptions) {
     publicKey: toBase64url(signer.publicKey),
     redeemer,
     store,
+    /** The vendor's database (its own tables and the site's). */
+    db,
     close() {
       closed ??= (async () => {
         stop();

@@ -164,7 +164,7 @@ for (const kind of TEST_DATABASES) {
       expect(callback.status).toBe(302);
       expect(callback.headers.get('location')).toBe('/card');
       cookie = callback.headers.get('set-cookie')!.split(';')[0]!;
-      expect(cookie).toMatch(/^netpay_wallet_[^=]+=.{20,}/);
+      expect(cookie).toMatch(/^netpay_wallet\.[A-Za-z0-9_-]+=.{20,}/);
       // The code is single-use.
       const again = await fetch(back, { redirect: 'manual', headers: { cookie: ok.stateCookie } });
       expect(again.status).toBe(400);
@@ -232,7 +232,7 @@ for (const kind of TEST_DATABASES) {
       const after = await fetch(`${url}/card`, { headers: { cookie } });
       expect(after.status).toBe(402);
       expect(await after.json()).toMatchObject({ code: 'payment_required' });
-      expect(after.headers.get('set-cookie')).toMatch(/netpay_wallet_[^=]+=;/);
+      expect(after.headers.get('set-cookie')).toMatch(/netpay_wallet\.[A-Za-z0-9_-]+=;/);
       await w.audit();
     });
 

@@ -1,6 +1,15 @@
-import { decodeHeader, formatAmount, fromBase64url, HEADERS, MinorWireSchema, money } from '@netpay/protocol';
+import {
+  decodeHeader,
+  formatAmount,
+  fromBase64url,
+  HEADERS,
+  MinorWireSchema,
+  money,
+  walletCookieName,
+} from '@netpay/protocol';
 import { z } from 'zod';
 import { WalletError } from './broker-api.ts';
+import type { PaymentRecord } from './state.ts';
 import type { Wallet } from './wallet.ts';
 
 /** The terms a NetPay vendor answers 402 with (packages/vendor, docs/protocol.md §9), as far as we need. */
@@ -118,6 +127,19 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
     return { ...init, headers };
   };
 
+  /** What to keep of a request other than a plain GET, so a crash can be followed by the same request. */
+  function resendable(init: RequestInit | undefined): { request?: PaymentRecord['request'] } {
+    const method = (init?.method ?? 'GET').toUpperCase();
+    if ((method === 'GET' || method === 'HEAD') && init?.body == null) return {};
+    const body = typeof init?.body === 'string' && init.body.length <= 65_536 ? init.body : undefined;
+    // A body that cannot be kept (a stream, or too big): nothing is kept, and recovery leaves it alone.
+    if (init?.body != null && body === undefined) return {};
+    const headers = [...new Headers(init?.headers).entries()].filter(
+      ([k]) => k !== HEADERS.payment.toLowerCase(),
+    );
+    return { request: { method, headers, ...(body === undefined ? {} : { body }) } };
+  }
+
   async function payWithCoins(url: string, init: RequestInit | undefined, terms: Terms) {
     const resource = `${(init?.method ?? 'GET').toUpperCase()} ${new URL(url).pathname}${new URL(url).search}`;
     const payment = await wallet.pay({
@@ -125,6 +147,7 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
       vendorId: terms.vendorId,
       resource,
       url,
+      ...resendable(init),
     });
     let res: Response;
     try {
@@ -187,8 +210,8 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
     });
     const back = await base(authorize.redirect, { redirect: 'manual', headers: { cookie: stateCookie } });
     const cookie = (back.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    // The vendor's grant cookie: netpay_wallet_<vendor>=<token> (not its sign-in state cookie).
-    if (!/^netpay_wallet_[^=]*=./.test(cookie) || /^netpay_wallet_[^=]*_state=/.test(cookie))
+    // The vendor's grant cookie, with a token (not its sign-in state cookie).
+    if (!cookie.startsWith(`${walletCookieName(terms.vendorId)}=`) || cookie.endsWith('='))
       throw new WalletError(
         'server_wallet_sign_in',
         `${terms.vendorId} did not finish the wallet sign-in (${back.status})`,
@@ -281,13 +304,25 @@ function decodeWalletReceipt(header: string): unknown {
  * stay in flight (their chains unused) until the next call.
  */
 export async function recoverPayments(wallet: Wallet, fetchImpl: typeof fetch = globalThis.fetch) {
-  const out = { resent: 0, accepted: 0, refused: 0, unreachable: 0 };
+  const out = { resent: 0, accepted: 0, refused: 0, unreachable: 0, kept: 0 };
   for (const p of wallet.unsettled()) {
     if (!p.url || !p.header) continue;
+    // The same request as it went: a POST is sent again with its body. One that was not kept (not a plain
+    // GET, body too big to keep) is left in flight rather than asked for with another request.
+    const method = p.request?.method ?? p.resource.split(' ')[0] ?? 'GET';
+    if (!p.request && method !== 'GET' && method !== 'HEAD') {
+      out.kept++;
+      continue;
+    }
     out.resent++;
     let res: Response;
     try {
-      res = await fetchImpl(p.url, { headers: { [HEADERS.payment]: p.header } });
+      res = await fetchImpl(p.url, {
+        method,
+        headers: [...(p.request?.headers ?? []), [HEADERS.payment, p.header]],
+        ...(p.request?.body === undefined ? {} : { body: p.request.body }),
+        redirect: 'error',
+      });
     } catch {
       out.unreachable++;
       continue;

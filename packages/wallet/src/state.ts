@@ -58,6 +58,14 @@ export const PaymentRecordSchema = z.strictObject({
   /** While `sent`: the URL and header it went out with (to send again after a crash)… */
   url: z.string().optional(),
   header: z.string().optional(),
+  /** …the request, when it was not a plain GET: method, headers and text body, to send it again exactly… */
+  request: z
+    .strictObject({
+      method: z.string().max(16),
+      headers: z.array(z.tuple([z.string().max(256), z.string().max(8192)])).max(64),
+      body: z.string().max(65_536).optional(),
+    })
+    .optional(),
   /** …and each chain's state before it, to give the coins back if the vendor refuses. */
   undo: z
     .array(

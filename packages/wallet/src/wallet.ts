@@ -434,7 +434,14 @@ export async function openWallet(o: OpenWalletOptions) {
    * Makes a payment of exactly `amount` for `resource` at `vendorId`, writes it down as sent and returns
    * its header. Settle it with `settle` once the vendor answered.
    */
-  async function pay(input: { amount: bigint; vendorId: string; resource: string; url?: string }) {
+  async function pay(input: {
+    amount: bigint;
+    vendorId: string;
+    resource: string;
+    url?: string;
+    /** A request other than a plain GET, kept until the payment is settled to send it again after a crash. */
+    request?: PaymentRecord['request'];
+  }) {
     return exclusive(async (): Promise<PreparedPayment> => {
       if (input.amount <= 0n) throw new WalletError('bad_amount', 'a payment is a positive amount');
       const picked = select(input.amount, input.vendorId);
@@ -475,6 +482,7 @@ export async function openWallet(o: OpenWalletOptions) {
         parts: picked.map((p) => ({ chainId: p.chain.chainId, index: p.chain.spent, coins: p.coins })),
         status: 'sent',
         ...(input.url ? { url: input.url } : {}),
+        ...(input.request ? { request: input.request } : {}),
         header,
         undo: undone,
       };
@@ -514,6 +522,7 @@ export async function openWallet(o: OpenWalletOptions) {
       }
       delete record.undo;
       delete record.header;
+      delete record.request;
       await save();
     });
   }
@@ -522,7 +531,14 @@ export async function openWallet(o: OpenWalletOptions) {
   const unsettled = () =>
     state.history
       .filter((h) => h.status === 'sent')
-      .map((h) => ({ id: h.id, vendorId: h.vendorId, resource: h.resource, url: h.url, header: h.header }));
+      .map((h) => ({
+        id: h.id,
+        vendorId: h.vendorId,
+        resource: h.resource,
+        url: h.url,
+        header: h.header,
+        request: h.request,
+      }));
 
   async function recordServerWalletPayment(input: {
     vendorId: string;

@@ -30,6 +30,7 @@
     const m = ev.data || {};
     if (m.type === 'show') {
       focusBack = document.activeElement;
+      if (Number.isFinite(m.height)) frame.style.height = `${Math.min(Math.max(m.height, 120), 600)}px`;
       frame.style.display = 'block';
       frame.focus();
       // Now that it can take focus, the frame puts it on its Pay button (keyboard users answer at once).
@@ -39,7 +40,6 @@
       focusBack?.focus?.();
     } else if (m.type === 'result' && pending.has(m.id)) {
       pending.get(m.id)(m);
-      pending.delete(m.id);
     }
   });
 
@@ -56,6 +56,14 @@
         if (ev.source !== frame.contentWindow || ev.data?.type !== 'ready') return;
         removeEventListener('message', onReady);
         clearTimeout(timer);
+        // Should the frame load again (navigated, crashed), what it was asked is lost: say so.
+        frame.addEventListener('load', () => {
+          for (const answer of [...pending.values()])
+            answer({ ok: false, code: 'wallet_unreachable', message: 'The NetPay wallet was reloaded.' });
+          frame.style.display = 'none';
+          frame.remove();
+          ready = undefined;
+        });
         resolve();
       };
       const timer = setTimeout(() => {
@@ -86,7 +94,21 @@
     await walletFrame();
     const id = ++seq;
     const result = await new Promise((resolve) => {
-      pending.set(id, resolve);
+      // The customer may take a while to answer a question (the frame gives up after two minutes).
+      const timer = setTimeout(
+        () =>
+          pending.get(id)?.({
+            ok: false,
+            code: 'wallet_unreachable',
+            message: 'The NetPay wallet did not answer.',
+          }),
+        150_000,
+      );
+      pending.set(id, (answer) => {
+        clearTimeout(timer);
+        pending.delete(id);
+        resolve(answer);
+      });
       frame.contentWindow.postMessage(
         {
           type: 'pay',

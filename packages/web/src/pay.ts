@@ -1,20 +1,27 @@
 /**
  * The wallet frame a shop's page embeds (through `netpay.js`): it holds the customer's browser wallet (the
  * same IndexedDB wallet as the wallet page, on the wallet's origin) and pays the shop's requests for it,
- * within the customer's limits for that shop. Above the "ask above" amount it shows itself and asks.
+ * within the customer's limits for that shop. Above the "ask" amount it shows itself and asks.
  *
- * It answers only its parent page, and pays only for URLs on that page's own origin: a shop can spend
- * from the wallet only what the customer's limits allow for it, and only at itself.
+ * What a page can and cannot do with it:
+ * - It pays only for URLs on the embedding page's own origin (fetched without following redirects), and
+ *   only a vendor the broker has registered at that origin: a page cannot borrow another shop's limits.
+ * - Shops the wallet does not list ask before every payment until the customer sets their limits.
+ * - The page learns only whether it was paid, with a code and a fixed message: never the balance, the
+ *   limits or what was spent elsewhere.
+ * - The Pay button answers only after the question has been on screen for a moment (and, where the browser
+ *   can tell, while the frame is really visible, not covered or transparent); the focus starts on
+ *   "Don't pay", so a keystroke meant for the page does not pay.
  */
-import { currency, formatAmount, money } from '@netpay/protocol';
+import { currency, formatMoney, money, PartyIdSchema } from '@netpay/protocol';
 import {
   createPayFetch,
   indexedDbStorage,
   openWallet,
   type PaidInfo,
   PaymentDeclined,
+  recoverPayments,
   type Terms,
-  type Wallet,
   WalletError,
 } from '@netpay/wallet';
 import { z } from 'zod';
@@ -28,85 +35,87 @@ const PayRequestSchema = z.strictObject({
   headers: z.array(z.tuple([z.string().max(256), z.string().max(8192)])).max(64),
   body: z.string().max(1_000_000).nullable(),
 });
+const PartySchema = z.object({ id: PartyIdSchema, name: z.string(), url: z.string().nullable().optional() });
+
+/** What the embedding page is told, whatever the wallet knows: a code and a fixed message. */
+const FOR_THE_PAGE: Record<string, string> = {
+  no_coins: 'Your NetPay wallet cannot pay this: buy coins in it, or pay from your NetPay account.',
+  spending_limit: 'Spending limit reached for this shop today: you can change it in your NetPay wallet.',
+  declined: 'You did not pay.',
+  vendor_unreachable: 'The shop did not answer the payment; your wallet will settle it with the shop.',
+  vendor_mismatch: 'This page is not where the shop it names is registered: the wallet did not pay.',
+  wrong_origin: 'A page can only pay for its own site.',
+  bad_request: 'The wallet frame got a malformed request.',
+  busy: 'The wallet has too many payments waiting: try again in a moment.',
+  wrong_currency: 'This shop asks for a currency your wallet does not hold.',
+  broker_not_accepted: "This shop does not take your broker's coins.",
+};
+/** Wallet codes the page sees as one of the above. */
+const AS = { insufficient_coins: 'no_coins', over_vendor_daily_limit: 'spending_limit' } as const;
+
+const ASK_TIMEOUT_MS = 120_000;
+const ARM_MS = 700;
+const MAX_WAITING = 8;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
-/** Shows the question in this frame (the page makes the frame visible) and waits for the answer. */
+/**
+ * Shows the question (the page makes the frame visible and says 'shown') and waits for the answer: Pay,
+ * Don't pay, Escape, or nothing for two minutes (no).
+ */
 function ask(parentOrigin: string, what: string, left: string): Promise<boolean> {
+  const pay = $<HTMLButtonElement>('pay');
+  const cancel = $<HTMLButtonElement>('cancel');
   $('what').textContent = what;
   $('left').textContent = left;
   $('ask').hidden = false;
-  parent.postMessage({ type: 'show' }, parentOrigin); // the page shows the frame and says 'shown'
+  pay.disabled = true;
+  parent.postMessage({ type: 'show', height: document.documentElement.scrollHeight }, parentOrigin);
   return new Promise((resolve) => {
-    const done = (yes: boolean) => {
+    let armTimer: ReturnType<typeof setTimeout> | undefined;
+    const arm = (visible: boolean) => {
+      clearTimeout(armTimer);
+      pay.disabled = true;
+      if (visible) armTimer = setTimeout(() => (pay.disabled = false), ARM_MS);
+    };
+    // Where the browser computes real visibility (IntersectionObserver v2), Pay is armed only while the
+    // frame is visible; elsewhere after a moment on screen.
+    const v2 = 'isVisible' in IntersectionObserverEntry.prototype;
+    const observer = v2
+      ? new IntersectionObserver(
+          (entries) => {
+            for (const e of entries) arm((e as IntersectionObserverEntry & { isVisible: boolean }).isVisible);
+          },
+          { trackVisibility: true, delay: 100 } as IntersectionObserverInit,
+        )
+      : undefined;
+    observer?.observe($('ask'));
+    if (!v2) arm(true);
+    const timeout = setTimeout(() => done(false), ASK_TIMEOUT_MS);
+    function done(yes: boolean) {
+      clearTimeout(timeout);
+      clearTimeout(armTimer);
+      observer?.disconnect();
       $('ask').hidden = true;
-      $('pay').onclick = $('cancel').onclick = document.onkeydown = null;
+      pay.onclick = cancel.onclick = document.onkeydown = null;
       parent.postMessage({ type: 'hide' }, parentOrigin);
       resolve(yes);
+    }
+    pay.onclick = () => {
+      if (!pay.disabled) done(true);
     };
-    $('pay').onclick = () => done(true);
-    $('cancel').onclick = () => done(false);
+    cancel.onclick = () => done(false);
     document.onkeydown = (e) => {
       if (e.key === 'Escape') done(false);
+      // Tab stays within the question.
+      if (e.key === 'Tab') {
+        const order = [pay, cancel].filter((b) => !b.disabled);
+        const at = order.indexOf(document.activeElement as HTMLButtonElement);
+        e.preventDefault();
+        order[(at + (e.shiftKey ? order.length - 1 : 1)) % order.length]?.focus();
+      }
     };
   });
-}
-
-async function pay(wallet: Wallet, request: z.infer<typeof PayRequestSchema>, parentOrigin: string) {
-  const c = await wallet.currency();
-  const cur = currency(c.code, c.exponent);
-  const show = (m: bigint) => `${formatAmount(money(m, cur))} ${cur.code}`;
-  await wallet.refresh(); // another tab (the wallet page, another shop) may have changed it
-  const { coins } = await wallet.balance({ broker: false });
-  if (coins === 0n)
-    throw new WalletError(
-      'no_coins',
-      'Your NetPay wallet in this browser has no coins: buy some in the wallet, or pay from your NetPay account.',
-    );
-  const payFetch = createPayFetch(wallet, {
-    policy: {
-      ask: async (terms: Terms) => {
-        const price = BigInt(terms.price);
-        const limit = limitFor(terms.vendorId);
-        const spent = wallet.spentToday(terms.vendorId);
-        if (spent + price > BigInt(limit.perDay))
-          throw new PaymentDeclined(
-            'spending_limit',
-            `Spending limit reached: ${show(price)} more would take today's spending at ${terms.vendorId} past your limit of ${show(BigInt(limit.perDay))} (${show(spent)} spent). Change it in your NetPay wallet.`,
-            402,
-            terms,
-          );
-        if (price <= BigInt(limit.askAbove)) return true;
-        return ask(
-          parentOrigin,
-          `${terms.vendorId} asks ${show(price)} for ${terms.description ?? terms.resource}.`,
-          `You have ${show(coins)} in coins; ${show(spent)} spent at ${terms.vendorId} today.`,
-        );
-      },
-    },
-  });
-  const res: Response & { netpay?: PaidInfo } = await payFetch(request.url, {
-    method: request.method,
-    headers: request.headers,
-    ...(request.body === null ? {} : { body: request.body }),
-  });
-  const body = await res.arrayBuffer();
-  return {
-    transfer: [body],
-    result: {
-      ok: true,
-      status: res.status,
-      statusText: res.statusText,
-      headers: [...res.headers.entries()],
-      body,
-      netpay: res.netpay && {
-        paid: res.netpay.paid.toString(),
-        formatted: show(res.netpay.paid),
-        vendorId: res.netpay.vendorId,
-        receipt: res.netpay.receipt,
-      },
-    },
-  };
 }
 
 async function main() {
@@ -115,37 +124,121 @@ async function main() {
       'This page is the NetPay wallet frame that shops embed; open the wallet instead.';
     return;
   }
-  const config = (await fetch('./config.json').then((r) => r.json())) as { broker: string };
+  const config = (await fetch('./config.json').then((r) => r.json())) as {
+    broker: string;
+    shops: { id: string }[];
+  };
   const wallet = await openWallet({ storage: indexedDbStorage('netpay-wallet'), brokerUrl: config.broker });
   const changes = new BroadcastChannel(CHANGES);
+  const c = await wallet.currency();
+  const cur = currency(c.code, c.exponent);
+  const show = (m: bigint) => formatMoney(money(m, cur));
+
+  // Payments a closed tab or a dropped connection left in flight: settled with their shops now.
+  const recover = () =>
+    void recoverPayments(wallet)
+      .then(() => changes.postMessage('changed'))
+      .catch(() => {});
+  recover();
+
+  /** The vendor as the broker has it registered (name, URL), once per vendor. */
+  const parties = new Map<string, Promise<z.infer<typeof PartySchema> | undefined>>();
+  const party = (vendorId: string) => {
+    let p = parties.get(vendorId);
+    if (!p) {
+      p = fetch(`${config.broker}/parties/${encodeURIComponent(vendorId)}`)
+        .then(async (r) => (r.ok ? PartySchema.parse(await r.json()) : undefined))
+        .catch(() => undefined);
+      parties.set(vendorId, p);
+    }
+    return p;
+  };
+
+  async function pay(request: z.infer<typeof PayRequestSchema>, pageOrigin: string) {
+    await wallet.refresh(); // another tab (the wallet page, another shop) may have changed it
+    const payFetch = createPayFetch(wallet, {
+      policy: {
+        ask: async (terms: Terms) => {
+          const vendor = await party(terms.vendorId);
+          if (!vendor?.url || new URL(vendor.url).origin !== pageOrigin)
+            throw new PaymentDeclined('vendor_mismatch', 'not the registered origin', 402, terms);
+          const price = BigInt(terms.price);
+          const { coins } = await wallet.balance({ broker: false });
+          if (coins < price) throw new PaymentDeclined('no_coins', 'not enough coins', 402, terms);
+          const limit = limitFor(
+            terms.vendorId,
+            config.shops.some((s) => s.id === terms.vendorId),
+          );
+          const spent = wallet.spentToday(terms.vendorId);
+          if (spent + price > BigInt(limit.perDay))
+            throw new PaymentDeclined('spending_limit', 'over the limit', 402, terms);
+          if (price <= BigInt(limit.askAbove)) return true;
+          return ask(
+            pageOrigin,
+            `${vendor.name} asks ${show(price)} for ${terms.description ?? terms.resource}.`,
+            `At ${new URL(vendor.url).host}. You have ${show(coins)} in coins; ${show(spent)} spent there today.`,
+          );
+        },
+      },
+    });
+    const res: Response & { netpay?: PaidInfo } = await payFetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      redirect: 'error',
+      ...(request.body === null ? {} : { body: request.body }),
+    });
+    const body = await res.arrayBuffer();
+    return {
+      transfer: [body],
+      result: {
+        ok: true,
+        status: res.status,
+        statusText: res.statusText,
+        headers: [...res.headers.entries()],
+        body,
+        netpay: res.netpay && {
+          paid: res.netpay.paid.toString(),
+          formatted: show(res.netpay.paid),
+          vendorId: res.netpay.vendorId,
+          receipt: res.netpay.receipt,
+        },
+      },
+    };
+  }
+
   // One payment at a time: a second request waits (its question would hide the first one's).
   let queue: Promise<unknown> = Promise.resolve();
+  let waiting = 0;
   addEventListener('message', (ev: MessageEvent) => {
     if (ev.source !== parent) return;
     if ((ev.data as { type?: unknown })?.type === 'shown') {
-      if (!$('ask').hidden) $('pay').focus();
+      if (!$('ask').hidden) $('cancel').focus();
       return;
     }
-    const parsed = PayRequestSchema.safeParse(ev.data);
     const id = (ev.data as { id?: unknown })?.id;
     const reply = (result: object, transfer: Transferable[] = []) =>
       parent.postMessage({ type: 'result', id, ...result }, ev.origin, transfer);
-    if (!parsed.success) {
-      reply({ ok: false, code: 'bad_request', message: `the wallet frame got a malformed request` });
-      return;
-    }
-    if (new URL(parsed.data.url).origin !== ev.origin) {
-      reply({ ok: false, code: 'wrong_origin', message: 'a page may only pay for its own site' });
-      return;
-    }
+    const refuse = (code: string) => reply({ ok: false, code, message: FOR_THE_PAGE[code] });
+    const parsed = PayRequestSchema.safeParse(ev.data);
+    if (!parsed.success) return refuse('bad_request');
+    if (new URL(parsed.data.url).origin !== ev.origin) return refuse('wrong_origin');
+    if (waiting >= MAX_WAITING) return refuse('busy');
+    waiting++;
     queue = queue.then(async () => {
       try {
-        const { result, transfer } = await pay(wallet, parsed.data, ev.origin);
+        const { result, transfer } = await pay(parsed.data, ev.origin);
         reply(result, transfer);
       } catch (e) {
-        const code = e instanceof WalletError ? e.code : 'wallet_failed';
-        reply({ ok: false, code, message: e instanceof Error ? e.message : String(e) });
+        const raw = e instanceof WalletError ? e.code : 'wallet_failed';
+        const code: string = AS[raw as keyof typeof AS] ?? raw;
+        if (code === 'vendor_unreachable') recover();
+        reply({
+          ok: false,
+          code,
+          message: FOR_THE_PAGE[code] ?? `Your NetPay wallet could not pay this (${code}).`,
+        });
       } finally {
+        waiting--;
         changes.postMessage('changed');
       }
     });

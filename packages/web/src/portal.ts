@@ -3,12 +3,13 @@
  * sites with coins; the broker sees only the chains' roots. Reads ./config.json for the broker and the shops.
  */
 
-import { currency, formatAmount, money, parseAmount } from '@netpay/protocol';
+import { currency, formatAmount, formatMoney, money, parseAmount } from '@netpay/protocol';
 import {
   createPayFetch,
   indexedDbStorage,
   openWallet,
   type PaidInfo,
+  recoverPayments,
   type Wallet,
   WalletError,
   type WalletGrant,
@@ -52,6 +53,10 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
 
   // A shop's page paid through the wallet frame (another tab): reload the wallet to show it.
   useEffect(() => {
+    // Payments a closed tab or a dropped connection left in flight: settled with their shops now.
+    void recoverPayments(wallet)
+      .then((r) => r.resent > 0 && setTick((t) => t + 1))
+      .catch(() => {});
     const changes = new BroadcastChannel(CHANGES);
     changes.onmessage = () => void wallet.refresh().then(() => setTick((t) => t + 1));
     const onFocus = () => void wallet.refresh().then(() => setTick((t) => t + 1));
@@ -62,7 +67,7 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
     };
   }, []);
 
-  const show = (m: bigint) => (cur ? `${formatAmount(money(m, cur))} ${cur.code}` : m.toString());
+  const show = (m: bigint) => (cur ? formatMoney(money(m, cur)) : m.toString());
   const parse = (text: string) => {
     if (!cur) throw new WalletError('not_ready', 'the broker has not answered yet');
     const r = parseAmount(text.trim(), cur);

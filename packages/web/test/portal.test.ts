@@ -1,7 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Fastify from 'fastify';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureChromium } from '../../../tools/chromium.ts';
@@ -142,7 +144,7 @@ describe('web wallet in chromium [pglite]', () => {
       .toContain('part 2 of 3, 2 coin(s) paid — shared: E-music 20%, Demo Records (label) 70%');
     await expect
       .poll(() => music.getByTestId('stream-status').textContent(), { timeout: 60_000 })
-      .toBe('Played Morning tone: 3 parts, 3 coins paid.');
+      .toBe('Played Morning tone: all 3 parts paid.');
     await music.screenshot({ path: join(OUT, 'music-streamed.png'), fullPage: true });
 
     // The wallet page shows what the shops' pages paid (another tab).
@@ -161,19 +163,23 @@ describe('web wallet in chromium [pglite]', () => {
     await thanks.getByLabel('To').fill('Kim');
     await thanks.getByLabel('From').fill('Sam');
     const frame = shop.frameLocator('iframe[title="NetPay wallet"]');
-    // Above the ask limit the frame asks; Escape says no and nothing is paid.
+    const focusOn = (id: string) => frame.locator(id).evaluate((b) => b === document.activeElement);
+    // Above the ask limit the frame asks, its focus on "Don't pay"; Escape says no and nothing is paid.
     await thanks.getByLabel('From').press('Enter');
     await expect
       .poll(() => frame.locator('#what').textContent())
-      .toBe('e-greetings asks 0.0050 USD for send the thanks card.');
-    await expect.poll(() => frame.locator('#pay').evaluate((b) => b === document.activeElement)).toBe(true);
+      .toBe('E-greetings asks 0.0050 USD for send the thanks card.');
+    await expect.poll(() => focusOn('#cancel')).toBe(true);
+    await expect.poll(() => frame.getByRole('alertdialog').isVisible()).toBe(true);
     await shop.screenshot({ path: join(OUT, 'greetings-ask.png') });
     await shop.keyboard.press('Escape');
-    await expect.poll(() => thanks.getByRole('status').textContent()).toContain('declined');
-    // Asked again, Enter on the focused Pay button pays.
+    await expect.poll(() => thanks.getByRole('status').textContent()).toContain('You did not pay.');
+    // Asked again: Pay answers once the question has been on screen a moment; Shift+Tab, Enter pays.
     await thanks.getByLabel('From').press('Enter');
-    const focused = () => frame.locator('#pay').evaluate((b) => b === document.activeElement);
-    await expect.poll(focused).toBe(true);
+    await expect.poll(() => focusOn('#cancel')).toBe(true);
+    await expect.poll(() => frame.locator('#pay').isEnabled()).toBe(true);
+    await shop.keyboard.press('Shift+Tab');
+    await expect.poll(() => focusOn('#pay')).toBe(true);
     await shop.keyboard.press('Enter');
     await expect.poll(() => thanks.getByRole('status').textContent()).toContain('Sent (paid 0.0050 USD)');
     // The day's limit at E-greetings is reached: refused before paying, said on the shop's page.
@@ -183,7 +189,7 @@ describe('web wallet in chromium [pglite]', () => {
     await congrats.getByLabel('From').press('Enter');
     await expect
       .poll(() => congrats.getByRole('status').textContent())
-      .toContain('Spending limit reached: 0.0050 USD more would take');
+      .toContain('Spending limit reached for this shop today');
     await shop.screenshot({ path: join(OUT, 'greetings-limit.png'), fullPage: true });
 
     // The wallet page's own per-click limit: refused before anything is paid, and said so.
@@ -204,11 +210,13 @@ describe('web wallet in chromium [pglite]', () => {
     // No coins left: E-greetings offers the NetPay account (the server-side wallet) instead.
     await shop.bringToFront();
     await congrats.getByLabel('From').press('Enter');
-    await expect.poll(() => congrats.getByRole('status').textContent()).toContain('has no coins');
+    await expect.poll(() => congrats.getByRole('status').textContent()).toContain('cannot pay this');
     await congrats.getByRole('link', { name: 'Pay from my NetPay account instead' }).click();
     await shop.getByLabel('Login').fill(login);
     await shop.getByLabel('Password').fill('correct horse battery');
     await shop.getByLabel('Password').press('Enter');
+    // The field shows once the code is sent: only then is the latest code the new one.
+    await shop.getByLabel('Code').waitFor();
     await shop.getByLabel('Code').fill(await w.latestCode(login));
     await shop.getByLabel('Spending cap (USD)').fill('0.1000');
     await shop.getByLabel('Spending cap (USD)').press('Enter');
@@ -229,7 +237,7 @@ describe('web wallet in chromium [pglite]', () => {
     await expect.poll(() => notice(page).textContent()).toContain('E-greetings can no longer charge');
     await shop.bringToFront();
     await congrats.getByLabel('From').press('Enter');
-    await expect.poll(() => congrats.getByRole('status').textContent()).toContain('has no coins');
+    await expect.poll(() => congrats.getByRole('status').textContent()).toContain('cannot pay this');
     expect(errors).toEqual([]);
     await w.audit();
 
@@ -261,4 +269,87 @@ describe('web wallet in chromium [pglite]', () => {
     await admin.screenshot({ path: join(OUT, 'admin.png'), fullPage: true });
     expect(errors).toEqual([]);
   }, 180_000);
+
+  it('pays nothing for a page that is not the shop it names, or for another site', async () => {
+    // The wallet's own pages cannot be framed; the wallet frame can (by any shop).
+    expect((await fetch(`${walletUrl}/`)).headers.get('content-security-policy')).toBe(
+      "frame-ancestors 'none'",
+    );
+    expect((await fetch(`${walletUrl}/pay.html`)).headers.get('content-security-policy')).toBe(
+      'frame-ancestors *',
+    );
+    // A site that embeds the wallet script and answers 402 with E-greetings' name (and its generous limits).
+    const evil = Fastify();
+    evil.get('/', async (_req, reply) =>
+      reply
+        .type('text/html')
+        .send(`<!doctype html><title>Not E-greetings</title><script src="${walletUrl}/netpay.js"></script>`),
+    );
+    evil.get('/item', async (req, reply) => {
+      reply
+        .header('access-control-allow-origin', '*')
+        .header('access-control-expose-headers', 'netpay-receipt');
+      return reply.code(402).send({
+        code: 'payment_required',
+        message: 'pay',
+        terms: {
+          v: 1,
+          vendorId: 'e-greetings',
+          resource: 'GET /item',
+          price: '10',
+          currency: 'USD',
+          exponent: 4,
+          brokers: [{ url: w.url }],
+        },
+      });
+    });
+    await evil.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`http://127.0.0.1:${(evil.server.address() as AddressInfo).port}/`);
+      const attempt = (url: string) =>
+        page.evaluate(
+          (u) =>
+            (window as unknown as { NetPay: { fetch(u: string): Promise<Response> } }).NetPay.fetch(u).then(
+              (r) => ({ status: r.status, code: '', message: '' }),
+              (e: { code: string; message: string }) => ({ status: 0, code: e.code, message: e.message }),
+            ),
+          url,
+        );
+      expect(await attempt('/item')).toMatchObject({ code: 'vendor_mismatch' });
+      // Messages straight to the frame: another site's URL, and a malformed request.
+      const post = (message: unknown) =>
+        page.evaluate(
+          (m) =>
+            new Promise((resolve) => {
+              const frame = document.querySelector('iframe')!;
+              addEventListener('message', (ev) => {
+                if (ev.source === frame.contentWindow && ev.data?.type === 'result') resolve(ev.data);
+              });
+              frame.contentWindow!.postMessage(m, new URL(frame.src).origin);
+            }),
+          message,
+        );
+      expect(
+        await post({
+          type: 'pay',
+          id: 7,
+          url: `${greetingsUrl}/cards/birthday.html`,
+          method: 'GET',
+          headers: [],
+          body: null,
+        }),
+      ).toMatchObject({ id: 7, ok: false, code: 'wrong_origin' });
+      expect(await post({ type: 'pay', id: 8, url: 'javascript:alert(1)' })).toMatchObject({
+        id: 8,
+        ok: false,
+        code: 'bad_request',
+      });
+      expect(errors).toEqual([]);
+    } finally {
+      await evil.close();
+    }
+  });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HEADERS } from '@netpay/protocol';
-import { createPayFetch, memoryStorage, openWallet, type Wallet } from '@netpay/wallet';
+import { createPayFetch, memoryStorage, openWallet, recoverPayments, type Wallet } from '@netpay/wallet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '../../../broker/test/world.ts';
 import { startGreetings } from './sites.ts';
@@ -38,6 +38,8 @@ describe('e-greetings sends cards [pglite]', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** Everything the shop has taken, as its dashboard counts it. */
+  const taken = async () => (await shop.store.revenue(0)).reduce((sum, r) => sum + BigInt(r.amount), 0n);
   const send = (body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${shop.url}/send`, {
       method: 'POST',
@@ -65,6 +67,7 @@ describe('e-greetings sends cards [pglite]', () => {
 
   it('sends one card per payment: the same payment sent again gets the same link, free', async () => {
     const coins = (await wallet.balance({ broker: false })).coins;
+    const before = await taken();
     const p = await wallet.pay({ amount: 50n, vendorId: 'e-greetings', resource: 'POST /send' });
     const body = { card: 'birthday', to: 'Ann', from: 'Sam' };
     const first = await send(body, { [HEADERS.payment]: p.header });
@@ -75,11 +78,48 @@ describe('e-greetings sends cards [pglite]', () => {
     expect((await again.json()).id).toBe((await first.json()).id);
     await wallet.settle(p.id, { accepted: true });
     expect((await wallet.balance({ broker: false })).coins).toBe(coins - 50n);
-    const accepted = await shop.store.revenue(0);
-    expect(accepted.reduce((sum, r) => sum + BigInt(r.amount), 0n)).toBe(100n);
+    expect(await taken()).toBe(before + 50n);
+  });
+
+  it('settles a card whose answer was lost by sending the same POST again, body and all', async () => {
+    const before = await taken();
+    let cut = 0;
+    // The request reaches the shop, the answer does not (the connection drops once).
+    const lossy: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      if (new Headers(init?.headers).has(HEADERS.payment) && cut++ === 0) {
+        await res.arrayBuffer();
+        throw new TypeError('socket hang up');
+      }
+      return res;
+    };
+    const body = { card: 'congrats', to: 'Max', from: 'Sam', message: 'Well done' };
+    await expect(
+      createPayFetch(wallet, { fetch: lossy })(`${shop.url}/send`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+    ).rejects.toMatchObject({ code: 'vendor_unreachable' });
+    expect(wallet.unsettled()).toEqual([
+      expect.objectContaining({
+        resource: 'POST /send',
+        request: expect.objectContaining({ method: 'POST' }),
+      }),
+    ]);
+    expect(await recoverPayments(wallet)).toMatchObject({ resent: 1, accepted: 1, refused: 0 });
+    expect(wallet.unsettled()).toEqual([]);
+    expect(wallet.history().at(-1)).toMatchObject({ status: 'accepted', resource: 'POST /send' });
+    // Paid once, one card: the resent POST found the card the first one made.
+    expect(await taken()).toBe(before + 50n);
+    const [cards] = await shop.db.query<{ n: bigint }>(
+      "SELECT count(*)::int8 AS n FROM greetings_sent WHERE to_name = 'Max'",
+    );
+    expect(cards!.n).toBe(1n);
   });
 
   it('refuses a card it cannot send before asking for money, and changes nothing', async () => {
+    const before = await taken();
     for (const [body, field] of [
       [{ card: 'nope', to: 'a', from: 'b' }, 'card'],
       [{ card: 'thanks', to: '', from: 'b' }, 'to'],
@@ -101,7 +141,6 @@ describe('e-greetings sends cards [pglite]', () => {
     const terms = ((await unpaid.json()) as { terms: { price: string; wallet?: { signIn: string } } }).terms;
     expect(terms.price).toBe('50');
     expect(terms.wallet?.signIn).toContain('/netpay/wallet/signin');
-    const accepted = await shop.store.revenue(0);
-    expect(accepted.reduce((sum, r) => sum + BigInt(r.amount), 0n)).toBe(100n);
+    expect(await taken()).toBe(before);
   });
 });

@@ -13,14 +13,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrate } from '@netpay/db';
-import { currency, formatAmount, HEADERS, money } from '@netpay/protocol';
+import { currency, formatMoney, HEADERS, money } from '@netpay/protocol';
 import { escapeHtml } from '@netpay/service';
 import { PriceListSchema, startVendorServer } from '@netpay/vendor/server';
 import { toneWav } from '@netpay/web/media';
 import { z } from 'zod';
 
 const USD = currency('USD', 4);
-const usd = (minor: bigint) => `${formatAmount(money(minor, USD))} USD`;
+const usd = (minor: bigint) => formatMoney(money(minor, USD));
 
 export const CARDS = [
   { id: 'birthday', title: 'Happy birthday', colour: '#b45309', text: 'Many happy returns!' },
@@ -195,7 +195,7 @@ export async function startGreetings(o: SiteOptions) {
               b.to,
               b.from,
               b.message,
-              BigInt(Date.now()),
+              BigInt(site.clock()),
             ],
           );
           const id = rows[0]!.id;
@@ -362,7 +362,7 @@ document.querySelectorAll('[data-buy]').forEach(function (b) {
     busy(true); out.className = 'result'; out.textContent = 'Paying…';
     try {
       var res = await get('/tracks/' + b.dataset.buy + '.wav');
-      out.textContent = 'Bought ' + b.closest('section').querySelector('h2').textContent + ' for ' + res.netpay.formatted + split(res) + '.';
+      out.textContent = 'Bought ' + b.closest('section').querySelector('h2').textContent + (res.netpay ? ' for ' + res.netpay.formatted : ' from your NetPay account') + split(res) + '.';
       await play(await res.blob());
     } catch (e) { showError(out, e); } finally { busy(false); }
   });
@@ -374,13 +374,13 @@ document.querySelectorAll('[data-stream]').forEach(function (b) {
     try {
       for (var k = 0; k < ${STREAM_PARTS}; k++) {
         var res = await get('/stream/' + b.dataset.stream + '/' + k + '.wav');
-        out.textContent = title + ': part ' + (k + 1) + ' of ${STREAM_PARTS}, ' + (k + 1) + ' coin(s) paid' + split(res);
+        out.textContent = title + ': part ' + (k + 1) + ' of ${STREAM_PARTS}, ' + (k + 1) + (res.netpay ? ' coin(s) paid' : ' part(s) paid from your NetPay account') + split(res);
         if ((await play(await res.blob())) === 'stopped') {
           out.textContent = 'Stopped ' + title + ' after ' + (k + 1) + ' part(s): nothing more is paid.';
           return;
         }
       }
-      out.textContent = 'Played ' + title + ': ${STREAM_PARTS} parts, ${STREAM_PARTS} coins paid.';
+      out.textContent = 'Played ' + title + ': all ${STREAM_PARTS} parts paid.';
     } catch (e) { showError(out, e); } finally { busy(false); }
   });
 });
