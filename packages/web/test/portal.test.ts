@@ -285,7 +285,7 @@ describe('web wallet in chromium [pglite]', () => {
         .type('text/html')
         .send(`<!doctype html><title>Not E-greetings</title><script src="${walletUrl}/netpay.js"></script>`),
     );
-    evil.get('/item', async (req, reply) => {
+    evil.get('/item', async (_req, reply) => {
       reply
         .header('access-control-allow-origin', '*')
         .header('access-control-expose-headers', 'netpay-receipt');
