@@ -84,6 +84,8 @@ type Ticket = CoinTicket | WalletTicket;
 interface WalletTicket {
   /** Paid from the customer's server-side wallet instead of coins: the broker's charge. */
   readonly wallet: WalletCharge;
+  /** Payees' shares as canonical JSON, for the dashboard. */
+  readonly payees?: string;
   readonly release: () => void;
 }
 
@@ -500,7 +502,10 @@ export function createGate(o: GateOptions) {
           key,
           ...(price.payees ? { payees: price.payees } : {}),
         });
-        return { ticket: { wallet: charge, release: () => {} } };
+        const payees = price.payees
+          ? JSON.stringify(price.payees.map((p) => ({ payeeId: p.payeeId, share: p.share })))
+          : undefined;
+        return { ticket: { wallet: charge, release: () => {}, ...(payees ? { payees } : {}) } };
       } catch (e) {
         lastError = e;
         if (e instanceof BrokerError && e.status < 500) break;
@@ -508,7 +513,12 @@ export function createGate(o: GateOptions) {
     }
     const e = lastError;
     if (!(e instanceof BrokerError) || e.status >= 500) {
-      await o.broker.walletVoid(chargeId).catch(() => {}); // 404: it was never made
+      // Made or not (the answer was lost): void it. A 404 says it was never made; an outage leaves it to
+      // the redeemer's rounds.
+      await o.broker.walletVoid(chargeId).catch(async (v) => {
+        if (!(v instanceof BrokerError) || v.status >= 500)
+          await o.store.voidLater(chargeId, price.amount).catch(() => {});
+      });
       return {
         answer: answer('broker_unavailable', 'the broker cannot be reached to charge your wallet; try again'),
       };
@@ -762,7 +772,7 @@ export function createGate(o: GateOptions) {
     succeeded: boolean,
   ): Promise<{ headers: Record<string, string> } | { answer: GateAnswer }> {
     try {
-      if (ticket.wallet) return await finishWallet(ticket.wallet, succeeded);
+      if (ticket.wallet) return await finishWallet(ticket.wallet, succeeded, ticket.payees);
       if (ticket.replay)
         return { headers: { [HEADERS.receipt.toLowerCase()]: encodeHeader(ticket.receipt) } };
       if (!succeeded) return { headers: {} };
@@ -795,6 +805,7 @@ export function createGate(o: GateOptions) {
   async function finishWallet(
     charge: WalletCharge,
     succeeded: boolean,
+    payees: string | undefined,
   ): Promise<{ headers: Record<string, string> }> {
     if (!succeeded) {
       for (let attempt = 0; ; attempt++) {
@@ -802,15 +813,25 @@ export function createGate(o: GateOptions) {
           await o.broker.walletVoid(charge.chargeId);
           break;
         } catch (e) {
-          // A refusal will not change; an outage may: a few tries, then the charge stays (see statement).
-          if ((e instanceof BrokerError && e.status < 500) || attempt >= 2) break;
+          // A refusal will not change; an outage may: a few tries, then the redeemer's rounds go on trying.
+          if (e instanceof BrokerError && e.status < 500) break;
+          if (attempt >= 2) {
+            await o.store.voidLater(charge.chargeId, BigInt(charge.amount));
+            break;
+          }
           await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
         }
       }
       return { headers: {} };
     }
     // For the dashboard; the charge stands whether or not this is written.
-    await o.store.addRevenue(BigInt(charge.amount)).catch(() => {});
+    await o.store
+      .keepWalletCharge({
+        chargeId: charge.chargeId,
+        amount: BigInt(charge.amount),
+        ...(payees ? { payees } : {}),
+      })
+      .catch(() => {});
     const receipt = {
       v: 1,
       vendorId: o.vendorId,

@@ -211,7 +211,33 @@ export function createRedeemer(o: {
     return { pushed };
   }
 
-  /** Runs backup and redemption every `everyMs` until stopped. */
+  /**
+   * Voids the server-side wallet charges whose void could not reach the broker when their response failed.
+   * A charge the broker never made ends the matter too; one it refuses to void is kept as owed.
+   */
+  async function voidCharges() {
+    let voided = 0;
+    let refused = 0;
+    for (const chargeId of await o.store.voidsPending()) {
+      try {
+        await o.broker.walletVoid(chargeId);
+      } catch (e) {
+        if (!(e instanceof BrokerError) || e.status >= 500) continue; // still unreachable: next round
+        if (e.code !== 'not_found') {
+          // The broker will not (the money was paid out meanwhile): kept on record as owed.
+          await o.store.markVoided(chargeId, 'void_refused');
+          refused++;
+          continue;
+        }
+        // not_found: the charge was never made; nothing to void.
+      }
+      await o.store.markVoided(chargeId);
+      voided++;
+    }
+    return { voided, refused };
+  }
+
+  /** Runs backup, redemption and pending voids every `everyMs` until stopped. */
   function start(everyMs: number) {
     let running = false;
     const timer = setInterval(async () => {
@@ -220,6 +246,7 @@ export function createRedeemer(o: {
       try {
         await backup();
         await redeem();
+        await voidCharges();
       } catch {
         // retried next round
       } finally {
@@ -252,7 +279,7 @@ export function createRedeemer(o: {
     return { vendorId: o.vendorId, ...local, broker };
   }
 
-  return { redeem, backup, start, statement };
+  return { redeem, backup, voidCharges, start, statement };
 }
 
 export type Redeemer = ReturnType<typeof createRedeemer>;

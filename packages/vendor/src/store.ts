@@ -110,6 +110,22 @@ export const VENDOR_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: '20261126_0460_vendor_wallet_charges',
+    sql: `
+      -- Server-side wallet charges this vendor kept (its response succeeded), with their payees for the
+      -- dashboard's shares; and charges it must void but could not reach the broker to (retried each round;
+      -- 'void_refused' when the broker would not, e.g. the money was paid out meanwhile: the vendor owes it).
+      CREATE TABLE vendor_wallet_charges (
+        charge_id text PRIMARY KEY,
+        amount bigint NOT NULL,
+        payees text,
+        status text NOT NULL CHECK (status IN ('kept', 'void_pending', 'voided', 'void_refused')),
+        at bigint NOT NULL
+      );
+      CREATE INDEX vendor_wallet_charges_pending ON vendor_wallet_charges (status) WHERE status = 'void_pending';
+    `,
+  },
 ];
 
 /** What the vendor knows of one chain. Paywords as bytes in memory, base64url in the database. */
@@ -471,15 +487,43 @@ export function createChainStore(o: StoreOptions) {
     return row?.last_receipt ? JSON.parse(row.last_receipt) : undefined;
   }
 
-  /** Adds a sale made outside the chain store (a server-side wallet charge) to the revenue per minute. */
-  async function addRevenue(amount: bigint): Promise<void> {
+  /**
+   * A server-side wallet charge the vendor keeps (its response succeeded): recorded with its payees, and
+   * added to the revenue per minute, in one statement; once only.
+   */
+  async function keepWalletCharge(c: { chargeId: string; amount: bigint; payees?: string }): Promise<void> {
     const now = BigInt(clock());
     await db.query(
-      `INSERT INTO vendor_revenue (minute, amount, payments) VALUES ($1, $2, 1)
+      `WITH kept AS (
+         INSERT INTO vendor_wallet_charges (charge_id, amount, payees, status, at)
+         VALUES ($1, $2, $3, 'kept', $4) ON CONFLICT (charge_id) DO NOTHING RETURNING amount
+       )
+       INSERT INTO vendor_revenue (minute, amount, payments) SELECT $5, amount, 1 FROM kept
        ON CONFLICT (minute) DO UPDATE SET amount = vendor_revenue.amount + excluded.amount,
          payments = vendor_revenue.payments + 1`,
-      [now - (now % 60_000n), amount],
+      [c.chargeId, c.amount, c.payees ?? null, now, now - (now % 60_000n)],
     );
+  }
+
+  /** A charge to void that the broker could not be told of yet: kept until a later round voids it. */
+  async function voidLater(chargeId: string, amount: bigint): Promise<void> {
+    await db.query(
+      `INSERT INTO vendor_wallet_charges (charge_id, amount, payees, status, at) VALUES ($1, $2, NULL, 'void_pending', $3)
+       ON CONFLICT (charge_id) DO UPDATE SET status = 'void_pending'`,
+      [chargeId, amount, BigInt(clock())],
+    );
+  }
+
+  async function voidsPending(limit = 100): Promise<string[]> {
+    const rows = await db.query<{ charge_id: string }>(
+      `SELECT charge_id FROM vendor_wallet_charges WHERE status = 'void_pending' ORDER BY at LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => r.charge_id);
+  }
+
+  async function markVoided(chargeId: string, status: 'voided' | 'void_refused' = 'voided'): Promise<void> {
+    await db.query(`UPDATE vendor_wallet_charges SET status = $2 WHERE charge_id = $1`, [chargeId, status]);
   }
 
   /** Revenue per minute since `sinceMs` (gross, minor units), oldest first. */
@@ -491,16 +535,22 @@ export function createChainStore(o: StoreOptions) {
     return rows.map((r) => ({ minute: Number(r.minute), amount: r.amount.toString(), payments: r.payments }));
   }
 
-  /** What each payee's share of the multi-party payments came to (gross, before the broker fee). */
+  /**
+   * What each payee's share of the multi-party payments came to (gross, before the broker fee): coins, and
+   * server-side wallet charges kept.
+   */
   async function payeeTotals() {
-    const rows = await db.query<{ payees: string; coins: bigint; coin_value: bigint }>(
-      `SELECT p.payees, sum(p.to_index - p.from_index)::int8 AS coins, (c.touchstone->>'coinValue')::int8 AS coin_value
+    const rows = await db.query<{ payees: string; value: bigint }>(
+      `SELECT p.payees, sum(p.to_index - p.from_index)::int8 * (c.touchstone->>'coinValue')::int8 AS value
        FROM vendor_payee_payments p JOIN vendor_chains c ON c.chain_id = p.chain_id
-       GROUP BY p.payees, c.touchstone->>'coinValue'`,
+       GROUP BY p.payees, c.touchstone->>'coinValue'
+       UNION ALL
+       SELECT payees, sum(amount)::int8 FROM vendor_wallet_charges
+       WHERE status = 'kept' AND payees IS NOT NULL GROUP BY payees`,
     );
     const totals = new Map<string, bigint>();
     for (const r of rows) {
-      const value = r.coins * r.coin_value;
+      const value = r.value;
       for (const p of JSON.parse(r.payees) as { payeeId: string; share: number }[]) {
         totals.set(p.payeeId, (totals.get(p.payeeId) ?? 0n) + (value * BigInt(p.share)) / 10_000n);
       }
@@ -669,7 +719,10 @@ export function createChainStore(o: StoreOptions) {
   return {
     statement,
     revenue,
-    addRevenue,
+    keepWalletCharge,
+    voidLater,
+    voidsPending,
+    markVoided,
     payeeTotals,
     recordClaims,
     sentClaims,

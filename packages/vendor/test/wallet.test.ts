@@ -8,7 +8,8 @@ import { type Customer, startWorld, type World } from '../../broker/test/world.t
 import { netpayFastify } from '../src/adapters/fastify.ts';
 import { createBrokerClient } from '../src/broker-client.ts';
 import { createGate, WALLET_RECEIPT_HEADER } from '../src/gate.ts';
-import { createChainStore, VENDOR_MIGRATIONS } from '../src/store.ts';
+import { createRedeemer, type Redeemer } from '../src/redeemer.ts';
+import { type ChainStore, createChainStore, VENDOR_MIGRATIONS } from '../src/store.ts';
 
 /**
  * Server-side wallets end to end over real HTTP: the customer follows the vendor's sign-in link to the
@@ -21,6 +22,9 @@ for (const kind of TEST_DATABASES) {
     let bob: Customer;
     let app: FastifyInstance;
     let url: string;
+    let store: ChainStore;
+    let redeemer: Redeemer;
+    let dropVoids = false;
     const vendorId = `greetings-${toBase64url(randomBytes(3))}`;
     const labelId = `label-${toBase64url(randomBytes(3))}`;
     const password = 'correct horse battery';
@@ -39,12 +43,44 @@ for (const kind of TEST_DATABASES) {
       await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
       url = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
       await new Promise((r) => probe.close(r));
+      // The vendor reaches the broker through a proxy that can lose the vendor's voids (a broker outage).
+      const proxy = Fastify();
+      proxy.removeAllContentTypeParsers();
+      proxy.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+      proxy.all('/*', async (req, reply) => {
+        if (dropVoids && req.url.endsWith('/void'))
+          return reply.code(503).send({ code: 'unavailable', message: 'the broker is down' });
+        const headers = Object.fromEntries(
+          Object.entries(req.headers).filter(
+            ([k]) => !['host', 'connection', 'content-length'].includes(k),
+          ) as [string, string][],
+        );
+        const res = await fetch(`${w.url}${req.url}`, {
+          method: req.method,
+          headers,
+          ...(req.body ? { body: new Uint8Array(req.body as Buffer) } : {}),
+        });
+        return reply
+          .code(res.status)
+          .type(res.headers.get('content-type') ?? 'application/json')
+          .send(Buffer.from(await res.arrayBuffer()));
+      });
+      await proxy.listen({ port: 0, host: '127.0.0.1' });
+      onClose.push(() => proxy.close());
+      const brokerClient = createBrokerClient({
+        url: `http://127.0.0.1:${(proxy.server.address() as AddressInfo).port}`,
+        vendorId,
+        signer,
+        clock: w.clock,
+      });
+      store = createChainStore({ db, clock: w.clock });
+      redeemer = createRedeemer({ vendorId, signer, broker: brokerClient, store, clock: w.clock });
       const gate = createGate({
         vendorId,
         signer,
-        broker: createBrokerClient({ url: w.url, vendorId, signer, clock: w.clock }),
+        broker: brokerClient,
         brokerUrl: w.url,
-        store: createChainStore({ db, clock: w.clock }),
+        store,
         currency: { code: 'USD', exponent: 4 },
         clock: w.clock,
         publicUrl: url,
@@ -214,6 +250,27 @@ for (const kind of TEST_DATABASES) {
       await w.audit();
     });
 
+    it("voids a failed response's charge later when the broker cannot be reached at the time", async () => {
+      const raised = await w.call('PUT', `/me/wallet/grants/${vendorId}`, {
+        token: bob.token,
+        body: { cap: '1000' },
+      });
+      expect(raised.status, JSON.stringify(raised.body)).toBe(200);
+      const before = BigInt(await balance());
+      dropVoids = true;
+      const failed = await fetch(`${url}/broken`, { headers: { cookie } });
+      expect(failed.status).toBe(500);
+      // Charged, and the void is waiting for the broker.
+      expect(BigInt(await balance())).toBe(before - 50n);
+      expect(await store.voidsPending()).toHaveLength(1);
+      expect(await redeemer.voidCharges()).toEqual({ voided: 0, refused: 0 });
+      dropVoids = false;
+      expect(await redeemer.voidCharges()).toEqual({ voided: 1, refused: 0 });
+      expect(BigInt(await balance())).toBe(before);
+      expect(await store.voidsPending()).toEqual([]);
+      await w.audit();
+    });
+
     it('splits a multi-party price among the payees, and lets the customer raise the cap and withdraw', async () => {
       const raised = await w.call('PUT', `/me/wallet/grants/${vendorId}`, {
         token: bob.token,
@@ -226,6 +283,13 @@ for (const kind of TEST_DATABASES) {
       expect(song.status).toBe(200);
       // 40 − fee 1 = 39, split 50/50: 20 to the vendor (listed first), 19 to the label.
       expect((await vendorBalance(labelId))! - labelBefore).toBe(19n);
+      // The dashboard's shares (gross) count server-side wallet sales too.
+      expect(await store.payeeTotals()).toEqual(
+        expect.arrayContaining([
+          { payeeId: vendorId, amount: '20' },
+          { payeeId: labelId, amount: '20' },
+        ]),
+      );
 
       const revoked = await w.call('DELETE', `/me/wallet/grants/${vendorId}`, { token: bob.token });
       expect(revoked.status).toBe(204);

@@ -264,7 +264,16 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
     const remembered = known.get(url);
     let terms: Terms | undefined = remembered;
     if (!terms) {
-      const first = await base(url, init);
+      let first: Response;
+      try {
+        first = await base(url, init);
+      } catch (e) {
+        // Nothing was paid: say which shop, in the wallet's terms.
+        throw new WalletError(
+          'vendor_unreachable',
+          `cannot reach ${new URL(url).origin}: ${(e as Error).message}`,
+        );
+      }
       if (first.status !== 402) return first;
       terms = await termsOf(first);
       if (!terms) return first; // a 402 that is not NetPay's

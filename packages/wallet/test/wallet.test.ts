@@ -87,6 +87,17 @@ describe('wallet [pglite]', () => {
     expect(wallet.history().map((h) => h.status)).toEqual(['accepted', 'accepted', 'accepted', 'accepted']);
   });
 
+  it('says which shop cannot be reached, and pays nothing', async () => {
+    const { wallet } = await newWallet();
+    const before = await wallet.balance({ broker: false });
+    await expect(createPayFetch(wallet)('http://127.0.0.1:9/item')).rejects.toMatchObject({
+      code: 'vendor_unreachable',
+      message: expect.stringContaining('cannot reach http://127.0.0.1:9'),
+    });
+    expect(wallet.history()).toEqual([]);
+    expect((await wallet.balance({ broker: false })).coins).toBe(before.coins);
+  });
+
   it('keeps to the spend policy and refuses to pay more than allowed', async () => {
     const { wallet } = await newWallet();
     const capped = createPayFetch(wallet, { policy: { maxPerRequest: 20n } });

@@ -42,7 +42,7 @@ const FOR_THE_PAGE: Record<string, string> = {
   no_coins: 'Your NetPay wallet cannot pay this: buy coins in it, or pay from your NetPay account.',
   spending_limit: 'Spending limit reached for this shop today: you can change it in your NetPay wallet.',
   declined: 'You did not pay.',
-  vendor_unreachable: 'The shop did not answer the payment; your wallet will settle it with the shop.',
+  vendor_unreachable: 'The shop could not be reached; a payment already sent is settled with it later.',
   vendor_mismatch: 'This page is not where the shop it names is registered: the wallet did not pay.',
   wrong_origin: 'A page can only pay for its own site.',
   bad_request: 'The wallet frame got a malformed request.',

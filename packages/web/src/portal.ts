@@ -229,7 +229,7 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
       })}>
         <label for="value">Coin value</label>
         <select id="value" name="value">${denominations.map((d) => html`<option value=${d}>${show(BigInt(d))}</option>`)}</select>
-        <label for="coins">How many coins</label><input id="coins" name="coins" inputmode="numeric" value="100" required />
+        <label for="coins">How many coins</label><input id="coins" name="coins" inputmode="numeric" defaultValue="100" required />
         <button disabled=${busy}>Buy</button>
       </form>
     </section>
@@ -269,19 +269,23 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
         more than the second in a day at that shop.</p>
       ${config.shops.map((s) => {
         const l = limits[s.id] ?? DEFAULT_LIMIT;
-        return html`<form data-shop=${s.id} onSubmit=${act(async (f) => {
-          writeLimit(s.id, {
-            askAbove: parse(field(f, 'askAbove')).toString(),
-            perDay: parse(field(f, 'perDay')).toString(),
-          });
-          setLimits(readLimits());
-          return `Limits for ${s.name} saved.`;
-        })}>
+        // Uncontrolled fields (a refresh of the page's data must not undo what the customer is typing);
+        // made again once the currency is known, and after a save.
+        return html`<form key=${`${s.id}-${cur ? 'ready' : 'wait'}-${l.askAbove}-${l.perDay}`} data-shop=${s.id} onSubmit=${act(
+          async (f) => {
+            writeLimit(s.id, {
+              askAbove: parse(field(f, 'askAbove')).toString(),
+              perDay: parse(field(f, 'perDay')).toString(),
+            });
+            setLimits(readLimits());
+            return `Limits for ${s.name} saved.`;
+          },
+        )}>
           <h3><a href=${`${s.url}/`} target="_blank" rel="noopener">${s.name}</a></h3>
           <label for=${`ask-${s.id}`}>Pay without asking up to</label>
-          <input id=${`ask-${s.id}`} name="askAbove" inputmode="decimal" value=${cur ? formatAmount(money(BigInt(l.askAbove), cur)) : ''} required />
+          <input id=${`ask-${s.id}`} name="askAbove" inputmode="decimal" defaultValue=${cur ? formatAmount(money(BigInt(l.askAbove), cur)) : ''} required />
           <label for=${`day-${s.id}`}>At most, per day</label>
-          <input id=${`day-${s.id}`} name="perDay" inputmode="decimal" value=${cur ? formatAmount(money(BigInt(l.perDay), cur)) : ''} required />
+          <input id=${`day-${s.id}`} name="perDay" inputmode="decimal" defaultValue=${cur ? formatAmount(money(BigInt(l.perDay), cur)) : ''} required />
           <button disabled=${busy}>Save limits for ${s.name}</button>
         </form>`;
       })}
