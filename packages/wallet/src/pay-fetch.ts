@@ -31,8 +31,8 @@ export type Terms = z.infer<typeof TermsSchema>;
 export interface SpendPolicy {
   /** Most one request may cost. */
   readonly maxPerRequest?: bigint;
-  /** Most one vendor may be paid in a UTC day. */
-  readonly maxPerVendorPerDay?: bigint;
+  /** Most one vendor may be paid in a UTC day (the same for every vendor, or per vendor). */
+  readonly maxPerVendorPerDay?: bigint | ((vendorId: string) => bigint | undefined);
   /** Most all vendors together may be paid in a UTC day. */
   readonly maxPerDay?: bigint;
   /** Asked before every payment (a UI's confirm dialog); false refuses it. */
@@ -71,6 +71,11 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
   const base = options.fetch ?? globalThis.fetch;
   const known = new Map<string, Terms>();
 
+  const vendorLimit = (vendorId: string) => {
+    const l = options.policy?.maxPerVendorPerDay;
+    return typeof l === 'function' ? l(vendorId) : l;
+  };
+
   async function check(terms: Terms, url: string) {
     const cur = await wallet.currency();
     if (terms.currency !== cur.code || terms.exponent !== cur.exponent)
@@ -96,11 +101,9 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
       );
     if (p.maxPerRequest !== undefined && price > p.maxPerRequest)
       throw refuse('over_max_price', 'the most per request', p.maxPerRequest);
-    if (
-      p.maxPerVendorPerDay !== undefined &&
-      wallet.spentToday(terms.vendorId) + price > p.maxPerVendorPerDay
-    )
-      throw refuse('over_vendor_daily_limit', `today's limit for ${terms.vendorId}`, p.maxPerVendorPerDay);
+    const perVendor = vendorLimit(terms.vendorId);
+    if (perVendor !== undefined && wallet.spentToday(terms.vendorId) + price > perVendor)
+      throw refuse('over_vendor_daily_limit', `today's limit for ${terms.vendorId}`, perVendor);
     if (p.maxPerDay !== undefined && wallet.spentToday('*') + price > p.maxPerDay)
       throw refuse('over_daily_limit', "today's limit", p.maxPerDay);
     if (p.ask && !(await p.ask(terms, url)))
@@ -148,6 +151,8 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
       resource,
       url,
       ...resendable(init),
+      // Checked again where the payment is counted (another tab may have paid meanwhile).
+      limits: { perVendorPerDay: vendorLimit(terms.vendorId), perDay: options.policy?.maxPerDay },
     });
     let res: Response;
     try {
@@ -163,7 +168,6 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
     if (res.ok && receipt) {
       const decoded = decodeHeader('receipt', receipt);
       await wallet.settle(payment.id, { accepted: true, receipt: decoded.ok ? decoded.value : receipt });
-      await wallet.addSpending(terms.vendorId, payment.amount);
       return Object.assign(res, {
         netpay: {
           paid: payment.amount,

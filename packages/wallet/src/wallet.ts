@@ -441,9 +441,29 @@ export async function openWallet(o: OpenWalletOptions) {
     url?: string;
     /** A request other than a plain GET, kept until the payment is settled to send it again after a crash. */
     request?: PaymentRecord['request'];
+    /**
+     * Daily limits, checked against today's spending in the same change that counts this payment: two
+     * tabs paying at once cannot both pass. A payment counts from the moment it is made (a refusal gives it
+     * back).
+     */
+    limits?: { perVendorPerDay?: bigint | undefined; perDay?: bigint | undefined };
   }) {
     return exclusive(async (): Promise<PreparedPayment> => {
       if (input.amount <= 0n) throw new WalletError('bad_amount', 'a payment is a positive amount');
+      const over = (limit: bigint | undefined, spent: bigint) =>
+        limit !== undefined && spent + input.amount > limit;
+      if (over(input.limits?.perVendorPerDay, spentToday(input.vendorId)))
+        throw new WalletError(
+          'over_vendor_daily_limit',
+          `this payment would take today's spending at ${input.vendorId} past its limit`,
+          402,
+        );
+      if (over(input.limits?.perDay, spentToday('*')))
+        throw new WalletError(
+          'over_daily_limit',
+          "this payment would take today's spending past its limit",
+          402,
+        );
       const picked = select(input.amount, input.vendorId);
       if (!picked) {
         const { coins } = await balance({ broker: false });
@@ -487,6 +507,7 @@ export async function openWallet(o: OpenWalletOptions) {
         undo: undone,
       };
       state.history.push(record);
+      count(today(), input.vendorId, input.amount);
       await save(); // before the header leaves this function
       return { id: record.id, header, amount: input.amount, parts: record.parts };
     });
@@ -509,6 +530,7 @@ export async function openWallet(o: OpenWalletOptions) {
       } else {
         record.status = 'refused';
         record.code = outcome.code;
+        count(record.at.slice(0, 10), record.vendorId, -BigInt(record.amount));
         for (const u of record.undo ?? []) {
           const c = state.chains.find((x) => x.chainId === u.chainId);
           const part = record.parts.find((p) => p.chainId === u.chainId);
@@ -594,15 +616,19 @@ export async function openWallet(o: OpenWalletOptions) {
   function spentToday(vendorId: string | '*') {
     return BigInt(state.spending[`${today()}|${vendorId}`] ?? '0');
   }
+  /** Adds to (or, for a refused payment, takes back from) a day's spending; the caller saves. */
+  function count(day: string, vendorId: string, amount: bigint) {
+    for (const k of [`${day}|${vendorId}`, `${day}|*`]) {
+      const total = BigInt(state.spending[k] ?? '0') + amount;
+      if (total > 0n) state.spending[k] = total.toString();
+      else delete state.spending[k];
+    }
+    // Keep a week of days.
+    for (const k of Object.keys(state.spending)) if (k.slice(0, 10) < isoDaysAgo(7)) delete state.spending[k];
+  }
   async function addSpending(vendorId: string, amount: bigint) {
     return exclusive(async () => {
-      const day = today();
-      for (const k of [`${day}|${vendorId}`, `${day}|*`]) {
-        state.spending[k] = (BigInt(state.spending[k] ?? '0') + amount).toString();
-      }
-      // Keep a week of days.
-      for (const k of Object.keys(state.spending))
-        if (k.slice(0, 10) < isoDaysAgo(7)) delete state.spending[k];
+      count(today(), vendorId, amount);
       await save();
     });
   }

@@ -76,6 +76,35 @@ describe('wallet instances and server-side wallet caps [pglite]', () => {
     expect((await a.balance({ broker: false })).coins).toBe(400n - 5n * 23n);
   });
 
+  it('keeps a daily limit across instances paying at once, and gives a refused payment back to it', async () => {
+    const storage = memoryStorage();
+    const a = await signedIn(storage);
+    await a.buy([
+      { coinValue: 1n, n: 100 },
+      { coinValue: 1n, n: 100 },
+    ]);
+    const b = await openWallet({ storage });
+    // Room for one payment of 23 today at this shop: two tabs try at the same moment.
+    const policy = { maxPerVendorPerDay: (vendorId: string) => (vendorId === shop.id ? 40n : undefined) };
+    const results = await Promise.allSettled([
+      createPayFetch(a, { policy })(item()),
+      createPayFetch(b, { policy })(item()),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled' && r.value.status === 200)).toHaveLength(1);
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([
+      expect.objectContaining({ reason: expect.objectContaining({ code: 'over_vendor_daily_limit' }) }),
+    ]);
+    await a.refresh();
+    expect(a.spentToday(shop.id)).toBe(23n);
+    // A payment the vendor refuses counts for nothing: a price the vendor does not ask (22, not 23).
+    const p = await a.pay({ amount: 22n, vendorId: shop.id, resource: 'GET /item', url: item() });
+    expect(a.spentToday(shop.id)).toBe(45n);
+    const res = await fetch(item(), { headers: { 'NetPay-Payment': p.header } });
+    expect(res.status).toBe(402);
+    await a.settle(p.id, { accepted: false, code: 'insufficient_payment' });
+    expect(a.spentToday(shop.id)).toBe(23n);
+  });
+
   it('writes down the currency as a change (no save outside the lock), seen by the other instance', async () => {
     const storage = memoryStorage();
     const a = await openWallet({ storage, brokerUrl: w.url });

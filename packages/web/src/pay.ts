@@ -141,6 +141,12 @@ async function main() {
       .catch(() => {});
   recover();
 
+  const limitOf = (vendorId: string) =>
+    limitFor(
+      vendorId,
+      config.shops.some((s) => s.id === vendorId),
+    );
+
   /** The vendor as the broker has it registered (name, URL), once per vendor. */
   const parties = new Map<string, Promise<z.infer<typeof PartySchema> | undefined>>();
   const party = (vendorId: string) => {
@@ -156,8 +162,12 @@ async function main() {
 
   async function pay(request: z.infer<typeof PayRequestSchema>, pageOrigin: string) {
     await wallet.refresh(); // another tab (the wallet page, another shop) may have changed it
+    const verified = new Set<string>();
     const payFetch = createPayFetch(wallet, {
       policy: {
+        // Only for a vendor found at this page's origin (a page learns nothing of other shops' limits).
+        maxPerVendorPerDay: (vendorId) =>
+          verified.has(vendorId) ? BigInt(limitOf(vendorId).perDay) : undefined,
         ask: async (terms: Terms) => {
           const vendor = await party(terms.vendorId);
           if (!vendor?.url || new URL(vendor.url).origin !== pageOrigin)
@@ -165,10 +175,9 @@ async function main() {
           const price = BigInt(terms.price);
           const { coins } = await wallet.balance({ broker: false });
           if (coins < price) throw new PaymentDeclined('no_coins', 'not enough coins', 402, terms);
-          const limit = limitFor(
-            terms.vendorId,
-            config.shops.some((s) => s.id === terms.vendorId),
-          );
+          verified.add(terms.vendorId);
+          // The day's limit, before asking (and again where the payment is counted: another tab).
+          const limit = limitOf(terms.vendorId);
           const spent = wallet.spentToday(terms.vendorId);
           if (spent + price > BigInt(limit.perDay))
             throw new PaymentDeclined('spending_limit', 'over the limit', 402, terms);
