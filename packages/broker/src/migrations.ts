@@ -251,13 +251,12 @@ export const BROKER_MIGRATIONS: readonly Migration[] = [
   {
     id: '20261126_0270_login_failures',
     sql: `
-      -- Wrong passwords per login (known or not), counted from first_at; locked_until refuses the login
-      -- for a while once there are too many. A right password clears the row.
+      -- Sign-in attempts per login (known or not) since first_at that have not succeeded yet; too many in
+      -- a window refuse the login until the window is over. A whole successful sign-in clears the row.
       CREATE TABLE login_failures (
         login text PRIMARY KEY,
         failures integer NOT NULL,
-        first_at bigint NOT NULL,
-        locked_until bigint
+        first_at bigint NOT NULL
       );
     `,
   },

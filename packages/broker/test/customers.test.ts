@@ -98,6 +98,21 @@ for (const kind of TEST_DATABASES) {
       expect((await ghost('wrong password')).status).toBe(401);
     });
 
+    it('counts attempts made at the same moment: no more than the limit are tried', async () => {
+      const login = `flood-${kind}@example.com`;
+      expect(
+        (await w.call('POST', '/customers', { body: { login, password: 'correct horse battery' } })).status,
+      ).toBe(201);
+      const answers = await Promise.all(
+        Array.from({ length: 25 }, (_, i) =>
+          w.call('POST', '/sessions', { body: { login, password: `wrong password ${i}` } }),
+        ),
+      );
+      expect(answers.filter((a) => a.status === 401)).toHaveLength(10);
+      expect(answers.filter((a) => a.status === 429)).toHaveLength(15);
+      w.advance(15 * 60_000 + 1);
+    });
+
     it('enforces TOTP once enrolled', async () => {
       const c = await w.newCustomer('totp');
       const enrol = await w.call('POST', '/me/totp', { token: c.token });
@@ -118,6 +133,18 @@ for (const kind of TEST_DATABASES) {
         body: { login: c.login, password: 'correct horse battery', totp: totpCode(enrol.body.secret, now) },
       });
       expect(withCode.status).toBe(200);
+      // Wrong codes with the right password count as failed sign-ins too: the eleventh attempt is refused.
+      for (let i = 0; i < 10; i++) {
+        const wrong = await w.call('POST', '/sessions', {
+          body: { login: c.login, password: 'correct horse battery', totp: '000000' },
+        });
+        expect(wrong.body.code).toBe('totp_invalid');
+      }
+      const locked = await w.call('POST', '/sessions', {
+        body: { login: c.login, password: 'correct horse battery', totp: totpCode(enrol.body.secret, now) },
+      });
+      expect(locked.status).toBe(429);
+      w.advance(15 * 60_000 + 1);
     });
 
     it('rejects bad input with 4xx and a code, changing nothing', async () => {

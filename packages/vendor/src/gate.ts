@@ -516,8 +516,11 @@ export function createGate(o: GateOptions) {
       // Made or not (the answer was lost): void it. A 404 says it was never made; an outage leaves it to
       // the redeemer's rounds.
       await o.broker.walletVoid(chargeId).catch(async (v) => {
-        if (!(v instanceof BrokerError) || v.status >= 500)
-          await o.store.voidLater(chargeId, price.amount).catch(() => {});
+        if (v instanceof BrokerError && v.code === 'not_found') return;
+        const outage = !(v instanceof BrokerError) || v.status >= 500;
+        await o.store
+          .voidLater(chargeId, price.amount, outage ? 'void_pending' : 'void_refused')
+          .catch(() => {});
       });
       return {
         answer: answer('broker_unavailable', 'the broker cannot be reached to charge your wallet; try again'),
@@ -813,8 +816,13 @@ export function createGate(o: GateOptions) {
           await o.broker.walletVoid(charge.chargeId);
           break;
         } catch (e) {
-          // A refusal will not change; an outage may: a few tries, then the redeemer's rounds go on trying.
-          if (e instanceof BrokerError && e.status < 500) break;
+          // A refusal will not change (kept on record as owed); an outage may: a few tries, then the
+          // redeemer's rounds go on trying.
+          if (e instanceof BrokerError && e.status < 500) {
+            if (e.code !== 'not_found')
+              await o.store.voidLater(charge.chargeId, BigInt(charge.amount), 'void_refused').catch(() => {});
+            break;
+          }
           if (attempt >= 2) {
             await o.store.voidLater(charge.chargeId, BigInt(charge.amount));
             break;

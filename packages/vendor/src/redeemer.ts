@@ -244,11 +244,8 @@ export function createRedeemer(o: {
       if (running) return;
       running = true;
       try {
-        await backup();
-        await redeem();
-        await voidCharges();
-      } catch {
-        // retried next round
+        // Each on its own: one that keeps failing does not hold the others back.
+        for (const step of [backup, redeem, voidCharges]) await step().catch(() => {}); // next round
       } finally {
         running = false;
       }

@@ -505,12 +505,20 @@ export function createChainStore(o: StoreOptions) {
     );
   }
 
-  /** A charge to void that the broker could not be told of yet: kept until a later round voids it. */
-  async function voidLater(chargeId: string, amount: bigint): Promise<void> {
+  /**
+   * A charge to void that the broker could not be told of yet (`void_pending`: a later round voids it),
+   * or that it refused to void (`void_refused`: owed to the customer). Never a charge the vendor kept.
+   */
+  async function voidLater(
+    chargeId: string,
+    amount: bigint,
+    status: 'void_pending' | 'void_refused' = 'void_pending',
+  ): Promise<void> {
     await db.query(
-      `INSERT INTO vendor_wallet_charges (charge_id, amount, payees, status, at) VALUES ($1, $2, NULL, 'void_pending', $3)
-       ON CONFLICT (charge_id) DO UPDATE SET status = 'void_pending'`,
-      [chargeId, amount, BigInt(clock())],
+      `INSERT INTO vendor_wallet_charges (charge_id, amount, payees, status, at) VALUES ($1, $2, NULL, $4, $3)
+       ON CONFLICT (charge_id) DO UPDATE SET status = excluded.status
+       WHERE vendor_wallet_charges.status <> 'kept'`,
+      [chargeId, amount, BigInt(clock()), status],
     );
   }
 

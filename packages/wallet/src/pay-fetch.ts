@@ -9,7 +9,7 @@ import {
 } from '@netpay/protocol';
 import { z } from 'zod';
 import { WalletError } from './broker-api.ts';
-import type { PaymentRecord } from './state.ts';
+import { KeptRequestSchema, type PaymentRecord } from './state.ts';
 import type { Wallet } from './wallet.ts';
 
 /** The terms a NetPay vendor answers 402 with (packages/vendor, docs/protocol.md §9), as far as we need. */
@@ -131,16 +131,28 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
   };
 
   /** What to keep of a request other than a plain GET, so a crash can be followed by the same request. */
+  /**
+   * What to keep of a request other than a plain GET, so that a lost answer can be followed by the same
+   * request. One that cannot be kept (a stream body, or bigger than a wallet keeps) is not paid at all:
+   * its payment could never be settled after a crash.
+   */
   function resendable(init: RequestInit | undefined): { request?: PaymentRecord['request'] } {
     const method = (init?.method ?? 'GET').toUpperCase();
     if ((method === 'GET' || method === 'HEAD') && init?.body == null) return {};
-    const body = typeof init?.body === 'string' && init.body.length <= 65_536 ? init.body : undefined;
-    // A body that cannot be kept (a stream, or too big): nothing is kept, and recovery leaves it alone.
-    if (init?.body != null && body === undefined) return {};
     const headers = [...new Headers(init?.headers).entries()].filter(
       ([k]) => k !== HEADERS.payment.toLowerCase(),
     );
-    return { request: { method, headers, ...(body === undefined ? {} : { body }) } };
+    const kept = KeptRequestSchema.safeParse({
+      method,
+      headers,
+      ...(init?.body == null ? {} : { body: init.body }),
+    });
+    if (!kept.success)
+      throw new PaymentDeclined(
+        'request_not_kept',
+        'this request cannot be paid: a wallet keeps a paid request to send it again (text body up to 64 KiB, headers up to 8 KiB each)',
+      );
+    return { request: kept.data };
   }
 
   async function payWithCoins(url: string, init: RequestInit | undefined, terms: Terms) {
@@ -165,7 +177,9 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
       );
     }
     const receipt = res.headers.get(HEADERS.receipt);
-    if (res.ok && receipt) {
+    // A receipt means the vendor took the coins, whatever the status (a retried payment whose handler
+    // now fails is answered with the receipt it had).
+    if (receipt) {
       const decoded = decodeHeader('receipt', receipt);
       await wallet.settle(payment.id, { accepted: true, receipt: decoded.ok ? decoded.value : receipt });
       return Object.assign(res, {
@@ -316,10 +330,22 @@ function decodeWalletReceipt(header: string): unknown {
  * never saw it accepts it now; a refusal gives the coins back. Payments whose vendor cannot be reached
  * stay in flight (their chains unused) until the next call.
  */
-export async function recoverPayments(wallet: Wallet, fetchImpl: typeof fetch = globalThis.fetch) {
+export async function recoverPayments(
+  wallet: Wallet,
+  options: {
+    fetch?: typeof fetch;
+    /**
+     * Only payments made this long ago or more: where other instances (browser tabs) share the wallet, a
+     * younger one may still be waiting for its answer there.
+     */
+    olderThanMs?: number;
+  } = {},
+) {
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const before = Date.now() - (options.olderThanMs ?? 0);
   const out = { resent: 0, accepted: 0, refused: 0, unreachable: 0, kept: 0 };
   for (const p of wallet.unsettled()) {
-    if (!p.url || !p.header) continue;
+    if (!p.url || !p.header || Date.parse(p.at) > before) continue;
     // The same request as it went: a POST is sent again with its body. One that was not kept (not a plain
     // GET, body too big to keep) is left in flight rather than asked for with another request.
     const method = p.request?.method ?? p.resource.split(' ')[0] ?? 'GET';
@@ -341,7 +367,8 @@ export async function recoverPayments(wallet: Wallet, fetchImpl: typeof fetch = 
       continue;
     }
     const receipt = res.headers.get(HEADERS.receipt);
-    if (res.ok && receipt) {
+    if (receipt) {
+      // Taken, whatever the status (the handler may fail this time; the coins were accepted).
       const decoded = decodeHeader('receipt', receipt);
       await wallet.settle(p.id, { accepted: true, receipt: decoded.ok ? decoded.value : receipt });
       out.accepted++;

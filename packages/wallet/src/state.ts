@@ -37,6 +37,13 @@ export const StoredChainSchema = z.strictObject({
 });
 export type StoredChain = z.infer<typeof StoredChainSchema>;
 
+/** A request kept while its payment is in flight (what a wallet document may hold of it). */
+export const KeptRequestSchema = z.strictObject({
+  method: z.string().max(16),
+  headers: z.array(z.tuple([z.string().max(256), z.string().max(8192)])).max(64),
+  body: z.string().max(65_536).optional(),
+});
+
 export const PaymentRecordSchema = z.strictObject({
   id: z.string(),
   at: z.string(),
@@ -59,13 +66,7 @@ export const PaymentRecordSchema = z.strictObject({
   url: z.string().optional(),
   header: z.string().optional(),
   /** …the request, when it was not a plain GET: method, headers and text body, to send it again exactly… */
-  request: z
-    .strictObject({
-      method: z.string().max(16),
-      headers: z.array(z.tuple([z.string().max(256), z.string().max(8192)])).max(64),
-      body: z.string().max(65_536).optional(),
-    })
-    .optional(),
+  request: z.lazy(() => KeptRequestSchema).optional(),
   /** …and each chain's state before it, to give the coins back if the vendor refuses. */
   undo: z
     .array(

@@ -555,6 +555,7 @@ export async function openWallet(o: OpenWalletOptions) {
       .filter((h) => h.status === 'sent')
       .map((h) => ({
         id: h.id,
+        at: h.at,
         vendorId: h.vendorId,
         resource: h.resource,
         url: h.url,

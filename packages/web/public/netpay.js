@@ -117,6 +117,8 @@
           method: (init.method || 'GET').toUpperCase(),
           headers: [...new Headers(init.headers).entries()],
           body: init.body ?? null,
+          // The frame asks and pays nothing after this (a little before this page gives up).
+          deadline: Date.now() + 140_000,
         },
         walletOrigin,
       );

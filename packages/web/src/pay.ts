@@ -33,7 +33,10 @@ const PayRequestSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/ }),
   method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']),
   headers: z.array(z.tuple([z.string().max(256), z.string().max(8192)])).max(64),
-  body: z.string().max(1_000_000).nullable(),
+  // A paid request is kept in the wallet until settled (to send it again after a lost answer): 64 KiB.
+  body: z.string().max(65_536).nullable(),
+  /** The page's own time limit (its clock, this browser's): nothing is asked or paid after it. */
+  deadline: z.number().int().positive(),
 });
 const PartySchema = z.object({ id: PartyIdSchema, name: z.string(), url: z.string().nullable().optional() });
 
@@ -47,6 +50,8 @@ const FOR_THE_PAGE: Record<string, string> = {
   wrong_origin: 'A page can only pay for its own site.',
   bad_request: 'The wallet frame got a malformed request.',
   busy: 'The wallet has too many payments waiting: try again in a moment.',
+  expired: 'The page stopped waiting for the wallet: nothing was paid.',
+  request_not_kept: 'This request cannot be paid from the wallet (its body is too big to keep).',
   wrong_currency: 'This shop asks for a currency your wallet does not hold.',
   broker_not_accepted: "This shop does not take your broker's coins.",
 };
@@ -58,12 +63,14 @@ const ARM_MS = 700;
 const MAX_WAITING = 8;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+/** Arms Pay when the page says the frame is shown (browsers without IntersectionObserver v2). */
+let armOnShown: (() => void) | undefined;
 
 /**
  * Shows the question (the page makes the frame visible and says 'shown') and waits for the answer: Pay,
  * Don't pay, Escape, or nothing for two minutes (no).
  */
-function ask(parentOrigin: string, what: string, left: string): Promise<boolean> {
+function ask(parentOrigin: string, what: string, left: string, deadline: number): Promise<boolean> {
   const pay = $<HTMLButtonElement>('pay');
   const cancel = $<HTMLButtonElement>('cancel');
   $('what').textContent = what;
@@ -90,9 +97,11 @@ function ask(parentOrigin: string, what: string, left: string): Promise<boolean>
         )
       : undefined;
     observer?.observe($('ask'));
-    if (!v2) arm(true);
-    const timeout = setTimeout(() => done(false), ASK_TIMEOUT_MS);
+    // Without v2, armed once the page says it shows the frame.
+    if (!v2) armOnShown = () => arm(true);
+    const timeout = setTimeout(() => done(false), Math.min(ASK_TIMEOUT_MS, deadline - Date.now()));
     function done(yes: boolean) {
+      armOnShown = undefined;
       clearTimeout(timeout);
       clearTimeout(armTimer);
       observer?.disconnect();
@@ -135,11 +144,10 @@ async function main() {
   const show = (m: bigint) => formatMoney(money(m, cur));
 
   // Payments a closed tab or a dropped connection left in flight: settled with their shops now.
-  const recover = () =>
-    void recoverPayments(wallet)
-      .then(() => changes.postMessage('changed'))
-      .catch(() => {});
-  recover();
+  // (Only those older than any page waits: a younger one may be in flight in another tab.)
+  void recoverPayments(wallet, { olderThanMs: 180_000 })
+    .then((r) => r.resent > 0 && changes.postMessage('changed'))
+    .catch(() => {});
 
   const limitOf = (vendorId: string) =>
     limitFor(
@@ -156,6 +164,8 @@ async function main() {
         .then(async (r) => (r.ok ? PartySchema.parse(await r.json()) : undefined))
         .catch(() => undefined);
       parties.set(vendorId, p);
+      // A failed lookup is not remembered (the broker may answer next time).
+      void p.then((found) => found ?? parties.delete(vendorId));
     }
     return p;
   };
@@ -163,6 +173,12 @@ async function main() {
   async function pay(request: z.infer<typeof PayRequestSchema>, pageOrigin: string) {
     await wallet.refresh(); // another tab (the wallet page, another shop) may have changed it
     const verified = new Set<string>();
+    // The page has stopped waiting: pay nothing it will not see.
+    const pageWaits = () => {
+      if (Date.now() >= request.deadline) throw new PaymentDeclined('expired', 'the page stopped waiting');
+      return true;
+    };
+    pageWaits();
     const payFetch = createPayFetch(wallet, {
       policy: {
         // Only for a vendor found at this page's origin (a page learns nothing of other shops' limits).
@@ -181,12 +197,14 @@ async function main() {
           const spent = wallet.spentToday(terms.vendorId);
           if (spent + price > BigInt(limit.perDay))
             throw new PaymentDeclined('spending_limit', 'over the limit', 402, terms);
-          if (price <= BigInt(limit.askAbove)) return true;
-          return ask(
+          if (price <= BigInt(limit.askAbove)) return pageWaits();
+          const yes = await ask(
             pageOrigin,
             `${vendor.name} asks ${show(price)} for ${terms.description ?? terms.resource}.`,
             `At ${new URL(vendor.url).host}. You have ${show(coins)} in coins; ${show(spent)} spent there today.`,
+            request.deadline,
           );
+          return yes && pageWaits();
         },
       },
     });
@@ -194,6 +212,7 @@ async function main() {
       method: request.method,
       headers: request.headers,
       redirect: 'error',
+      signal: AbortSignal.timeout(60_000),
       ...(request.body === null ? {} : { body: request.body }),
     });
     const body = await res.arrayBuffer();
@@ -221,7 +240,10 @@ async function main() {
   addEventListener('message', (ev: MessageEvent) => {
     if (ev.source !== parent) return;
     if ((ev.data as { type?: unknown })?.type === 'shown') {
-      if (!$('ask').hidden) $('cancel').focus();
+      if (!$('ask').hidden) {
+        $('cancel').focus();
+        armOnShown?.();
+      }
       return;
     }
     const id = (ev.data as { id?: unknown })?.id;
@@ -240,7 +262,6 @@ async function main() {
       } catch (e) {
         const raw = e instanceof WalletError ? e.code : 'wallet_failed';
         const code: string = AS[raw as keyof typeof AS] ?? raw;
-        if (code === 'vendor_unreachable') recover();
         reply({
           ok: false,
           code,

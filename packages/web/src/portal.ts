@@ -54,7 +54,8 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
   // A shop's page paid through the wallet frame (another tab): reload the wallet to show it.
   useEffect(() => {
     // Payments a closed tab or a dropped connection left in flight: settled with their shops now.
-    void recoverPayments(wallet)
+    // (Only those older than any shop's page waits: a younger one may be in flight in another tab.)
+    void recoverPayments(wallet, { olderThanMs: 180_000 })
       .then((r) => r.resent > 0 && setTick((t) => t + 1))
       .catch(() => {});
     const changes = new BroadcastChannel(CHANGES);

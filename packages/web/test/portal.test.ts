@@ -340,6 +340,7 @@ describe('web wallet in chromium [pglite]', () => {
           method: 'GET',
           headers: [],
           body: null,
+          deadline: Date.now() + 60_000,
         }),
       ).toMatchObject({ id: 7, ok: false, code: 'wrong_origin' });
       expect(await post({ type: 'pay', id: 8, url: 'javascript:alert(1)' })).toMatchObject({

@@ -156,7 +156,8 @@ export function createAccountService(ctx: BrokerContext) {
    */
   async function checkCredentials(input: { login: string; password: string; totp?: string | undefined }) {
     const login = normalizeLogin(input.login);
-    if (login) await refuseIfLocked(login);
+    // This attempt is counted before the (slow) password check, so attempts made at once count too.
+    if (login) await countAttempt(login);
     const [c] = login
       ? await db.query<{ id: string; password_hash: string; totp_secret: string | null; login: string }>(
           'SELECT id, password_hash, totp_secret, login FROM customers WHERE login = $1',
@@ -166,45 +167,38 @@ export function createAccountService(ctx: BrokerContext) {
     // An unknown login costs a full hash too, so timing does not tell which logins exist.
     const checked = await verifyPassword(input.password, c?.password_hash ?? (await decoyHash()));
     if (!c || !checked) {
-      if (login) await countFailure(login);
       throw fail('invalid_credentials', 'login or password is wrong');
     }
-    await db.query('DELETE FROM login_failures WHERE login = $1', [login]);
     if (c.totp_secret) {
       if (!input.totp) throw fail('totp_required', 'this account needs the code from your authenticator app');
       if (!verifyTotp(c.totp_secret, input.totp, nowSeconds(ctx)))
         throw fail('totp_invalid', 'the authenticator code is wrong');
     }
+    // The whole check passed (password and code): the attempts start again from none.
+    await db.query('DELETE FROM login_failures WHERE login = $1', [login]);
     return { customerId: c.id, login: c.login };
   }
 
-  /** A login with too many wrong passwords lately is refused, right password or not, for a while. */
-  async function refuseIfLocked(login: string) {
-    const [row] = await db.query<{ locked_until: bigint | null }>(
-      'SELECT locked_until FROM login_failures WHERE login = $1',
-      [login],
-    );
-    const until = row?.locked_until === null || row === undefined ? 0 : Number(row.locked_until);
-    if (until > ctx.clock())
-      throw fail(
-        'too_many_attempts',
-        `too many wrong passwords for this login; try again in ${Math.ceil((until - ctx.clock()) / 60_000)} minute(s)`,
-      );
-  }
-
-  /** Counts a wrong password in the current window (a new window once the last one is over). */
-  async function countFailure(login: string) {
+  /**
+   * Counts a sign-in attempt for a login in the current window (a new window once the last one is over)
+   * and refuses it once there were too many: every attempt counts until one succeeds, which clears them.
+   */
+  async function countAttempt(login: string) {
     const now = ctx.clock();
     const window = config.passwordLockSeconds * 1000;
-    await db.query(
-      `INSERT INTO login_failures (login, failures, first_at, locked_until) VALUES ($1, 1, $2::int8, NULL)
+    const [row] = await db.query<{ failures: number; first_at: bigint }>(
+      `INSERT INTO login_failures (login, failures, first_at) VALUES ($1, 1, $2::int8)
        ON CONFLICT (login) DO UPDATE SET
          failures = CASE WHEN login_failures.first_at <= $3::int8 THEN 1 ELSE login_failures.failures + 1 END,
-         first_at = CASE WHEN login_failures.first_at <= $3::int8 THEN $2::int8 ELSE login_failures.first_at END,
-         locked_until = CASE WHEN login_failures.first_at > $3::int8 AND login_failures.failures + 1 >= $4::int4
-                             THEN $5::int8 ELSE NULL END`,
-      [login, BigInt(now), BigInt(now - window), config.passwordMaxFailures, BigInt(now + window)],
+         first_at = CASE WHEN login_failures.first_at <= $3::int8 THEN $2::int8 ELSE login_failures.first_at END
+       RETURNING failures, first_at`,
+      [login, BigInt(now), BigInt(now - window)],
     );
+    if (row && row.failures > config.passwordMaxFailures)
+      throw fail(
+        'too_many_attempts',
+        `too many wrong passwords or codes for this login; try again in ${Math.ceil((Number(row.first_at) + window - now) / 60_000)} minute(s)`,
+      );
   }
 
   async function login(input: {

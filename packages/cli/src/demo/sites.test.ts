@@ -118,6 +118,20 @@ describe('e-greetings sends cards [pglite]', () => {
     expect(cards!.n).toBe(1n);
   });
 
+  it('pays nothing for a request it could not keep to send again (a header too big to keep)', async () => {
+    const before = wallet.history().length;
+    await expect(
+      createPayFetch(wallet)(`${shop.url}/send`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-note': 'a'.repeat(9_000) },
+        body: JSON.stringify({ card: 'thanks', to: 'Kim', from: 'Sam' }),
+      }),
+    ).rejects.toMatchObject({ code: 'request_not_kept' });
+    expect(wallet.history()).toHaveLength(before);
+    // The wallet document is still whole (it would not load with a record it cannot hold).
+    await wallet.refresh();
+  });
+
   it('refuses a card it cannot send before asking for money, and changes nothing', async () => {
     const before = await taken();
     for (const [body, field] of [
