@@ -715,12 +715,22 @@ export function createChainStore(o: StoreOptions) {
               count(*) FILTER (WHERE status = 'sent')::int8 AS pending
        FROM vendor_claims`,
     );
+    const [wallet] = await db.query<{ kept: bigint; pending: bigint; owed: bigint }>(
+      `SELECT COALESCE(sum(amount) FILTER (WHERE status = 'kept'), 0)::int8 AS kept,
+              COALESCE(sum(amount) FILTER (WHERE status = 'void_pending'), 0)::int8 AS pending,
+              COALESCE(sum(amount) FILTER (WHERE status = 'void_refused'), 0)::int8 AS owed
+       FROM vendor_wallet_charges`,
+    );
     return {
       chains: Number(current?.chains ?? 0n),
       accepted: ((current?.accepted ?? 0n) + (earlier?.accepted ?? 0n)).toString(),
       redeemed: (claims?.credited ?? 0n).toString(),
       refusedClaims: Number(claims?.refused ?? 0n),
       claimsAwaitingAnswer: Number(claims?.pending ?? 0n),
+      /** Server-side wallet sales kept; voids waiting for the broker; voids it refused (owed to customers). */
+      walletCharged: (wallet?.kept ?? 0n).toString(),
+      walletVoidsPending: (wallet?.pending ?? 0n).toString(),
+      walletOwed: (wallet?.owed ?? 0n).toString(),
     };
   }
 

@@ -263,11 +263,13 @@ for (const kind of TEST_DATABASES) {
       // Charged, and the void is waiting for the broker.
       expect(BigInt(await balance())).toBe(before - 50n);
       expect(await store.voidsPending()).toHaveLength(1);
+      expect(await store.statement()).toMatchObject({ walletVoidsPending: '50', walletOwed: '0' });
       expect(await redeemer.voidCharges()).toEqual({ voided: 0, refused: 0 });
       dropVoids = false;
       expect(await redeemer.voidCharges()).toEqual({ voided: 1, refused: 0 });
       expect(BigInt(await balance())).toBe(before);
       expect(await store.voidsPending()).toEqual([]);
+      expect(await store.statement()).toMatchObject({ walletVoidsPending: '0', walletOwed: '0' });
       await w.audit();
     });
 

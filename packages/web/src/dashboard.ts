@@ -25,6 +25,9 @@ interface Dashboard {
     redeemed: string;
     refusedClaims: number;
     claimsAwaitingAnswer: number;
+    walletCharged: string;
+    walletVoidsPending: string;
+    walletOwed: string;
     broker: { balance: string; paidOut: string; payoutsPending: string } | null;
   };
   revenue: { minute: number; amount: string; payments: number }[];
@@ -112,6 +115,8 @@ function ShopPanel({ shop }: { shop: Shop }) {
         <tr><th>At the broker, waiting for payout</th><td>${s.broker ? show(s.broker.balance) : 'broker unreachable'}</td></tr>
         <tr><th>Paid out / payouts pending</th><td>${s.broker ? `${show(s.broker.paidOut)} / ${show(s.broker.payoutsPending)}` : '–'}</td></tr>
         <tr><th>Chains held</th><td>${s.chains}</td></tr>
+        <tr><th>Charged to NetPay accounts (server-side wallets)</th><td data-testid=${`wallet-${shop.id}`}>${show(s.walletCharged)}</td></tr>
+        <tr><th>Failed responses to refund: waiting for the broker / owed</th><td>${show(s.walletVoidsPending)} / ${show(s.walletOwed)}</td></tr>
       </tbody>
     </table>
     ${

@@ -248,6 +248,8 @@ describe('web wallet in chromium [pglite]', () => {
     await expect.poll(() => board.getByTestId('accepted-e-greetings').textContent()).toBe('0.0150 USD');
     await expect.poll(() => board.getByTestId('accepted-e-music').textContent()).toBe('0.0030 USD');
     await expect.poll(() => board.locator('canvas').count()).toBe(2);
+    // The card charged to the NetPay account (server-side wallet).
+    expect(await board.getByTestId('wallet-e-greetings').textContent()).toBe('0.0050 USD');
     await board.screenshot({ path: join(OUT, 'dashboard.png'), fullPage: true });
 
     // The broker operator's page: a wrong token is refused visibly; the right one shows the books.
