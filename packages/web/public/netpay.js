@@ -10,6 +10,10 @@
  * wallet's origin, which pays within the customer's limits for this shop (asking above them) and makes the
  * request with the payment. A refusal throws an Error with `code` (no_coins, spending_limit, declined,
  * wallet_unreachable, …), and `signIn`: the shop's link to pay from the NetPay account instead.
+ *
+ * Window mode, `NetPay.fetch(url, init, { window: true })` from a click: the wallet pays from a window of
+ * its own instead of the frame. Where the shop and the wallet are different sites, browsers keep a frame's
+ * storage apart from (or deny it) the wallet page's; a refusal with `tryWindow: true` says so.
  */
 (() => {
   if (window.NetPay) return;
@@ -25,9 +29,17 @@
   const fail = (code, message, extra) =>
     Object.assign(new Error(message), { name: 'NetPayError', code }, extra);
 
+  /** The wallet windows this page opened (window mode), answered like the frame. */
+  const windows = new Set();
+
   addEventListener('message', (ev) => {
-    if (!frame || ev.origin !== walletOrigin || ev.source !== frame.contentWindow) return;
+    if (ev.origin !== walletOrigin) return;
     const m = ev.data || {};
+    if (windows.has(ev.source)) {
+      if (m.type === 'result' && pending.has(m.id)) pending.get(m.id)(m);
+      return;
+    }
+    if (!frame || ev.source !== frame.contentWindow) return;
     if (m.type === 'show') {
       focusBack = document.activeElement;
       if (Number.isFinite(m.height)) frame.style.height = `${Math.min(Math.max(m.height, 120), 600)}px`;
@@ -78,8 +90,46 @@
     return ready;
   }
 
-  async function netpayFetch(input, init = {}) {
+  /**
+   * Window mode: the wallet in a window of its own (its storage is the wallet page's, whatever site this
+   * page is on). Opened at once, while the click that asked for it still counts as the customer's.
+   */
+  function walletWindow() {
+    const win = open(`${walletUrl}pay.html`, 'netpay-pay', 'popup,width=440,height=380');
+    if (!win)
+      throw fail('window_blocked', 'The browser blocked the NetPay window: allow pop-ups for this site.');
+    windows.add(win);
+    const ready = new Promise((resolve, reject) => {
+      const onReady = (ev) => {
+        if (ev.source !== win || ev.data?.type !== 'ready') return;
+        removeEventListener('message', onReady);
+        clearTimeout(timer);
+        resolve(win);
+      };
+      const timer = setTimeout(() => {
+        removeEventListener('message', onReady);
+        reject(fail('wallet_unreachable', `The NetPay wallet at ${walletOrigin} does not answer.`));
+      }, 15_000);
+      addEventListener('message', onReady);
+    });
+    const close = () => {
+      windows.delete(win);
+      win.close();
+    };
+    return { ready, close };
+  }
+
+  async function netpayFetch(input, init = {}, options = {}) {
     const url = new URL(String(input), location.href).href;
+    const popup = options.window ? walletWindow() : undefined;
+    try {
+      return await pay(url, init, popup);
+    } finally {
+      popup?.close();
+    }
+  }
+
+  async function pay(url, init, popup) {
     const first = await fetch(url, { credentials: 'same-origin', ...init });
     if (first.status !== 402) return first;
     const answer = await first
@@ -91,7 +141,8 @@
     const signIn = terms.wallet?.signIn ? new URL(terms.wallet.signIn, url).href : undefined;
     if (init.body != null && typeof init.body !== 'string')
       throw fail('unsupported_body', 'NetPay.fetch sends text bodies only (JSON.stringify the body)');
-    await walletFrame();
+    if (!popup) await walletFrame();
+    const target = popup ? await popup.ready : frame.contentWindow;
     const id = ++seq;
     const result = await new Promise((resolve) => {
       // The customer may take a while to answer a question (the frame gives up after two minutes).
@@ -109,7 +160,7 @@
         pending.delete(id);
         resolve(answer);
       });
-      frame.contentWindow.postMessage(
+      target.postMessage(
         {
           type: 'pay',
           id,
@@ -127,7 +178,11 @@
       throw fail(result.code, result.message, {
         terms,
         signIn,
-        walletUrl: result.code === 'no_coins' ? walletUrl : undefined,
+        walletUrl: result.code === 'no_coins' || result.code === 'wallet_elsewhere' ? walletUrl : undefined,
+        // The frame's wallet is empty: on another site than the wallet, the browser may keep the frame's
+        // storage apart from the wallet page's. NetPay.fetch(url, init, { window: true }) pays from a
+        // window of the wallet's own (call it from a click).
+        tryWindow: !popup && result.walletEmpty === true,
       });
     const empty = result.status === 204 || result.status === 304 || result.status < 200;
     const res = new Response(empty ? null : result.body, {

@@ -22,6 +22,7 @@ import {
   PaymentDeclined,
   recoverPayments,
   type Terms,
+  type Wallet,
   WalletError,
 } from '@netpay/wallet';
 import { z } from 'zod';
@@ -51,6 +52,7 @@ const FOR_THE_PAGE: Record<string, string> = {
   bad_request: 'The wallet frame got a malformed request.',
   busy: 'The wallet has too many payments waiting: try again in a moment.',
   expired: 'The page stopped waiting for the wallet: nothing was paid.',
+  wallet_elsewhere: 'Your NetPay wallet cannot be opened inside this page: pay in a wallet window.',
   request_not_kept: 'This request cannot be paid from the wallet (its body is too big to keep).',
   wrong_currency: 'This shop asks for a currency your wallet does not hold.',
   broker_not_accepted: "This shop does not take your broker's coins.",
@@ -70,14 +72,20 @@ let armOnShown: (() => void) | undefined;
  * Shows the question (the page makes the frame visible and says 'shown') and waits for the answer: Pay,
  * Don't pay, Escape, or nothing for two minutes (no).
  */
-function ask(parentOrigin: string, what: string, left: string, deadline: number): Promise<boolean> {
+function ask(
+  peer: Window,
+  parentOrigin: string,
+  what: string,
+  left: string,
+  deadline: number,
+): Promise<boolean> {
   const pay = $<HTMLButtonElement>('pay');
   const cancel = $<HTMLButtonElement>('cancel');
   $('what').textContent = what;
   $('left').textContent = left;
   $('ask').hidden = false;
   pay.disabled = true;
-  parent.postMessage({ type: 'show', height: document.documentElement.scrollHeight }, parentOrigin);
+  peer.postMessage({ type: 'show', height: document.documentElement.scrollHeight }, parentOrigin);
   return new Promise((resolve) => {
     let armTimer: ReturnType<typeof setTimeout> | undefined;
     const arm = (visible: boolean) => {
@@ -97,8 +105,10 @@ function ask(parentOrigin: string, what: string, left: string, deadline: number)
         )
       : undefined;
     observer?.observe($('ask'));
-    // Without v2, armed once the page says it shows the frame.
-    if (!v2) armOnShown = () => arm(true);
+    // Without v2, a frame is armed once the page says it shows it; a window of its own at once.
+    if (!v2 && peer === parent) armOnShown = () => arm(true);
+    else if (!v2) arm(true);
+    if (peer !== parent) cancel.focus();
     const timeout = setTimeout(() => done(false), Math.min(ASK_TIMEOUT_MS, deadline - Date.now()));
     function done(yes: boolean) {
       armOnShown = undefined;
@@ -107,7 +117,7 @@ function ask(parentOrigin: string, what: string, left: string, deadline: number)
       observer?.disconnect();
       $('ask').hidden = true;
       pay.onclick = cancel.onclick = document.onkeydown = null;
-      parent.postMessage({ type: 'hide' }, parentOrigin);
+      peer.postMessage({ type: 'hide' }, parentOrigin);
       resolve(yes);
     }
     pay.onclick = () => {
@@ -128,16 +138,41 @@ function ask(parentOrigin: string, what: string, left: string, deadline: number)
 }
 
 async function main() {
-  if (parent === window) {
+  // In a shop's page (a frame), or a window a shop's page opened (window mode).
+  const found: Window | null = parent !== window ? parent : (opener as Window | null);
+  if (!found) {
     document.body.textContent =
       'This page is the NetPay wallet frame that shops embed; open the wallet instead.';
     return;
   }
+  const peer: Window = found;
   const config = (await fetch('./config.json').then((r) => r.json())) as {
     broker: string;
     shops: { id: string }[];
   };
-  const wallet = await openWallet({ storage: indexedDbStorage('netpay-wallet'), brokerUrl: config.broker });
+  let opened: Wallet;
+  try {
+    opened = await openWallet({ storage: indexedDbStorage('netpay-wallet'), brokerUrl: config.broker });
+  } catch {
+    // This browser gives a frame on another site no storage at all: every request is sent to window mode.
+    addEventListener('message', (ev: MessageEvent) => {
+      if (ev.source !== peer || (ev.data as { type?: unknown })?.type !== 'pay') return;
+      peer.postMessage(
+        {
+          type: 'result',
+          id: (ev.data as { id?: unknown }).id,
+          ok: false,
+          code: 'wallet_elsewhere',
+          message: FOR_THE_PAGE.wallet_elsewhere,
+          walletEmpty: true,
+        },
+        ev.origin,
+      );
+    });
+    peer.postMessage({ type: 'ready' }, '*');
+    return;
+  }
+  const wallet = opened;
   const changes = new BroadcastChannel(CHANGES);
   const c = await wallet.currency();
   const cur = currency(c.code, c.exponent);
@@ -199,6 +234,7 @@ async function main() {
             throw new PaymentDeclined('spending_limit', 'over the limit', 402, terms);
           if (price <= BigInt(limit.askAbove)) return pageWaits();
           const yes = await ask(
+            peer,
             pageOrigin,
             `${vendor.name} asks ${show(price)} for ${terms.description ?? terms.resource}.`,
             `At ${new URL(vendor.url).host}. You have ${show(coins)} in coins; ${show(spent)} spent there today.`,
@@ -238,7 +274,7 @@ async function main() {
   let queue: Promise<unknown> = Promise.resolve();
   let waiting = 0;
   addEventListener('message', (ev: MessageEvent) => {
-    if (ev.source !== parent) return;
+    if (ev.source !== peer) return;
     if ((ev.data as { type?: unknown })?.type === 'shown') {
       if (!$('ask').hidden) {
         $('cancel').focus();
@@ -248,7 +284,7 @@ async function main() {
     }
     const id = (ev.data as { id?: unknown })?.id;
     const reply = (result: object, transfer: Transferable[] = []) =>
-      parent.postMessage({ type: 'result', id, ...result }, ev.origin, transfer);
+      peer.postMessage({ type: 'result', id, ...result }, ev.origin, transfer);
     const refuse = (code: string) => reply({ ok: false, code, message: FOR_THE_PAGE[code] });
     const parsed = PayRequestSchema.safeParse(ev.data);
     if (!parsed.success) return refuse('bad_request');
@@ -266,6 +302,9 @@ async function main() {
           ok: false,
           code,
           message: FOR_THE_PAGE[code] ?? `Your NetPay wallet could not pay this (${code}).`,
+          // A wallet with no chains at all here: the browser may keep this frame's storage apart from the
+          // wallet page's (another site); window mode reaches the wallet's own.
+          ...(code === 'no_coins' ? { walletEmpty: wallet.chains().length === 0 } : {}),
         });
       } finally {
         waiting--;
@@ -273,6 +312,7 @@ async function main() {
       }
     });
   });
-  parent.postMessage({ type: 'ready' }, '*'); // says nothing but "loaded"
+  if (peer !== parent) $('status').textContent = 'Paying from your NetPay wallet…';
+  peer.postMessage({ type: 'ready' }, '*'); // says nothing but "loaded"
 }
 void main();

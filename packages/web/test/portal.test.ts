@@ -272,6 +272,55 @@ describe('web wallet in chromium [pglite]', () => {
     expect(errors).toEqual([]);
   }, 180_000);
 
+  it('pays from a wallet window when the shop is on another site than the wallet', async () => {
+    // The wallet at localhost, the shop at 127.0.0.1: two sites, so the browser keeps the embedded frame's
+    // storage apart from the wallet page's, and the frame finds no wallet.
+    const sameSite = walletUrl;
+    walletUrl = walletUrl.replace('127.0.0.1', 'localhost');
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const errors: string[] = [];
+      context.on('weberror', (e) => errors.push(e.error().message));
+      await page.goto(walletUrl);
+      const login = `window-${Date.now()}@example.com`;
+      await submit(page, {
+        'E-mail or phone': login,
+        'Password (10 characters or more)': 'correct horse battery',
+      });
+      await expect.poll(() => notice(page).textContent()).toContain('A code was sent');
+      await submit(page, { 'The 6-digit code we sent you': await w.latestCode(login) });
+      await expect.poll(() => notice(page).textContent()).toContain('signed in');
+      const bank = await w.bankClient.createAccount({ name: 'window', initialBalance: 1_000_000n });
+      await submit(page, { 'Amount to load': '1.0000', 'Bank account': bank.id, 'Bank token': bank.token });
+      await expect.poll(() => notice(page).textContent()).toContain('Loaded 1.0000 USD');
+      await page.getByLabel('Coin value').selectOption('10');
+      await submit(page, { 'How many coins': '20' });
+      await expect.poll(() => page.getByTestId('coins').textContent()).toBe('0.0200 USD');
+
+      const shop = await context.newPage();
+      await shop.goto(`${greetingsUrl}/`);
+      const card = shop.locator('form[data-card="thanks"]');
+      await card.getByLabel('To').fill('Ana');
+      await card.getByLabel('From').fill('Sam');
+      await card.getByLabel('From').press('Enter');
+      await expect.poll(() => card.getByRole('status').textContent()).toContain('pay in a wallet window');
+      const opened = context.waitForEvent('page');
+      await card.getByRole('button', { name: 'Pay in a NetPay wallet window' }).press('Enter');
+      const win = await opened;
+      expect(new URL(win.url()).host).toBe(new URL(walletUrl).host);
+      await expect.poll(() => card.getByRole('status').textContent()).toContain('Sent (paid 0.0050 USD)');
+      await expect.poll(() => win.isClosed()).toBe(true);
+      await page.reload();
+      await expect.poll(() => page.getByTestId('coins').textContent()).toBe('0.0150 USD');
+      expect(errors).toEqual([]);
+      await w.audit();
+    } finally {
+      walletUrl = sameSite;
+      await context.close();
+    }
+  });
+
   it('pays nothing for a page that is not the shop it names, or for another site', async () => {
     // The wallet's own pages cannot be framed; the wallet frame can (by any shop).
     expect((await fetch(`${walletUrl}/`)).headers.get('content-security-policy')).toBe(

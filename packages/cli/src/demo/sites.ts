@@ -73,9 +73,18 @@ const page = (title: string, body: string, walletUrl?: string) =>
  * In the page: shows an error from NetPay.fetch (or the shop) visibly, with the ways out it offers: the
  * wallet to buy coins, or paying from the NetPay account (server-side wallet).
  */
-const SHOW_ERROR = `function showError(out, e) {
+const SHOW_ERROR = `function showError(out, e, again) {
   out.className = 'result alert';
   out.textContent = e && e.message ? e.message : String(e);
+  if (e && e.tryWindow && again) {
+    // The wallet frame sees no wallet (on another site than the wallet, browsers may keep its storage
+    // apart): a window of the wallet's own can pay.
+    out.append(' ');
+    var b = document.createElement('button');
+    b.type = 'button'; b.textContent = 'Pay in a NetPay wallet window';
+    b.onclick = function () { again({ window: true }); };
+    out.append(b);
+  }
   if (e && e.signIn) {
     out.append(' ');
     var a = document.createElement('a');
@@ -91,9 +100,9 @@ const SHOW_ERROR = `function showError(out, e) {
     out.append(w);
   }
 }
-function netpayFetch(url, init) {
+function netpayFetch(url, init, options) {
   if (!window.NetPay) return Promise.reject(Object.assign(new Error('The NetPay wallet cannot be reached from this page: try again in a moment.'), { code: 'wallet_unreachable' }));
-  return window.NetPay.fetch(url, init);
+  return window.NetPay.fetch(url, init, options);
 }`;
 
 const SendSchema = z.strictObject({
@@ -246,8 +255,11 @@ function greetingsIndex(walletUrl: string) {
     `<main><h1>E-greetings</h1><p>Browse the cards for free. Sending one costs ${usd(CARD_PRICE)}, paid from your NetPay wallet; the person you send it to gets a link.</p>${cards}</main>
 <script>${SHOW_ERROR}
 document.querySelectorAll('form.send').forEach(function (form) {
-  form.addEventListener('submit', async function (ev) {
+  form.addEventListener('submit', function (ev) {
     ev.preventDefault();
+    send({});
+  });
+  async function send(options) {
     var out = form.querySelector('.result');
     var button = form.querySelector('button');
     button.disabled = true;
@@ -256,7 +268,7 @@ document.querySelectorAll('form.send').forEach(function (form) {
     var data = Object.fromEntries(new FormData(form));
     data.card = form.dataset.card;
     try {
-      var res = await netpayFetch('/send', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(data) });
+      var res = await netpayFetch('/send', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(data) }, options);
       var body = await res.json();
       if (!res.ok) throw Object.assign(new Error(body.message || ('the shop answered ' + res.status)), body);
       out.className = 'result ok';
@@ -265,11 +277,11 @@ document.querySelectorAll('form.send').forEach(function (form) {
       a.href = body.link; a.textContent = body.link; a.dataset.testid = 'card-link';
       out.append(a);
     } catch (e) {
-      showError(out, e);
+      showError(out, e, send);
     } finally {
       button.disabled = false;
     }
-  });
+  }
 });
 </script>`,
     walletUrl,
