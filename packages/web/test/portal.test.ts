@@ -80,13 +80,10 @@ describe('web wallet in chromium [pglite]', () => {
   }
   const notice = (page: Page) => page.getByRole('status');
 
-  it('registers, loads, buys coins, sends a card, streams 30 s, meets its limits and refunds', async () => {
-    const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    context.on('weberror', (e) => errors.push(e.error().message));
+  /** A new customer on the wallet page by keyboard: registers, enters the code, is signed in. */
+  async function register(page: Page, name: string) {
     await page.goto(walletUrl);
-    const login = `web-${Date.now()}@example.com`;
+    const login = `${name}-${Date.now()}@example.com`;
     await submit(page, {
       'E-mail or phone': login,
       'Password (10 characters or more)': 'correct horse battery',
@@ -94,6 +91,15 @@ describe('web wallet in chromium [pglite]', () => {
     await expect.poll(() => notice(page).textContent()).toContain('A code was sent');
     await submit(page, { 'The 6-digit code we sent you': await w.latestCode(login) });
     await expect.poll(() => notice(page).textContent()).toContain('signed in');
+    return login;
+  }
+
+  it('registers, loads, buys coins, sends a card, streams 30 s, meets its limits and refunds', async () => {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    context.on('weberror', (e) => errors.push(e.error().message));
+    const login = await register(page, 'web');
     await expect.poll(() => page.getByTestId('no-grants').textContent()).toContain('No shop charges');
 
     const bank = await w.bankClient.createAccount({ name: 'web', initialBalance: 1_000_000n });
@@ -282,15 +288,7 @@ describe('web wallet in chromium [pglite]', () => {
       const page = await context.newPage();
       const errors: string[] = [];
       context.on('weberror', (e) => errors.push(e.error().message));
-      await page.goto(walletUrl);
-      const login = `window-${Date.now()}@example.com`;
-      await submit(page, {
-        'E-mail or phone': login,
-        'Password (10 characters or more)': 'correct horse battery',
-      });
-      await expect.poll(() => notice(page).textContent()).toContain('A code was sent');
-      await submit(page, { 'The 6-digit code we sent you': await w.latestCode(login) });
-      await expect.poll(() => notice(page).textContent()).toContain('signed in');
+      await register(page, 'window');
       const bank = await w.bankClient.createAccount({ name: 'window', initialBalance: 1_000_000n });
       await submit(page, { 'Amount to load': '1.0000', 'Bank account': bank.id, 'Bank token': bank.token });
       await expect.poll(() => notice(page).textContent()).toContain('Loaded 1.0000 USD');
