@@ -155,8 +155,21 @@
           }),
         150_000,
       );
+      // A wallet window the customer closes is a no.
+      const watch = popup
+        ? setInterval(() => {
+            if (target.closed)
+              pending.get(id)?.({
+                ok: false,
+                code: 'declined',
+                message:
+                  'The NetPay window was closed before it answered (the wallet history shows what it paid).',
+              });
+          }, 500)
+        : undefined;
       pending.set(id, (answer) => {
         clearTimeout(timer);
+        clearInterval(watch);
         pending.delete(id);
         resolve(answer);
       });
