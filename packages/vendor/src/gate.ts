@@ -133,9 +133,6 @@ export interface GateOptions {
 }
 
 export const DEFAULT_WALLET_PATH = '/netpay/wallet';
-// The customer's grant token for this vendor, and the nonce tying a sign-in's callback to the browser that
-// started it (login CSRF): cookies named per vendor (@netpay/protocol walletCookieName).
-
 export const WALLET_RECEIPT_HEADER = 'NetPay-Wallet-Receipt';
 
 function cookie(headers: GateRequest['headers'], name: string): string | undefined {
@@ -146,6 +143,12 @@ function cookie(headers: GateRequest['headers'], name: string): string | undefin
   }
   return undefined;
 }
+
+/** Payees' shares as canonical JSON (what the store keeps with a payment), or none. */
+const payeesJson = (price: Price) =>
+  price.payees
+    ? JSON.stringify(price.payees.map((p) => ({ payeeId: p.payeeId, share: p.share })))
+    : undefined;
 
 /** A same-site path to return to after signing in: never another origin, no control characters. */
 const safeReturn = (p: unknown) =>
@@ -168,6 +171,8 @@ export const DEFAULT_HANDOVER_PATH = '/netpay/handover';
  * header, or releases the reservation if it failed — a failed handler is never charged.
  */
 export function createGate(o: GateOptions) {
+  // The customer's grant token for this vendor, and the nonce tying a sign-in's callback to the browser
+  // that started it (login CSRF): cookies named per vendor.
   const WALLET_COOKIE_NAME = walletCookieName(o.vendorId);
   const STATE_COOKIE = walletStateCookieName(o.vendorId);
   const clock = o.clock ?? Date.now;
@@ -502,9 +507,7 @@ export function createGate(o: GateOptions) {
           key,
           ...(price.payees ? { payees: price.payees } : {}),
         });
-        const payees = price.payees
-          ? JSON.stringify(price.payees.map((p) => ({ payeeId: p.payeeId, share: p.share })))
-          : undefined;
+        const payees = payeesJson(price);
         return { ticket: { wallet: charge, release: () => {}, ...(payees ? { payees } : {}) } };
       } catch (e) {
         lastError = e;
@@ -515,13 +518,9 @@ export function createGate(o: GateOptions) {
     if (!(e instanceof BrokerError) || e.status >= 500) {
       // Made or not (the answer was lost): void it. A 404 says it was never made; an outage leaves it to
       // the redeemer's rounds.
-      await o.broker.walletVoid(chargeId).catch(async (v) => {
-        if (v instanceof BrokerError && v.code === 'not_found') return;
-        const outage = !(v instanceof BrokerError) || v.status >= 500;
-        await o.store
-          .voidLater(chargeId, price.amount, outage ? 'void_pending' : 'void_refused')
-          .catch(() => {});
-      });
+      await o.broker
+        .walletVoid(chargeId)
+        .catch((v) => voidNotDone(chargeId, price.amount, v).catch(() => {}));
       return {
         answer: answer('broker_unavailable', 'the broker cannot be reached to charge your wallet; try again'),
       };
@@ -756,9 +755,7 @@ export function createGate(o: GateOptions) {
           : {}),
         issuedAt: now,
       };
-      const payees = price.payees
-        ? JSON.stringify(price.payees.map((p) => ({ payeeId: p.payeeId, share: p.share })))
-        : undefined;
+      const payees = payeesJson(price);
       return {
         ticket: { advances, receipt, resource, replay: false, release, ...(payees ? { payees } : {}) },
       };
@@ -804,6 +801,16 @@ export function createGate(o: GateOptions) {
     }
   }
 
+  /**
+   * What a void the broker did not confirm leaves behind: nothing for a charge it never made, a pending
+   * void for the redeemer's rounds after an outage, a refused one (owed to the customer) otherwise.
+   */
+  function voidNotDone(chargeId: string, amount: bigint, e: unknown): Promise<void> {
+    if (e instanceof BrokerError && e.code === 'not_found') return Promise.resolve();
+    const outage = !(e instanceof BrokerError) || e.status >= 500;
+    return o.store.voidLater(chargeId, amount, outage ? 'void_pending' : 'void_refused');
+  }
+
   /** A wallet charge whose response succeeded gets a receipt header; one whose response failed is voided. */
   async function finishWallet(
     charge: WalletCharge,
@@ -819,12 +826,11 @@ export function createGate(o: GateOptions) {
           // A refusal will not change (kept on record as owed); an outage may: a few tries, then the
           // redeemer's rounds go on trying.
           if (e instanceof BrokerError && e.status < 500) {
-            if (e.code !== 'not_found')
-              await o.store.voidLater(charge.chargeId, BigInt(charge.amount), 'void_refused').catch(() => {});
+            await voidNotDone(charge.chargeId, BigInt(charge.amount), e).catch(() => {});
             break;
           }
           if (attempt >= 2) {
-            await o.store.voidLater(charge.chargeId, BigInt(charge.amount));
+            await voidNotDone(charge.chargeId, BigInt(charge.amount), e);
             break;
           }
           await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));

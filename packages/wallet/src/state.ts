@@ -66,7 +66,7 @@ export const PaymentRecordSchema = z.strictObject({
   url: z.string().optional(),
   header: z.string().optional(),
   /** …the request, when it was not a plain GET: method, headers and text body, to send it again exactly… */
-  request: z.lazy(() => KeptRequestSchema).optional(),
+  request: KeptRequestSchema.optional(),
   /** …and each chain's state before it, to give the coins back if the vendor refuses. */
   undo: z
     .array(

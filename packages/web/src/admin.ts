@@ -3,7 +3,7 @@
  * and settlement runs, from the broker's /admin endpoints (the operator types the admin token; it stays in
  * this tab's session storage).
  */
-import { currency, formatAmount, money } from '@netpay/protocol';
+import { currency, formatMoney, money } from '@netpay/protocol';
 import htm from 'htm';
 import { h, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
@@ -81,7 +81,7 @@ function Admin({ broker }: { broker: string }) {
   useEffect(() => {
     if (token) void load(token);
   }, []);
-  const show = (m: string) => (data ? `${formatAmount(money(BigInt(m), data.cur))} ${data.cur.code}` : m);
+  const show = (m: string) => (data ? formatMoney(money(BigInt(m), data.cur)) : m);
   return html`<main>
     <section class="wide">
       <form onSubmit=${(e: Event) => {

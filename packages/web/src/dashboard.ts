@@ -3,7 +3,7 @@
  * the balance waiting for payout and what was paid out, and each payee's share. Reads each shop's
  * /netpay/dashboard.json through this site (./shops/<id>/dashboard.json) for the shops in ./config.json.
  */
-import { currency, formatAmount, money } from '@netpay/protocol';
+import { currency, formatAmount, formatMoney, money } from '@netpay/protocol';
 import htm from 'htm';
 import { h, render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
@@ -102,7 +102,7 @@ function ShopPanel({ shop }: { shop: Shop }) {
     return html`<section class="wide"><h2>${shop.name}</h2><p class="alert" role="alert">${error}</p></section>`;
   if (!data) return html`<section class="wide"><h2>${shop.name}</h2><p>Loading…</p></section>`;
   const cur = currency(data.currency.code, data.currency.exponent);
-  const show = (m: bigint | string) => `${formatAmount(money(BigInt(m), cur))} ${cur.code}`;
+  const show = (m: bigint | string) => formatMoney(money(BigInt(m), cur));
   const s = data.statement;
   return html`<section class="wide" aria-labelledby=${`h-${shop.id}`}>
     <h2 id=${`h-${shop.id}`}>${data.name}</h2>

@@ -17,6 +17,7 @@ import { currency, formatMoney, money, PartyIdSchema } from '@netpay/protocol';
 import {
   createPayFetch,
   indexedDbStorage,
+  KeptRequestSchema,
   openWallet,
   type PaidInfo,
   PaymentDeclined,
@@ -33,9 +34,10 @@ const PayRequestSchema = z.strictObject({
   id: z.number().int().nonnegative(),
   url: z.url({ protocol: /^https?$/ }),
   method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']),
-  headers: z.array(z.tuple([z.string().max(256), z.string().max(8192)])).max(64),
-  // A paid request is kept in the wallet until settled (to send it again after a lost answer): 64 KiB.
-  body: z.string().max(65_536).nullable(),
+  // A paid request is kept in the wallet until settled (to send it again after a lost answer): what the
+  // wallet keeps bounds what the frame takes.
+  headers: KeptRequestSchema.shape.headers,
+  body: KeptRequestSchema.shape.body.unwrap().nullable(),
   /** The page's own time limit (its clock, this browser's): nothing is asked or paid after it. */
   deadline: z.number().int().positive(),
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureChromium } from '../../../tools/chromium.ts';
 import { ADMIN, startWorld, type World } from '../../broker/test/world.ts';
@@ -80,6 +80,14 @@ describe('web wallet in chromium [pglite]', () => {
   }
   const notice = (page: Page) => page.getByRole('status');
 
+  /** Fills a card's form on E-greetings' page (from Sam) and sends it with Enter. */
+  async function sendCard(form: Locator, to: string, message?: string) {
+    await form.getByLabel('To').fill(to);
+    await form.getByLabel('From').fill('Sam');
+    if (message) await form.getByLabel('Message').fill(message);
+    await form.getByLabel('From').press('Enter');
+  }
+
   /** A new customer on the wallet page by keyboard: registers, enters the code, is signed in. */
   async function register(page: Page, name: string) {
     await page.goto(walletUrl);
@@ -123,10 +131,7 @@ describe('web wallet in chromium [pglite]', () => {
     const shop = await context.newPage();
     await shop.goto(`${greetingsUrl}/`);
     const birthday = shop.locator('form[data-card="birthday"]');
-    await birthday.getByLabel('To').fill('Grandma');
-    await birthday.getByLabel('From').fill('Sam');
-    await birthday.getByLabel('Message').fill('Happy birthday <3');
-    await birthday.getByLabel('From').press('Enter');
+    await sendCard(birthday, 'Grandma', 'Happy birthday <3');
     await expect.poll(() => birthday.getByRole('status').textContent()).toContain('Sent (paid 0.0050 USD)');
     const link = await birthday.getByTestId('card-link').getAttribute('href');
     await shop.screenshot({ path: join(OUT, 'greetings-sent.png'), fullPage: true });
@@ -190,9 +195,7 @@ describe('web wallet in chromium [pglite]', () => {
     await expect.poll(() => thanks.getByRole('status').textContent()).toContain('Sent (paid 0.0050 USD)');
     // The day's limit at E-greetings is reached: refused before paying, said on the shop's page.
     const congrats = shop.locator('form[data-card="congrats"]');
-    await congrats.getByLabel('To').fill('Lee');
-    await congrats.getByLabel('From').fill('Sam');
-    await congrats.getByLabel('From').press('Enter');
+    await sendCard(congrats, 'Lee');
     await expect
       .poll(() => congrats.getByRole('status').textContent())
       .toContain('Spending limit reached for this shop today');
@@ -227,9 +230,7 @@ describe('web wallet in chromium [pglite]', () => {
     await shop.getByLabel('Spending cap (USD)').fill('0.1000');
     await shop.getByLabel('Spending cap (USD)').press('Enter');
     await expect.poll(() => shop.url()).toBe(`${greetingsUrl}/`);
-    await congrats.getByLabel('To').fill('Lee');
-    await congrats.getByLabel('From').fill('Sam');
-    await congrats.getByLabel('From').press('Enter');
+    await sendCard(congrats, 'Lee');
     await expect
       .poll(() => congrats.getByRole('status').textContent())
       .toContain('Sent. Give this link to Lee');
@@ -299,9 +300,7 @@ describe('web wallet in chromium [pglite]', () => {
       const shop = await context.newPage();
       await shop.goto(`${greetingsUrl}/`);
       const card = shop.locator('form[data-card="thanks"]');
-      await card.getByLabel('To').fill('Ana');
-      await card.getByLabel('From').fill('Sam');
-      await card.getByLabel('From').press('Enter');
+      await sendCard(card, 'Ana');
       await expect.poll(() => card.getByRole('status').textContent()).toContain('pay in a wallet window');
       const opened = context.waitForEvent('page');
       await card.getByRole('button', { name: 'Pay in a NetPay wallet window' }).press('Enter');
