@@ -37,7 +37,7 @@ import { createKeyService } from './keys/service.ts';
 import { auditLedger, createLedger, customerAccount } from './ledger/ledger.ts';
 import { createPartyService } from './parties/service.ts';
 import { createRedemptionService } from './redemption/service.ts';
-import { createRefundService } from './refunds/service.ts';
+import { createRefundService, type RefundPending } from './refunds/service.ts';
 import * as S from './schemas.ts';
 import { createSettlementService } from './settlement/service.ts';
 import { renderAuthorizePage } from './wallet/page.ts';
@@ -89,7 +89,7 @@ export function createBroker(options: BrokerOptions) {
   const issuance = createIssuanceService(ctx, keys);
   const directory = createDirectoryService(ctx, parties);
   const redemption = createRedemptionService(ctx, parties);
-  const refunds = createRefundService(ctx);
+  const refunds = createRefundService(ctx, { keys, parties });
   const settlement = createSettlementService(ctx);
   const wallet = createWalletService(ctx, { parties, customerBalance: issuance.customerBalance });
   const services = { keys, accounts, parties, issuance, directory, redemption, refunds, settlement, wallet };
@@ -263,13 +263,30 @@ export function createBroker(options: BrokerOptions) {
         chains: (await issuance.chains(s.customerId)).map((c) => ({ ...c, coinValue: wire(c.coinValue) })),
       };
     });
-    app.post('/me/chains/:chainId/refund', { schema: { params: S.ChainIdParams } }, async (req, reply) => {
-      const s = await customer(req);
-      return keyedTx(req, reply, `refund:${s.customerId}`, async (tx) => {
-        const r = await refunds.refund(tx, s.customerId, req.params.chainId);
-        return { body: { ...r, amount: wire(r.amount), balance: wire(r.balance) } };
-      });
-    });
+    app.post(
+      '/me/chains/:chainId/refund',
+      { schema: { params: S.ChainIdParams, body: S.RefundBody } },
+      async (req, reply) => {
+        const s = await customer(req);
+        // A pending refund (the holder's lease still runs) is answered 202 and not kept under the key:
+        // asking again, with the same key or another, continues it.
+        let pending: RefundPending | undefined;
+        try {
+          return await keyed(req, reply, `refund:${s.customerId}`, async () => {
+            const r = await refunds.refund(s.customerId, req.params.chainId, req.body.spentIndex);
+            if (r.status === 'pending') {
+              pending = r;
+              throw r;
+            }
+            return { body: { ...r, amount: wire(r.amount), balance: wire(r.balance) } };
+          });
+        } catch (e) {
+          if (!pending || e !== pending) throw e;
+          reply.header('retry-after', String(pending.retryAfter));
+          return reply.status(202).send(pending);
+        }
+      },
+    );
     app.post('/me/transfers', { schema: { body: S.SendBody } }, async (req, reply) => {
       const s = await customer(req);
       return keyedTx(req, reply, `send:${s.customerId}`, async (tx) => {
@@ -521,6 +538,7 @@ export function createBroker(options: BrokerOptions) {
     adminJob('/admin/settlement/run', () => settlement.run());
     adminJob('/admin/keys/rotate', async () => ({ keyId: (await keys.rotate()).keyId }));
     adminJob('/admin/expiry/run', () => refunds.closeExpired());
+    adminJob('/admin/refunds/run', () => refunds.completePending());
     adminJob('/admin/reconcile', () => issuance.reconcile());
     app.get('/admin/settlement/runs', async (req) => {
       admin(req);

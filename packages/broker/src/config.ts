@@ -38,6 +38,14 @@ export const BrokerConfigSchema = z.strictObject({
     .int()
     .min(0)
     .default(14 * 86_400),
+  /**
+   * A holding is a lease (docs/protocol.md §8.4): how long a vendor may accept a chain's coins after the
+   * broker last granted or renewed its holding. The broker moves a chain away from a holder that does not
+   * answer only after this; it is also the longest a refund waits for a holder that does not answer.
+   */
+  leaseSeconds: z.number().int().min(2).max(300).default(10),
+  /** How long the broker waits for a holder's answer to its hand-over request (refunds). */
+  handoverTimeoutMs: z.number().int().min(100).max(30_000).default(3_000),
   /** Broker fee on redeemed value, basis points. */
   feeBasisPoints: z.number().int().min(0).max(10_000).default(200),
   limits: z

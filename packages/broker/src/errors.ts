@@ -22,6 +22,8 @@ export const BROKER_ERROR_STATUS = {
   chain_refunded: 409,
   chain_expired: 409,
   chain_not_held: 409,
+  lease_active: 409,
+  chain_refunding: 409,
   index_invalid: 422,
   party_exists: 409,
   unknown_party: 404,

@@ -77,6 +77,15 @@ export const PartyBody = z.strictObject({
 });
 
 export const ChainRef = z.strictObject({ chainId: ChainIdSchema });
+/** A refund: the customer's statement of the highest index its wallet spent (0: none). */
+export const RefundBody = z.strictObject({
+  spentIndex: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 24)
+    .describe('the highest index of the chain this wallet spent (0 if none)'),
+});
 export const IndexBody = z.strictObject({ index: z.unknown() });
 export const RedeemBody = z.strictObject({ claims: z.array(z.unknown()).min(1).max(200) });
 export const TotpConfirmBody = z.strictObject({ code: z.string().regex(/^\d{6}$/) });

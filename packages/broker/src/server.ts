@@ -84,6 +84,10 @@ export async function startBroker(options: StartBrokerOptions) {
   const s = broker.config.schedule;
   every(s.settlementSeconds, () => broker.services.settlement.run());
   every(s.expirySeconds, () => broker.services.refunds.closeExpired());
+  // Refunds whose holder did not answer complete once its lease is over (and after a restart).
+  every(Math.max(1, Math.ceil(broker.config.leaseSeconds / 4)), () =>
+    broker.services.refunds.completePending(),
+  );
   every(s.reconcileSeconds, async () => {
     await broker.services.issuance.reconcile();
     // Payouts left pending by a bank time-out are retried on their own back-off, not only at day's end.

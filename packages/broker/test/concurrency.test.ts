@@ -62,7 +62,12 @@ for (const kind of TEST_DATABASES) {
         const chain = await buy(30);
         const before = BigInt((await w.call('GET', '/me', { token: alice.token })).body.balance);
         const results = await Promise.all(
-          [1, 2].map(() => w.call('POST', `/me/chains/${chain.chainId}/refund`, { token: alice.token })),
+          [1, 2].map(() =>
+            w.call('POST', `/me/chains/${chain.chainId}/refund`, {
+              token: alice.token,
+              body: { spentIndex: 0 },
+            }),
+          ),
         );
         expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
         const after = BigInt((await w.call('GET', '/me', { token: alice.token })).body.balance);

@@ -134,13 +134,20 @@ for (const kind of TEST_DATABASES) {
         body: { chains: [{ coinValue: '10', n: 100 }] },
       });
       const chainId = bought.body.chains[0].chainId;
-      const refunded = await w.call('POST', `/me/chains/${chainId}/refund`, { token: a.token });
+      const refunded = await w.call('POST', `/me/chains/${chainId}/refund`, {
+        token: a.token,
+        body: { spentIndex: 0 },
+      });
       expect(refunded.body).toMatchObject({ coins: 100, amount: '1000', balance: '48000' });
-      const twice = await w.call('POST', `/me/chains/${chainId}/refund`, { token: a.token });
+      const twice = await w.call('POST', `/me/chains/${chainId}/refund`, {
+        token: a.token,
+        body: { spentIndex: 0 },
+      });
       expect(twice.body.code).toBe('chain_refunded');
-      expect((await w.call('POST', `/me/chains/${chainId}/refund`, { token: b.token })).body.code).toBe(
-        'chain_not_found',
-      );
+      expect(
+        (await w.call('POST', `/me/chains/${chainId}/refund`, { token: b.token, body: { spentIndex: 0 } }))
+          .body.code,
+      ).toBe('chain_not_found');
 
       const key = freshKey();
       const un = await w.call('POST', '/me/unload', {

@@ -317,7 +317,7 @@ for (const kind of TEST_DATABASES) {
       );
     });
 
-    it('refunds the unspent rest after the last backup and refuses vendors afterwards', async () => {
+    it("refunds only once the silent holder's lease is over, and charges back coins spent past the stated index", async () => {
       const a = await w.newVendor();
       const chain = await boughtChain(w, alice, 40);
       await w.call('POST', '/directory/claim', { signer: w.asVendor(a), body: { chainId: chain.chainId } });
@@ -326,7 +326,33 @@ for (const kind of TEST_DATABASES) {
         body: { index: indexFor(w, a, chain.chainId, 15, chain.words[15]!, null) },
       });
       const before = (await w.call('GET', '/me', { token: alice.token })).body.balance;
-      const refund = await w.call('POST', `/me/chains/${chain.chainId}/refund`, { token: alice.token });
+      // The holder does not answer the broker's hand-over request (it has no URL): the refund waits.
+      const pending = await w.call('POST', `/me/chains/${chain.chainId}/refund`, {
+        token: alice.token,
+        body: { spentIndex: 15 },
+      });
+      expect(pending.status).toBe(202);
+      expect(pending.body).toMatchObject({ status: 'pending', chainId: chain.chainId });
+      expect(pending.body.retryAfter).toBeGreaterThan(0);
+      expect(pending.body.retryAfter).toBeLessThanOrEqual(10);
+      // Meanwhile the holder's lease is not renewed, and no other vendor gets the chain.
+      const backup = await w.call('POST', '/directory/backup', {
+        signer: w.asVendor(a),
+        body: { index: indexFor(w, a, chain.chainId, 15, chain.words[15]!, null) },
+      });
+      expect(backup.body).toMatchObject({ refunding: true });
+      const other = await w.newVendor();
+      const meet = await w.call('POST', '/directory/claim', {
+        signer: w.asVendor(other),
+        body: { chainId: chain.chainId },
+      });
+      expect(meet.body.code).toBe('chain_refunding');
+      w.advance(10_001);
+      const refund = await w.call('POST', `/me/chains/${chain.chainId}/refund`, {
+        token: alice.token,
+        body: { spentIndex: 15 },
+      });
+      expect(refund.status).toBe(200);
       expect(refund.body).toMatchObject({ refundedFrom: 15, coins: 25, amount: '250' });
       expect(BigInt(refund.body.balance) - BigInt(before)).toBe(250n);
       const late = await w.call('POST', '/directory/claim', {
@@ -334,13 +360,6 @@ for (const kind of TEST_DATABASES) {
         body: { chainId: chain.chainId },
       });
       expect(late.body.code).toBe('chain_refunded');
-      const inRange = claimFor(
-        w,
-        a,
-        chain.chainId,
-        { index: 0, payword: chain.words[0]! },
-        { index: 20, payword: chain.words[20]! },
-      );
       const ok = claimFor(
         w,
         a,
@@ -348,13 +367,48 @@ for (const kind of TEST_DATABASES) {
         { index: 0, payword: chain.words[0]! },
         { index: 15, payword: chain.words[15]! },
       );
-      const r = await w.call('POST', '/redemptions', { signer: w.asVendor(a), body: { claims: [inRange] } });
-      expect(r.body.results[0].code).toBe('not_holder');
-      const r2 = await w.call('POST', '/redemptions', { signer: w.asVendor(a), body: { claims: [ok] } });
-      expect(r2.body.results[0].status).toBe('credited');
+      const r = await w.call('POST', '/redemptions', { signer: w.asVendor(a), body: { claims: [ok] } });
+      expect(r.body.results[0].status).toBe('credited');
+      // The holder accepted coins 16–20 under its lease but never backed them up; only alice could have
+      // paid them, though she stated 15. The holder is paid; alice is charged back 5 coins.
+      const beyond = claimFor(
+        w,
+        a,
+        chain.chainId,
+        { index: 15, payword: chain.words[15]! },
+        { index: 20, payword: chain.words[20]! },
+      );
+      const r2 = await w.call('POST', '/redemptions', { signer: w.asVendor(a), body: { claims: [beyond] } });
+      expect(r2.body.results[0]).toMatchObject({ status: 'credited', amount: '50' });
+      const after = (await w.call('GET', '/me', { token: alice.token })).body.balance;
+      expect(BigInt(after) - BigInt(refund.body.balance)).toBe(-50n);
+      expect((await w.audit()).ok).toBe(true);
     });
 
-    it('takes a chain over from the backup when the holder is gone', async () => {
+    it('refunds at once from the stated index when nobody holds the chain, and never charges an honest customer', async () => {
+      const a = await w.newVendor();
+      const chain = await boughtChain(w, alice, 40);
+      await w.call('POST', '/directory/claim', { signer: w.asVendor(a), body: { chainId: chain.chainId } });
+      w.advance(10_001); // a's lease runs out: it stops accepting
+      const refund = await w.call('POST', `/me/chains/${chain.chainId}/refund`, {
+        token: alice.token,
+        body: { spentIndex: 20 },
+      });
+      expect(refund.status).toBe(200);
+      expect(refund.body).toMatchObject({ refundedFrom: 20, coins: 20 });
+      const claim = claimFor(
+        w,
+        a,
+        chain.chainId,
+        { index: 0, payword: chain.words[0]! },
+        { index: 20, payword: chain.words[20]! },
+      );
+      const r = await w.call('POST', '/redemptions', { signer: w.asVendor(a), body: { claims: [claim] } });
+      expect(r.body.results[0]).toMatchObject({ status: 'credited', amount: '200' });
+      expect((await w.call('GET', '/me', { token: alice.token })).body.balance).toBe(refund.body.balance);
+    });
+
+    it("takes a chain over from the backup only after the holder's lease has run out", async () => {
       const a = await w.newVendor();
       const b = await w.newVendor();
       const chain = await boughtChain(w, alice, 20);
@@ -363,6 +417,13 @@ for (const kind of TEST_DATABASES) {
         signer: w.asVendor(a),
         body: { index: indexFor(w, a, chain.chainId, 4, chain.words[4]!, null) },
       });
+      const early = await w.call('POST', '/directory/takeover', {
+        signer: w.asVendor(b),
+        body: { chainId: chain.chainId },
+      });
+      expect(early.status).toBe(409);
+      expect(early.body).toMatchObject({ code: 'lease_active' });
+      w.advance(10_001);
       const t = await w.call('POST', '/directory/takeover', {
         signer: w.asVendor(b),
         body: { chainId: chain.chainId },
@@ -371,12 +432,40 @@ for (const kind of TEST_DATABASES) {
         granted: true,
         previousHolder: a.id,
         backup: { index: 4, vendorId: a.id },
+        start: { index: 4 },
       });
       const claimB = await w.call('POST', '/directory/claim', {
         signer: w.asVendor(b),
         body: { chainId: chain.chainId },
       });
       expect(claimB.body.granted).toBe(true);
+      // a accepted 5–6 under its lease, b (from 4) 5–8: both are paid, alice is charged for 5–6 again.
+      const fromA = claimFor(
+        w,
+        a,
+        chain.chainId,
+        { index: 0, payword: chain.words[0]! },
+        { index: 6, payword: chain.words[6]! },
+      );
+      const fromB = claimFor(
+        w,
+        b,
+        chain.chainId,
+        { index: 4, payword: chain.words[4]! },
+        { index: 8, payword: chain.words[8]! },
+      );
+      const before = BigInt((await w.call('GET', '/me', { token: alice.token })).body.balance);
+      expect(
+        (await w.call('POST', '/redemptions', { signer: w.asVendor(b), body: { claims: [fromB] } })).body
+          .results[0].status,
+      ).toBe('credited');
+      expect(
+        (await w.call('POST', '/redemptions', { signer: w.asVendor(a), body: { claims: [fromA] } })).body
+          .results[0].status,
+      ).toBe('credited');
+      const after = BigInt((await w.call('GET', '/me', { token: alice.token })).body.balance);
+      expect(before - after).toBe(2n * 10n);
+      expect((await w.audit()).ok).toBe(true);
     });
 
     it('pays vendors out exactly once in a settlement run', async () => {

@@ -13,7 +13,7 @@ import {
 import { type BrokerContext, newId } from '../context.ts';
 import { heldRange, holdingsOf } from '../directory/holdings.ts';
 import type { Transfer } from '../ledger/ledger.ts';
-import { SYSTEM_ACCOUNTS, vendorAccount } from '../ledger/ledger.ts';
+import { customerAccount, SYSTEM_ACCOUNTS, vendorAccount } from '../ledger/ledger.ts';
 import type { PartyService } from '../parties/service.ts';
 
 export type ClaimResult =
@@ -22,6 +22,7 @@ export type ClaimResult =
 
 interface ChainRow {
   chain_id: string;
+  customer_id: string;
   n: number;
   coin_value: bigint;
   touchstone: Touchstone;
@@ -38,6 +39,26 @@ interface RangeRow {
   to_payword: string | null;
   amount: bigint;
   fee: bigint;
+}
+
+/** How many coins of (from, to] the ranges cover (their union, so coins covered twice count once). */
+export function coveredCoins(
+  ranges: readonly { from_index: number; to_index: number }[],
+  from: number,
+  to: number,
+): number {
+  const spans = ranges
+    .map((r) => [Math.max(r.from_index, from), Math.min(r.to_index, to)] as const)
+    .filter(([a, b]) => a < b)
+    .sort((x, y) => x[0] - y[0]);
+  let covered = 0;
+  let reach = from;
+  for (const [a, b] of spans) {
+    if (b <= reach) continue;
+    covered += b - Math.max(a, reach);
+    reach = b;
+  }
+  return covered;
 }
 
 /** Most claims one redemption request may carry. */
@@ -81,7 +102,7 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
     const vendorKey = (await parties.publicKey(partyId, tx))!;
     const chainIds = [...new Set(claims.map((c) => c.claim.chainId))].sort();
     const chainRows = await tx.query<ChainRow>(
-      'SELECT chain_id, n, coin_value, touchstone, expires_at FROM chains WHERE chain_id = ANY($1::text[]) ORDER BY chain_id FOR UPDATE',
+      'SELECT chain_id, customer_id, n, coin_value, touchstone, expires_at FROM chains WHERE chain_id = ANY($1::text[]) ORDER BY chain_id FOR UPDATE',
       [chainIds],
     );
     const chains = new Map(chainRows.map((c) => [c.chain_id, c]));
@@ -118,6 +139,7 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
     const claimJson = new Map<string, Claim>();
     const evidence: { chainId: string; reason: string; claim: Claim; conflictsWith: string | null }[] = [];
     const transfers: Transfer[] = [];
+    const chargeBacks: { chain: ChainRow; claimId: string; coins: number; amount: bigint }[] = [];
 
     claims.sort((a, b) =>
       a.claim.chainId < b.claim.chainId
@@ -178,17 +200,21 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
         );
         continue;
       }
-      const overlap = chainRanges.find((r) => r.from_index < claim.to.index && r.to_index > claim.from.index);
-      if (overlap) {
+      const overlapping = chainRanges.filter(
+        (r) => r.from_index < claim.to.index && r.to_index > claim.from.index,
+      );
+      const own = overlapping.find((r) => r.party_id === partyId);
+      if (own) {
+        // The same vendor claiming coins twice is the vendor's fault, never the customer's.
         evidence.push({
           chainId: claim.chainId,
           reason: 'overlapping_claim',
           claim,
-          conflictsWith: overlap.claim_id,
+          conflictsWith: own.claim_id,
         });
         reject(
           'overlapping_claim',
-          `coins (${overlap.from_index}, ${overlap.to_index}] of this chain were already ${overlap.kind === 'refund' ? 'refunded' : 'redeemed'}`,
+          `coins (${own.from_index}, ${own.to_index}] of this chain were already redeemed by ${partyId}`,
         );
         continue;
       }
@@ -215,6 +241,24 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
         }
         reject(verified.error.code, verified.error.message);
         continue;
+      }
+      // Coins of this claim already credited to another vendor or refunded: the owner spent them twice
+      // (both holders accepted them under their leases, which only the owner's paywords allow). Both are
+      // paid; the owner is charged back for the second payment, and the claims are kept as evidence.
+      const doubled = coveredCoins(overlapping, claim.from.index, claim.to.index);
+      if (doubled > 0) {
+        evidence.push({
+          chainId: claim.chainId,
+          reason: 'double_spend',
+          claim,
+          conflictsWith: overlapping[0]!.claim_id,
+        });
+        chargeBacks.push({
+          chain,
+          claimId: claim.claimId,
+          coins: doubled,
+          amount: BigInt(doubled) * chain.coin_value,
+        });
       }
       const amount = verified.value.amount;
       // Rounded up, so splitting a range into many small claims never lowers the fee.
@@ -291,7 +335,7 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
           newRanges.map((r) => JSON.stringify(claimJson.get(r.claim_id))),
         ],
       );
-      await ledger.post(tx, transfers);
+      await ledger.post(tx, [...(await chargeBack(tx, chargeBacks, now)), ...transfers]);
     }
     if (evidence.length > 0) {
       await tx.query(
@@ -310,6 +354,62 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
       );
     }
     return results;
+  }
+
+  /**
+   * The charge-back transfers for coins credited twice: from the owner's balance as far as it goes, the
+   * shortfall from the broker's fraud (loss) account, both into the coins account that pays the vendor.
+   * Each is recorded with the claim that caused it.
+   */
+  async function chargeBack(
+    tx: Queryable,
+    items: readonly { chain: ChainRow; claimId: string; coins: number; amount: bigint }[],
+    now: bigint,
+  ): Promise<Transfer[]> {
+    const out: Transfer[] = [];
+    const left = new Map<string, bigint>();
+    for (const c of items) {
+      const account = customerAccount(c.chain.customer_id);
+      const balance = left.get(account) ?? (await ledger.balance(tx, account));
+      const fromCustomer = balance < c.amount ? balance : c.amount;
+      const fromBroker = c.amount - fromCustomer;
+      left.set(account, balance - fromCustomer);
+      const id = newId(ctx, 'chargeback');
+      if (fromCustomer > 0n)
+        out.push({
+          id: `${id}:customer`,
+          debit: account,
+          credit: SYSTEM_ACCOUNTS.coins,
+          amount: fromCustomer,
+          kind: 'charge_back',
+          ref: c.chain.chain_id,
+        });
+      if (fromBroker > 0n)
+        out.push({
+          id: `${id}:loss`,
+          debit: SYSTEM_ACCOUNTS.fraud,
+          credit: SYSTEM_ACCOUNTS.coins,
+          amount: fromBroker,
+          kind: 'charge_back_loss',
+          ref: c.chain.chain_id,
+        });
+      await tx.query(
+        `INSERT INTO charge_backs (id, chain_id, customer_id, claim_id, coins, amount, from_customer, from_broker, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [
+          id,
+          c.chain.chain_id,
+          c.chain.customer_id,
+          c.claimId,
+          c.coins,
+          c.amount,
+          fromCustomer,
+          fromBroker,
+          now,
+        ],
+      );
+    }
+    return out;
   }
 
   async function statement(partyId: string) {
