@@ -11,11 +11,15 @@ import { signRequest } from '@netpay/service';
 import { z } from 'zod';
 
 /** What the broker's directory answers a vendor meeting a chain (docs/broker.md §6). */
+/** How long the lease granted or renewed lasts from now (ms), or what is left of the holder's. */
+const Lease = { leaseMs: z.number().int().min(0) };
+
 const ClaimAnswer = z.object({
   granted: z.boolean(),
   touchstone: TouchstoneSchema,
   backup: IndexSchema.nullable(),
   holder: z.object({ id: z.string(), url: z.string().nullable() }),
+  ...Lease,
 });
 export type ClaimAnswer = z.infer<typeof ClaimAnswer>;
 
@@ -24,6 +28,7 @@ const TakeoverAnswer = z.object({
   touchstone: TouchstoneSchema,
   start: z.object({ index: z.number().int(), payword: PaywordSchema }).optional(),
   backup: IndexSchema.nullable(),
+  ...Lease,
 });
 
 const KeysAnswer = z.object({
@@ -63,6 +68,7 @@ export class BrokerError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
   }
@@ -104,12 +110,17 @@ export function createBrokerClient(o: BrokerClientOptions) {
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       signal: AbortSignal.timeout(o.timeoutMs ?? 10_000),
     });
-    const json = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
+    const json = (await res.json().catch(() => ({}))) as {
+      code?: string;
+      message?: string;
+      details?: Record<string, unknown>;
+    };
     if (!res.ok)
       throw new BrokerError(
         res.status,
         json.code ?? 'broker_error',
         json.message ?? `broker answered ${res.status}`,
+        json.details,
       );
     const parsed = schema.safeParse(json);
     if (!parsed.success)
@@ -139,9 +150,14 @@ export function createBrokerClient(o: BrokerClientOptions) {
     },
     claim: (chainId: string) => call('POST', '/directory/claim', ClaimAnswer, { chainId }),
     handover: (index: IndexMessage) =>
-      call('POST', '/directory/handover', z.object({ granted: z.literal(true) }), { index }),
+      call('POST', '/directory/handover', z.object({ granted: z.literal(true), ...Lease }), { index }),
     backup: (index: IndexMessage) =>
-      call('POST', '/directory/backup', z.object({ backupIndex: z.number() }), { index }),
+      call(
+        'POST',
+        '/directory/backup',
+        z.object({ backupIndex: z.number(), refunding: z.boolean(), ...Lease }),
+        { index },
+      ),
     takeover: (chainId: string) => call('POST', '/directory/takeover', TakeoverAnswer, { chainId }),
     redeem: (claims: unknown[]) => call('POST', '/redemptions', RedeemAnswer, { claims }),
     /** The vendor's account at the broker: balance not yet paid out, and its payouts. */

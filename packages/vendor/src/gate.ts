@@ -10,6 +10,7 @@ import {
   encodeHeader,
   formatAmount,
   fromBase64url,
+  type HandoverRequest,
   HEADERS,
   type IndexMessage,
   currency as makeCurrency,
@@ -60,6 +61,9 @@ export const GATE_ERROR_STATUS = {
   overpayment: 402,
   wrong_currency: 402,
   chain_not_held: 409,
+  chain_refunded: 402,
+  chain_busy: 409,
+  lease_lost: 409,
   payment_conflict: 409,
   payee_unknown: 500,
   spending_limit: 402,
@@ -124,6 +128,12 @@ export interface GateOptions {
   /** How long to wait for a holder to hand a chain over before taking it over through the broker. */
   readonly handoverTimeoutMs?: number;
   /**
+   * How much sooner than the broker's lease this vendor stops accepting a chain (ms): the lease is counted
+   * from when the request that got it was sent, minus this margin for clock rate and the time a payment
+   * takes from check to commit. Default 2,000.
+   */
+  readonly leaseMarginMs?: number;
+  /**
    * This vendor's public URL (as registered at the broker). With it, customers without coins can pay from
    * a server-side wallet: the terms carry a sign-in link, and the gate serves the sign-in routes.
    */
@@ -184,6 +194,10 @@ export function createGate(o: GateOptions) {
     const u = publicUrl();
     return u ? u.replace(/\/+$/, '') + walletPath : undefined;
   };
+  const leaseMarginMs = o.leaseMarginMs ?? 2_000;
+  /** Holds the lease the broker granted to a request sent at `sentAt` for `leaseMs`. */
+  const keepLease = (chainId: string, sentAt: number, leaseMs: number) =>
+    o.store.setLease(chainId, sentAt + leaseMs - leaseMarginMs);
   const locks = new Map<string, Promise<void>>();
   const steps = new Map<string, ChainStep>();
   let keys: Awaited<ReturnType<BrokerClient['keys']>> = [];
@@ -282,19 +296,57 @@ export function createGate(o: GateOptions) {
     return find();
   }
 
-  /** The chain as this vendor holds it, taking it through the broker's directory the first time. */
-  async function acquire(chainId: string): Promise<HeldChain | GateAnswer> {
+  /** A refusal that carries fresh terms, so the wallet can pay again with other coins. */
+  type Refuse = (code: GateErrorCode, message: string) => GateAnswer;
+
+  /**
+   * The chain as this vendor holds it under a valid lease: taken through the broker's directory the first
+   * time, and renewed there whenever the lease has run out (after a restart, or an idle spell). A chain
+   * the broker moved on meanwhile (its lease ran out) or refunded is no longer held here.
+   */
+  async function acquire(chainId: string, refuse: Refuse): Promise<HeldChain | GateAnswer> {
     const held = await o.store.get(chainId);
-    if (held?.status === 'held') return held;
+    if (held?.status === 'held' && o.store.leaseValid(chainId, clock())) return held;
+    // Past expiry no lease is granted: the payment check refuses its coins as touchstone_expired.
+    if (held?.status === 'held' && clock() >= held.touchstone.expiresAt * 1000) return held;
+    const sentAt = clock();
     let claim: Awaited<ReturnType<BrokerClient['claim']>>;
     try {
       claim = await o.broker.claim(chainId);
     } catch (e) {
-      if (e instanceof BrokerError && e.status < 500)
+      if (e instanceof BrokerError && e.status < 500) {
+        if (held?.status === 'held') await o.store.releaseTakenOver(chainId);
+        if (e.code === 'chain_refunded' || e.code === 'chain_refunding')
+          return refuse('chain_refunded', `this chain accepts no more payments: ${e.message}`);
+        if (e.code === 'chain_expired')
+          return answer('payment_invalid', e.message, { protocolCode: 'touchstone_expired' });
         return answer('payment_invalid', `the broker refused this chain: ${e.message}`);
+      }
       return answer('broker_unavailable', 'the broker cannot be reached to check this chain; try again');
     }
     const t = claim.touchstone;
+    if (held?.status === 'held') {
+      if (claim.granted) {
+        keepLease(chainId, sentAt, claim.leaseMs);
+        return held;
+      }
+      await o.store.releaseTakenOver(chainId);
+    }
+    const checked = await checkTouchstone(t);
+    if (checked) return checked;
+    if (claim.granted) {
+      const start = claim.backup
+        ? { index: claim.backup.index, payword: fromBase64url(claim.backup.payword)! }
+        : { index: 0, payword: fromBase64url(t.root)! };
+      const chain = await o.store.hold(t, start);
+      keepLease(chainId, sentAt, claim.leaseMs);
+      return chain;
+    }
+    return handoverFrom(t, claim.holder, refuse);
+  }
+
+  /** The touchstone verified under the broker's published key, or the answer refusing it. */
+  async function checkTouchstone(t: Touchstone): Promise<GateAnswer | undefined> {
     let key: Uint8Array | undefined;
     try {
       key = await brokerKey(t.brokerId, t.keyId);
@@ -311,13 +363,7 @@ export function createGate(o: GateOptions) {
     );
     if (!checked.ok)
       return answer('payment_invalid', checked.error.message, { protocolCode: checked.error.code });
-    if (claim.granted) {
-      const start = claim.backup
-        ? { index: claim.backup.index, payword: fromBase64url(claim.backup.payword)! }
-        : { index: 0, payword: fromBase64url(t.root)! };
-      return o.store.hold(t, start);
-    }
-    return handoverFrom(t, claim.holder);
+    return undefined;
   }
 
   /**
@@ -328,6 +374,7 @@ export function createGate(o: GateOptions) {
   async function handoverFrom(
     t: Touchstone,
     holder: { id: string; url: string | null },
+    refuse: Refuse,
   ): Promise<HeldChain | GateAnswer> {
     const request = signMessage(
       'handover-request',
@@ -391,15 +438,31 @@ export function createGate(o: GateOptions) {
         index = decoded.value.index;
       }
     }
+    const sentAt = clock();
     try {
       if (index) {
-        await o.broker.handover(index);
-        return o.store.hold(t, { index: index.index, payword: fromBase64url(index.payword)! });
+        const done = await o.broker.handover(index);
+        const chain = await o.store.hold(t, { index: index.index, payword: fromBase64url(index.payword)! });
+        keepLease(t.chainId, sentAt, done.leaseMs);
+        return chain;
       }
       const taken = await o.broker.takeover(t.chainId);
       const start = taken.start ?? { index: 0, payword: t.root };
-      return o.store.hold(t, { index: start.index, payword: fromBase64url(start.payword)! });
+      const chain = await o.store.hold(t, { index: start.index, payword: fromBase64url(start.payword)! });
+      keepLease(t.chainId, sentAt, taken.leaseMs);
+      return chain;
     } catch (e) {
+      if (e instanceof BrokerError && e.code === 'lease_active') {
+        // The holder does not answer but may still be accepting: nobody else may take the chain yet.
+        const retryAfter = Number(e.details?.retryAfter ?? 1);
+        return answer(
+          'chain_busy',
+          `vendor ${holder.id} holds this chain and does not answer; retry in ${retryAfter} s or pay with another chain`,
+          { headers: { 'retry-after': String(retryAfter) } },
+        );
+      }
+      if (e instanceof BrokerError && ['chain_refunded', 'chain_refunding', 'chain_expired'].includes(e.code))
+        return refuse('chain_refunded', `this chain accepts no more payments: ${e.message}`);
       if (e instanceof BrokerError && e.status < 500)
         return answer('chain_not_held', `the broker refused the hand-over: ${e.message}`);
       return answer('broker_unavailable', 'the broker cannot be reached to hand this chain over; try again');
@@ -410,6 +473,45 @@ export function createGate(o: GateOptions) {
   const handedOn = new Map<string, { requester: string; index: IndexMessage }>();
   /** Nonces of recent hand-over requests (bounded): a replayed request is refused. */
   const seenNonces = new Set<string>();
+
+  /**
+   * Checks a hand-over request's signature: a vendor's under its registered key, or the broker's (a refund,
+   * docs/protocol.md §8.6) under one of the broker's published keys. Undefined when it verifies.
+   */
+  async function checkRequester(
+    req: HandoverRequest,
+  ): Promise<{ status: number; code: string; message: string } | undefined> {
+    const bad = {
+      status: 403,
+      code: 'bad_signature',
+      message: 'the hand-over request signature does not verify',
+    };
+    try {
+      if (keys.length === 0 || keys.some((k) => k.brokerId === req.requester)) {
+        // The broker signs with its current key, which may be newer than the ones this vendor has seen.
+        const known = () => keys.filter((k) => k.brokerId === req.requester);
+        const verifies = () =>
+          known().some((k) => verifyMessageSignature('handover-request', req, k.publicKey));
+        if (verifies()) return undefined;
+        keys = await o.broker.keys();
+        if (known().length > 0) return verifies() ? undefined : bad;
+      }
+      const key = (await o.broker.party(req.requester)).publicKey;
+      return verifyMessageSignature('handover-request', req, key) ? undefined : bad;
+    } catch (e) {
+      if (e instanceof BrokerError && e.status === 404)
+        return {
+          status: 403,
+          code: 'wrong_vendor_key',
+          message: `the broker does not know ${req.requester}`,
+        };
+      return {
+        status: 503,
+        code: 'broker_unavailable',
+        message: 'the broker cannot be reached to check the requester',
+      };
+    }
+  }
 
   /**
    * Serves another vendor's hand-over request (docs/protocol.md §7.7): checks it is addressed to this
@@ -429,17 +531,8 @@ export function createGate(o: GateOptions) {
       return refuse(403, 'stale_request', 'issuedAt is more than 300 s away');
     if (seenNonces.has(req.nonce))
       return refuse(409, 'replayed_request', 'this hand-over request was already served');
-    let key: Uint8Array;
-    try {
-      key = (await o.broker.party(req.requester)).publicKey;
-    } catch (e) {
-      if (e instanceof BrokerError && e.status === 404)
-        return refuse(403, 'wrong_vendor_key', `the broker does not know ${req.requester}`);
-      return refuse(503, 'broker_unavailable', 'the broker cannot be reached to check the requester');
-    }
-    if (!verifyMessageSignature('handover-request', req, key)) {
-      return refuse(403, 'bad_signature', 'the hand-over request signature does not verify');
-    }
+    const checked = await checkRequester(req);
+    if (checked) return refuse(checked.status, checked.code, checked.message);
     if (seenNonces.size >= 10_000) seenNonces.delete(seenNonces.values().next().value!);
     seenNonces.add(req.nonce);
     const release = await lockChains([req.chainId]);
@@ -658,7 +751,9 @@ export function createGate(o: GateOptions) {
       let replays = 0;
       for (const part of parts) {
         if (fresh) await o.store.reload(part.chainId);
-        const chain = await acquire(part.chainId);
+        const chain = await acquire(part.chainId, (code, message) =>
+          paymentRequired(price, req, code, message),
+        );
         if ('status' in chain && 'body' in chain) return { answer: chain };
         const t = chain.touchstone;
         if (t.currency !== cur.code || t.exponent !== cur.exponent) {
@@ -776,6 +871,15 @@ export function createGate(o: GateOptions) {
       if (ticket.replay)
         return { headers: { [HEADERS.receipt.toLowerCase()]: encodeHeader(ticket.receipt) } };
       if (!succeeded) return { headers: {} };
+      // A coin is accepted only under a valid lease: one that ran out while the handler ran charges nothing.
+      if (ticket.advances.some((a) => !o.store.leaseValid(a.chain.chainId, clock()))) {
+        return {
+          answer: answer(
+            'lease_lost',
+            "this vendor's hold on the chain ended meanwhile; nothing was charged, retry",
+          ),
+        };
+      }
       const committed = await o.store.commitAll(
         ticket.advances.map((a) => ({
           chainId: a.chain.chainId,

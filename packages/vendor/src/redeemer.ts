@@ -35,8 +35,11 @@ export function createRedeemer(o: {
   broker: BrokerClient;
   store: ChainStore;
   clock?: () => number;
+  /** As the gate's: how much sooner than the broker's lease this vendor stops accepting (ms). */
+  leaseMarginMs?: number;
 }) {
   const clock = o.clock ?? Date.now;
+  const leaseMarginMs = o.leaseMarginMs ?? 2_000;
   const backedUp = new Map<string, number>();
 
   function claimId(r: Range): string {
@@ -164,9 +167,10 @@ export function createRedeemer(o: {
   let sweep: string | null = '';
 
   /**
-   * Pushes a signed index for every held chain that advanced since its last backup. After a start it
-   * also sweeps every held chain once (1,000 a round): a chain taken over while this vendor was away is
-   * found out here and stops being accepted.
+   * Pushes a signed index for every held chain that advanced since its last backup; each push renews the
+   * chain's lease (idle chains' leases run out, and their next payment renews them at the broker). After a
+   * start it also sweeps every held chain once (1,000 a round): a chain the broker moved on or refunded
+   * while this vendor was away is found out here and stops being accepted.
    */
   async function backup() {
     let pushed = 0;
@@ -196,14 +200,20 @@ export function createRedeemer(o: {
         o.signer,
       );
       try {
-        await o.broker.backup(index);
+        const sentAt = clock();
+        const r = await o.broker.backup(index);
+        // While the owner refunds the chain the lease is not renewed: what is left of it stands.
+        o.store.setLease(c.chainId, sentAt + r.leaseMs - leaseMarginMs);
         backedUp.set(c.chainId, c.acceptedIndex);
         await o.store.markBackedUp(c.chainId, c.acceptedIndex, c.acceptedPayword);
         pushed++;
       } catch (e) {
-        // Taken over while this vendor was away (or slow): stop accepting the chain here. Only the coins
-        // up to its last confirmed backup stay to be redeemed; the rest are the new holder's.
-        if (e instanceof BrokerError && e.code === 'chain_not_held')
+        // Moved on after this vendor's lease ran out, or refunded: stop accepting the chain here. What it
+        // accepted (under its lease) stays its own to redeem.
+        if (
+          e instanceof BrokerError &&
+          ['chain_not_held', 'chain_refunded', 'chain_expired'].includes(e.code)
+        )
           await o.store.releaseTakenOver(c.chainId);
         // otherwise the broker is unreachable: the next round tries again
       }
@@ -237,19 +247,32 @@ export function createRedeemer(o: {
     return { voided, refused };
   }
 
-  /** Runs backup, redemption and pending voids every `everyMs` until stopped. */
-  function start(everyMs: number) {
+  /**
+   * Runs redemption and pending voids every `everyMs`, and backups (which renew the leases of the chains
+   * in use) every `backupEveryMs` (default 3 s, well inside the broker's lease), until stopped.
+   */
+  function start(everyMs: number, backupEveryMs = 3_000) {
+    const stops = [
+      every(backupEveryMs, [backup]),
+      // Each on its own: one that keeps failing does not hold the others back.
+      every(everyMs, [redeem, voidCharges]),
+    ];
+    return () => {
+      for (const stop of stops) stop();
+    };
+  }
+
+  function every(ms: number, steps: readonly (() => Promise<unknown>)[]) {
     let running = false;
     const timer = setInterval(async () => {
       if (running) return;
       running = true;
       try {
-        // Each on its own: one that keeps failing does not hold the others back.
-        for (const step of [backup, redeem, voidCharges]) await step().catch(() => {}); // next round
+        for (const step of steps) await step().catch(() => {}); // next round
       } finally {
         running = false;
       }
-    }, everyMs);
+    }, ms);
     timer.unref();
     return () => clearInterval(timer);
   }

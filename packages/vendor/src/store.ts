@@ -206,6 +206,11 @@ export function createChainStore(o: StoreOptions) {
   const clock = o.clock ?? Date.now;
   const maxBatch = o.maxBatch ?? 1000;
   const cache = new Map<string, HeldChain>();
+  /**
+   * Per held chain, until when (this process's clock, ms) its lease lets it accept coins: in memory only,
+   * so after a restart every chain's holding is renewed at the broker before its next coin is accepted.
+   */
+  const leases = new Map<string, number>();
   let queue: { advance: Advance; resolve: (ok: boolean) => void; reject: (e: unknown) => void }[] = [];
   let flushing = false;
 
@@ -224,6 +229,16 @@ export function createChainStore(o: StoreOptions) {
     const chain = fromRow(row);
     cache.set(chainId, chain);
     return chain;
+  }
+
+  /** The broker granted or renewed this chain's lease: coins may be accepted until `untilMs` (local). */
+  function setLease(chainId: string, untilMs: number): void {
+    if (untilMs > (leases.get(chainId) ?? 0)) leases.set(chainId, untilMs);
+  }
+
+  /** Whether this vendor's lease on the chain lets it accept coins at `nowMs` (local clock). */
+  function leaseValid(chainId: string, nowMs: number): boolean {
+    return (leases.get(chainId) ?? 0) > nowMs;
   }
 
   /** Records that this vendor now holds a chain from `start` (first claim, hand-over or take-over). */
@@ -253,18 +268,16 @@ export function createChainStore(o: StoreOptions) {
    * accepted and has not redeemed moves to vendor_ranges, to be redeemed later.
    */
   async function release(chainId: string): Promise<HeldChain | undefined> {
-    await endHolding(chainId, 'accepted');
+    leases.delete(chainId);
+    await endHolding(chainId);
     return reload(chainId);
   }
 
   /**
    * Ends the current holding of a chain: it accepts nothing more here. Its range moves to vendor_ranges —
-   * the redeemed part marked so, the rest to redeem up to `until`: the accepted index (handed on), or the
-   * last backup the broker confirmed (taken over: what came after it is the new holder's).
+   * the redeemed part marked so, the rest (up to the accepted index) to redeem.
    */
-  async function endHolding(chainId: string, until: 'accepted' | 'backup'): Promise<void> {
-    const end = until === 'accepted' ? 'accepted_index, accepted_payword' : 'backup_index, backup_payword';
-    const endIndex = until === 'accepted' ? 'accepted_index' : 'backup_index';
+  async function endHolding(chainId: string): Promise<void> {
     await db.transaction(async (tx) => {
       // Locked first, so a payment committing on another instance lands before or after, never between.
       await tx.query('SELECT 1 FROM vendor_chains WHERE chain_id = $1 FOR UPDATE', [chainId]);
@@ -273,8 +286,8 @@ export function createChainStore(o: StoreOptions) {
          SELECT chain_id, start_index, start_payword, redeemed_index, redeemed_payword, true FROM vendor_chains
            WHERE chain_id = $1 AND status = 'held' AND redeemed_index > start_index
          UNION ALL
-         SELECT chain_id, redeemed_index, redeemed_payword, ${end}, false FROM vendor_chains
-           WHERE chain_id = $1 AND status = 'held' AND ${endIndex} > redeemed_index
+         SELECT chain_id, redeemed_index, redeemed_payword, accepted_index, accepted_payword, false FROM vendor_chains
+           WHERE chain_id = $1 AND status = 'held' AND accepted_index > redeemed_index
          ON CONFLICT DO NOTHING`,
         [chainId],
       );
@@ -604,12 +617,13 @@ export function createChainStore(o: StoreOptions) {
   }
 
   /**
-   * The broker gave the chain to another vendor while this one was away (take-over): this holding ended
-   * at its last confirmed backup. Stops accepting the chain; only the coins up to that backup stay to be
-   * redeemed (the rest are the new holder's range now, and a claim for them would be refused).
+   * The broker moved the chain on without this vendor's hand-over answer (its lease ran out: a take-over,
+   * or a refund it did not answer), or refunded it: it accepts the chain no more here. Every coin it
+   * accepted was accepted under its lease and stays its own to redeem (docs/protocol.md §8.4).
    */
   async function releaseTakenOver(chainId: string): Promise<void> {
-    await endHolding(chainId, 'backup');
+    leases.delete(chainId);
+    await endHolding(chainId);
     cache.delete(chainId);
   }
 
@@ -757,6 +771,8 @@ export function createChainStore(o: StoreOptions) {
     heldChainsAfter,
     markBackedUp,
     releaseTakenOver,
+    setLease,
+    leaseValid,
     markRedeemed,
     pendingRanges,
     payeeRuns,

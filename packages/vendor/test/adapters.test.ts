@@ -208,13 +208,18 @@ describe('vendor gate adapters (Express, Fastify, Hono) [pglite]', () => {
     const v = await w.newVendor();
     const s = await vendorServer('hono', v);
     const c = await chain();
-    // Another vendor (not reachable: no URL registered) holds the chain and has pushed no backup: take-over.
+    // Another vendor (not reachable: no URL registered) holds the chain and has pushed no backup: taken
+    // over once its lease has run out, not before.
     const other = await w.newVendor();
     const held = await w.call('POST', '/directory/claim', {
       signer: w.asVendor(other),
       body: { chainId: c.chainId },
     });
     expect(held.body.granted).toBe(true);
+    const early = await fetch(`${s.url}/article`, { headers: { [HEADERS.payment]: encodeHeader(c.pay(5)) } });
+    expect(early.status).toBe(409);
+    expect((await early.json()).code).toBe('chain_busy');
+    w.advance(10_001);
     const r = await fetch(`${s.url}/article`, { headers: { [HEADERS.payment]: encodeHeader(c.pay(5)) } });
     expect(r.status).toBe(200);
     expect((await s.store.get(c.chainId))!.startIndex).toBe(0);

@@ -163,6 +163,12 @@ for (const kind of TEST_DATABASES) {
         ).status,
       ).toBe(200);
       await gone.close();
+      // The holder does not answer, but its lease runs: it may still be accepting, so nobody takes over.
+      const busy = await a.buy(c.pay(10));
+      expect(busy.status).toBe(409);
+      expect(((await busy.json()) as { code: string }).code).toBe('chain_busy');
+      expect(Number(busy.headers.get('retry-after'))).toBeGreaterThan(0);
+      w.advance(10_001);
       const r = await a.buy(c.pay(10));
       expect(r.status, await r.clone().text()).toBe(200);
       expect((await a.store.get(c.chainId))!).toMatchObject({

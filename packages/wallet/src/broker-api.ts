@@ -71,7 +71,11 @@ const Schemas = {
         .passthrough(),
     ),
   }),
-  refund: z.object({ chainId: z.string(), amount: z.string(), balance: z.string() }).passthrough(),
+  /** A refund done, or pending while the holder's lease runs (202, ask again after `retryAfter` s). */
+  refund: z.union([
+    z.object({ status: z.literal('pending'), chainId: z.string(), retryAfter: z.number().int().min(0) }),
+    z.object({ chainId: z.string(), amount: z.string(), balance: z.string() }).passthrough(),
+  ]),
   send: z.object({ to: z.string(), amount: z.string(), balance: z.string() }),
   authorize: z.object({ redirect: z.string(), grantId: z.string() }).passthrough(),
   grants: z.object({ grants: z.array(WalletGrantSchema) }),

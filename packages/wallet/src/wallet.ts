@@ -585,7 +585,12 @@ export async function openWallet(o: OpenWalletOptions) {
     });
   }
 
-  /** Hands unspent coins back to the broker (to the wallet's broker balance), chain by chain. */
+  /**
+   * Hands unspent coins back to the broker (to the wallet's broker balance), chain by chain. Each refund
+   * states the highest index this wallet spent, so the broker refunds exactly the rest (docs/broker.md
+   * §12). A refund the broker holds pending (the holder does not answer and its lease still runs, at most
+   * the lease length) is asked again after the time it names.
+   */
   async function refund(chainIds?: readonly string[]) {
     return exclusive(async () => {
       const inFlight = busy();
@@ -599,10 +604,7 @@ export async function openWallet(o: OpenWalletOptions) {
       let amount = 0n;
       const refunded: string[] = [];
       for (const c of targets) {
-        const r = await api.call('refund', 'POST', `/me/chains/${c.chainId}/refund`, {
-          token: session(),
-          key: key(),
-        });
+        const r = await refundChain(c.chainId, c.spent);
         c.status = 'refunded';
         amount += BigInt(r.amount);
         refunded.push(c.chainId);
@@ -610,6 +612,22 @@ export async function openWallet(o: OpenWalletOptions) {
       }
       return { chains: refunded, amount };
     });
+  }
+
+  /** One chain's refund, asked again while the broker answers pending (a few times, as it says). */
+  async function refundChain(chainId: string, spentIndex: number) {
+    for (let attempt = 0; ; attempt++) {
+      const r = await api.call('refund', 'POST', `/me/chains/${chainId}/refund`, {
+        token: session(),
+        key: key(),
+        body: { spentIndex },
+      });
+      if (!('retryAfter' in r)) return r as { amount: string; balance: string };
+      if (attempt >= 4)
+        throw new WalletError('refund_pending', `the broker is still refunding ${chainId}; try again later`);
+      const wait = Math.max(1, Number(r.retryAfter));
+      await new Promise((done) => setTimeout(done, wait * 1000));
+    }
   }
 
   /** Spending so far today per vendor (for the spend policy) and a way to add to it. */
