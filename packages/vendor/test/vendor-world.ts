@@ -1,4 +1,6 @@
 /** A real vendor server (Fastify + the gate) registered at the test world's broker with its own URL. */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { migrate } from '@netpay/db';
 import { openTestDatabase, type TestDatabaseKind } from '@netpay/db/testing';
 import {
@@ -20,7 +22,61 @@ import { createChainStore, VENDOR_MIGRATIONS } from '../src/store.ts';
 
 let counter = 0;
 
-export async function startVendor(w: World, kind: TestDatabaseKind, price = 50n) {
+/**
+ * A front for a vendor's URL as the broker and other vendors see it: passes requests on, drops them
+ * (the vendor is down or partitioned away), or holds them until released (the vendor is slow but alive).
+ */
+export async function startFront(target: () => string) {
+  let mode: 'pass' | 'drop' | 'hold' = 'pass';
+  let held: (() => void)[] = [];
+  const server = createServer((req, res) => {
+    if (mode === 'drop') {
+      req.socket.destroy();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      if (mode === 'hold') await new Promise<void>((r) => held.push(r));
+      try {
+        const r = await fetch(target() + req.url, {
+          method: req.method ?? 'GET',
+          headers: { 'content-type': req.headers['content-type'] ?? 'application/json' },
+          ...(req.method === 'GET' ? {} : { body: Buffer.concat(chunks) }),
+        });
+        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
+        res.end(Buffer.from(await r.arrayBuffer()));
+      } catch {
+        res.destroy();
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    set(m: 'pass' | 'drop' | 'hold') {
+      mode = m;
+    },
+    /** Lets the held requests through (they reach the vendor late). */
+    release() {
+      const now = held;
+      held = [];
+      for (const r of now) r();
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+export async function startVendor(
+  w: World,
+  kind: TestDatabaseKind,
+  price = 50n,
+  options: { front?: boolean } = {},
+) {
   const id = `shop-${++counter}-${toBase64url(randomBytes(3))}`;
   const signer = createSigner(randomBytes(32));
   const db = await openTestDatabase(kind);
@@ -49,9 +105,10 @@ export async function startVendor(w: World, kind: TestDatabaseKind, price = 50n)
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const front = options.front ? await startFront(() => url) : undefined;
   const reg = await w.call('POST', '/parties', {
     signer: { id, signer },
-    body: { id, name: id, publicKey: toBase64url(signer.publicKey), url },
+    body: { id, name: id, publicKey: toBase64url(signer.publicKey), url: front?.url ?? url },
   });
   expect(reg.status, JSON.stringify(reg.body)).toBe(201);
   const redeemer = createRedeemer({ vendorId: id, signer, broker, store, clock: w.clock });
@@ -59,13 +116,16 @@ export async function startVendor(w: World, kind: TestDatabaseKind, price = 50n)
     id,
     signer,
     url,
+    db,
     store,
     gate,
+    front,
     redeemer,
     served: () => served,
     buy: (payment: Payment) =>
       fetch(`${url}/item`, { headers: { [HEADERS.payment]: encodeHeader(payment) } }),
     async close() {
+      await front?.close();
       await app.close();
       await db.close();
     },
