@@ -155,6 +155,38 @@ describe('netpay wallet and netpay fetch (real processes)', () => {
     expect(friendBalance.json.atBroker.minor).toBe('5000');
   });
 
+  it('refunds at once after paying: the shop is credited every coin it gave a receipt for', async () => {
+    // The README's "Paying as a customer", then a refund straight away (issue 13's reproduction).
+    const shop = await vendor({
+      vendorId: 'quick-shop',
+      prices: { '*.pdf': '50' },
+      folder: join(dir, 'public'),
+      brokerUrl,
+      extra: ['--redeem-every', '1'],
+    });
+    const { wallet } = await newUser('eve');
+    const account = await createBankClient(bankUrl).createAccount({
+      name: 'eve',
+      initialBalance: 1_000_000n,
+    });
+    await run(['wallet', 'load', '20.00', '--bank-account', account.id, ...wallet], {
+      NETPAY_BANK_TOKEN: account.token,
+    });
+    await run(['wallet', 'buy', '--coin-value', '0.0010', '--coins', '1000', ...wallet]);
+    const paid = await run(['fetch', `${shop.url}/paper.pdf`, '--max-price', '0.01', ...wallet]);
+    expect(paid.json).toMatchObject({ status: 200, paid: { minor: '50' } });
+    const refund = await run(['wallet', 'refund', ...wallet]);
+    expect(refund.code, refund.stderr).toBe(0);
+    // 995 of the 1000 coins come back; the 5 the shop accepted stay the shop's.
+    expect(refund.json).toMatchObject({ refunded: { minor: '9950' } });
+    const balance = await run(['wallet', 'balance', ...wallet]);
+    expect(balance.json.atBroker.minor).toBe(String(200_000 - 50));
+    // The last holder refuses the refunded chain; the shop redeems what it accepted.
+    await expect
+      .poll(async () => (await fetch(`${shop.url}/netpay/statement`)).json(), { timeout: 20_000 })
+      .toMatchObject({ accepted: '50', redeemed: '50', refusedClaims: 0 });
+  });
+
   it('explains mistakes in one line with a non-zero exit', async () => {
     const none = await run(['wallet', 'balance', '--wallet', join(dir, 'nobody')]);
     expect(none.code).not.toBe(0);
