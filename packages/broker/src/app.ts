@@ -263,6 +263,12 @@ export function createBroker(options: BrokerOptions) {
         chains: (await issuance.chains(s.customerId)).map((c) => ({ ...c, coinValue: wire(c.coinValue) })),
       };
     });
+    app.get('/me/chains/:chainId', { schema: { params: S.ChainIdParams } }, async (req) => {
+      const s = await customer(req);
+      const [c] = await issuance.chains(s.customerId, req.params.chainId);
+      if (!c) throw fail('chain_not_found', 'you have no such chain');
+      return { ...c, coinValue: wire(c.coinValue) };
+    });
     app.post(
       '/me/chains/:chainId/refund',
       { schema: { params: S.ChainIdParams, body: S.RefundBody } },

@@ -417,6 +417,10 @@ for (const kind of TEST_DATABASES) {
         signer: w.asVendor(a),
         body: { index: indexFor(w, a, chain.chainId, 4, chain.words[4]!, null) },
       });
+      // The owner can see where its chain stands (to resync after a 409): spent index, holder, lease.
+      const seen = await w.call('GET', `/me/chains/${chain.chainId}`, { token: alice.token });
+      expect(seen.body).toMatchObject({ knownSpentIndex: 4, holder: { id: a.id }, refundPending: false });
+      expect(seen.body.holder.leaseMs).toBeGreaterThan(0);
       const early = await w.call('POST', '/directory/takeover', {
         signer: w.asVendor(b),
         body: { chainId: chain.chainId },

@@ -433,7 +433,12 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
     return { to: input.to, amount: input.amount, balance: await customerBalance(tx, customerId) };
   }
 
-  async function chains(customerId: string) {
+  /**
+   * The customer's chains, oldest first, with what the broker knows of each: how far it is known spent
+   * (the last backup or hand-over index, or the end of a redeemed range), which vendor holds it and for
+   * how long its lease runs, and whether a refund is pending — so a wallet can resync after a 409.
+   */
+  async function chains(customerId: string, chainId?: string) {
     const rows = await db.query<{
       chain_id: string;
       n: number;
@@ -442,12 +447,21 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
       touchstone: Touchstone;
       server_seed: Uint8Array | null;
       redeemed: bigint;
+      top: number | null;
+      backup_index: number;
+      holder: string | null;
+      lease_until: bigint | null;
+      refund_requested_at: bigint | null;
     }>(
-      `SELECT c.chain_id, c.n, c.coin_value, c.status, c.touchstone, c.server_seed,
-              COALESCE((SELECT sum(to_index - from_index) FROM redemptions r WHERE r.chain_id = c.chain_id AND r.kind = 'redemption'), 0)::int8 AS redeemed
-       FROM chains c WHERE c.customer_id = $1 ORDER BY c.created_at, c.chain_id`,
-      [customerId],
+      `SELECT c.chain_id, c.n, c.coin_value, c.status, c.touchstone, c.server_seed, c.backup_index, c.holder,
+              c.lease_until, c.refund_requested_at,
+              COALESCE((SELECT sum(to_index - from_index) FROM redemptions r WHERE r.chain_id = c.chain_id AND r.kind = 'redemption'), 0)::int8 AS redeemed,
+              (SELECT max(to_index) FROM redemptions r WHERE r.chain_id = c.chain_id AND r.kind = 'redemption') AS top
+       FROM chains c WHERE c.customer_id = $1 AND ($2::text IS NULL OR c.chain_id = $2)
+       ORDER BY c.created_at, c.chain_id`,
+      [customerId, chainId ?? null],
     );
+    const now = BigInt(ctx.clock());
     return rows.map((r) => ({
       chainId: r.chain_id,
       n: r.n,
@@ -455,6 +469,15 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
       status: r.status,
       serverSide: r.server_seed !== null,
       redeemedCoins: Number(r.redeemed),
+      knownSpentIndex: Math.max(r.backup_index, r.top ?? 0),
+      holder:
+        r.holder === null
+          ? null
+          : {
+              id: r.holder,
+              leaseMs: r.lease_until !== null && r.lease_until > now ? Number(r.lease_until - now) : 0,
+            },
+      refundPending: r.refund_requested_at !== null && r.status === 'active',
       touchstone: r.touchstone,
     }));
   }
