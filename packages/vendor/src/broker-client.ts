@@ -56,6 +56,7 @@ const Usage = {
 const StatementAnswer = z.object({
   balance: z.union([z.string(), z.number(), z.bigint()]).transform((v) => BigInt(v)),
   payouts: z.array(z.object({ amount: z.string(), status: z.string() })),
+  redeemed: z.object({ amount: z.string() }),
 });
 
 const WalletTokenAnswer = z.object({ ...Usage, token: z.string() });

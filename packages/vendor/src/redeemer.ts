@@ -284,7 +284,14 @@ export function createRedeemer(o: {
    */
   async function statement() {
     const local = await o.store.statement();
-    let broker: { balance: string; paidOut: string; payoutsPending: string } | null = null;
+    let broker: {
+      balance: string;
+      paidOut: string;
+      payoutsPending: string;
+      credited: string;
+      /** Whether the broker's record of what it credited this vendor matches the vendor's own. */
+      matches: boolean;
+    } | null = null;
     try {
       const s = await o.broker.statement();
       const sum = (status: string) =>
@@ -292,7 +299,13 @@ export function createRedeemer(o: {
           .filter((p) => p.status === status)
           .reduce((a, p) => a + BigInt(p.amount), 0n)
           .toString();
-      broker = { balance: s.balance.toString(), paidOut: sum('sent'), payoutsPending: sum('pending') };
+      broker = {
+        balance: s.balance.toString(),
+        paidOut: sum('sent'),
+        payoutsPending: sum('pending'),
+        credited: s.redeemed.amount,
+        matches: s.redeemed.amount === local.redeemed,
+      };
     } catch {
       // unreachable: the local part stands on its own
     }

@@ -735,10 +735,21 @@ export function createChainStore(o: StoreOptions) {
               COALESCE(sum(amount) FILTER (WHERE status = 'void_refused'), 0)::int8 AS owed
        FROM vendor_wallet_charges`,
     );
+    const missing = await missingCoins();
+    const accepted = (current?.accepted ?? 0n) + (earlier?.accepted ?? 0n);
+    const credited = claims?.credited ?? 0n;
+    const lost = missing.reduce((a, m) => a + BigInt(m.amount), 0n);
     return {
       chains: Number(current?.chains ?? 0n),
-      accepted: ((current?.accepted ?? 0n) + (earlier?.accepted ?? 0n)).toString(),
-      redeemed: (claims?.credited ?? 0n).toString(),
+      accepted: accepted.toString(),
+      redeemed: credited.toString(),
+      /**
+       * Reconciliation: every coin receipted is credited, waiting to be (not claimed yet, or its claim not
+       * answered), or missing — claimed and refused by the broker. Missing coins are listed.
+       */
+      awaitingRedemption: (accepted - credited - lost).toString(),
+      missing: lost.toString(),
+      missingRanges: missing,
       refusedClaims: Number(claims?.refused ?? 0n),
       claimsAwaitingAnswer: Number(claims?.pending ?? 0n),
       /** Server-side wallet sales kept; voids waiting for the broker; voids it refused (owed to customers). */
@@ -746,6 +757,29 @@ export function createChainStore(o: StoreOptions) {
       walletVoidsPending: (wallet?.pending ?? 0n).toString(),
       walletOwed: (wallet?.owed ?? 0n).toString(),
     };
+  }
+
+  /** Coins this vendor receipted whose claims the broker refused (up to 100 ranges, newest first). */
+  async function missingCoins() {
+    const rows = await db.query<{
+      chain_id: string;
+      from_index: number;
+      to_index: number;
+      code: string | null;
+      amount: bigint;
+    }>(
+      `SELECT k.chain_id, k.from_index, k.to_index, k.code,
+              ((k.to_index - k.from_index)::int8 * (c.touchstone->>'coinValue')::int8)::int8 AS amount
+       FROM vendor_claims k JOIN vendor_chains c ON c.chain_id = k.chain_id
+       WHERE k.status = 'refused' ORDER BY k.created_at DESC LIMIT 100`,
+    );
+    return rows.map((r) => ({
+      chainId: r.chain_id,
+      fromIndex: r.from_index,
+      toIndex: r.to_index,
+      code: r.code ?? 'rejected',
+      amount: r.amount.toString(),
+    }));
   }
 
   return {

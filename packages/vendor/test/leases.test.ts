@@ -188,5 +188,31 @@ for (const kind of TEST_DATABASES) {
       });
       expect(again.body.code).toBe('lease_active');
     });
+    it('reconciles: the statement flags every receipted coin the broker did not credit', async () => {
+      const v = await startVendor(w, kind);
+      try {
+        const c = await chainOf(20);
+        expect(await pay(v, c, 5)).toBe(200);
+        await v.redeemer.redeem();
+        expect(await pay(v, c, 10)).toBe(200);
+        expect(await v.redeemer.statement()).toMatchObject({
+          accepted: '100',
+          redeemed: '50',
+          awaitingRedemption: '50',
+          missing: '0',
+          broker: { credited: '50', matches: true },
+        });
+        // The vendor waits too long: past expiry and grace its claim is refused, and the loss shows.
+        w.advance((90 + 15) * 86_400_000);
+        await v.redeemer.redeem();
+        const st = await v.redeemer.statement();
+        expect(st).toMatchObject({ accepted: '100', redeemed: '50', awaitingRedemption: '0', missing: '50' });
+        expect(st.missingRanges).toEqual([
+          { chainId: c.chainId, fromIndex: 5, toIndex: 10, code: 'claim_too_late', amount: '50' },
+        ]);
+      } finally {
+        await v.close();
+      }
+    });
   });
 }

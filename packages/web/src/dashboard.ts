@@ -28,7 +28,15 @@ interface Dashboard {
     walletCharged: string;
     walletVoidsPending: string;
     walletOwed: string;
-    broker: { balance: string; paidOut: string; payoutsPending: string } | null;
+    awaitingRedemption: string;
+    missing: string;
+    broker: {
+      balance: string;
+      paidOut: string;
+      payoutsPending: string;
+      credited: string;
+      matches: boolean;
+    } | null;
   };
   revenue: { minute: number; amount: string; payments: number }[];
   payees: { payeeId: string; amount: string }[];
@@ -111,7 +119,10 @@ function ShopPanel({ shop }: { shop: Shop }) {
       <tbody>
         <tr><th>Accepted (coins taken)</th><td data-testid=${`accepted-${shop.id}`}>${show(s.accepted)}</td></tr>
         <tr><th>Redeemed (credited by the broker)</th><td>${show(s.redeemed)}</td></tr>
+        <tr><th>Receipted, waiting to be credited</th><td>${show(s.awaitingRedemption)}</td></tr>
+        <tr class=${BigInt(s.missing) > 0n ? 'alert' : ''}><th>Receipted but refused by the broker (missing)</th><td data-testid=${`missing-${shop.id}`}>${show(s.missing)}</td></tr>
         <tr><th>Claims waiting for an answer / refused</th><td>${s.claimsAwaitingAnswer} / ${s.refusedClaims}</td></tr>
+        ${s.broker && !s.broker.matches && html`<tr class="alert"><th>The broker's record of credits differs</th><td role="alert">${show(s.broker.credited)} at the broker</td></tr>`}
         <tr><th>At the broker, waiting for payout</th><td>${s.broker ? show(s.broker.balance) : 'broker unreachable'}</td></tr>
         <tr><th>Paid out / payouts pending</th><td>${s.broker ? `${show(s.broker.paidOut)} / ${show(s.broker.payoutsPending)}` : '–'}</td></tr>
         <tr><th>Chains held</th><td>${s.chains}</td></tr>
