@@ -535,6 +535,12 @@ export function createBroker(options: BrokerOptions) {
       admin(req);
       return { evidence: await redemption.evidence() };
     });
+    app.get('/admin/chains/:chainId', { schema: { params: S.ChainIdParams } }, async (req) => {
+      admin(req);
+      const account = await redemption.chainAccount(req.params.chainId);
+      if (!account) throw fail('chain_not_found', `no chain ${req.params.chainId}`);
+      return account;
+    });
     // Operator jobs: admin token, keyed, one service call each.
     const adminJob = (path: string, run: () => Promise<unknown>) =>
       app.post(path, async (req, reply) => {

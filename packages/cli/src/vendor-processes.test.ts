@@ -19,11 +19,11 @@ describe('vendors as real processes: hand-over, take-over, two instances', () =>
   let token = '';
   const ADMIN = 'admin-token-for-tests';
 
-  const call = async (method: string, path: string, body?: unknown) => {
+  const call = async (method: string, path: string, body?: unknown, as = token) => {
     const res = await fetch(brokerUrl + path, {
       method,
       headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(as ? { authorization: `Bearer ${as}` } : {}),
         ...(body !== undefined
           ? { 'content-type': 'application/json', 'idempotency-key': toBase64url(randomBytes(12)) }
           : {}),
@@ -33,32 +33,40 @@ describe('vendors as real processes: hand-over, take-over, two instances', () =>
     return { status: res.status, body: await res.json().catch(() => undefined) };
   };
 
+  /** A customer with money at the broker; returns its session token. */
+  async function newCustomer(name: string) {
+    const login = `${name}-${toBase64url(randomBytes(4)).toLowerCase()}@example.com`;
+    const reg = await call(
+      'POST',
+      '/customers',
+      { login, password: 'correct horse battery', deviceName: 'test' },
+      '',
+    );
+    expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+    const outbox = await call('GET', `/dev/outbox?recipient=${encodeURIComponent(login)}`, undefined, '');
+    const code = /(\d{6})/.exec(outbox.body.messages.at(-1).body)![1]!;
+    const verified = await call('POST', `/devices/${reg.body.deviceId}/verify`, { code }, '');
+    const session = String(verified.body.session.token);
+    const account = await createBankClient(bankUrl).createAccount({ name, initialBalance: 1_000_000n });
+    const load = await call(
+      'POST',
+      '/me/load',
+      { amount: '100000', bankAccount: account.id, bankToken: account.token },
+      session,
+    );
+    expect(load.status, JSON.stringify(load.body)).toBe(200);
+    return session;
+  }
+
   beforeAll(async () => {
     bankUrl = (await bank()).url;
-    writeFileSync(join(dir, 'broker.json'), JSON.stringify({ adminToken: ADMIN, feeBasisPoints: 0 }));
+    // Short leases, so a holder that does not answer is waited out in seconds.
+    writeFileSync(
+      join(dir, 'broker.json'),
+      JSON.stringify({ adminToken: ADMIN, feeBasisPoints: 0, leaseSeconds: 2, handoverTimeoutMs: 500 }),
+    );
     brokerUrl = (await broker(bankUrl, ['--config', join(dir, 'broker.json')])).url;
-    // A customer with money at the broker.
-    const login = `walker-${toBase64url(randomBytes(4)).toLowerCase()}@example.com`;
-    const reg = await call('POST', '/customers', {
-      login,
-      password: 'correct horse battery',
-      deviceName: 'test',
-    });
-    expect(reg.status, JSON.stringify(reg.body)).toBe(201);
-    const outbox = await call('GET', `/dev/outbox?recipient=${encodeURIComponent(login)}`);
-    const code = /(\d{6})/.exec(outbox.body.messages.at(-1).body)![1]!;
-    const verified = await call('POST', `/devices/${reg.body.deviceId}/verify`, { code });
-    token = verified.body.session.token;
-    const account = await createBankClient(bankUrl).createAccount({
-      name: 'walker',
-      initialBalance: 1_000_000n,
-    });
-    const load = await call('POST', '/me/load', {
-      amount: '100000',
-      bankAccount: account.id,
-      bankToken: account.token,
-    });
-    expect(load.status, JSON.stringify(load.body)).toBe(200);
+    token = await newCustomer('walker');
     mkdirSync(join(dir, 'public'));
     writeFileSync(join(dir, 'public', 'song.mp3'), 'la la la');
   });
@@ -76,11 +84,14 @@ describe('vendors as real processes: hand-over, take-over, two instances', () =>
     return { run: v.run, url: v.url, id, prices: v.pricesFile };
   };
 
-  async function buyChain(n: number) {
+  async function buyChain(n: number, as = token) {
     const chain = clientChain(n);
-    const r = await call('POST', '/me/chains', {
-      chains: [{ coinValue: '10', n, chainId: chain.chainId, root: chain.root }],
-    });
+    const r = await call(
+      'POST',
+      '/me/chains',
+      { chains: [{ coinValue: '10', n, chainId: chain.chainId, root: chain.root }] },
+      as,
+    );
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     const words = [fromBase64url(chain.root)!];
     for (let i = 1; i <= n; i++) words.push(chain.traversal.next()!.payword);
@@ -96,6 +107,20 @@ describe('vendors as real processes: hand-over, take-over, two instances', () =>
         }),
       },
     });
+
+  /** Pays coin i at a vendor whose holder does not answer: `chain_busy` until the lease is over, then 200. */
+  async function takeOverAt(url: string, c: { chainId: string; words: Uint8Array[] }, i: number) {
+    await expect
+      .poll(
+        async () => {
+          const r = await pay(url, c, i);
+          if (r.status !== 200) expect((await r.json()).code).toBe('chain_busy');
+          return r.status;
+        },
+        { timeout: 10_000, interval: 300 },
+      )
+      .toBe(200);
+  }
 
   const stop = async (r: Run) => {
     r.child.kill('SIGTERM');
@@ -170,8 +195,8 @@ describe('vendors as real processes: hand-over, take-over, two instances', () =>
     await new Promise((r) => setTimeout(r, 2_500));
     a.run.child.kill('SIGKILL');
     await a.run.exit;
-    const next = await pay(b.url, c, 5);
-    expect(next.status, await next.clone().text()).toBe(200);
+    // While A's lease runs (it may be slow, not dead) B is told to wait; then it takes the chain over.
+    await takeOverAt(b.url, c, 5);
     expect((await pay(b.url, c, 6)).status).toBe(200);
     // An old payword is still refused at the new holder.
     expect((await pay(b.url, c, 4)).status).toBe(402);
@@ -218,5 +243,126 @@ describe('vendors as real processes: hand-over, take-over, two instances', () =>
     } finally {
       await pg.drop();
     }
+  });
+
+  const refund = (chainId: string, spentIndex: number, as = token) =>
+    call('POST', `/me/chains/${chainId}/refund`, { spentIndex }, as);
+  const admin = async (path: string) =>
+    (await fetch(brokerUrl + path, { headers: { authorization: `Bearer ${ADMIN}` } })).json();
+  /** I1 for a running vendor: everything it receipted is credited once it has redeemed. */
+  const creditedAll = (url: string, accepted: string) =>
+    expect
+      .poll(async () => (await fetch(`${url}/netpay/statement`)).json(), { timeout: 20_000 })
+      .toMatchObject({ accepted, redeemed: accepted, missing: '0', refusedClaims: 0 });
+  /** I2, I3 for the chain and the audit; I4 for an honest customer's ledger entries. */
+  async function balanced(chainId: string, honest?: string) {
+    expect(await admin(`/admin/chains/${chainId}`)).toMatchObject({ balanced: true });
+    expect(await admin('/admin/audit')).toMatchObject({ ok: true });
+    if (honest) {
+      const st = await call('GET', '/me/statement', undefined, honest);
+      expect(st.body.entries.filter((e: { kind: string }) => e.kind === 'charge_back')).toEqual([]);
+    }
+  }
+
+  it('refunds at once while the holder has fresh unreported coins; the holder then refuses the chain', async () => {
+    const a = await vendorProcess('fresh-a', ['--redeem-every', '1']);
+    const c = await buyChain(20);
+    for (let i = 1; i <= 3; i++) expect((await pay(a.url, c, i)).status).toBe(200);
+    const r = await refund(c.chainId, 3);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ refundedFrom: 3, coins: 17 });
+    const after = await pay(a.url, c, 4);
+    expect(after.status).toBe(402);
+    expect((await after.json()).code).toBe('chain_refunded');
+    expect(after.headers.get(HEADERS.terms)).toBeTruthy();
+    await creditedAll(a.url, '30');
+    await balanced(c.chainId, token);
+    await stop(a.run);
+  });
+
+  it('refunds when the holder is down once its lease is over; the holder, back, is paid what it accepted', async () => {
+    const a = await vendorProcess('down-a', ['--redeem-every', '1']);
+    const c = await buyChain(20);
+    for (let i = 1; i <= 3; i++) expect((await pay(a.url, c, i)).status).toBe(200);
+    a.run.child.kill('SIGKILL');
+    await a.run.exit;
+    const pending = await refund(c.chainId, 3);
+    expect(pending.status).toBe(202);
+    expect(pending.body.retryAfter).toBeLessThanOrEqual(2);
+    await expect
+      .poll(async () => (await refund(c.chainId, 3)).body.code, { timeout: 10_000 })
+      .toBe('chain_refunded');
+    const chain = await call('GET', `/me/chains/${c.chainId}`);
+    expect(chain.body).toMatchObject({ status: 'refunded', holder: null });
+    const back = await vendorProcess('down-a', ['--redeem-every', '1']);
+    await creditedAll(back.url, '30');
+    await balanced(c.chainId, token);
+    await stop(back.run);
+  });
+
+  it('a holder slow but alive stops at its lease; a wallet that understated its spending is charged back', async () => {
+    const liar = await newCustomer('liar');
+    // No backups: only the holder knows how far the chain is spent.
+    const a = await vendorProcess('slow-a', ['--redeem-every', '0']);
+    const c = await buyChain(20, liar);
+    for (let i = 1; i <= 3; i++) expect((await pay(a.url, c, i)).status).toBe(200);
+    a.run.child.kill('SIGSTOP'); // frozen: the broker's hand-over requests get no answer in time
+    const pending = await refund(c.chainId, 1, liar); // it spent 3
+    expect(pending.status).toBe(202);
+    // Once the lease is over the refund completes without the holder, from the stated index 1.
+    await expect
+      .poll(async () => (await refund(c.chainId, 1, liar)).body.code, { timeout: 10_000 })
+      .toBe('chain_refunded');
+    a.run.child.kill('SIGCONT');
+    // Awake again, its lease has run out and is not renewed: it refuses the chain.
+    const late = await pay(a.url, c, 4);
+    expect(late.status).toBe(402);
+    expect((await late.json()).code).toBe('chain_refunded');
+    await stop(a.run);
+    const redeemed = start([
+      'vendor',
+      'redeem',
+      '--json',
+      '--prices',
+      a.prices,
+      '--broker',
+      brokerUrl,
+      '--data',
+      join(dir, a.id),
+    ]);
+    const out = JSON.parse(await firstLine(redeemed));
+    await redeemed.exit;
+    // I1: the holder is credited all three coins it receipted.
+    expect(out.redemption).toMatchObject({ rejected: 0, amount: '30' });
+    // Refunded from 1: 19 coins back; coins 2–3, redeemed by the holder too, are charged back.
+    const st = await call('GET', '/me/statement', undefined, liar);
+    const kinds = st.body.entries.map((e: { kind: string; amount: string }) => `${e.kind}:${e.amount}`);
+    expect(kinds, JSON.stringify(st.body.entries)).toContain('refund:190');
+    expect(kinds, JSON.stringify(st.body.entries)).toContain('charge_back:-20');
+    expect(await admin(`/admin/chains/${c.chainId}`)).toMatchObject({ chargedBackCoins: 2, balanced: true });
+    await balanced(c.chainId, token);
+  });
+
+  it('takes a chain over from a partitioned holder only after its lease, and pays both holders', async () => {
+    const a = await vendorProcess('part-a', ['--redeem-every', '1']);
+    const b = await vendorProcess('part-b', ['--redeem-every', '1']);
+    const c = await buyChain(20);
+    for (let i = 1; i <= 3; i++) expect((await pay(a.url, c, i)).status).toBe(200);
+    await expect
+      .poll(async () => (await call('GET', `/me/chains/${c.chainId}`)).body.knownSpentIndex, {
+        timeout: 10_000,
+      })
+      .toBe(3);
+    a.run.child.kill('SIGSTOP'); // partitioned away
+    await takeOverAt(b.url, c, 4);
+    a.run.child.kill('SIGCONT');
+    // A, back, no longer accepts the chain (its lease ran out; the directory names B).
+    const atA = await pay(a.url, c, 5);
+    expect(atA.status, await atA.clone().text()).toBe(200); // handed over from B, the honest way
+    await creditedAll(a.url, '40');
+    await creditedAll(b.url, '10');
+    await balanced(c.chainId, token);
+    await stop(a.run);
+    await stop(b.run);
   });
 });

@@ -130,7 +130,7 @@ export interface GateOptions {
   /**
    * How much sooner than the broker's lease this vendor stops accepting a chain (ms): the lease is counted
    * from when the request that got it was sent, minus this margin for clock rate and the time a payment
-   * takes from check to commit. Default 2,000.
+   * takes from check to commit. Default 2,000 (at most a fifth of the lease).
    */
   readonly leaseMarginMs?: number;
   /**
@@ -143,6 +143,13 @@ export interface GateOptions {
 }
 
 export const DEFAULT_WALLET_PATH = '/netpay/wallet';
+
+/**
+ * Until when (local ms) a vendor may accept coins under a lease of `leaseMs` granted to a request sent at
+ * `sentAt`: the margin, at most a fifth of a short lease, covers clock rate and the check-to-commit time.
+ */
+export const leaseEnd = (sentAt: number, leaseMs: number, marginMs: number) =>
+  sentAt + leaseMs - Math.min(marginMs, leaseMs / 5);
 export const WALLET_RECEIPT_HEADER = 'NetPay-Wallet-Receipt';
 
 function cookie(headers: GateRequest['headers'], name: string): string | undefined {
@@ -197,7 +204,7 @@ export function createGate(o: GateOptions) {
   const leaseMarginMs = o.leaseMarginMs ?? 2_000;
   /** Holds the lease the broker granted to a request sent at `sentAt` for `leaseMs`. */
   const keepLease = (chainId: string, sentAt: number, leaseMs: number) =>
-    o.store.setLease(chainId, sentAt + leaseMs - leaseMarginMs);
+    o.store.setLease(chainId, leaseEnd(sentAt, leaseMs, leaseMarginMs));
   const locks = new Map<string, Promise<void>>();
   const steps = new Map<string, ChainStep>();
   let keys: Awaited<ReturnType<BrokerClient['keys']>> = [];

@@ -8,6 +8,7 @@ import {
   utf8,
 } from '@netpay/protocol';
 import { type BrokerClient, BrokerError } from './broker-client.ts';
+import { leaseEnd } from './gate.ts';
 import type { ChainStore, HeldChain } from './store.ts';
 
 interface Range {
@@ -41,6 +42,8 @@ export function createRedeemer(o: {
   const clock = o.clock ?? Date.now;
   const leaseMarginMs = o.leaseMarginMs ?? 2_000;
   const backedUp = new Map<string, number>();
+  /** The broker's lease length, as its last renewal said: backups run at least three times a lease. */
+  let leaseMs = Number.POSITIVE_INFINITY;
 
   function claimId(r: Range): string {
     return toBase64url(
@@ -202,8 +205,9 @@ export function createRedeemer(o: {
       try {
         const sentAt = clock();
         const r = await o.broker.backup(index);
+        if (!r.refunding && r.leaseMs > 0) leaseMs = r.leaseMs;
         // While the owner refunds the chain the lease is not renewed: what is left of it stands.
-        o.store.setLease(c.chainId, sentAt + r.leaseMs - leaseMarginMs);
+        o.store.setLease(c.chainId, leaseEnd(sentAt, r.leaseMs, leaseMarginMs));
         backedUp.set(c.chainId, c.acceptedIndex);
         await o.store.markBackedUp(c.chainId, c.acceptedIndex, c.acceptedPayword);
         pushed++;
@@ -249,16 +253,29 @@ export function createRedeemer(o: {
 
   /**
    * Runs redemption and pending voids every `everyMs`, and backups (which renew the leases of the chains
-   * in use) every `backupEveryMs` (default 3 s, well inside the broker's lease), until stopped.
+   * in use) every `backupEveryMs` (default 3 s) or a third of the broker's lease if that is shorter, until
+   * stopped.
    */
   function start(everyMs: number, backupEveryMs = 3_000) {
-    const stops = [
-      every(backupEveryMs, [backup]),
-      // Each on its own: one that keeps failing does not hold the others back.
-      every(everyMs, [redeem, voidCharges]),
-    ];
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    const backups = () => {
+      timer = setTimeout(
+        async () => {
+          await backup().catch(() => {}); // next round
+          if (!stopped) backups();
+        },
+        Math.min(backupEveryMs, leaseMs / 3),
+      );
+      timer.unref();
+    };
+    backups();
+    // Each on its own: one that keeps failing does not hold the others back.
+    const stopRedeeming = every(everyMs, [redeem, voidCharges]);
     return () => {
-      for (const stop of stops) stop();
+      stopped = true;
+      clearTimeout(timer);
+      stopRedeeming();
     };
   }
 

@@ -449,6 +449,49 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
     };
   }
 
+  /**
+   * One chain's money (docs/protocol.md §8.9, I2 and I3), in minor units: bought = n × coinValue; credited
+   * (redeemed, gross) and refunded; charged back; unspent (coins neither credited nor refunded); and the
+   * coins paid out more than once. `balanced`: bought + chargedBack = credited + refunded + unspent, and
+   * every coin paid twice was charged back.
+   */
+  async function chainAccount(chainId: string) {
+    const [c] = await db.query<{ n: number; coin_value: bigint; status: string }>(
+      'SELECT n, coin_value, status FROM chains WHERE chain_id = $1',
+      [chainId],
+    );
+    if (!c) return undefined;
+    const ranges = await db.query<{ kind: string; from_index: number; to_index: number; amount: bigint }>(
+      'SELECT kind, from_index, to_index, amount FROM redemptions WHERE chain_id = $1',
+      [chainId],
+    );
+    const [cb] = await db.query<{ coins: bigint; amount: bigint }>(
+      'SELECT COALESCE(sum(coins), 0)::int8 AS coins, COALESCE(sum(amount), 0)::int8 AS amount FROM charge_backs WHERE chain_id = $1',
+      [chainId],
+    );
+    const sum = (kind: string) => ranges.filter((r) => r.kind === kind).reduce((a, r) => a + r.amount, 0n);
+    const distinct = coveredCoins(ranges, 0, c.n);
+    const doubledCoins = ranges.reduce((a, r) => a + (r.to_index - r.from_index), 0) - distinct;
+    const bought = BigInt(c.n) * c.coin_value;
+    const credited = sum('redemption');
+    const refunded = sum('refund');
+    const chargedBack = cb?.amount ?? 0n;
+    const unspent = BigInt(c.n - distinct) * c.coin_value;
+    return {
+      chainId,
+      status: c.status,
+      bought: bought.toString(),
+      credited: credited.toString(),
+      refunded: refunded.toString(),
+      chargedBack: chargedBack.toString(),
+      unspent: unspent.toString(),
+      doubledCoins,
+      chargedBackCoins: Number(cb?.coins ?? 0n),
+      balanced:
+        bought + chargedBack === credited + refunded + unspent && doubledCoins === Number(cb?.coins ?? 0n),
+    };
+  }
+
   async function evidence(limit = 100) {
     const rows = await db.query<{
       id: string;
@@ -470,7 +513,7 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
     }));
   }
 
-  return { redeem, statement, evidence };
+  return { redeem, statement, evidence, chainAccount };
 }
 
 export type RedemptionService = ReturnType<typeof createRedemptionService>;
