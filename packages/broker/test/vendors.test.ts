@@ -385,6 +385,51 @@ for (const kind of TEST_DATABASES) {
       expect((await w.audit()).ok).toBe(true);
     });
 
+    it("charges a double spender what its balance covers and books the rest as the broker's loss", async () => {
+      const mallory = await w.newCustomer('mallory', 1_000_000n, 1_000n);
+      const a = await w.newVendor();
+      const chain = await boughtChain(w, mallory, 40); // 400 of her 1000
+      await w.call('POST', '/directory/claim', { signer: w.asVendor(a), body: { chainId: chain.chainId } });
+      w.advance(10_001);
+      const refund = await w.call('POST', `/me/chains/${chain.chainId}/refund`, {
+        token: mallory.token,
+        body: { spentIndex: 15 }, // she spent 20 at a
+      });
+      expect(refund.body).toMatchObject({ refundedFrom: 15, balance: '850' });
+      // She empties her balance before the holder redeems.
+      const sent = await w.call('POST', '/me/transfers', {
+        token: mallory.token,
+        body: { to: alice.login, amount: '830' },
+      });
+      expect(sent.status, JSON.stringify(sent.body)).toBe(201);
+      const fraudBefore = BigInt((await w.audit()).totals.fraud ?? '0');
+      const claim = claimFor(
+        w,
+        a,
+        chain.chainId,
+        { index: 0, payword: chain.words[0]! },
+        { index: 20, payword: chain.words[20]! },
+      );
+      const r = await w.call('POST', '/redemptions', { signer: w.asVendor(a), body: { claims: [claim] } });
+      expect(r.body.results[0]).toMatchObject({ status: 'credited', amount: '200' });
+      // 5 coins = 50 charged back: 20 from her balance, 30 from the broker's fraud account.
+      expect((await w.call('GET', '/me', { token: mallory.token })).body.balance).toBe('0');
+      const [cb] = await w.db.query<{ from_customer: bigint; from_broker: bigint }>(
+        'SELECT from_customer, from_broker FROM charge_backs WHERE chain_id = $1',
+        [chain.chainId],
+      );
+      expect(cb).toMatchObject({ from_customer: 20n, from_broker: 30n });
+      const audit = await w.audit();
+      expect(BigInt(audit.totals.fraud) - fraudBefore).toBe(-30n);
+      const account = await w.call('GET', `/admin/chains/${chain.chainId}`, { token: ADMIN });
+      expect(account.body).toMatchObject({
+        chargedBack: '50',
+        chargedBackCoins: 5,
+        doubledCoins: 5,
+        balanced: true,
+      });
+    });
+
     it('refunds at once from the stated index when nobody holds the chain, and never charges an honest customer', async () => {
       const a = await w.newVendor();
       const chain = await boughtChain(w, alice, 40);
