@@ -75,6 +75,16 @@ export const BrokerConfigSchema = z.strictObject({
   deviceCodeTtlSeconds: z.number().int().min(30).default(600),
   deviceCodeMaxAttempts: z.number().int().min(1).max(20).default(5),
   /**
+   * Code resends: at most `deviceCodeMaxSends` codes per device, the n-th resend only
+   * `deviceCodeResendSeconds` × 2^(n−1) after the previous code; at most `deviceCodesPerLoginPerDay` codes
+   * to one login's devices in 24 hours; a device whose wrong codes over all its codes reach
+   * `deviceCodeMaxFailures` can no longer be verified (register or sign in again).
+   */
+  deviceCodeMaxSends: z.number().int().min(1).max(20).default(5),
+  deviceCodeResendSeconds: z.number().int().min(1).max(3_600).default(30),
+  deviceCodesPerLoginPerDay: z.number().int().min(1).max(1_000).default(20),
+  deviceCodeMaxFailures: z.number().int().min(1).max(100).default(10),
+  /**
    * Password guessing: after this many wrong passwords for one login within `passwordLockSeconds`, the
    * login is refused (429 too_many_attempts) until that long has passed — at the API and the sign-in page.
    */

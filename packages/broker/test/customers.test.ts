@@ -59,6 +59,10 @@ for (const kind of TEST_DATABASES) {
       }
       const blocked = await w.call('POST', `/devices/${reg.body.deviceId}/verify`, { body: { code: right } });
       expect(blocked.body.code).toBe('too_many_attempts');
+      const early = await w.call('POST', `/devices/${reg.body.deviceId}/code`);
+      expect(early.status).toBe(429);
+      expect(early.body.details.retryAfter).toBe(30);
+      w.advance(30_000);
       const resent = await w.call('POST', `/devices/${reg.body.deviceId}/code`);
       expect(resent.status).toBe(202);
       w.advance(11 * 60_000);
@@ -71,6 +75,45 @@ for (const kind of TEST_DATABASES) {
         body: { code: await w.latestCode(login) },
       });
       expect(ok.status).toBe(200);
+    });
+
+    it("limits code resends per device, with back-off, and wrong codes over all of a device's codes", async () => {
+      const register = async (name: string) => {
+        const login = `${name}-${kind}@example.com`;
+        const reg = await w.call('POST', '/customers', {
+          body: { login, password: 'correct horse battery' },
+        });
+        const device = String(reg.body.deviceId);
+        return {
+          login,
+          resend: () => w.call('POST', `/devices/${device}/code`),
+          verify: (code: string) => w.call('POST', `/devices/${device}/verify`, { body: { code } }),
+        };
+      };
+      const a = await register('resender');
+      // The waits double: 30 s, 60 s, 120 s, 240 s; a resend too soon changes nothing and says how long.
+      for (const wait of [30, 60, 120, 240]) {
+        const soon = await a.resend();
+        expect(soon.status).toBe(429);
+        expect(soon.body).toMatchObject({ code: 'too_many_attempts', details: { retryAfter: wait } });
+        expect(soon.headers.get('retry-after')).toBe(String(wait));
+        w.advance(wait * 1000);
+        expect((await a.resend()).status).toBe(202);
+      }
+      w.advance(3_600_000);
+      expect((await a.resend()).body.code).toBe('too_many_attempts'); // five codes: no more for this device
+      // Wrong codes count over all of a device's codes: a resend gives 5 more tries, not a fresh 10.
+      const b = await register('guesser');
+      const right = await w.latestCode(b.login);
+      const wrongCode = right === '000000' ? '111111' : '000000';
+      for (let i = 0; i < 5; i++) expect((await b.verify(wrongCode)).status).toBe(401);
+      w.advance(30_000);
+      expect((await b.resend()).status).toBe(202);
+      for (let i = 0; i < 5; i++) expect((await b.verify(wrongCode)).status).toBe(401);
+      w.advance(60_000);
+      expect((await b.resend()).body.code).toBe('too_many_attempts');
+      const dead = await b.verify(await w.latestCode(b.login));
+      expect(dead.body.code).toBe('too_many_attempts');
     });
 
     it('locks a login after too many wrong passwords, for a while, even for the right one', async () => {

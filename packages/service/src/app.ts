@@ -102,6 +102,9 @@ export function createServiceApp(options: AppOptions) {
   app.setErrorHandler((error: FastifyError, req, reply) => {
     const send = (status: number, body: ErrorBody) => reply.status(status).send(body);
     if (error instanceof AppError) {
+      // An error that says when to try again (rate limits, live leases) says it in the header too.
+      const retryAfter = error.details?.retryAfter;
+      if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
       return send(error.status, { code: error.code, message: error.message, details: error.details });
     }
     if (hasZodFastifySchemaValidationErrors(error)) {

@@ -46,11 +46,15 @@ export function createAccountService(ctx: BrokerContext) {
 
   async function issueCode(tx: Queryable, deviceId: string, recipient: string): Promise<void> {
     const code = sixDigits();
-    await tx.query('UPDATE devices SET code_hash = $2, code_expires_at = $3, attempts = 0 WHERE id = $1', [
-      deviceId,
-      hashToken(`${deviceId}:${code}`),
-      BigInt(ctx.clock() + config.deviceCodeTtlSeconds * 1000),
-    ]);
+    await tx.query(
+      'UPDATE devices SET code_hash = $2, code_expires_at = $3, attempts = 0, last_code_at = $4 WHERE id = $1',
+      [
+        deviceId,
+        hashToken(`${deviceId}:${code}`),
+        BigInt(ctx.clock() + config.deviceCodeTtlSeconds * 1000),
+        BigInt(ctx.clock()),
+      ],
+    );
     await ctx.notifier.send(tx, {
       recipient,
       kind: 'device_code',
@@ -113,21 +117,29 @@ export function createAccountService(ctx: BrokerContext) {
         code_hash: string | null;
         code_expires_at: bigint | null;
         attempts: number;
+        failures: number;
         verified_at: bigint | null;
       }>(
-        'SELECT customer_id, code_hash, code_expires_at, attempts, verified_at FROM devices WHERE id = $1 FOR UPDATE',
+        'SELECT customer_id, code_hash, code_expires_at, attempts, failures, verified_at FROM devices WHERE id = $1 FOR UPDATE',
         [input.deviceId],
       );
       if (!d) throw fail('not_found', 'no such device');
       if (!d.code_hash || d.code_expires_at === null)
         throw fail('code_invalid', 'no code is pending for this device');
+      if (d.failures >= config.deviceCodeMaxFailures)
+        throw fail(
+          'too_many_attempts',
+          'too many wrong codes for this device; sign in again for a new device',
+        );
       if (d.attempts >= config.deviceCodeMaxAttempts) {
         throw fail('too_many_attempts', 'too many wrong codes; request a new code');
       }
       if (BigInt(ctx.clock()) > d.code_expires_at)
         throw fail('code_expired', 'the code has expired; request a new one');
       if (hashToken(`${input.deviceId}:${input.code}`) !== d.code_hash) {
-        await tx.query('UPDATE devices SET attempts = attempts + 1 WHERE id = $1', [input.deviceId]);
+        await tx.query('UPDATE devices SET attempts = attempts + 1, failures = failures + 1 WHERE id = $1', [
+          input.deviceId,
+        ]);
         return { ok: false as const, attemptsLeft: config.deviceCodeMaxAttempts - d.attempts - 1 };
       }
       await tx.query(
@@ -138,14 +150,47 @@ export function createAccountService(ctx: BrokerContext) {
     });
   }
 
+  /**
+   * Sends a device a fresh code, within the limits (docs/broker.md §4): a few codes per device, each
+   * resend after a doubling wait, a cap per login per day; over a limit, 429 with `retryAfter` seconds.
+   */
   async function resendCode(deviceId: string) {
     await db.transaction(async (tx) => {
-      const [d] = await tx.query<{ login: string; verified_at: bigint | null }>(
-        'SELECT c.login, d.verified_at FROM devices d JOIN customers c ON c.id = d.customer_id WHERE d.id = $1 FOR UPDATE',
+      const [d] = await tx.query<{
+        login: string;
+        customer_id: string;
+        verified_at: bigint | null;
+        codes_sent: number;
+        last_code_at: bigint | null;
+        failures: number;
+      }>(
+        `SELECT c.login, d.customer_id, d.verified_at, d.codes_sent, d.last_code_at, d.failures
+         FROM devices d JOIN customers c ON c.id = d.customer_id WHERE d.id = $1 FOR UPDATE`,
         [deviceId],
       );
       if (!d) throw fail('not_found', 'no such device');
       if (d.verified_at !== null) throw fail('bad_request', 'this device is already verified');
+      const now = ctx.clock();
+      const tooMany = (message: string, retryAfterMs: number | null) =>
+        fail(
+          'too_many_attempts',
+          message,
+          retryAfterMs === null ? {} : { retryAfter: Math.ceil(retryAfterMs / 1000) },
+        );
+      if (d.codes_sent >= config.deviceCodeMaxSends || d.failures >= config.deviceCodeMaxFailures)
+        throw tooMany('no more codes for this device; sign in again for a new device', null);
+      const waitMs = config.deviceCodeResendSeconds * 1000 * 2 ** (d.codes_sent - 1);
+      const last = Number(d.last_code_at ?? 0n);
+      if (now < last + waitMs)
+        throw tooMany('a code was sent a moment ago; wait before asking again', last + waitMs - now);
+      const [day] = await tx.query<{ sent: bigint }>(
+        `SELECT COALESCE(sum(codes_sent), 0)::int8 AS sent FROM devices
+         WHERE customer_id = $1 AND COALESCE(last_code_at, created_at) > $2`,
+        [d.customer_id, BigInt(now - 86_400_000)],
+      );
+      if (Number(day?.sent ?? 0n) >= config.deviceCodesPerLoginPerDay)
+        throw tooMany('too many codes for this login today; try again tomorrow', 86_400_000);
+      await tx.query('UPDATE devices SET codes_sent = codes_sent + 1 WHERE id = $1', [deviceId]);
       await issueCode(tx, deviceId, d.login);
     });
   }
