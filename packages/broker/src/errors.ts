@@ -1,7 +1,14 @@
+import { PROTOCOL_ERROR_CODES, type ProtocolErrorCode, serviceStatus } from '@netpay/protocol';
 import { errorFactory } from '@netpay/service';
+
+/** A failed protocol check is answered with the protocol code itself (docs/protocol.md §10: 402 → 422). */
+const PROTOCOL_AT_BROKER = Object.fromEntries(
+  PROTOCOL_ERROR_CODES.map((c) => [c, serviceStatus(c)]),
+) as Record<ProtocolErrorCode, number>;
 
 /** Every error the broker answers with, and its HTTP status (a new code without a status fails to compile). */
 export const BROKER_ERROR_STATUS = {
+  ...PROTOCOL_AT_BROKER,
   bad_request: 400,
   unauthorized: 401,
   forbidden: 403,
@@ -24,7 +31,6 @@ export const BROKER_ERROR_STATUS = {
   chain_not_held: 409,
   lease_active: 409,
   chain_refunding: 409,
-  index_invalid: 422,
   party_exists: 409,
   unknown_party: 404,
   recipient_not_found: 404,

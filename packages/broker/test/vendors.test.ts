@@ -123,7 +123,7 @@ for (const kind of TEST_DATABASES) {
             body: { index: wrongRecipient },
           })
         ).body.code,
-      ).toBe('index_invalid');
+      ).toBe('wrong_recipient');
       const handed = indexFor(w, a, chain.chainId, 7, chain.words[7]!, b.id);
       const ho = await w.call('POST', '/directory/handover', {
         signer: w.asVendor(b),
@@ -254,13 +254,14 @@ for (const kind of TEST_DATABASES) {
       await hold(w, a, chain.chainId);
       const fake = indexFor(w, a, chain.chainId, 20, new Uint8Array(32), null);
       const r = await w.call('POST', '/directory/backup', { signer: w.asVendor(a), body: { index: fake } });
-      expect(r.body.code).toBe('index_invalid');
+      expect(r.body).toMatchObject({ code: 'payword_invalid' });
+      expect(r.status).toBe(422);
       const fakeHandover = indexFor(w, a, chain.chainId, 9, chain.words[10]!, b.id);
       const h = await w.call('POST', '/directory/handover', {
         signer: w.asVendor(b),
         body: { index: fakeHandover },
       });
-      expect(h.body.code).toBe('index_invalid');
+      expect(h.body.code).toBe('payword_invalid');
       // b learned a's backup from the directory, but it never held those coins.
       await w.call('POST', '/directory/backup', {
         signer: w.asVendor(a),

@@ -7,5 +7,6 @@ export * from './messages.ts';
 export * from './money.ts';
 export * from './result.ts';
 export * from './sign.ts';
+export * from './terms.ts';
 export * from './traversal.ts';
 export * from './verify.ts';

@@ -16,9 +16,12 @@ import {
   currency as makeCurrency,
   money,
   type PayeeShare,
+  PROTOCOL_ERROR_STATUS,
+  type ProtocolErrorCode,
   type Receipt,
   randomBytes,
   signMessage,
+  type Terms,
   type Touchstone,
   toBase64url,
   verifyIndex,
@@ -49,34 +52,71 @@ export interface GateRequest {
 export interface GateAnswer {
   readonly status: number;
   readonly headers: Record<string, string>;
-  readonly body: { code: string; message: string; terms?: unknown; protocolCode?: string };
+  readonly body: { code: string; message: string; terms?: unknown };
 }
 
-/** Every code the gate answers with, and its status. */
-export const GATE_ERROR_STATUS = {
-  payment_required: 402,
-  payment_malformed: 400,
-  payment_invalid: 402,
-  insufficient_payment: 402,
-  overpayment: 402,
-  wrong_currency: 402,
-  chain_not_held: 409,
-  chain_refunded: 402,
-  chain_busy: 409,
-  lease_lost: 409,
-  payment_conflict: 409,
-  payee_unknown: 500,
-  spending_limit: 402,
-  wallet_insufficient_funds: 402,
-  wallet_sign_in: 400,
-  wallet_refused: 502,
-  broker_unavailable: 503,
-} as const;
-export type GateErrorCode = keyof typeof GATE_ERROR_STATUS;
+/**
+ * The gate's own codes beside the protocol's (docs/protocol.md §10), each with its HTTP status and meaning;
+ * the table in the docs is generated from this (`npm run docs:codes`).
+ */
+export const GATE_ONLY_ERRORS = {
+  payment_required: [402, 'No payment was sent: the body and the `NetPay-Terms` header carry the terms.'],
+  insufficient_payment: [402, 'The coins are worth less than the price. Nothing is recorded.'],
+  overpayment: [402, 'The coins are worth more than the price: pay exactly. Nothing is recorded.'],
+  chain_unknown: [
+    402,
+    'The broker this vendor uses does not know the chain: pay with coins of an accepted broker.',
+  ],
+  chain_refunded: [
+    402,
+    'The chain was refunded or closed (or its refund is under way) and accepts no more payments: pay with another chain.',
+  ],
+  chain_not_held: [409, 'The chain could not be handed over from the vendor holding it; retry.'],
+  chain_busy: [
+    409,
+    'Another vendor holds the chain under a live lease and does not answer: retry after `Retry-After` seconds, or pay with another chain.',
+  ],
+  lease_lost: [
+    409,
+    "This vendor's hold on the chain ended while the request ran. Nothing was charged; retry.",
+  ],
+  payment_conflict: [
+    409,
+    'Some of the coins were spent here already (part of a payment replayed), or another instance accepted them at the same moment. Nothing was charged.',
+  ],
+  spending_limit: [402, "Server-side wallet: the customer's cap for this vendor is reached."],
+  wallet_insufficient_funds: [402, "Server-side wallet: the customer's broker balance is too low."],
+  wallet_sign_in: [400, 'The server-side wallet sign-in callback came without a valid code or state.'],
+  wallet_refused: [
+    502,
+    'Server-side wallet: the broker refused the charge for a reason the customer cannot fix.',
+  ],
+  payee_unknown: [
+    500,
+    'The price names a payee the broker does not know (a misconfigured price). Nothing was charged.',
+  ],
+  broker_unavailable: [
+    503,
+    'The broker was needed (first payment from a chain, a renewal, a hand-over) and could not be reached; retry.',
+  ],
+} as const satisfies Record<string, readonly [number, string]>;
+
+/** Every code the gate answers with: the protocol's, then its own. */
+export type GateErrorCode = ProtocolErrorCode | keyof typeof GATE_ONLY_ERRORS;
+
+/** Every code's status (a new code without one fails to compile). */
+export const GATE_ERROR_STATUS: Record<GateErrorCode, number> = {
+  ...PROTOCOL_ERROR_STATUS,
+  ...(Object.fromEntries(Object.entries(GATE_ONLY_ERRORS).map(([k, [status]]) => [k, status])) as Record<
+    keyof typeof GATE_ONLY_ERRORS,
+    number
+  >),
+};
 
 /** Refusals a stale cache could cause (another instance advanced the chain): worth one reload. */
 const RELOAD_ON = new Set<string>([
-  'payment_invalid',
+  'payword_invalid',
+  'index_not_advancing',
   'overpayment',
   'insufficient_payment',
   'payment_conflict',
@@ -161,6 +201,21 @@ function cookie(headers: GateRequest['headers'], name: string): string | undefin
   return undefined;
 }
 
+/** The header a client sends to get its receipt signed by the vendor (docs/protocol.md §9). */
+export const RECEIPT_SIGNATURE_HEADER = 'NetPay-Receipt-Signature';
+
+const header = (req: GateRequest, name: string) => {
+  const v = req.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+};
+/** `NetPay-Receipt-Signature: ed25519` asks for a signed receipt. */
+const wantsSignedReceipt = (req: GateRequest) => header(req, RECEIPT_SIGNATURE_HEADER)?.trim() === 'ed25519';
+/** The paid request's `Idempotency-Key`, echoed in the receipt as `requestId` when it fits (§6.5). */
+const requestId = (req: GateRequest) => {
+  const key = header(req, 'Idempotency-Key');
+  return key !== undefined && /^[\x21-\x7e]{1,128}$/.test(key) ? key : undefined;
+};
+
 /** Payees' shares as canonical JSON (what the store keeps with a payment), or none. */
 const payeesJson = (price: Price) =>
   price.payees
@@ -212,19 +267,16 @@ export function createGate(o: GateOptions) {
   const answer = (
     code: GateErrorCode,
     message: string,
-    extra: { headers?: Record<string, string>; terms?: unknown; protocolCode?: string } = {},
+    extra: { headers?: Record<string, string>; terms?: unknown } = {},
   ): GateAnswer => ({
     status: GATE_ERROR_STATUS[code],
     headers: extra.headers ?? {},
-    body: {
-      code,
-      message,
-      ...(extra.terms ? { terms: extra.terms } : {}),
-      ...(extra.protocolCode ? { protocolCode: extra.protocolCode } : {}),
-    },
+    body: { code, message, ...(extra.terms ? { terms: extra.terms } : {}) },
   });
 
-  function terms(price: Price, req: GateRequest) {
+  /** The terms of a priced resource (docs/protocol.md §9, `TermsSchema`). */
+  function terms(price: Price, req: GateRequest): Terms {
+    const brokerKeys = keys.filter((k) => k.brokerId === keys[0]?.brokerId);
     return {
       v: 1,
       vendorId: o.vendorId,
@@ -232,8 +284,15 @@ export function createGate(o: GateOptions) {
       price: price.amount.toString(),
       currency: cur.code,
       exponent: cur.exponent,
-      brokers: [{ url: o.brokerUrl }],
-      ...(price.payees ? { payees: price.payees } : {}),
+      brokers: [
+        {
+          url: o.brokerUrl,
+          ...(brokerKeys.length > 0
+            ? { brokerId: brokerKeys[0]!.brokerId, keyIds: brokerKeys.map((k) => k.keyId) }
+            : {}),
+        },
+      ],
+      ...(price.payees ? { payees: [...price.payees] } : {}),
       ...(price.description ? { description: price.description } : {}),
       ...(walletBase()
         ? { wallet: { signIn: `${walletBase()}/signin?return=${encodeURIComponent(req.url)}` } }
@@ -253,6 +312,16 @@ export function createGate(o: GateOptions) {
       headers: { [HEADERS.terms.toLowerCase()]: encodeHeader(t) },
       terms: t,
     });
+  }
+
+  /**
+   * A refused payment carries fresh terms (body and `NetPay-Terms`), so the wallet can pay again
+   * differently; server errors (5xx) do not.
+   */
+  function withTerms(a: GateAnswer, price: Price, req: GateRequest): GateAnswer {
+    if (a.body.terms !== undefined || a.status >= 500) return a;
+    const fresh = paymentRequired(price, req, a.body.code as GateErrorCode, a.body.message);
+    return { ...fresh, headers: { ...a.headers, ...fresh.headers } };
   }
 
   /** Serializes payments per chain inside this process; resolves with the unlock function. */
@@ -325,9 +394,9 @@ export function createGate(o: GateOptions) {
         if (held?.status === 'held') await o.store.releaseTakenOver(chainId);
         if (e.code === 'chain_refunded' || e.code === 'chain_refunding')
           return refuse('chain_refunded', `this chain accepts no more payments: ${e.message}`);
-        if (e.code === 'chain_expired')
-          return answer('payment_invalid', e.message, { protocolCode: 'touchstone_expired' });
-        return answer('payment_invalid', `the broker refused this chain: ${e.message}`);
+        if (e.code === 'chain_expired') return refuse('touchstone_expired', e.message);
+        if (e.code === 'chain_not_found') return refuse('chain_unknown', e.message);
+        return answer('chain_not_held', `the broker refused this chain: ${e.message}`);
       }
       return answer('broker_unavailable', 'the broker cannot be reached to check this chain; try again');
     }
@@ -339,7 +408,7 @@ export function createGate(o: GateOptions) {
       }
       await o.store.releaseTakenOver(chainId);
     }
-    const checked = await checkTouchstone(t);
+    const checked = await checkTouchstone(t, refuse);
     if (checked) return checked;
     if (claim.granted) {
       const start = claim.backup
@@ -353,7 +422,7 @@ export function createGate(o: GateOptions) {
   }
 
   /** The touchstone verified under the broker's published key, or the answer refusing it. */
-  async function checkTouchstone(t: Touchstone): Promise<GateAnswer | undefined> {
+  async function checkTouchstone(t: Touchstone, refuse: Refuse): Promise<GateAnswer | undefined> {
     let key: Uint8Array | undefined;
     try {
       key = await brokerKey(t.brokerId, t.keyId);
@@ -368,8 +437,7 @@ export function createGate(o: GateOptions) {
       (b, k) => (b === t.brokerId && k === t.keyId ? key : undefined),
       Math.floor(clock() / 1000),
     );
-    if (!checked.ok)
-      return answer('payment_invalid', checked.error.message, { protocolCode: checked.error.code });
+    if (!checked.ok) return refuse(checked.error.code, checked.error.message);
     return undefined;
   }
 
@@ -721,7 +789,21 @@ export function createGate(o: GateOptions) {
     return refuse(404, 'not_found', `no wallet route ${route}`);
   }
 
+  /** The broker's keys, fetched once so the terms can name the broker id and key ids (best effort). */
+  let keysAsked: Promise<void> | undefined;
+  const knowKeys = () =>
+    (keysAsked ??= o.broker
+      .keys()
+      .then((k) => {
+        keys = k;
+      })
+      .catch(() => {
+        keysAsked = undefined; // asked again next time
+      }));
+
   async function begin(req: GateRequest, price: Price): Promise<{ ticket: Ticket } | { answer: GateAnswer }> {
+    // Waited for briefly (only until the keys are first known): a broker that is down delays no request.
+    if (keys.length === 0) await Promise.race([knowKeys(), new Promise((r) => setTimeout(r, 500))]);
     const raw = req.headers[HEADERS.payment.toLowerCase()];
     const header = Array.isArray(raw) ? raw[0] : raw;
     // HEAD shows the terms and is never charged.
@@ -732,7 +814,7 @@ export function createGate(o: GateOptions) {
       return token ? chargeWallet(token, price, req, resource) : { answer: paymentRequired(price, req) };
     }
     const decoded = decodeHeader('payment', header);
-    if (!decoded.ok) return { answer: answer('payment_malformed', decoded.error.message) };
+    if (!decoded.ok) return { answer: paymentRequired(price, req, 'malformed', decoded.error.message) };
     if (price.payees) {
       const refused = await checkPayees(price.payees);
       if (refused) return { answer: refused };
@@ -744,7 +826,10 @@ export function createGate(o: GateOptions) {
       // cache could explain, reload the chains and look once more.
       let result = await evaluate(false);
       if ('answer' in result && RELOAD_ON.has(result.answer.body.code)) result = await evaluate(true);
-      if ('answer' in result) release();
+      if ('answer' in result) {
+        release();
+        return { answer: withTerms(result.answer, price, req) };
+      }
       return result;
     } catch (e) {
       release();
@@ -765,8 +850,10 @@ export function createGate(o: GateOptions) {
         const t = chain.touchstone;
         if (t.currency !== cur.code || t.exponent !== cur.exponent) {
           return {
-            answer: answer(
-              'wrong_currency',
+            answer: paymentRequired(
+              price,
+              req,
+              'currency_mismatch',
               `coins of ${t.currency}/${t.exponent} cannot pay a ${cur.code} price`,
             ),
           };
@@ -787,7 +874,7 @@ export function createGate(o: GateOptions) {
         const verified = verifyPayment(state, part, t, now, { maxCoins: o.maxCoins ?? 1000, step });
         if (!verified.ok) {
           return {
-            answer: answer('payment_invalid', verified.error.message, { protocolCode: verified.error.code }),
+            answer: paymentRequired(price, req, verified.error.code, verified.error.message),
           };
         }
         total += verified.value.amount;
@@ -808,7 +895,15 @@ export function createGate(o: GateOptions) {
           return { ticket: { advances: [], receipt: stored.receipt, resource, replay: true, release } };
         }
       }
-      if (replays > 0) return { answer: answer('payment_conflict', 'these coins were already spent here') };
+      if (replays > 0)
+        return {
+          answer: paymentRequired(
+            price,
+            req,
+            'payment_conflict',
+            'some of these coins were already spent here',
+          ),
+        };
       if (total < price.amount) {
         return {
           answer: paymentRequired(
@@ -855,11 +950,14 @@ export function createGate(o: GateOptions) {
               })),
             }
           : {}),
+        ...(requestId(req) ? { requestId: requestId(req) } : {}),
         issuedAt: now,
       };
       const payees = payeesJson(price);
+      // Signed only when asked (docs/protocol.md §9): one signature per paid request is not free.
+      const given = wantsSignedReceipt(req) ? signMessage('receipt', receipt, o.signer) : receipt;
       return {
-        ticket: { advances, receipt, resource, replay: false, release, ...(payees ? { payees } : {}) },
+        ticket: { advances, receipt: given, resource, replay: false, release, ...(payees ? { payees } : {}) },
       };
     }
   }

@@ -18,7 +18,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { netpayFastify } from './adapters/fastify.ts';
 import { createBrokerClient } from './broker-client.ts';
-import { createGate, WALLET_RECEIPT_HEADER } from './gate.ts';
+import { createGate, RECEIPT_SIGNATURE_HEADER, WALLET_RECEIPT_HEADER } from './gate.ts';
 import { createRedeemer } from './redeemer.ts';
 import { createChainStore, VENDOR_MIGRATIONS } from './store.ts';
 
@@ -173,7 +173,7 @@ export async function startVendorServer(o: StartVendorOptions) {
     origin: true,
     credentials: false,
     methods: ['GET', 'HEAD', 'POST'],
-    allowedHeaders: [HEADERS.payment, 'content-type'],
+    allowedHeaders: [HEADERS.payment, 'content-type', 'idempotency-key', RECEIPT_SIGNATURE_HEADER],
     exposedHeaders: [HEADERS.receipt, HEADERS.terms, WALLET_RECEIPT_HEADER],
     maxAge: 600,
   };

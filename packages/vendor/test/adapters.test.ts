@@ -151,14 +151,18 @@ describe('vendor gate adapters (Express, Fastify, Hono) [pglite]', () => {
       expect(retry.headers.get(HEADERS.receipt)).toBe(paid.headers.get(HEADERS.receipt));
 
       for (const [payment, status, code] of [
-        [c.pay(10, c.words[11]), 402, 'payment_invalid'],
-        [c.pay(4), 402, 'payment_invalid'],
+        [c.pay(10, c.words[11]), 402, 'payword_invalid'],
+        [c.pay(4), 409, 'index_not_advancing'],
         [c.pay(6), 402, 'insufficient_payment'],
-        ['%%%', 400, 'payment_malformed'],
+        ['%%%', 400, 'malformed'],
       ] as const) {
         const r = await get('/article', payment);
         expect(r.status, `${name} ${code}`).toBe(status);
-        expect((await r.json()).code).toBe(code);
+        // Every refusal carries fresh terms, in the body and the header (docs/protocol.md §9).
+        const body = await r.json();
+        expect(body.code).toBe(code);
+        expect(body.terms).toMatchObject({ price: '50' });
+        expect(r.headers.get(HEADERS.terms)).toBeTruthy();
       }
       const broken = await get('/broken', c.pay(6));
       expect(broken.status).toBe(500);
@@ -171,7 +175,7 @@ describe('vendor gate adapters (Express, Fastify, Hono) [pglite]', () => {
         parts: [{ ...c.pay(1).parts[0]!, chainId: toBase64url(randomBytes(16)) }],
       });
       expect(unknown.status).toBe(402);
-      expect((await unknown.json()).code).toBe('payment_invalid');
+      expect((await unknown.json()).code).toBe('chain_unknown');
       const held = await chain();
       const stubborn = await w.newVendor(undefined, true, `${s.url}/nowhere`);
       expect(
@@ -192,7 +196,7 @@ describe('vendor gate adapters (Express, Fastify, Hono) [pglite]', () => {
         headers: { [HEADERS.payment]: encodeHeader(old.pay(5)) },
       });
       expect(expired.status).toBe(402);
-      expect((await expired.json()).protocolCode).toBe('touchstone_expired');
+      expect((await expired.json()).code).toBe('touchstone_expired');
       expect((await late.store.get(old.chainId))?.acceptedIndex ?? 0).toBe(0);
       if (name === 'express') {
         const streamed = await get('/stream', c.pay(6));
@@ -227,6 +231,6 @@ describe('vendor gate adapters (Express, Fastify, Hono) [pglite]', () => {
     w.advance(200 * 86_400_000);
     const late = await fetch(`${s.url}/article`, { headers: { [HEADERS.payment]: encodeHeader(c.pay(10)) } });
     expect(late.status).toBe(402);
-    expect((await late.json()).protocolCode).toBe('touchstone_expired');
+    expect((await late.json()).code).toBe('touchstone_expired');
   });
 });

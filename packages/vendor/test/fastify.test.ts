@@ -146,12 +146,12 @@ for (const kind of TEST_DATABASES) {
       const c = await buyChain();
       expect((await get('/article', pay(c.chainId, 5, c.words[5]!))).status).toBe(200);
       const cases: [Payment | string, number, string][] = [
-        [pay(c.chainId, 10, c.words[11]!), 402, 'payment_invalid'],
-        [pay(c.chainId, 4, c.words[4]!), 402, 'payment_invalid'],
+        [pay(c.chainId, 10, c.words[11]!), 402, 'payword_invalid'],
+        [pay(c.chainId, 4, c.words[4]!), 409, 'index_not_advancing'],
         [pay(c.chainId, 9, c.words[9]!), 402, 'insufficient_payment'],
         [pay(c.chainId, 11, c.words[11]!), 402, 'overpayment'],
-        ['not-a-payment!', 400, 'payment_malformed'],
-        [encodeHeader({ v: 1, parts: [] }), 400, 'payment_malformed'],
+        ['not-a-payment!', 400, 'malformed'],
+        [encodeHeader({ v: 1, parts: [] }), 400, 'malformed'],
       ];
       for (const [payment, status, code] of cases) {
         const r = await get('/article', payment);

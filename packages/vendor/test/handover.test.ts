@@ -1,7 +1,17 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TEST_DATABASES } from '@netpay/db/testing';
-import { createSigner, fromBase64url, type Payment, signMessage, toBase64url } from '@netpay/protocol';
+import {
+  createSigner,
+  decodeHeader,
+  encodeHeader,
+  fromBase64url,
+  HEADERS,
+  type Payment,
+  signMessage,
+  toBase64url,
+  verifyMessageSignature,
+} from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Customer, clientChain, startWorld, type World } from '../../broker/test/world.ts';
 import { type RunningVendor, startVendor } from './vendor-world.ts';
@@ -132,8 +142,8 @@ for (const kind of TEST_DATABASES) {
       expect((await b.buy(c.pay(10))).status).toBe(200);
       // The customer replays B's payment at B and tries coins below B's start at B: both refused.
       const replayAtB = await b.buy(c.pay(5));
-      expect(replayAtB.status).toBe(402);
-      expect((await replayAtB.json()).code).toBe('payment_invalid');
+      expect(replayAtB.status).toBe(409);
+      expect((await replayAtB.json()).code).toBe('index_not_advancing');
     });
 
     it('takes a chain over through the broker when the holder is unreachable', async () => {
@@ -176,6 +186,26 @@ for (const kind of TEST_DATABASES) {
         startIndex: 5,
         acceptedIndex: 10,
       });
+    });
+
+    it('signs the receipt when asked and echoes the Idempotency-Key as its requestId', async () => {
+      const c = await chainOf(20);
+      const plain = await a.buy(c.pay(5));
+      const unsigned = decodeHeader('receipt', plain.headers.get(HEADERS.receipt)!);
+      expect(unsigned.ok && unsigned.value.sig).toBeUndefined();
+      const r = await fetch(`${a.url}/item`, {
+        headers: {
+          [HEADERS.payment]: encodeHeader(c.pay(10)),
+          'NetPay-Receipt-Signature': 'ed25519',
+          'Idempotency-Key': 'req-0001',
+        },
+      });
+      expect(r.status).toBe(200);
+      const receipt = decodeHeader('receipt', r.headers.get(HEADERS.receipt)!);
+      expect(receipt.ok).toBe(true);
+      if (!receipt.ok) return;
+      expect(receipt.value).toMatchObject({ requestId: 'req-0001', vendorId: a.id });
+      expect(verifyMessageSignature('receipt', receipt.value, a.signer.publicKey)).toBe(true);
     });
 
     it('serves hand-over requests strictly: malformed, misaddressed, forged and replayed ones are refused', async () => {

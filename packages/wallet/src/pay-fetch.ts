@@ -5,6 +5,8 @@ import {
   HEADERS,
   MinorWireSchema,
   money,
+  type Terms,
+  TermsSchema,
   walletCookieName,
 } from '@netpay/protocol';
 import { z } from 'zod';
@@ -12,20 +14,8 @@ import { WalletError } from './broker-api.ts';
 import { KeptRequestSchema, type PaymentRecord } from './state.ts';
 import type { Wallet } from './wallet.ts';
 
-/** The terms a NetPay vendor answers 402 with (packages/vendor, docs/protocol.md §9), as far as we need. */
-export const TermsSchema = z.object({
-  v: z.literal(1),
-  vendorId: z.string().min(1).max(128),
-  resource: z.string().max(4096),
-  price: MinorWireSchema,
-  currency: z.string(),
-  exponent: z.number().int(),
-  brokers: z.array(z.object({ url: z.string() })).min(1),
-  payees: z.array(z.object({ payeeId: z.string(), share: z.number().int() })).optional(),
-  description: z.string().optional(),
-  wallet: z.object({ signIn: z.string() }).optional(),
-});
-export type Terms = z.infer<typeof TermsSchema>;
+/** The terms a NetPay vendor answers 402 with: @netpay/protocol's schema (docs/protocol.md §9). */
+export { type Terms, TermsSchema };
 
 /** Limits on what payFetch pays without asking. Amounts in minor units. */
 export interface SpendPolicy {

@@ -71,7 +71,7 @@ export function createDirectoryService(ctx: BrokerContext, parties: PartyService
   /** Checks an index's signature, recipient, and that its payword really lies on the chain (incrementally). */
   async function checkIndex(tx: Queryable, c: ChainRow, index: IndexMessage, handedTo: string | null) {
     if (index.index < c.backup_index)
-      throw fail('index_invalid', `index ${index.index} is behind the last known ${c.backup_index}`);
+      throw fail('index_not_advancing', `index ${index.index} is behind the last known ${c.backup_index}`);
     const key = await parties.publicKey(index.vendorId, tx);
     if (!key) throw fail('unknown_party', `no vendor ${index.vendorId} is registered`);
     const checked = verifyIndex(index, {
@@ -80,7 +80,7 @@ export function createDirectoryService(ctx: BrokerContext, parties: PartyService
       touchstone: c.touchstone,
       anchor: knownPoint(c),
     });
-    if (!checked.ok) throw fail('index_invalid', checked.error.message, { protocolCode: checked.error.code });
+    if (!checked.ok) throw fail(checked.error.code, checked.error.message);
   }
 
   async function holderInfo(id: string) {
@@ -138,7 +138,7 @@ export function createDirectoryService(ctx: BrokerContext, parties: PartyService
    */
   async function handover(partyId: string, input: unknown) {
     const decoded = decodeMessage('index', input);
-    if (!decoded.ok) throw fail('index_invalid', decoded.error.message);
+    if (!decoded.ok) throw fail('malformed', decoded.error.message);
     const index = decoded.value;
     const out = await db.transaction(async (tx) => {
       const c = await lockChain(tx, index.chainId);
@@ -176,7 +176,7 @@ export function createDirectoryService(ctx: BrokerContext, parties: PartyService
    */
   async function backup(partyId: string, input: unknown) {
     const decoded = decodeMessage('index', input);
-    if (!decoded.ok) throw fail('index_invalid', decoded.error.message);
+    if (!decoded.ok) throw fail('malformed', decoded.error.message);
     const index = decoded.value;
     if (index.vendorId !== partyId)
       throw fail('forbidden', 'an index can only be backed up by the vendor that signed it');
