@@ -3,13 +3,11 @@ import {
   formatAmount,
   fromBase64url,
   HEADERS,
-  MinorWireSchema,
   money,
   type Terms,
   TermsSchema,
   walletCookieName,
 } from '@netpay/protocol';
-import { z } from 'zod';
 import { WalletError } from './broker-api.ts';
 import { KeptRequestSchema, type PaymentRecord } from './state.ts';
 import type { Wallet } from './wallet.ts';

@@ -371,7 +371,8 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
     for (const c of items) {
       const account = customerAccount(c.chain.customer_id);
       const balance = left.get(account) ?? (await ledger.balance(tx, account));
-      const fromCustomer = balance < c.amount ? balance : c.amount;
+      let fromCustomer = c.amount;
+      if (balance < fromCustomer) fromCustomer = balance; // bigint: no Math.min
       const fromBroker = c.amount - fromCustomer;
       left.set(account, balance - fromCustomer);
       const id = newId(ctx, 'chargeback');
