@@ -1,10 +1,19 @@
 /**
  * The broker's model test (in the spirit of TigerBeetle's VOPR): a seeded run of random operations by
  * customers, vendors and operators against the real broker services on an in-memory PGlite, with a flaky
- * in-memory bank, a model of what every party should see, and the invariants of DESIGN.md §4 checked
- * after every step. A seed replays exactly: the clock, the broker's randomness and the bank's faults all
- * come from it.
+ * in-memory bank, a model of what every party should see, and the money invariants of docs/protocol.md
+ * §8.9 (I1–I4) checked after every step. A seed replays exactly: the clock, the broker's randomness and
+ * the bank's faults all come from it.
+ *
+ * Holdings are leases (§8.4): model vendors accept coins only under a lease they count themselves (from
+ * the request that got it, less a margin), renew it by backups and re-claims, and learn that they lost a
+ * chain when a renewal is refused. Take-overs and refunds wait for the holder's lease; one model vendor
+ * serves hand-over requests over HTTP (§6.6, §6.7, §7.7), so refunds also end by the holder's answer.
+ * Cheating customers spend coins twice (after a take-over, while refunding) or state too low a spent
+ * index; the model expects the vendors paid and exactly those owners charged back.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type Db, migrate, openDatabase, type Queryable } from '@netpay/db';
 import {
   allocate,
@@ -14,6 +23,7 @@ import {
   canonicalJson,
   createSigner,
   currency,
+  decodeMessage,
   type Ed25519Signer,
   fromBase64url,
   money,
@@ -21,6 +31,7 @@ import {
   signMessage,
   type Touchstone,
   toBase64url,
+  verifyMessageSignature,
   verifyPayment,
   verifyTouchstone,
 } from '@netpay/protocol';
@@ -49,9 +60,23 @@ const LIMITS = {
 };
 const RECONCILE_AGE_MS = 60_000;
 const CUR = currency('USD', 4);
+const BROKER_ID = 'broker.model';
+/** The broker's lease on a holding (docs/protocol.md §8.4). */
+const LEASE_S = 10;
+const LEASE_MS = LEASE_S * 1000;
+/** A vendor counts its lease from when it sent the request that got it, less this margin. */
+const LEASE_MARGIN_MS = 2_000;
+/** Clock skew a vendor allows on a hand-over request's issuedAt (§7.7). */
+const SKEW_S = 300;
+/** Where vendors serve hand-over requests (docs/protocol.md §8.3; the broker's HANDOVER_PATH). */
+const HANDOVER_PATH = '/netpay/handover';
 
 export const MODEL_CONFIG = {
   dev: true,
+  brokerId: BROKER_ID,
+  leaseSeconds: LEASE_S,
+  // Generous: the model vendor answers in milliseconds; a time-out would make the run depend on load.
+  handoverTimeoutMs: 30_000,
   argon2: { t: 1, m: 64, p: 1 },
   bank: BROKER_BANK,
   denominations: DENOMINATIONS.map(String),
@@ -71,8 +96,17 @@ export const MODEL_CONFIG = {
 export const SKIPPABLE = {
   /** A claim covered by the vendor's back-to-back holdings (handed on at i, got back at i) is credited. */
   'holding-union': "a claim covered by the vendor's consecutive holdings is credited",
+  /**
+   * Known hole (open): a vendor whose holding ended softly (taken over after its lease) reads the new
+   * holder's backup payword from the directory and claims the coins up to it; the broker credits it and
+   * charges the honest owner back when the new holder claims the same coins (I4). The op is off by default
+   * (KNOWN_OPEN); NETPAY_MODEL_SKIP= (empty) turns it on.
+   */
+  'learned-payword-claims': 'a vendor cannot get coins it never accepted charged to an honest owner',
 } as const;
 export type Skippable = keyof typeof SKIPPABLE;
+/** Skipped unless NETPAY_MODEL_SKIP is set: the known open bugs. */
+export const KNOWN_OPEN: readonly Skippable[] = ['learned-payword-claims'];
 
 export interface ModelOptions {
   readonly seed: number;
@@ -88,6 +122,13 @@ export interface ModelSummary {
   readonly ops: Record<string, number>;
   readonly refused: number;
   readonly credited: number;
+  /** Claims credited with a charge-back to the owner (coins it spent twice). */
+  readonly chargeBacks: number;
+  /** Take-overs refused because the holder's lease still ran, refunds answered pending. */
+  readonly leaseActive: number;
+  readonly refundsPending: number;
+  /** Refunds ended by the holder's signed hand-over answer (over HTTP). */
+  readonly handoverAnswers: number;
   readonly customers: number;
   readonly chains: number;
   readonly days: number;
@@ -145,6 +186,10 @@ interface CustomerM {
   spent: bigint;
   /** Refunds above the unspent value (coins spent but refunded because no vendor had secured them). */
   windfall: bigint;
+  /** Taken from its broker balance for coins it spent twice (charge-backs). */
+  chargedBack: bigint;
+  /** Never stated a spent index below the truth, never spent a coin twice or after asking for a refund (I4). */
+  honest: boolean;
   readonly loadKeys: { key: string; amount: bigint; movementId: string | null }[];
   readonly unloadKeys: { key: string; amount: bigint; movementId: string | null }[];
 }
@@ -161,7 +206,9 @@ interface HoldingM {
   readonly party: string;
   readonly start: number;
   end: number | null;
-  closedBy: 'handover' | 'takeover' | 'refund' | null;
+  closedBy: 'handover' | 'takeover' | 'refund' | 'expiry' | null;
+  /** Ended without the holder's signed final index: its claims beyond `end` stay its own (reach to n). */
+  soft: boolean;
 }
 
 interface ChainM {
@@ -179,17 +226,32 @@ interface ChainM {
   status: 'active' | 'refunded' | 'closed';
   holder: string | null;
   backupIndex: number;
+  /** The holder's lease at the broker (broker clock, ms); null when nobody holds the chain. */
+  leaseUntil: number | null;
+  /** A refund asked for and not completed: the highest spent index the owner stated. */
+  refunding: { stated: number } | null;
+  /** Coins credited twice and charged back to the owner (I2, I3). */
+  chargedCoins: number;
   readonly ranges: RangeM[];
   /** Who held the chain over which indexes (start, end]; how each holding ended. */
   readonly holdings: HoldingM[];
-  /** Every range a vendor accepted, by segment id. */
-  readonly accepted: { seg: number; vendor: string; from: number; to: number }[];
+  /** Every range a vendor accepted (gave a receipt for), by segment id, and what became of its claim. */
+  readonly accepted: {
+    seg: number;
+    vendor: string;
+    from: number;
+    to: number;
+    claim: 'open' | 'credited' | 'late';
+  }[];
 }
 
 interface VendorChain {
   index: number;
   payword: Uint8Array;
+  /** Whether the vendor believes it holds the chain (it learns it lost it when a renewal is refused). */
   holding: boolean;
+  /** Its lease by its own clock: it accepts coins only before this. */
+  leaseUntil: number;
 }
 
 interface Segment {
@@ -207,6 +269,14 @@ interface VendorM {
   readonly id: string;
   readonly signer: Ed25519Signer;
   readonly bankAccount: string;
+  /** Where it serves hand-over requests (null: it has no URL, so it never answers the broker). */
+  url: string | null;
+  /** Not answering right now (its hand-over endpoint answers 503). */
+  down: boolean;
+  /** Final indexes it signed over to the broker, by chain (a repeated request gets the same one). */
+  readonly handedToBroker: Map<string, number>;
+  /** Hand-over requests it refused (§7.7 checks): the model expects none from the broker. */
+  readonly refusedRequests: string[];
   readonly chains: Map<string, VendorChain>;
   segments: Segment[];
   readonly credited: Claim[];
@@ -241,8 +311,24 @@ interface ClaimItem {
 }
 
 type Expected =
-  | { status: 'credited'; coins: number; amount: bigint; fee: bigint; replayed: boolean }
+  | {
+      status: 'credited';
+      coins: number;
+      amount: bigint;
+      fee: bigint;
+      replayed: boolean;
+      chargeBack?: ChargeBackM;
+    }
   | { status: 'rejected'; code: string };
+
+interface ChargeBackM {
+  readonly claimId: string;
+  readonly chainId: string;
+  readonly coins: number;
+  readonly amount: bigint;
+  readonly fromCustomer: bigint;
+  readonly fromBroker: bigint;
+}
 
 const STATE_SQL = `
   SELECT
@@ -251,6 +337,7 @@ const STATE_SQL = `
        (SELECT kind, sum(amount) AS total FROM ledger_transfers GROUP BY kind) k) AS kinds,
     (SELECT count(*)::int8 FROM ledger_transfers) AS transfers,
     (SELECT count(*)::int8 FROM redemptions) AS ranges,
+    (SELECT count(*)::int8 FROM charge_backs) AS charge_backs,
     (SELECT json_agg(json_build_object('id', id, 'customer', customer_id, 'kind', kind, 'amount', amount::text,
        'status', status, 'account', bank_account, 'created', created_at::text))
        FROM bank_movements WHERE status = 'pending' OR created_at >= $1 OR completed_at >= $1) AS movements,
@@ -263,15 +350,22 @@ const FINGERPRINT_SQL = `
     (SELECT string_agg(id || '=' || balance, ',' ORDER BY id) FROM ledger_accounts),
     (SELECT count(*) FROM ledger_transfers),
     (SELECT string_agg(claim_id, ',' ORDER BY claim_id) FROM redemptions),
-    (SELECT string_agg(chain_id || ':' || status || ':' || coalesce(holder, '-') || ':' || backup_index, ','
-       ORDER BY chain_id) FROM chains),
+    (SELECT string_agg(chain_id || ':' || status || ':' || coalesce(holder, '-') || ':' || backup_index || ':' ||
+       coalesce(lease_until::text, '-') || ':' || coalesce(refund_requested_at::text, '-') || ':' ||
+       coalesce(refund_stated_index::text, '-'), ',' ORDER BY chain_id) FROM chains),
+    (SELECT string_agg(chain_id || ':' || seq || ':' || coalesce(end_index::text, '-') || ':' || soft_end, ','
+       ORDER BY chain_id, seq) FROM chain_holdings),
+    (SELECT count(*) FROM charge_backs),
     (SELECT string_agg(id || ':' || status, ',' ORDER BY id) FROM payouts))) AS h`;
 
-/** Invariant 2 over the whole table: no two ranges of a chain overlap; every range lies in its chain and is priced right. */
+/**
+ * I2 over the whole table: ranges of a chain overlap only across parties (a party never has coins
+ * credited twice); every range lies in its chain and is priced right.
+ */
 const RANGES_SQL = `
   SELECT
     (SELECT count(*)::int8 FROM redemptions a JOIN redemptions b
-       ON a.chain_id = b.chain_id AND a.claim_id < b.claim_id
+       ON a.chain_id = b.chain_id AND a.claim_id < b.claim_id AND a.party_id = b.party_id
       AND a.from_index < b.to_index AND b.from_index < a.to_index) AS overlaps,
     (SELECT count(*)::int8 FROM redemptions r JOIN chains c ON c.chain_id = r.chain_id
       WHERE r.from_index < 0 OR r.to_index > c.n OR r.to_index <= r.from_index
@@ -282,6 +376,8 @@ interface StateRow {
   kinds: Record<string, string> | null;
   transfers: bigint;
   ranges: bigint;
+  charge_backs: bigint;
+
   movements:
     | {
         id: string;
@@ -400,6 +496,14 @@ export async function createSim(options: ModelOptions) {
   const counts: Record<string, number> = {};
   let refusedCount = 0;
   let creditedCount = 0;
+  let chargeBackCount = 0;
+  let leaseActiveCount = 0;
+  let pendingCount = 0;
+  let answerCount = 0;
+  /** Charge-back shortfalls the broker took on (its fraud account). */
+  let fraudLoss = 0n;
+  let lastTables = '';
+  const servers: Server[] = [];
   let line = '';
   const note = (x: string) => {
     line += ` ${x}`;
@@ -418,28 +522,46 @@ export async function createSim(options: ModelOptions) {
   };
   const activeChains = () => [...chains.values()].filter((c) => c.status === 'active');
   const live = (ch: ChainM) => ch.status === 'active' && now < ch.expiresAtMs;
-  function endHolding(ch: ChainM, at: number, by: NonNullable<HoldingM['closedBy']>) {
+  /** Ends the open holding: hard at the holder's signed index, soft where the broker stopped knowing. */
+  function endHolding(ch: ChainM, at: number, by: NonNullable<HoldingM['closedBy']>, soft: boolean) {
     for (const h of ch.holdings) {
       if (h.end !== null) continue;
       h.end = at;
       h.closedBy = by;
+      h.soft = soft;
     }
   }
   const openHolding = (ch: ChainM, party: string, start: number) =>
-    ch.holdings.push({ party, start, end: null, closedBy: null });
+    ch.holdings.push({ party, start, end: null, closedBy: null, soft: false });
+  /** Where a holding reaches: a soft end reaches to the chain's end. */
+  const reach = (h: HoldingM) => (h.end === null || h.soft ? Number.POSITIVE_INFINITY : h.end);
+  /** The wallet's index: W(0) … W(walletIndex) are revealed. */
+  const walletIndex = (ch: ChainM) => ch.words.length - 1;
+  /** The highest index redeemed by a vendor (what the broker knows spent besides the backup). */
+  const topRedeemed = (ch: ChainM) =>
+    ch.ranges.reduce((t, r) => (r.kind === 'redemption' ? Math.max(t, r.to) : t), 0);
+  const leaseLeftMs = (ch: ChainM) => Math.max(0, (ch.leaseUntil ?? 0) - now);
+  const retryAfter = (ms: number) => Math.ceil(ms / 1000);
+  /** The model's broker balance of a customer (checked against the ledger after every step). */
+  const modelBalance = (c: CustomerM) => c.tally + c.loadDone - c.unloadHeld;
+  /** What the directory refuses every request on this chain with, before looking at the holder. */
+  function directoryRefusal(ch: ChainM): string | null {
+    if (ch.status !== 'active') return 'chain_refunded';
+    if (now >= ch.expiresAtMs) return 'chain_expired';
+    return null;
+  }
   /**
    * Whether `party` held `ch` over all of (from, to]: within one holding, or across back-to-back holdings
    * of its own (it handed the chain on at i and got it back at i).
    */
   function holds(ch: ChainM, party: string, from: number, to: number): boolean {
     const mine = ch.holdings.filter((h) => h.party === party);
-    if (skip.has('holding-union'))
-      return mine.some((h) => h.start <= from && (h.end === null || to <= h.end));
+    if (skip.has('holding-union')) return mine.some((h) => h.start <= from && to <= reach(h));
     let reached = from;
     for (let grew = true; grew && reached < to; ) {
       grew = false;
       for (const h of mine) {
-        const end = h.end ?? Number.POSITIVE_INFINITY;
+        const end = reach(h);
         if (h.start <= reached && end > reached) {
           reached = Math.min(end, to);
           grew = true;
@@ -457,7 +579,12 @@ export async function createSim(options: ModelOptions) {
   }
 
   /** Runs an operation that must be refused with `code` ('*': any error) and must change nothing. */
-  async function refused(what: string, code: string, fn: () => Promise<unknown>): Promise<void> {
+  async function refused(
+    what: string,
+    code: string,
+    fn: () => Promise<unknown>,
+    details?: Record<string, unknown>,
+  ): Promise<void> {
     const before = await fingerprint();
     let error: unknown;
     try {
@@ -471,7 +598,13 @@ export async function createSim(options: ModelOptions) {
       code === '*' || (error instanceof AppError && error.code === code),
       () => `${what}: expected ${code}, got ${describeError(error)}`,
     );
+    if (details)
+      must(
+        error instanceof AppError && text(error.details) === text(details),
+        () => `${what}: ${code} with details ${text((error as AppError).details)}, model ${text(details)}`,
+      );
     must((await fingerprint()) === before, () => `${what}: refused (${code}) but the state changed`);
+
     refusedCount++;
     note(`refused:${code}`);
   }
@@ -580,9 +713,14 @@ export async function createSim(options: ModelOptions) {
     }
     if (row.ranges !== lastRanges) {
       const [r] = await db.query<{ overlaps: bigint; bad_ranges: bigint }>(RANGES_SQL);
-      must(r!.overlaps === 0n, () => `${r!.overlaps} overlapping redeemed/refunded ranges`);
+      must(r!.overlaps === 0n, () => `I2: ${r!.overlaps} ranges of one party overlap`);
       must(r!.bad_ranges === 0n, () => `${r!.bad_ranges} ranges outside their chain or mispriced`);
       lastRanges = row.ranges;
+    }
+    const tables = `${row.ranges}|${row.charge_backs}|${row.transfers}`;
+    if (tables !== lastTables) {
+      await checkTables(BigInt(row.balances.coins_outstanding ?? '0'));
+      lastTables = tables;
     }
     for (const m of row.movements ?? []) syncMovement(m);
     for (const p of row.payouts ?? []) syncPayout(p);
@@ -593,9 +731,10 @@ export async function createSim(options: ModelOptions) {
 
     const bal = (id: string) => BigInt(row.balances[id] ?? '0');
     const kind = (k: string) => BigInt(row.kinds?.[k] ?? '0');
-    // Invariant 1: what customers paid in for coins = coins outstanding + redeemed + refunded.
+    // I3 (whole ledger): what customers paid in for coins, and were charged back for coins they spent
+    // twice = coins outstanding + redeemed + refunded.
     must(
-      kind('buy_coins') ===
+      kind('buy_coins') + kind('charge_back') + kind('charge_back_loss') ===
         bal('coins_outstanding') +
           kind('redemption') +
           kind('redemption_fee') +
@@ -608,7 +747,8 @@ export async function createSim(options: ModelOptions) {
       () => `coins_outstanding ${bal('coins_outstanding')}, model ${coinsOutstanding}`,
     );
     must(bal('fees') === fees, () => `fees ${bal('fees')}, model ${fees}`);
-    must(bal('fraud') === 0n, () => `fraud account moved: ${bal('fraud')}`);
+    // The broker's loss on charge-backs the owner's balance did not cover (I2).
+    must(bal('fraud') === -fraudLoss, () => `fraud account ${bal('fraud')}, model ${-fraudLoss}`);
 
     // Money in = money out between bank and broker, counting what is in flight.
     let cash = -bal('bank');
@@ -631,16 +771,23 @@ export async function createSim(options: ModelOptions) {
       const balance = bal(`customer:${c.customerId}`);
       const expected = c.tally + c.loadDone - c.unloadHeld;
       must(balance === expected, () => `${c.name}: broker balance ${balance}, model ${expected}`);
-      // Invariant 4 (wallet side): an honest wallet never loses value.
+      // I4 (wallet side): a wallet loses no value but what it paid for, and what it was charged back for
+      // coins it spent twice (never, for an honest one: checked at every charge-back).
       const wealth = bank.balance(c.bankAccount) + balance + unspent(c) + inFlight(c);
-      const owed = c.initialBank + c.received - c.sent - c.spent + c.windfall;
+      const owed = c.initialBank + c.received - c.sent - c.spent + c.windfall - c.chargedBack;
+      must(!c.honest || c.chargedBack === 0n, () => `I4: honest ${c.name} was charged back ${c.chargedBack}`);
       must(
         wealth === owed,
         () => `${c.name}: holds ${wealth} (bank+broker+coins+in flight), should hold ${owed}`,
       );
     }
     for (const v of vendors) {
-      // Invariant 3 (vendor side): what was credited is in the vendor's balance or paid out.
+      must(
+        v.refusedRequests.length === 0,
+        () => `${v.id} refused the broker's hand-over requests: ${v.refusedRequests.join('; ')}`,
+      );
+      // I1 (vendor side): what was credited is in the vendor's balance or paid out.
+
       const balance = bal(`vendor:${v.id}`);
       must(
         balance + v.payoutHeld === v.creditedNet,
@@ -656,6 +803,134 @@ export async function createSim(options: ModelOptions) {
         () => `${v.id}: bank ${bank.balance(v.bankAccount)}, payouts ${atBank}`,
       );
     }
+  }
+
+  /** How many coins of the ranges' union there are, and how many the ranges cover more than once. */
+  function coverage(ranges: readonly { from: number; to: number }[]) {
+    const sorted = [...ranges].sort((a, b) => a.from - b.from);
+    let union = 0;
+    let total = 0;
+    let reached = Number.NEGATIVE_INFINITY;
+    for (const r of sorted) {
+      total += r.to - r.from;
+      const start = Math.max(r.from, reached);
+      if (r.to > start) {
+        union += r.to - start;
+        reached = r.to;
+      }
+    }
+    return { union, doubled: total - union };
+  }
+
+  /**
+   * I1–I4 over the broker's tables, per chain: redemptions and refunds (ranges), charge-backs, fraud
+   * evidence and the ledger's transfers by chain. Run when any of them changed.
+   */
+  async function checkTables(coinsBalance: bigint): Promise<void> {
+    const ranges = await db.query<{
+      chain_id: string;
+      claim_id: string;
+      party_id: string;
+      kind: string;
+      from_index: number;
+      to_index: number;
+      amount: bigint;
+    }>('SELECT chain_id, claim_id, party_id, kind, from_index, to_index, amount FROM redemptions');
+    const backs = await db.query<{
+      chain_id: string;
+      customer_id: string;
+      claim_id: string;
+      coins: number;
+      amount: bigint;
+      evidence: bigint;
+    }>(
+      `SELECT b.chain_id, b.customer_id, b.claim_id, b.coins, b.amount,
+         (SELECT count(*)::int8 FROM fraud_evidence e WHERE e.chain_id = b.chain_id AND e.reason = 'double_spend'
+            AND e.claim->>'claimId' = b.claim_id) AS evidence
+       FROM charge_backs b`,
+    );
+    const ledger = await db.query<{ ref: string; kind: string; total: bigint }>(
+      `SELECT ref, kind, sum(amount)::int8 AS total FROM ledger_transfers
+       WHERE kind IN ('redemption', 'redemption_fee', 'refund', 'expiry_refund', 'charge_back', 'charge_back_loss')
+       GROUP BY ref, kind`,
+    );
+    const byChain = <T extends { chain_id: string }>(rows: readonly T[]) => {
+      const m = new Map<string, T[]>();
+      for (const r of rows) m.set(r.chain_id, [...(m.get(r.chain_id) ?? []), r]);
+      return m;
+    };
+    const rangesOf = byChain(ranges);
+    const backsOf = byChain(backs);
+    const ledgerOf = new Map<string, Map<string, bigint>>();
+    for (const l of ledger) {
+      const m = ledgerOf.get(l.ref) ?? new Map<string, bigint>();
+      m.set(l.kind, l.total);
+      ledgerOf.set(l.ref, m);
+    }
+    let unspentTotal = 0n;
+    for (const ch of chains.values()) {
+      const rs = rangesOf.get(ch.chainId) ?? [];
+      const bs = backsOf.get(ch.chainId) ?? [];
+      const spans = rs.map((r) => ({ from: r.from_index, to: r.to_index }));
+      const { union, doubled } = coverage(spans);
+      const backCoins = bs.reduce((t, b) => t + b.coins, 0);
+      // I2: every coin paid out twice (credited twice, or credited and refunded) is charged back, with the
+      // double-spend evidence kept; and the model charged back exactly those coins.
+      must(
+        doubled === backCoins && backCoins === ch.chargedCoins,
+        () =>
+          `I2 on ${ch.label}: ${doubled} coins paid out twice, ${backCoins} charged back, model ${ch.chargedCoins}: ${text(spans)}`,
+      );
+      for (const b of bs) {
+        must(b.evidence > 0n, () => `I2 on ${ch.label}: charge-back for ${b.claim_id} without evidence`);
+        // I4: only a customer that spent coins twice (or lied about its spent index) is charged back.
+        must(
+          !customerById(b.customer_id).honest && b.customer_id === ch.owner.customerId,
+          () => `I4: ${customerById(b.customer_id).name} charged back ${b.amount} on ${ch.label}`,
+        );
+      }
+      // I3: bought + charged back = credited + refunded + unspent, in coins and in the ledger's minor units.
+      const credited = rs.filter((r) => r.kind === 'redemption');
+      const refunded = rs.filter((r) => r.kind === 'refund');
+      const coins = (xs: typeof rs) => xs.reduce((t, r) => t + (r.to_index - r.from_index), 0);
+      const unspentCoins = ch.n - union;
+      must(
+        ch.n + backCoins === coins(credited) + coins(refunded) + unspentCoins,
+        () => `I3 on ${ch.label}: ${ch.n} bought + ${backCoins} charged back ≠ credited + refunded + unspent`,
+      );
+      const l = ledgerOf.get(ch.chainId) ?? new Map<string, bigint>();
+      const k = (x: string) => l.get(x) ?? 0n;
+      const sum = (xs: typeof rs) => xs.reduce((t, r) => t + r.amount, 0n);
+      const bought = BigInt(ch.n) * ch.v;
+      const charged = k('charge_back') + k('charge_back_loss');
+      const paid = k('redemption') + k('redemption_fee');
+      const back = k('refund') + k('expiry_refund');
+      const unspentValue = BigInt(unspentCoins) * ch.v;
+      must(
+        charged === BigInt(backCoins) * ch.v &&
+          paid === sum(credited) &&
+          back === sum(refunded) &&
+          bought + charged === paid + back + unspentValue,
+        () =>
+          `I3 on ${ch.label} (ledger): bought ${bought} + charged back ${charged} ≠ credited ${paid} + refunded ${back} + unspent ${unspentValue}`,
+      );
+      unspentTotal += unspentValue;
+      // I1: every coin a vendor gave a receipt for and claimed in time is credited to it.
+      const mine = (vendor: string) =>
+        credited.filter((r) => r.party_id === vendor).map((r) => ({ from: r.from_index, to: r.to_index }));
+      for (const a of ch.accepted) {
+        if (a.claim !== 'credited') continue;
+        const covered = coverage([...mine(a.vendor), { from: a.from, to: a.to }]).union;
+        must(
+          covered === coverage(mine(a.vendor)).union,
+          () => `I1 on ${ch.label}: ${a.vendor}'s receipt (${a.from}, ${a.to}] is not credited to it`,
+        );
+      }
+    }
+    must(
+      unspentTotal === coinsBalance,
+      () => `I3: the chains' unspent coins are worth ${unspentTotal}, coins outstanding ${coinsBalance}`,
+    );
   }
 
   /** The broker's ranges of some chains (all when omitted) equal the model's. */
@@ -690,20 +965,38 @@ export async function createSim(options: ModelOptions) {
       status: string;
       holder: string | null;
       backup_index: number;
+      lease_until: bigint | null;
+      refunding: boolean;
+      stated: number | null;
       holdings: string | null;
     }>(
-      `SELECT status, holder, backup_index,
-         (SELECT string_agg(party_id || ':' || start_index || '-' || coalesce(end_index::text, ''), ',' ORDER BY seq)
+      `SELECT status, holder, backup_index, lease_until, refund_requested_at IS NOT NULL AS refunding,
+         refund_stated_index AS stated,
+         (SELECT string_agg(party_id || ':' || start_index || '-' || coalesce(end_index::text, '') ||
+            CASE WHEN soft_end THEN '~' ELSE '' END, ',' ORDER BY seq)
           FROM chain_holdings h WHERE h.chain_id = c.chain_id) AS holdings
        FROM chains c WHERE chain_id = $1`,
       [ch.chainId],
     );
-    const holdings = ch.holdings.map((h) => `${h.party}:${h.start}-${h.end ?? ''}`).join(',') || null;
+    const holdings =
+      ch.holdings.map((h) => `${h.party}:${h.start}-${h.end ?? ''}${h.soft ? '~' : ''}`).join(',') || null;
     must(r?.holdings === holdings, () => `holdings of ${ch.label}: broker ${r?.holdings}, model ${holdings}`);
+    const model = {
+      status: ch.status,
+      holder: ch.holder,
+      backup: ch.backupIndex,
+      lease: ch.leaseUntil,
+      refunding: ch.refunding !== null,
+    };
     must(
-      r && r.status === ch.status && r.holder === ch.holder && r.backup_index === ch.backupIndex,
-      () =>
-        `chain ${ch.label}: broker ${text(r)}, model ${text({ status: ch.status, holder: ch.holder, backup: ch.backupIndex })}`,
+      r &&
+        r.status === ch.status &&
+        r.holder === ch.holder &&
+        r.backup_index === ch.backupIndex &&
+        (r.lease_until === null ? null : Number(r.lease_until)) === ch.leaseUntil &&
+        r.refunding === (ch.refunding !== null) &&
+        (ch.refunding === null || r.stated === ch.refunding.stated),
+      () => `chain ${ch.label}: broker ${text(r)}, model ${text(model)}`,
     );
   }
 
@@ -753,35 +1046,127 @@ export async function createSim(options: ModelOptions) {
       received: 0n,
       spent: 0n,
       windfall: 0n,
+      chargedBack: 0n,
+      honest: true,
       loadKeys: [],
       unloadKeys: [],
     });
     note(name);
   }
 
+  /**
+   * A vendor's hand-over endpoint (docs/protocol.md §7.7, the holder's side), for the broker's refund
+   * requests: checks the request, then atomically stops accepting the chain and signs its final index
+   * over to the requester. Answers 503 while the vendor is down.
+   */
+  async function answerHandover(V: VendorM, body: unknown): Promise<{ status: number; body: unknown }> {
+    if (V.down) return { status: 503, body: { code: 'unavailable' } };
+    const decoded = decodeMessage('handover-request', body);
+    const refuse = (status: number, code: string) => {
+      V.refusedRequests.push(`${code}: ${text(body)}`);
+      return { status, body: { code } };
+    };
+    if (!decoded.ok) return refuse(400, 'malformed');
+    const req = decoded.value;
+    // 1. Signed by the requester: the broker (its request names no key id: try its current keys).
+    const keys = req.requester === BROKER_ID ? await s.keys.list() : [];
+    const signed = keys.some((k) =>
+      verifyMessageSignature('handover-request', req, fromBase64url(k.publicKey)!),
+    );
+    if (!signed) return refuse(401, keys.length === 0 ? 'wrong_vendor_key' : 'bad_signature');
+    // 2. Meant for this vendor; 3. fresh.
+    if (req.holder !== V.id) return refuse(400, 'wrong_recipient');
+    if (Math.abs(req.issuedAt - nowSec()) > SKEW_S) return refuse(400, 'stale_request');
+    const ch = chains.get(req.chainId);
+    const vc = V.chains.get(req.chainId);
+    let index = V.handedToBroker.get(req.chainId);
+    if (index === undefined) {
+      // 4. It holds the chain.
+      if (!ch || !vc?.holding) return refuse(409, 'chain_not_held');
+      // Stops accepting and records the hand-over, then answers.
+      vc.holding = false;
+      index = vc.index;
+      V.handedToBroker.set(req.chainId, index);
+    }
+    const final = signIndex(V, ch!, index, ch!.words[index]!, BROKER_ID);
+    const response = signMessage(
+      'handover-response',
+      { v: 1, chainId: req.chainId, nonce: req.nonce, index: final },
+      V.signer,
+    );
+    return { status: 200, body: response };
+  }
+
+  /** Serves `answerHandover` on 127.0.0.1 (a free port); returns the vendor's URL. */
+  async function serveHandovers(V: VendorM): Promise<string> {
+    const server = createServer((req, res) => {
+      let data = '';
+      req.on('data', (chunk: Buffer) => {
+        data += chunk.toString('utf8');
+      });
+      req.on('end', () => {
+        const reply = (status: number, body: unknown) => {
+          // No keep-alive: a reused socket the server is closing meanwhile fails the broker's next request.
+          res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
+          res.end(JSON.stringify(body));
+        };
+        if (req.method !== 'POST' || req.url !== HANDOVER_PATH) return reply(404, { code: 'not_found' });
+        let body: unknown;
+        try {
+          body = JSON.parse(data);
+        } catch {
+          return reply(400, { code: 'malformed' });
+        }
+        answerHandover(V, body).then(
+          (r) => reply(r.status, r.body),
+          (e: unknown) => {
+            V.refusedRequests.push(`failed: ${describeError(e)}`);
+            reply(500, { code: 'internal' });
+          },
+        );
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  /** Vendors 0 and 1 have no URL (they never answer the broker); vendor 2 serves hand-over requests. */
   async function registerVendor(i: number): Promise<void> {
     const id = `vendor-${i}`;
     const signer = createSigner(rng.bytes(32));
     const bankAccount = `acct-${id}`;
     bank.open(bankAccount, `tok-${id}`, 0n);
-    await s.parties.register({
-      id,
-      kind: 'vendor',
-      name: `Vendor ${i}`,
-      publicKey: b64(signer.publicKey),
-      bankAccount,
-    });
-    vendors.push({
+    const V: VendorM = {
       id,
       signer,
       bankAccount,
+      url: null,
+      down: false,
+      handedToBroker: new Map(),
+      refusedRequests: [],
       chains: new Map(),
       segments: [],
       credited: [],
       creditedNet: 0n,
       payoutHeld: 0n,
       payoutSent: 0n,
+    };
+    if (i === 2) V.url = await serveHandovers(V);
+    await s.parties.register({
+      id,
+      kind: 'vendor',
+      name: `Vendor ${i}`,
+      publicKey: b64(signer.publicKey),
+      bankAccount,
+      ...(V.url ? { url: V.url } : {}),
     });
+    vendors.push(V);
+  }
+
+  /** Whether the vendors with a URL answer the broker's next hand-over requests. */
+  function pickOutages(): void {
+    for (const v of vendors) if (v.url) v.down = rng.chance(0.3);
   }
 
   // ---------------------------------------------------------------- bank movements
@@ -1069,7 +1454,11 @@ export async function createSim(options: ModelOptions) {
         status: 'active',
         holder: null,
         backupIndex: 0,
+        leaseUntil: null,
+        refunding: null,
+        chargedCoins: 0,
         ranges: [],
+
         holdings: [],
         accepted: [],
       };
@@ -1103,31 +1492,63 @@ export async function createSim(options: ModelOptions) {
     );
   }
 
-  /** The new vendor asks the broker; hands over from the holder, or takes over when the holder is down. */
-  async function meet(V: VendorM, ch: ChainM): Promise<VendorChain> {
+  /** The lease a vendor counts for itself, from an answer to a request it sent at `sentAt`. */
+  const vendorLease = (sentAt: number, leaseMs: number) => sentAt + leaseMs - LEASE_MARGIN_MS;
+  /** What the directory refuses a chain's claims and take-overs with (null: it looks at the holder). */
+  const claimRefusal = (ch: ChainM) => directoryRefusal(ch) ?? (ch.refunding ? 'chain_refunding' : null);
+
+  /**
+   * `V` gets (or keeps) the right to accept coins of `ch`: under its own lease, renewed by asking the
+   * directory again once it ran out; else by a hand-over from the holder, or by a take-over when the
+   * holder does not answer. Null: it may not accept now (refunding, under another vendor's lease, …).
+   */
+  async function meet(V: VendorM, ch: ChainM): Promise<VendorChain | null> {
     const local = V.chains.get(ch.chainId);
     if (local?.holding) {
-      must(
-        ch.holder === V.id,
-        () => `${V.id} holds ${ch.label} locally, the model's directory says ${ch.holder}`,
-      );
-      return local;
+      if (now < local.leaseUntil) {
+        // I1's premise: the lease a vendor counts lies within the broker's.
+        must(
+          ch.holder === V.id && ch.leaseUntil !== null && now < ch.leaseUntil,
+          () =>
+            `${V.id} counts a lease on ${ch.label} until ${local.leaseUntil}, the broker's holder is ${ch.holder} until ${ch.leaseUntil} (now ${now})`,
+        );
+        return local;
+      }
+      const renewed = await renew(V, ch, local);
+      if (renewed !== 'lost') return renewed === 'renewed' ? local : null;
     }
+    const refusal = claimRefusal(ch);
+    if (refusal) {
+      await refused(`claim of ${ch.label} by ${V.id}`, refusal, () => s.directory.claim(V.id, ch.chainId));
+      return null;
+    }
+    const sentAt = now;
     const r = await s.directory.claim(V.id, ch.chainId);
     await checkTouchstone(r.touchstone, ch);
     if (r.granted) {
       must(
-        ch.holder === null && r.backup === null,
-        () => `claim of ${ch.label} granted, model holder ${ch.holder}`,
+        ch.holder === null && r.backup === null && r.leaseMs === LEASE_MS,
+        () =>
+          `claim of ${ch.label} granted (${text({ ...r, touchstone: undefined })}), model holder ${ch.holder}`,
       );
       ch.holder = V.id;
+      ch.leaseUntil = now + LEASE_MS;
       openHolding(ch, V.id, ch.backupIndex);
-      const vc = { index: 0, payword: ch.words[0]!, holding: true };
+      const vc = {
+        index: 0,
+        payword: ch.words[0]!,
+        holding: true,
+        leaseUntil: vendorLease(sentAt, r.leaseMs),
+      };
       V.chains.set(ch.chainId, vc);
       note(`claim ${ch.label}`);
       return vc;
     }
-    must(r.holder.id === ch.holder, () => `${ch.label} held by ${r.holder.id}, model ${ch.holder}`);
+    must(
+      r.holder.id === ch.holder && r.leaseMs === leaseLeftMs(ch),
+      () =>
+        `${ch.label} held by ${r.holder.id} (lease ${r.leaseMs} ms), model ${ch.holder} (${leaseLeftMs(ch)})`,
+    );
     const H = vendorById(r.holder.id);
     const hc = H.chains.get(ch.chainId);
     must(hc?.holding, () => `${H.id} is the holder of ${ch.label} but does not hold it`);
@@ -1135,26 +1556,101 @@ export async function createSim(options: ModelOptions) {
     return takeover(V, ch);
   }
 
+  /** A holder whose own lease ran out asks the directory again: renewed, or it learns it lost the chain. */
+  async function renew(V: VendorM, ch: ChainM, vc: VendorChain): Promise<'renewed' | 'lost' | 'refused'> {
+    const refusal = claimRefusal(ch);
+    if (refusal) {
+      // A holder whose renewal is refused must not accept the chain again.
+      vc.holding = false;
+      await refused(`renewal of ${ch.label} by ${V.id}`, refusal, () => s.directory.claim(V.id, ch.chainId));
+      return 'refused';
+    }
+    const sentAt = now;
+    const r = await s.directory.claim(V.id, ch.chainId);
+    if (r.granted) {
+      must(
+        ch.holder === V.id && r.leaseMs === LEASE_MS,
+        () => `renewal of ${ch.label} by ${V.id} granted, model holder ${ch.holder}`,
+      );
+      ch.leaseUntil = now + LEASE_MS;
+      vc.leaseUntil = vendorLease(sentAt, r.leaseMs);
+      note(`renew ${ch.label}`);
+      return 'renewed';
+    }
+    must(
+      ch.holder !== V.id && r.holder.id === ch.holder,
+      () => `renewal of ${ch.label} by ${V.id}: held by ${r.holder.id}, model ${ch.holder}`,
+    );
+    vc.holding = false;
+    note(`${V.id} lost ${ch.label}`);
+    return 'lost';
+  }
+
+  /**
+   * `V`'s state when it gets a chain at `index`. A vendor getting back a chain it had accepted further on
+   * (under a holding that ended softly) keeps its own furthest point: it knows that payword, and coins
+   * below it it has been paid for already.
+   */
+  function regain(V: VendorM, ch: ChainM, index: number, payword: Uint8Array, leaseUntil: number) {
+    const own = V.chains.get(ch.chainId);
+    const keep = own && own.index > index;
+    return {
+      index: keep ? own.index : index,
+      payword: keep ? own.payword : payword,
+      holding: true,
+      leaseUntil,
+    };
+  }
+
+  /** The holder answers `V`'s hand-over request: it stops accepting and signs its final index to `V`. */
   async function handover(H: VendorM, V: VendorM, ch: ChainM, hc: VendorChain): Promise<VendorChain> {
     const index = signIndex(H, ch, hc.index, hc.payword, V.id);
     hc.holding = false;
+    const sentAt = now;
     const r = await s.directory.handover(V.id, index);
-    must(r.granted && r.index === hc.index, () => `handover answered ${text(r)}`);
+    must(r.granted && r.index === hc.index && r.leaseMs === LEASE_MS, () => `handover answered ${text(r)}`);
     ch.holder = V.id;
     ch.backupIndex = hc.index;
-    endHolding(ch, hc.index, 'handover');
+    ch.leaseUntil = now + LEASE_MS;
+    endHolding(ch, hc.index, 'handover', false);
     openHolding(ch, V.id, hc.index);
-    const vc = { index: hc.index, payword: hc.payword, holding: true };
+    const vc = regain(V, ch, hc.index, hc.payword, vendorLease(sentAt, r.leaseMs));
     V.chains.set(ch.chainId, vc);
     note(`handover ${ch.label} ${H.id}->${V.id}@${hc.index}`);
     return vc;
   }
 
-  async function takeover(V: VendorM, ch: ChainM): Promise<VendorChain> {
-    const previous = ch.holder;
+  /**
+   * The holder does not answer: `V` asks the broker to take the chain over. Refused while the holder's
+   * lease runs (lease_active, with the seconds left); after it, granted from the highest point the broker
+   * knows spent, the old holding ending softly there.
+   */
+  async function takeover(V: VendorM, ch: ChainM): Promise<VendorChain | null> {
+    const previous = ch.holder!;
+    const refusal = claimRefusal(ch);
+    if (refusal) {
+      await refused(`take-over of ${ch.label}`, refusal, () => s.directory.takeover(V.id, ch.chainId));
+      return null;
+    }
+    if (leaseLeftMs(ch) > 0) {
+      await refused(
+        `take-over of ${ch.label} under ${previous}'s lease`,
+        'lease_active',
+        () => s.directory.takeover(V.id, ch.chainId),
+        { retryAfter: retryAfter(leaseLeftMs(ch)) },
+      );
+      leaseActiveCount++;
+      return null;
+    }
+    const old = vendorById(previous).chains.get(ch.chainId);
+    must(
+      !old?.holding || now >= old.leaseUntil,
+      () => `${previous} still counts a lease on ${ch.label} the broker let run out`,
+    );
+    const sentAt = now;
     const r = await s.directory.takeover(V.id, ch.chainId);
     must(
-      r.granted && r.previousHolder === (previous === V.id ? null : previous),
+      r.granted && r.previousHolder === previous && r.leaseMs === LEASE_MS,
       () =>
         `takeover of ${ch.label} answered ${text({ ...r, touchstone: undefined })}, model holder ${previous}`,
     );
@@ -1162,34 +1658,49 @@ export async function createSim(options: ModelOptions) {
       (r.backup?.index ?? 0) === ch.backupIndex,
       () => `takeover backup ${text(r.backup)}, model ${ch.backupIndex}`,
     );
-    if (previous && previous !== V.id) vendorById(previous).chains.get(ch.chainId)!.holding = false;
     // The new holding starts at the highest point the broker knows spent: the backup or a redeemed range.
-    const top = ch.ranges.reduce((t, x) => (x.kind === 'redemption' ? Math.max(t, x.to) : t), 0);
-    const start = Math.max(ch.backupIndex, top);
+    const start = Math.max(ch.backupIndex, topRedeemed(ch));
     must(
-      start < ch.words.length && r.start?.index === start && r.start.payword === b64(ch.words[start]!),
+      start <= walletIndex(ch) && r.start.index === start && r.start.payword === b64(ch.words[start]!),
       () => `takeover of ${ch.label} starts at ${text(r.start)}, model expects ${start}`,
     );
     ch.holder = V.id;
-    endHolding(ch, start, 'takeover');
+    ch.leaseUntil = now + LEASE_MS;
+    // The old holder signed nothing: what it accepted under its lease beyond `start` stays its own. It is
+    // not told; it learns it lost the chain when it next renews or backs up.
+    endHolding(ch, start, 'takeover', true);
     openHolding(ch, V.id, start);
-    const vc = { index: start, payword: ch.words[start]!, holding: true };
+    const vc = regain(V, ch, start, ch.words[start]!, vendorLease(sentAt, r.leaseMs));
     V.chains.set(ch.chainId, vc);
     note(`takeover ${ch.label} ${previous}->${V.id}@${start}`);
     return vc;
   }
 
-  /** The wallet pays `k` coins of `ch` to `V`, which verifies against its state and records the range. */
-  function accept(V: VendorM, vc: VendorChain, ch: ChainM, k: number, honest: boolean): void {
-    const j = ch.words.length - 1 + k;
-    const word = reveal(ch, j);
+  /**
+   * `V` accepts the wallet's payword W(to) under its lease and gives a receipt. `to` is beyond the
+   * wallet's index for new coins, at or below it for coins the wallet already spent elsewhere.
+   */
+  function accept(V: VendorM, vc: VendorChain, ch: ChainM, to: number): void {
+    must(
+      vc.holding &&
+        now < vc.leaseUntil &&
+        ch.holder === V.id &&
+        ch.leaseUntil !== null &&
+        now < ch.leaseUntil,
+      () => `model error: ${V.id} accepts ${ch.label} without a valid lease`,
+    );
+    const before = walletIndex(ch);
+    const word = reveal(ch, to);
     const r = verifyPayment(
       { chainId: ch.chainId, index: vc.index, payword: vc.payword },
-      { chainId: ch.chainId, index: j, payword: b64(word) },
+      { chainId: ch.chainId, index: to, payword: b64(word) },
       ch.touchstone,
       nowSec(),
     );
-    must(r.ok, () => `${V.id} refused a good payment on ${ch.label}: ${text(r)}`);
+    must(
+      r.ok && r.value.coins === to - vc.index,
+      () => `${V.id} refused a good payment on ${ch.label}: ${text(r)}`,
+    );
     const seg = ++segCounter;
     const holding = ch.holdings.findLastIndex((h) => h.party === V.id);
     V.segments.push({
@@ -1197,27 +1708,38 @@ export async function createSim(options: ModelOptions) {
       chainId: ch.chainId,
       from: vc.index,
       fromWord: vc.payword,
-      to: j,
+      to,
       toWord: word,
       holding,
     });
-    ch.accepted.push({ seg, vendor: V.id, from: vc.index, to: j });
-    vc.index = j;
+    ch.accepted.push({ seg, vendor: V.id, from: vc.index, to, claim: 'open' });
+    // The wallet gave away the coins it newly revealed (coins paid a second time cost it nothing now).
+    ch.owner.spent += BigInt(Math.max(0, to - before)) * ch.v;
+    note(`pay ${ch.label} ${V.id} (${vc.index}, ${to}]${to <= before ? ' again' : ''}`);
+    vc.index = to;
     vc.payword = word;
-    if (honest) ch.owner.spent += BigInt(k) * ch.v;
-    note(`pay ${ch.label} ${V.id} (${r.ok ? r.value.coins : 0} coins, wallet ${k})`);
   }
 
   async function pay(): Promise<void> {
-    const candidates = activeChains().filter((ch) => live(ch) && ch.words.length - 1 < ch.n);
+    // An honest wallet pays only with chains it is not refunding.
+    const candidates = activeChains().filter((ch) => live(ch) && !ch.refunding && walletIndex(ch) < ch.n);
     if (candidates.length === 0) return buy();
     const ch = rng.pick(candidates);
     const V = rng.pick(vendors);
     const vc = await meet(V, ch);
     await compareChain(ch);
-    accept(V, vc, ch, rng.int(1, Math.min(4, ch.n - (ch.words.length - 1))), true);
+    if (!vc) return;
+    if (vc.index !== walletIndex(ch)) {
+      // The vendor took the chain over from an older point than the wallet's: the wallet's next coins are
+      // worth more than the price there, so the vendor refuses them (overpayment, nothing recorded) and
+      // the wallet pays with another chain — or refunds this one.
+      note(`overpayment ${ch.label} at ${V.id} (${vc.index} < ${walletIndex(ch)})`);
+      return;
+    }
+    accept(V, vc, ch, walletIndex(ch) + rng.int(1, Math.min(4, ch.n - walletIndex(ch))));
   }
 
+  /** A holder pushes its latest index: the broker keeps it for take-overs and renews the lease. */
   async function backup(): Promise<void> {
     const options = vendors.flatMap((V) =>
       [...V.chains]
@@ -1233,9 +1755,26 @@ export async function createSim(options: ModelOptions) {
       await refused('backup of an expired chain', 'chain_expired', () => s.directory.backup(V.id, index));
       return;
     }
+    if (ch.holder !== V.id) {
+      // It was taken over meanwhile: it learns so now, and stops accepting.
+      vc.holding = false;
+      await refused('backup by a holder that was taken over', 'chain_not_held', () =>
+        s.directory.backup(V.id, index),
+      );
+      return;
+    }
+    const sentAt = now;
     const r = await s.directory.backup(V.id, index);
-    must(r.backupIndex === Math.max(ch.backupIndex, vc.index), () => `backup answered ${text(r)}`);
+    // While the owner refunds the chain a backup still counts, but it renews no lease.
+    if (!ch.refunding) ch.leaseUntil = now + LEASE_MS;
+    must(
+      r.backupIndex === Math.max(ch.backupIndex, vc.index) &&
+        r.refunding === (ch.refunding !== null) &&
+        r.leaseMs === leaseLeftMs(ch),
+      () => `backup answered ${text(r)}, model lease ${leaseLeftMs(ch)} ms, refunding ${!!ch.refunding}`,
+    );
     ch.backupIndex = r.backupIndex;
+    vc.leaseUntil = vendorLease(sentAt, r.leaseMs);
     await compareChain(ch);
   }
 
@@ -1246,6 +1785,13 @@ export async function createSim(options: ModelOptions) {
     const V = rng.pick(vendors.filter((v) => v.id !== ch.holder));
     await takeover(V, ch);
     await compareChain(ch);
+  }
+
+  /** Time passes beyond every lease granted so far: take-overs and pending refunds can go ahead. */
+  function leaseWait(): void {
+    const ms = LEASE_MS + rng.int(0, 2_000);
+    now += ms;
+    note(`+${ms}ms`);
   }
 
   // ---------------------------------------------------------------- redemption
@@ -1296,38 +1842,25 @@ export async function createSim(options: ModelOptions) {
         out[i] = { status: 'rejected', code: 'claim_too_late' };
         continue;
       }
+      // I1: an honest vendor's claim (the coins it gave receipts for, claimed in time) is credited.
+      const honest = (code: string) =>
+        must(
+          !item.segs,
+          () =>
+            `I1: honest claim ${text(range)} of ${V.id} on ${ch.label} refused ${code}: holdings ${text(ch.holdings)}, ranges ${text(ch.ranges)}`,
+        );
       if (!holds(ch, V.id, range.from, range.to)) {
         out[i] = { status: 'rejected', code: 'not_holder' };
         evidence++;
-        if (item.segs) {
-          // Invariant 3: honest coins are lost this way only when a take-over or a refund cut the holding short.
-          const cut = ch.holdings.some(
-            (h) =>
-              h.party === V.id && (h.closedBy === 'takeover' || h.closedBy === 'refund') && h.end! < range.to,
-          );
-          must(
-            cut,
-            () =>
-              `honest claim ${text(range)} of ${V.id} on ${ch.label} refused as not_holder: ${text(ch.holdings)}`,
-          );
-        }
+        honest('not_holder');
         continue;
       }
-      const overlap = ch.ranges.find((r) => overlaps(r, range));
-      if (overlap) {
+      const overlapping = ch.ranges.filter((r) => overlaps(r, range));
+      if (overlapping.some((r) => r.party === V.id)) {
+        // The same vendor claiming coins twice is its own fault.
         out[i] = { status: 'rejected', code: 'overlapping_claim' };
         evidence++;
-        if (item.segs) {
-          // Invariant 3: an honest vendor's coins are refused only if another acceptance or a refund claimed them.
-          const contested =
-            ch.accepted.some((a) => !item.segs!.includes(a.seg) && overlaps(a, range)) ||
-            ch.ranges.some((r) => r.kind === 'refund' && overlaps(r, range));
-          must(
-            contested,
-            () =>
-              `honest claim ${text(range)} of ${V.id} on ${ch.label} refused, nobody else had those coins`,
-          );
-        }
+        honest('overlapping_claim');
         continue;
       }
       if (item.verdict !== 'valid') {
@@ -1337,6 +1870,39 @@ export async function createSim(options: ModelOptions) {
       }
       const coins = range.to - range.from;
       const amount = BigInt(coins) * ch.v;
+      // Coins another party was paid for already (another vendor, or the refund): the owner spent them
+      // twice. The claim is credited and the owner charged back for them, the shortfall from the fraud
+      // account; the claim is kept as evidence.
+      const doubled = coverage(
+        overlapping.map((r) => ({ from: Math.max(r.from, range.from), to: Math.min(r.to, range.to) })),
+      ).union;
+      let chargeBack: ChargeBackM | undefined;
+      if (doubled > 0) {
+        const owner = ch.owner;
+        // I4: only the owner could have paid these coins twice; an honest one never does.
+        must(
+          !owner.honest,
+          () =>
+            `I4: ${V.id}'s claim ${text(range)} on ${ch.label} doubles ${doubled} coins of honest ${owner.name}: ranges ${text(ch.ranges)}, accepted ${text(ch.accepted)}`,
+        );
+        const due = BigInt(doubled) * ch.v;
+        const balance = modelBalance(owner);
+        const fromCustomer = balance < due ? (balance > 0n ? balance : 0n) : due;
+        chargeBack = {
+          claimId: c.claimId,
+          chainId: ch.chainId,
+          coins: doubled,
+          amount: due,
+          fromCustomer,
+          fromBroker: due - fromCustomer,
+        };
+        owner.tally -= fromCustomer;
+        owner.chargedBack += fromCustomer;
+        fraudLoss += chargeBack.fromBroker;
+        coinsOutstanding += due;
+        ch.chargedCoins += doubled;
+        evidence++;
+      }
       // Rounded up, so splitting a range into small claims never lowers the fee.
       const fee = (amount * FEE_BPS + 9_999n) / 10_000n;
       const payees: readonly PayeeShare[] = c.payees ?? [{ payeeId: V.id, share: 10_000 }];
@@ -1351,7 +1917,14 @@ export async function createSim(options: ModelOptions) {
       coinsOutstanding -= amount;
       ch.ranges.push({ claimId: c.claimId, party: V.id, kind: 'redemption', ...range });
       claimIds.set(c.claimId, { chainId: c.chainId, party: V.id, ...range, amount, fee });
-      out[i] = { status: 'credited', coins, amount, fee, replayed: false };
+      out[i] = {
+        status: 'credited',
+        coins,
+        amount,
+        fee,
+        replayed: false,
+        ...(chargeBack ? { chargeBack } : {}),
+      };
     }
     return out;
   }
@@ -1424,6 +1997,40 @@ export async function createSim(options: ModelOptions) {
       ev1!.n - ev0!.n === evidence - evidenceBefore,
       () => `${what}: ${ev1!.n - ev0!.n} evidence rows, model expects ${evidence - evidenceBefore}`,
     );
+    // I2: each claim that doubled coins charged the owner back exactly those coins, capped by its balance.
+    const backs = expected.flatMap((e) => (e.status === 'credited' && e.chargeBack ? [e.chargeBack] : []));
+    const fresh = items.filter((_, i) => {
+      const e = expected[i]!;
+      return e.status === 'credited' && !e.replayed;
+    });
+    const rows = await db.query<{
+      claim_id: string;
+      chain_id: string;
+      coins: number;
+      amount: bigint;
+      from_customer: bigint;
+      from_broker: bigint;
+    }>(
+      'SELECT claim_id, chain_id, coins, amount, from_customer, from_broker FROM charge_backs WHERE claim_id = ANY($1::text[])',
+      [fresh.map((x) => x.claim.claimId)],
+    );
+    const key = (b: ChargeBackM) =>
+      `${b.claimId}:${b.chainId}:${b.coins}:${b.amount}:${b.fromCustomer}:${b.fromBroker}`;
+    const got = rows
+      .map((r) =>
+        key({
+          claimId: r.claim_id,
+          chainId: r.chain_id,
+          coins: r.coins,
+          amount: r.amount,
+          fromCustomer: r.from_customer,
+          fromBroker: r.from_broker,
+        }),
+      )
+      .sort();
+    const want = backs.map(key).sort();
+    must(text(got) === text(want), () => `${what}: charge-backs ${text(got)}, model ${text(want)}`);
+    chargeBackCount += backs.length;
     const credited = results.filter((r) => r.status === 'credited' && !r.replayed).length;
     creditedCount += credited;
     note(
@@ -1432,11 +2039,12 @@ export async function createSim(options: ModelOptions) {
     return results;
   }
 
-  async function redeem(): Promise<void> {
+  /** A vendor claims some of the coins it accepted (`all`: that vendor claims everything it has). */
+  async function redeem(all?: VendorM): Promise<void> {
     const withWork = vendors.filter((v) => v.segments.length > 0);
     if (withWork.length === 0) return;
-    const V = rng.pick(withWork);
-    const take = V.segments.slice(0, rng.int(1, 6));
+    const V = all ?? rng.pick(withWork);
+    const take = V.segments.slice(0, all ? 150 : rng.int(1, 6));
     V.segments = V.segments.slice(take.length);
     // Contiguous segments of one chain may be merged into one claim (within one holding if the broker
     // insists on that: NETPAY_MODEL_SKIP=holding-union).
@@ -1475,8 +2083,19 @@ export async function createSim(options: ModelOptions) {
     });
     const results = await submit('redeem', V, items);
     items.forEach((item, i) => {
-      if (results[i]!.status === 'credited') V.credited.push(item.claim);
+      const r = results[i]!;
+      if (r.status === 'credited') V.credited.push(item.claim);
+      const ch = chains.get(item.claim.chainId)!;
+      // I1: the coins a vendor gave receipts for are credited to it, unless it claims them too late.
+      must(
+        r.status === 'credited' || r.code === 'claim_too_late',
+        () => `I1: ${V.id}'s claim of its receipts on ${ch.label} was refused: ${text(r)}`,
+      );
+      for (const a of ch.accepted) {
+        if (item.segs!.includes(a.seg)) a.claim = r.status === 'credited' ? 'credited' : 'late';
+      }
     });
+
     if (rng.chance(0.15)) {
       // The vendor crashed before it saw the answer: it sends the same claims again.
       const before = await fingerprint();
@@ -1507,16 +2126,15 @@ export async function createSim(options: ModelOptions) {
 
   // ---------------------------------------------------------------- refunds and expiry
 
-  function closeInModel(ch: ChainM, status: 'refunded' | 'closed'): { from: number; amount: bigint } {
-    const top = ch.ranges.reduce((t, r) => Math.max(t, r.to), 0);
-    const from = Math.max(ch.backupIndex, top);
+  /** The broker pays (from, n] back to the owner and keeps the chain: no vendor accepts it again. */
+  function closeInModel(ch: ChainM, status: 'refunded' | 'closed', from: number): bigint {
     const amount = BigInt(ch.n - from) * ch.v;
-    const unspentValue = BigInt(ch.n - (ch.words.length - 1)) * ch.v;
-    // Invariant 4: an honest wallet never loses value — the refund covers at least every unspent coin.
+    const unspentValue = BigInt(ch.n - walletIndex(ch)) * ch.v;
+    // I4: a wallet never loses value to a refund — it covers at least every coin the wallet never revealed.
     must(
       amount >= unspentValue,
       () =>
-        `${ch.label}: refund of ${amount} from index ${from} is less than the ${unspentValue} the wallet never spent (at ${ch.words.length - 1})`,
+        `I4: ${ch.label}: refund of ${amount} from index ${from} is less than the ${unspentValue} the wallet never spent (at ${walletIndex(ch)})`,
     );
     ch.owner.windfall += amount - unspentValue;
     ch.owner.tally += amount;
@@ -1525,25 +2143,112 @@ export async function createSim(options: ModelOptions) {
       ch.ranges.push({ claimId: `${status}:${ch.chainId}`, party: 'broker', kind: 'refund', from, to: ch.n });
     ch.status = status;
     ch.holder = null;
-    endHolding(ch, from, 'refund');
-    return { from, amount };
+    ch.leaseUntil = null;
+    return amount;
   }
 
+  type RefundOutcome =
+    | { status: 'pending'; retryAfter: number }
+    | { status: 'refunded'; from: number; amount: bigint; answeredBy: { V: VendorM; final: number } | null };
+
+  /**
+   * What completing a requested refund does now, applied to the model: the holder's signed final index if
+   * it answers the broker's hand-over request (a hard end), else nothing while its lease runs (pending),
+   * else the end of its lease (a soft end at the highest point known spent). Nobody holding: at once.
+   */
+  function completeInModel(ch: ChainM): RefundOutcome {
+    const H = ch.holder ? vendorById(ch.holder) : null;
+    let answeredBy: { V: VendorM; final: number } | null = null;
+    if (H) {
+      const hc = H.chains.get(ch.chainId);
+      must(hc?.holding, () => `${H.id} is the holder of ${ch.label} but does not hold it`);
+      if (H.url && !H.down) {
+        answeredBy = { V: H, final: hc.index };
+        ch.backupIndex = Math.max(ch.backupIndex, hc.index);
+        endHolding(ch, hc.index, 'refund', false);
+      } else if (leaseLeftMs(ch) > 0) {
+        return { status: 'pending', retryAfter: retryAfter(leaseLeftMs(ch)) };
+      } else {
+        endHolding(ch, Math.max(ch.backupIndex, topRedeemed(ch)), 'refund', true);
+      }
+    }
+    const from = Math.max(ch.refunding!.stated, ch.backupIndex, topRedeemed(ch));
+    return { status: 'refunded', from, amount: closeInModel(ch, 'refunded', from), answeredBy };
+  }
+
+  /** After the broker asked the holders: exactly the expected ones signed their final index over to it. */
+  function checkAnswers(expected: readonly { ch: ChainM; out: RefundOutcome }[]): void {
+    for (const { ch, out } of expected) {
+      const by = out.status === 'refunded' ? out.answeredBy : null;
+      for (const v of vendors) {
+        if (!v.url) continue;
+        const signed = v.handedToBroker.get(ch.chainId);
+        must(
+          by?.V === v ? signed === by.final && !v.chains.get(ch.chainId)!.holding : signed === undefined,
+          () =>
+            `${v.id} handed ${ch.label} to the broker at ${signed}, model ${by?.V === v ? by.final : 'not'} (down ${v.down}, refused ${text(v.refusedRequests)})`,
+        );
+      }
+      if (by) answerCount++;
+    }
+  }
+
+  /** The owner asks for a refund, stating `stated` as the highest index its wallet spent. */
+  async function askRefund(ch: ChainM, stated: number): Promise<void> {
+    const c = ch.owner;
+    pickOutages();
+    ch.refunding = { stated: Math.max(ch.refunding?.stated ?? 0, stated) };
+    const out = completeInModel(ch);
+    const r = await s.refunds.refund(c.customerId, ch.chainId, stated);
+    if (out.status === 'pending') {
+      must(
+        r.status === 'pending' && r.chainId === ch.chainId && r.retryAfter === out.retryAfter,
+        () => `refund of ${ch.label} answered ${text(r)}, model pending ${out.retryAfter} s`,
+      );
+      pendingCount++;
+      note(`${c.name} ${ch.label} stated ${stated}: pending ${out.retryAfter}s`);
+    } else {
+      must(
+        r.status === 'refunded' &&
+          r.refundedFrom === out.from &&
+          r.amount === out.amount &&
+          r.coins === ch.n - out.from &&
+          r.balance === modelBalance(c),
+        () =>
+          `refund of ${ch.label} answered ${text(r)}, model ${text({ ...out, answeredBy: !!out.answeredBy })}`,
+      );
+      note(
+        `${c.name} ${ch.label} stated ${stated}: from ${out.from} = ${out.amount}${out.answeredBy ? ' (answered)' : ''}`,
+      );
+    }
+    checkAnswers([{ ch, out }]);
+    await compareChain(ch);
+    await compareRanges([ch.chainId]);
+  }
+
+  /** An honest owner refunds a chain, stating the true index its wallet spent (again, if pending). */
   async function refund(): Promise<void> {
     const mine = activeChains();
     if (mine.length === 0) return;
     const ch = rng.pick(mine);
-    const c = ch.owner;
-    const run = () => db.transaction((tx) => s.refunds.refund(tx, c.customerId, ch.chainId));
-    const expected = closeInModel(ch, 'refunded');
-    const r = await run();
+    await askRefund(ch, walletIndex(ch));
+  }
+
+  /** The broker's job completes the refunds whose holder answers now or whose lease has run out. */
+  async function completePending(): Promise<void> {
+    const due = activeChains().filter((ch) => ch.refunding !== null);
+    pickOutages();
+    const expected = due.map((ch) => ({ ch, out: completeInModel(ch) }));
+    const completed = expected.filter((x) => x.out.status === 'refunded').length;
+    const r = await s.refunds.completePending();
     must(
-      r.refundedFrom === expected.from && r.amount === expected.amount && r.coins === ch.n - expected.from,
-      () => `refund of ${ch.label} answered ${text(r)}, model ${text(expected)}`,
+      r.completed === completed && r.pending === due.length - completed,
+      () => `completePending answered ${text(r)}, model ${completed} of ${due.length}`,
     );
-    note(`${c.name} ${ch.label} from ${expected.from} = ${expected.amount}`);
-    await compareChain(ch);
-    await compareRanges([ch.chainId]);
+    checkAnswers(expected);
+    note(`completed ${completed} of ${due.length}`);
+    for (const ch of due) await compareChain(ch);
+    if (due.length > 0) await compareRanges(due.map((ch) => ch.chainId));
   }
 
   async function expire(): Promise<void> {
@@ -1551,7 +2256,13 @@ export async function createSim(options: ModelOptions) {
     const due = activeChains()
       .filter((ch) => ch.expiresAtMs < cutoff)
       .sort((a, b) => (a.chainId < b.chainId ? -1 : 1));
-    const total = due.reduce((t, ch) => t + closeInModel(ch, 'closed').amount, 0n);
+    let total = 0n;
+    for (const ch of due) {
+      // Past expiry and grace nobody accepts the chain: its holding ends (softly) where the broker knows.
+      const from = Math.max(ch.backupIndex, topRedeemed(ch));
+      endHolding(ch, from, 'expiry', true);
+      total += closeInModel(ch, 'closed', from);
+    }
     const r = await s.refunds.closeExpired();
     must(
       r.closed === due.length && r.refunded === total.toString(),
@@ -1601,14 +2312,15 @@ export async function createSim(options: ModelOptions) {
     return [...chains.values()].flatMap((ch) => {
       const from = openRange(ch);
       if (from === null) return [];
-      const h = ch.holdings.find(
-        (x) => x.party === V.id && x.start <= from && (x.end === null || x.end > from),
-      );
-      return h ? [{ ch, from, end: h.end }] : [];
+      const h = ch.holdings.find((x) => x.party === V.id && x.start <= from && reach(x) > from);
+      return h ? [{ ch, from, end: reach(h) === Number.POSITIVE_INFINITY ? null : h.end }] : [];
     });
   }
 
-  async function misbehave(): Promise<void> {
+  /** Customers cheating with their chains (the model expects exactly these owners charged back). */
+  const CHEATS = ['spend-after-refund', 'spend-while-refunding', 'double-spend', 'lying-refund'] as const;
+
+  async function misbehave(only?: readonly (typeof CHEATS)[number][]): Promise<void> {
     const kinds = [
       'double-claim',
       'overlap-claim',
@@ -1627,9 +2339,10 @@ export async function createSim(options: ModelOptions) {
       'handover-stale',
       'forged-handover',
       'customer',
-      'cheat-after-refund',
+      'learned-payword-claim',
+      ...CHEATS,
     ] as const;
-    const kind = rng.pick(kinds);
+    const kind = only ? rng.pick(only) : rng.pick(kinds);
     note(kind);
     const M = rng.pick(vendors);
     const W = rng.pick(vendors.filter((v) => v !== M));
@@ -1655,12 +2368,10 @@ export async function createSim(options: ModelOptions) {
         const r = rng.pick(ch.ranges.filter((x) => x.kind === 'redemption'));
         const P = vendorById(r.party);
         // (A take-over or refund may have ended P's holding below r since; then the claim is not_holder.)
-        const h = ch.holdings.find(
-          (x) => x.party === P.id && x.start <= r.from && (x.end === null || r.to <= x.end),
-        );
+        const h = ch.holdings.find((x) => x.party === P.id && x.start <= r.from && r.to <= reach(x));
         const revealed = ch.words.length - 1;
         const a = rng.int(Math.max(h?.start ?? 0, r.from - 2), r.to - 1);
-        const b = rng.int(Math.max(a + 1, r.from + 1), Math.min(revealed, h?.end ?? ch.n, r.to + 2));
+        const b = rng.int(Math.max(a + 1, r.from + 1), Math.min(revealed, h ? reach(h) : ch.n, r.to + 2));
         const claim = makeClaim(
           P,
           ch,
@@ -1803,24 +2514,122 @@ export async function createSim(options: ModelOptions) {
         const index = signIndex(H, ch, rng.int(ch.words.length, ch.n), rng.bytes(32), V.id);
         return refused('forged hand-over index', 'index_invalid', () => s.directory.handover(V.id, index));
       }
-      case 'cheat-after-refund': {
-        // A customer spends coins of a chain it had refunded at the vendor still holding it (it cannot know).
-        const options = [...chains.values()].filter((ch) => {
-          const h = vendors.find((v) => v.chains.get(ch.chainId)?.holding);
-          return ch.status !== 'active' && now < ch.expiresAtMs && h && ch.words.length - 1 < ch.n;
-        });
+      case 'spend-after-refund': {
+        // The owner pays with a chain it had refunded, at the vendor that last held it: by then that
+        // vendor's lease has run out (or it handed the chain to the broker), so it asks the directory first
+        // and is refused; it takes no coin.
+        const options = [...chains.values()].filter(
+          (ch) =>
+            ch.status !== 'active' &&
+            now < ch.expiresAtMs &&
+            walletIndex(ch) < ch.n &&
+            vendors.some((v) => v.chains.get(ch.chainId)?.holding),
+        );
         if (options.length === 0) return;
         const ch = rng.pick(options);
         const H = vendors.find((v) => v.chains.get(ch.chainId)?.holding)!;
+        must(
+          now >= H.chains.get(ch.chainId)!.leaseUntil,
+          () => `${H.id} still counts a lease on ${ch.label}, which the broker ${ch.status}`,
+        );
+        must((await meet(H, ch)) === null, () => `${H.id} would accept refunded ${ch.label}`);
+        return;
+      }
+      case 'spend-while-refunding': {
+        // The owner asked for a refund and still pays with the chain, at the holder whose lease runs: the
+        // holder is paid when it claims, the owner charged back for coins the refund paid out too.
+        const options = activeChains().filter((ch) => {
+          const vc = ch.holder ? vendorById(ch.holder).chains.get(ch.chainId) : undefined;
+          return (
+            live(ch) &&
+            !ch.serverSide &&
+            ch.refunding !== null &&
+            vc?.holding === true &&
+            now < vc.leaseUntil &&
+            vc.index === walletIndex(ch) &&
+            walletIndex(ch) < ch.n
+          );
+        });
+        if (options.length === 0) return;
+        const ch = rng.pick(options);
+        const V = vendorById(ch.holder!);
+        ch.owner.honest = false;
         accept(
-          H,
-          H.chains.get(ch.chainId)!,
+          V,
+          V.chains.get(ch.chainId)!,
           ch,
-          rng.int(1, Math.min(3, ch.n - (ch.words.length - 1))),
-          false,
+          walletIndex(ch) + rng.int(1, Math.min(3, ch.n - walletIndex(ch))),
         );
         return;
       }
+      case 'double-spend': {
+        // The owner pays coins it already spent at the old holder again, at the vendor that took the chain
+        // over from an older backup: that vendor cannot tell. Both are paid; the owner is charged back.
+        const options = activeChains().filter((ch) => {
+          const vc = ch.holder ? vendorById(ch.holder).chains.get(ch.chainId) : undefined;
+          return (
+            live(ch) &&
+            !ch.serverSide &&
+            ch.refunding === null &&
+            vc?.holding === true &&
+            vc.index < walletIndex(ch)
+          );
+        });
+        if (options.length === 0) return;
+        const ch = rng.pick(options);
+        const V = vendorById(ch.holder!);
+        const vc = await meet(V, ch);
+        if (!vc || vc.index >= walletIndex(ch)) return;
+        ch.owner.honest = false;
+        accept(V, vc, ch, rng.int(vc.index + 1, walletIndex(ch)));
+        return;
+      }
+      case 'lying-refund': {
+        // The owner states a lower spent index than its wallet's: the coins above it that a silent holder
+        // accepted are refunded too, and charged back when the holder claims them.
+        const options = activeChains().filter((ch) => !ch.serverSide && walletIndex(ch) > 0);
+        if (options.length === 0) return;
+        const ch = rng.pick(options);
+        const stated = rng.int(0, walletIndex(ch) - 1);
+        if (Math.max(stated, ch.refunding?.stated ?? 0) < walletIndex(ch)) ch.owner.honest = false;
+        return askRefund(ch, stated);
+      }
+      case 'learned-payword-claim': {
+        // Known open hole (SKIPPABLE 'learned-payword-claims'): a vendor whose holding ended softly reads the
+        // new holder's backup payword from the directory and claims the coins up to it, which it never
+        // accepted. The broker credits it (the soft end reaches to the chain's end) and charges the owner
+        // back for them when the new holder claims them too — the model's I4 check fails then.
+        if (skip.has('learned-payword-claims')) return;
+        const options = activeChains().filter(
+          (ch) =>
+            live(ch) &&
+            ch.refunding === null &&
+            ch.holder !== null &&
+            ch.holder !== M.id &&
+            ch.holdings.some((h) => h.party === M.id && h.soft),
+        );
+        if (options.length === 0) return;
+        const ch = rng.pick(options);
+        const r = await s.directory.claim(M.id, ch.chainId);
+        if (r.granted || !r.backup) return;
+        const mine = [
+          ...ch.holdings.filter((h) => h.party === M.id && h.end !== null).map((h) => h.end!),
+          ...ch.ranges.filter((x) => x.party === M.id).map((x) => x.to),
+          ...ch.accepted.filter((x) => x.vendor === M.id).map((x) => x.to),
+        ];
+        const from = Math.max(0, ...mine);
+        const to = r.backup.index;
+        if (from >= to) return;
+        const claim = makeClaim(
+          M,
+          ch,
+          { index: from, payword: ch.words[from]! },
+          { index: to, payword: fromBase64url(r.backup.payword)! },
+        );
+        await submit(kind, M, [{ claim, verdict: 'valid', segs: null }]);
+        return;
+      }
+
       case 'customer':
         return customerMisbehaves();
     }
@@ -1835,7 +2644,7 @@ export async function createSim(options: ModelOptions) {
     if (customers.length < 2) return;
     const c = rng.pick(customers);
     const other = rng.pick(customers.filter((x) => x !== c));
-    const kind = rng.int(0, 5);
+    const kind = rng.int(0, 6);
     const tx =
       <T>(fn: (q: Queryable) => Promise<T>) =>
       () =>
@@ -1863,19 +2672,22 @@ export async function createSim(options: ModelOptions) {
       case 2: {
         const theirs = activeChains().find((ch) => ch.owner === other);
         if (!theirs) return;
-        return refused(
-          "refund of another customer's chain",
-          'chain_not_found',
-          tx((q) => s.refunds.refund(q, c.customerId, theirs.chainId)),
+        return refused("refund of another customer's chain", 'chain_not_found', () =>
+          s.refunds.refund(c.customerId, theirs.chainId, 0),
         );
       }
       case 3: {
         const done = [...chains.values()].find((ch) => ch.owner === c && ch.status !== 'active');
         if (!done) return;
-        return refused(
-          'refund twice',
-          'chain_refunded',
-          tx((q) => s.refunds.refund(q, c.customerId, done.chainId)),
+        return refused('refund twice', 'chain_refunded', () =>
+          s.refunds.refund(c.customerId, done.chainId, walletIndex(done)),
+        );
+      }
+      case 5: {
+        const mine = activeChains().find((ch) => ch.owner === c);
+        if (!mine) return;
+        return refused('refund stating more coins than the chain has', 'bad_request', () =>
+          s.refunds.refund(c.customerId, mine.chainId, mine.n + 1),
         );
       }
       case 4:
@@ -1953,8 +2765,9 @@ export async function createSim(options: ModelOptions) {
           break;
         }
         case 'refund': {
+          // Dies in the transaction that records the request (the first one), so nothing is left behind.
           const ch = activeChains().find((x) => x.owner === c);
-          if (ch) await crashing.db.transaction((tx) => s.refunds.refund(tx, c.customerId, ch.chainId));
+          if (ch) await s.refunds.refund(c.customerId, ch.chainId, walletIndex(ch));
           break;
         }
         case 'redeem': {
@@ -2026,6 +2839,7 @@ export async function createSim(options: ModelOptions) {
 
   // ---------------------------------------------------------------- time and restarts
 
+  /** Clock jumps pass every lease: vendors find out at their next renewal. */
   function clockJump(): void {
     const r = rng.float();
     const ms =
@@ -2066,10 +2880,13 @@ export async function createSim(options: ModelOptions) {
     buy: 9,
     pay: 30,
     backup: 6,
-    takeover: 2,
+    takeover: 3,
+    leaseWait: 4,
     redeem: 10,
     misbehave: 8,
-    refund: 3,
+    cheat: 4,
+    refund: 4,
+    completePending: 2,
     send: 5,
     settle: 3,
     reconcile: 3,
@@ -2090,9 +2907,12 @@ export async function createSim(options: ModelOptions) {
     pay,
     backup,
     takeover: takeoverOp,
-    redeem,
-    misbehave,
+    leaseWait,
+    redeem: () => redeem(),
+    misbehave: () => misbehave(),
+    cheat: () => misbehave(CHEATS),
     refund,
+    completePending,
     send,
     settle,
     reconcile,
@@ -2111,6 +2931,26 @@ export async function createSim(options: ModelOptions) {
   /** No more faults; time passes; the background jobs run until nothing is in flight. */
   async function quiesce(): Promise<void> {
     bank.faults = NO_FAULTS;
+    // Every vendor claims every coin it accepted (in time, where the chain's grace period is not over).
+    for (const v of vendors) while (v.segments.length > 0) await redeem(v);
+    // Pending refunds complete once the holders' leases have run out.
+    now += LEASE_MS;
+    await completePending();
+    must(
+      activeChains().every((ch) => ch.refunding === null),
+      () => 'refunds still pending after every lease ran out',
+    );
+    await check();
+    // I1: every receipt a vendor gave was credited to it, unless it claimed too late.
+    for (const ch of chains.values()) {
+      for (const a of ch.accepted) {
+        // ('late': refused claim_too_late, the only refusal redeem lets an honest claim have.)
+        must(
+          a.claim !== 'open',
+          () => `I1: ${a.vendor}'s receipt (${a.from}, ${a.to}] on ${ch.label} never claimed`,
+        );
+      }
+    }
     for (let round = 0; round < 3; round++) {
       now += 86_400_000;
       await reconcile();
@@ -2157,7 +2997,9 @@ export async function createSim(options: ModelOptions) {
       await check();
       line = '';
       for (n = 1; n <= options.steps; n++) {
-        now += rng.int(0, 20_000);
+        // Steps are close in time (leases of 10 s span several); leaseWait and clockJump pass them all.
+        now += rng.int(0, 3_000);
+
         const op = rng.weighted(WEIGHTS);
         counts[op] = (counts[op] ?? 0) + 1;
         try {
@@ -2179,11 +3021,20 @@ export async function createSim(options: ModelOptions) {
       ops: counts,
       refused: refusedCount,
       credited: creditedCount,
+      chargeBacks: chargeBackCount,
+      leaseActive: leaseActiveCount,
+      refundsPending: pendingCount,
+      handoverAnswers: answerCount,
       customers: customers.length,
       chains: chains.size,
       days: Math.round((now - START) / 86_400_000),
     };
   }
 
-  return { run, close: () => db.close() };
+  async function close(): Promise<void> {
+    for (const server of servers) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await db.close();
+  }
+
+  return { run, close };
 }
