@@ -69,10 +69,10 @@ describe('broker model regressions', () => {
     expect((await w.s.directory.claim(a.id, ch.chainId)).granted).toBe(true);
     // The wallet paid a two coins (a is at W(2)); a claims the chain is spent up to 9, with a made-up payword.
     const forgedBackup = w.index(a, ch, 9, w.randomWord(), null);
-    await expect(w.s.directory.backup(a.id, forgedBackup)).rejects.toMatchObject({ code: 'index_invalid' });
+    await expect(w.s.directory.backup(a.id, forgedBackup)).rejects.toMatchObject({ code: 'payword_invalid' });
     const forgedHandover = w.index(a, ch, 9, w.randomWord(), b.id);
     await expect(w.s.directory.handover(b.id, forgedHandover)).rejects.toMatchObject({
-      code: 'index_invalid',
+      code: 'payword_invalid',
     });
     const honest = w.index(a, ch, 2, ch.words[2]!, b.id);
     expect(await w.s.directory.handover(b.id, honest)).toMatchObject({ granted: true, index: 2 });

@@ -2468,7 +2468,7 @@ export async function createSim(options: ModelOptions) {
         const at = rng.int(0, ch.words.length - 1);
         if (kind === 'forged-backup') {
           const index = signIndex(M, ch, rng.int(ch.words.length, ch.n), rng.bytes(32), null);
-          return refused('forged backup index', 'index_invalid', () => s.directory.backup(M.id, index));
+          return refused('forged backup index', 'payword_invalid', () => s.directory.backup(M.id, index));
         }
         if (kind === 'backup-not-holder') {
           const index = signIndex(M, ch, at, ch.words[at]!, null);
@@ -2500,7 +2500,7 @@ export async function createSim(options: ModelOptions) {
         if (kind === 'handover-wrong-recipient') {
           const X = vendors.find((v) => v !== H && v !== V)!;
           const index = signIndex(H, ch, hc.index, hc.payword, X.id);
-          return refused('hand-over index for another vendor', 'index_invalid', () =>
+          return refused('hand-over index for another vendor', 'wrong_recipient', () =>
             s.directory.handover(V.id, index),
           );
         }
@@ -2508,11 +2508,13 @@ export async function createSim(options: ModelOptions) {
           if (ch.backupIndex === 0) return;
           const at = rng.int(0, ch.backupIndex - 1);
           const index = signIndex(H, ch, at, ch.words[at]!, V.id);
-          return refused('stale hand-over index', 'index_invalid', () => s.directory.handover(V.id, index));
+          return refused('stale hand-over index', 'index_not_advancing', () =>
+            s.directory.handover(V.id, index),
+          );
         }
         if (ch.words.length - 1 >= ch.n) return;
         const index = signIndex(H, ch, rng.int(ch.words.length, ch.n), rng.bytes(32), V.id);
-        return refused('forged hand-over index', 'index_invalid', () => s.directory.handover(V.id, index));
+        return refused('forged hand-over index', 'payword_invalid', () => s.directory.handover(V.id, index));
       }
       case 'spend-after-refund': {
         // The owner pays with a chain it had refunded, at the vendor that last held it: by then that
