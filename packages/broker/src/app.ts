@@ -552,6 +552,13 @@ export function createBroker(options: BrokerOptions) {
     adminJob('/admin/expiry/run', () => refunds.closeExpired());
     adminJob('/admin/refunds/run', () => refunds.completePending());
     adminJob('/admin/reconcile', () => issuance.reconcile());
+    app.post('/admin/invitations', { schema: { body: S.InvitationBody } }, async (req, reply) => {
+      admin(req);
+      return keyed(req, reply, '/admin/invitations', async () => ({
+        status: 201,
+        body: await parties.invite(req.body),
+      }));
+    });
     app.get('/admin/settlement/runs', async (req) => {
       admin(req);
       return { runs: await settlement.runs() };

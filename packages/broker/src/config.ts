@@ -101,6 +101,11 @@ export const BrokerConfigSchema = z.strictObject({
     .prefault({ t: 2, m: 19_456, p: 1 }),
   /** Dev mode: device codes go to an outbox readable at GET /dev/outbox. Never in production. */
   dev: z.boolean().default(false),
+  /**
+   * Who may register a new vendor or peer at POST /parties: anyone ("open", the default only in dev mode)
+   * or holders of an operator's invitation ("invitation", the default otherwise).
+   */
+  registration: z.enum(['open', 'invitation']).optional(),
   /** The broker's own account at the bank, and its token, for loads, unloads and payouts. */
   bank: z.strictObject({ account: z.string().min(1), token: z.string().min(1) }).optional(),
   /** Payouts: most attempts before a payout is left for an operator, and the back-off base. */

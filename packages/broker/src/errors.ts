@@ -32,6 +32,8 @@ export const BROKER_ERROR_STATUS = {
   lease_active: 409,
   chain_refunding: 409,
   party_exists: 409,
+  invitation_required: 403,
+  invitation_invalid: 403,
   unknown_party: 404,
   recipient_not_found: 404,
   bank_unavailable: 503,

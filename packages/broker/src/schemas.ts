@@ -74,6 +74,22 @@ export const PartyBody = z.strictObject({
   publicKey: PublicKeySchema,
   url: z.url().max(512).optional(),
   bankAccount: z.string().min(1).max(128).optional(),
+  /** An operator's invitation (POST /admin/invitations): needed for a new party unless registration is open. */
+  invitation: z.string().min(1).max(128).optional(),
+});
+
+/** POST /admin/invitations: an invitation to register one vendor or peer. */
+export const InvitationBody = z.strictObject({
+  kind: z.enum(['vendor', 'peer']).default('vendor'),
+  /** Only this party id may use it (default: any id). */
+  partyId: PartyIdSchema.optional(),
+  /** Default 7 days; 60 s to 90 days. */
+  expiresInSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(90 * 86_400)
+    .default(7 * 86_400),
 });
 
 export const ChainRef = z.strictObject({ chainId: ChainIdSchema });

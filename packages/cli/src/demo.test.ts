@@ -1,5 +1,7 @@
 /** `netpay demo` (what `npm start` runs) as a real process: everything answers, data persists, --reset. */
 import { join } from 'node:path';
+import { createSigner, randomBytes, toBase64url } from '@netpay/protocol';
+import { signRequest } from '@netpay/service';
 import { describe, expect, it } from 'vitest';
 import { firstLine, processScope } from './testing.ts';
 
@@ -49,6 +51,35 @@ describe('netpay demo (npm start)', () => {
     });
     expect(login.status).toBe(200);
     expect(await login.json()).toMatchObject({ verificationRequired: true });
+    // The JSON line carries what the text mode prints: the admin token and each customer's bank token.
+    expect(alice.bankToken).toMatch(/^bkt_/);
+    const audit = await fetch(`${info.urls.broker}/admin/audit`, {
+      headers: { authorization: `Bearer ${info.adminToken}` },
+    });
+    expect((await audit.json()).ok).toBe(true);
+    expect(info.secrets).toBe(join(dir, 'demo', 'secrets.json'));
+    // Every service serves its API description, the shops too.
+    for (const url of [info.urls.broker, info.urls.bank, info.urls.greetings, info.urls.music])
+      expect((await fetch(`${url}/docs/json`)).status, url).toBe(200);
+    // The demo's broker lets no one register a vendor without an invitation (its own shops had one).
+    const signer = createSigner(randomBytes(32));
+    const body = { id: 'self-made-shop', name: 'x', publicKey: toBase64url(signer.publicKey) };
+    const selfMade = await fetch(`${info.urls.broker}/parties`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'idempotency-key': 'demo-test-self-made',
+        ...signRequest(
+          signer,
+          body.id,
+          { method: 'POST', path: '/parties', body },
+          Math.floor(Date.now() / 1000),
+        ),
+      },
+      body: JSON.stringify(body),
+    });
+    expect(selfMade.status).toBe(403);
+    expect((await selfMade.json()).code).toBe('invitation_required');
     run.child.kill('SIGINT');
     expect((await run.exit).code).toBe(0);
 

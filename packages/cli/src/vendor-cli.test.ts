@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createBankClient } from '@netpay/bank/client';
 import { describe, expect, it } from 'vitest';
 import { ENV, firstLine, processScope, STACK_FRAME } from './testing.ts';
 
@@ -39,6 +40,72 @@ describe('netpay vendor (real processes)', () => {
       statement: { accepted: '0' },
     });
     expect((await redeem.exit).code).toBe(0);
+    for (const r of [brokerProcess, bankProcess]) r.child.kill('SIGTERM');
+  });
+
+  it('opens a bank account, and registers a vendor at a broker outside dev mode only with an invitation', async () => {
+    const { run: bankProcess, url: bankUrl } = await bank();
+    const open = start(
+      ['bank', 'open', '--bank', bankUrl, '--name', 'Sam', '--balance', '5.00', '--json'],
+      ENV,
+    );
+    const account = JSON.parse(await firstLine(open));
+    expect(account).toMatchObject({ name: 'Sam', balance: { minor: '50000', formatted: '5.0000' } });
+    expect(account.id).toMatch(/^acc_/);
+    expect((await createBankClient(bankUrl).getAccount(account.token, account.id)).balance).toBe(50_000n);
+    expect((await open.exit).code).toBe(0);
+
+    const admin = { ...ENV, NETPAY_ADMIN_TOKEN: 'cli-admin-token-0123456789' };
+    const brokerProcess = start(
+      ['broker', 'start', '--port', '0', '--json', '--data', join(dir, 'closed-broker'), '--bank', bankUrl],
+      admin,
+    );
+    const brokerUrl = String(JSON.parse(await firstLine(brokerProcess)).url);
+    mkdirSync(join(dir, 'shop-files'));
+    const prices = join(dir, 'invited.json');
+    writeFileSync(prices, JSON.stringify({ vendorId: 'invited-shop', prices: { '*.pdf': '50' } }));
+    const vendorArgs = (...extra: string[]) => [
+      'vendor',
+      'start',
+      '--port',
+      '0',
+      '--json',
+      '--folder',
+      join(dir, 'shop-files'),
+      '--prices',
+      prices,
+      '--broker',
+      brokerUrl,
+      '--data',
+      join(dir, 'invited'),
+      ...extra,
+    ];
+    const refused = start(vendorArgs(), ENV);
+    expect((await refused.exit).code).not.toBe(0);
+    expect(refused.stderr()).toMatch(/invitation_required.*--invite TOKEN/);
+    expect(refused.stderr()).not.toMatch(STACK_FRAME);
+
+    const invite = start(
+      ['broker', 'invite', '--broker', brokerUrl, '--id', 'invited-shop', '--json'],
+      admin,
+    );
+    const invitation = JSON.parse(await firstLine(invite));
+    expect(invitation).toMatchObject({ kind: 'vendor', partyId: 'invited-shop' });
+    expect((await invite.exit).code).toBe(0);
+    const noToken = start(['broker', 'invite', '--broker', brokerUrl], ENV);
+    expect((await noToken.exit).code).not.toBe(0);
+    expect(noToken.stderr()).toMatch(/NETPAY_ADMIN_TOKEN/);
+
+    for (const extra of [['--invite', invitation.token], []]) {
+      // First start with the invitation; a restart needs none.
+      const vendor = start(vendorArgs(...extra), ENV);
+      const info = JSON.parse(await firstLine(vendor));
+      expect(await (await fetch(`${brokerUrl}/parties/invited-shop`)).json()).toMatchObject({
+        publicKey: info.publicKey,
+      });
+      vendor.child.kill('SIGTERM');
+      expect((await vendor.exit).code).toBe(0);
+    }
     for (const r of [brokerProcess, bankProcess]) r.child.kill('SIGTERM');
   });
 

@@ -13,8 +13,8 @@ import {
   randomBytes,
   toBase64url,
 } from '@netpay/protocol';
-import { signRequest } from '@netpay/service';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { createServiceApp, signRequest } from '@netpay/service';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { netpayFastify } from './adapters/fastify.ts';
 import { createBrokerClient } from './broker-client.ts';
@@ -124,6 +124,11 @@ export interface StartVendorOptions {
   readonly publicUrl?: string;
   /** Bank account for payouts, registered with the broker. */
   readonly bankAccount?: string;
+  /**
+   * The operator's invitation (docs/broker.md §6.4, `netpay broker invite`): needed the first time this
+   * vendor registers at a broker whose registration is not open. Later starts need none.
+   */
+  readonly invitation?: string;
   /** Redeem and push backups this often (ms); 0: only on demand. Default 60 s. */
   readonly redeemEveryMs?: number;
   readonly logger?: boolean | { level: string };
@@ -152,6 +157,19 @@ export interface VendorSite {
  * at the broker, answers unpaid downloads with 402 and terms, serves paid ones with a receipt, hands chains
  * over to other vendors, and redeems what it accepted on a schedule.
  */
+/** Why the broker refused this vendor's registration, with what to do about an invitation. */
+function registrationRefusal(vendorId: string, text: string): string {
+  let code: unknown;
+  try {
+    code = (JSON.parse(text) as { code?: unknown }).code;
+  } catch {}
+  const hint =
+    code === 'invitation_required' || code === 'invitation_invalid'
+      ? ' (ask the operator for an invitation, `netpay broker invite`, and start with it: --invite TOKEN)'
+      : '';
+  return `the broker refused the registration of ${vendorId}: ${text}${hint}`;
+}
+
 export async function startVendorServer(o: StartVendorOptions) {
   const folder = resolve(o.folder);
   if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory())
@@ -165,7 +183,17 @@ export async function startVendorServer(o: StartVendorOptions) {
   });
   const vendorId = o.prices.vendorId;
 
-  const app = Fastify({ logger: o.logger ?? false });
+  // A NetPay service app: OpenAPI at /docs, /healthz (a database ping), /metrics, errors as {code, message}.
+  const { app } = createServiceApp({
+    title: `${o.prices.name ?? vendorId} (NetPay vendor)`,
+    description:
+      'Files sold for NetPay coins: a priced GET answers 402 with the terms (docs/protocol.md §9), a paid one the file and a receipt.',
+    logger: o.logger ?? false,
+    bodyLimit: 1024 * 1024,
+    health: async () => {
+      await db.query('SELECT 1');
+    },
+  });
   // Browser wallets on other sites (the web wallet) fetch priced files with a payment header and read the
   // receipt: any origin may, without cookies.
   // The vendor's own pages (/netpay/…: statement, dashboard, wallet sign-in) are not for other sites.
@@ -182,10 +210,6 @@ export async function startVendorServer(o: StartVendorOptions) {
   });
   netpayFastify(app, gate);
   await app.register(fastifyStatic, { root: folder, serve: false });
-  app.get('/healthz', async () => {
-    await db.query('SELECT 1');
-    return { ok: true };
-  });
   // The statement and the dashboard show the vendor's money at the broker: for this machine only (a
   // dashboard beside it), never to the customers the shop serves.
   const localOnly = (ip: string) => /^(127\.|::1$|::ffff:127\.)/.test(ip);
@@ -233,6 +257,7 @@ export async function startVendorServer(o: StartVendorOptions) {
     publicKey: toBase64url(signer.publicKey),
     url: registeredUrl,
     ...(o.bankAccount ? { bankAccount: o.bankAccount } : {}),
+    ...(o.invitation ? { invitation: o.invitation } : {}),
   };
   let refusal: string | undefined;
   try {
@@ -251,7 +276,7 @@ export async function startVendorServer(o: StartVendorOptions) {
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(10_000),
     });
-    if (!res.ok) refusal = `the broker refused the registration of ${vendorId}: ${await res.text()}`;
+    if (!res.ok) refusal = registrationRefusal(vendorId, await res.text());
   } catch (e) {
     refusal = `cannot reach the broker at ${o.brokerUrl}: ${(e as Error).message}`;
   }

@@ -88,6 +88,13 @@ describe('standalone vendor selling a folder [pglite]', () => {
       expect(r.status, sneaky).not.toBe(200);
     }
 
+    // Like every NetPay service: its API description, health and metrics (README "Running the services").
+    const docs = await fetch(`${shop.url}/docs/json`);
+    expect(docs.status).toBe(200);
+    expect((await docs.json()).info.title).toContain('NetPay vendor');
+    expect(await (await fetch(`${shop.url}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`${shop.url}/metrics`)).text()).toContain('http_requests_total');
+
     // Browser wallets on other sites may fetch the files (CORS), but not the vendor's own pages.
     const origin = { origin: 'http://wallet.example' };
     expect(
@@ -100,10 +107,14 @@ describe('standalone vendor selling a folder [pglite]', () => {
     const redeemed = await shop.redeemer.redeem();
     expect(redeemed).toMatchObject({ credited: 1, amount: '60' });
     // Credited at the broker minus the 2 % fee (rounded up), then paid out to the bank by settlement.
+    // `credited` is the broker's record of what it credited for this vendor's claims (gross), which matches
+    // what the vendor redeemed.
     expect((await (await fetch(`${shop.url}/netpay/statement`)).json()).broker).toEqual({
       balance: '58',
       paidOut: '0',
       payoutsPending: '0',
+      credited: '60',
+      matches: true,
     });
     const run = await w.call('POST', '/admin/settlement/run', { token: ADMIN });
     expect(run.status, JSON.stringify(run.body)).toBe(200);

@@ -3,6 +3,7 @@ import { fromBase64url, toBase64url } from '@netpay/protocol';
 import type { BrokerContext } from '../context.ts';
 import { fail } from '../errors.ts';
 import { vendorAccount } from '../ledger/ledger.ts';
+import { createInvitation, type InvitationRequest, useInvitation } from './invitations.ts';
 
 export interface PartyRegistration {
   readonly id: string;
@@ -11,11 +12,14 @@ export interface PartyRegistration {
   readonly publicKey: string;
   readonly url?: string;
   readonly bankAccount?: string;
+  /** Needed for a new party unless registration is open (invitations.ts). */
+  readonly invitation?: string;
 }
 
 /**
  * Vendors and peers: each registers an Ed25519 public key (proving possession by signing the registration
  * request with it) and signs its later requests with it. Their earnings accrue in a vendor ledger account.
+ * A new party needs an operator's invitation unless registration is open (dev mode).
  */
 export function createPartyService(ctx: BrokerContext) {
   const keyCache = new Map<string, Uint8Array>();
@@ -37,6 +41,7 @@ export function createPartyService(ctx: BrokerContext) {
           p.bankAccount ?? null,
         ]);
       } else {
+        await useInvitation(ctx, tx, p, p.invitation);
         await tx.query(
           'INSERT INTO parties (id, kind, name, public_key, url, bank_account, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
           [p.id, p.kind, p.name, key, p.url ?? null, p.bankAccount ?? null, BigInt(ctx.clock())],
@@ -79,7 +84,12 @@ export function createPartyService(ctx: BrokerContext) {
     return row?.public_key;
   }
 
-  return { register, get, publicKey };
+  return {
+    register,
+    get,
+    publicKey,
+    invite: (r: InvitationRequest) => createInvitation(ctx, r),
+  };
 }
 
 export type PartyService = ReturnType<typeof createPartyService>;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { CliError } from '../errors.ts';
 import { databaseFromEnv, explainStartError, listenForStop, type StopListener } from '../lifecycle.ts';
 import { DirSchema, HostSchema, PortSchema, redactUrl, zodArg } from '../options.ts';
 
@@ -54,6 +55,76 @@ Examples:
   $ DATABASE_URL=postgres://localhost/netpay_bank netpay bank start --no-dev`,
     )
     .action((flags: StartFlags) => startBankCommand(flags));
+
+  bank
+    .command('open')
+    .description('open an account at a running bank and print its id and token (shown once)')
+    .option('--bank <url>', 'URL of the running bank', zodArg(UrlArg), 'http://127.0.0.1:4100')
+    .option('--name <name>', "the account holder's name", zodArg(NameArg), 'NetPay customer')
+    .option(
+      '--balance <amount>',
+      'opening balance in major units, e.g. 100.00 (a dev bank only)',
+      zodArg(AmountArg),
+    )
+    .option('--json', 'print one JSON line {id, name, balance, token}')
+    .addHelpText(
+      'after',
+      `
+The token is the account's password at the bank: the broker needs it (with the id) to load money from the
+account. Keep it: the bank shows it only here.
+
+Example:
+  $ netpay bank open --name 'Sam' --balance 100.00
+  $ export NETPAY_BANK_TOKEN=bkt_…   then: netpay wallet load 20.00 --bank-account acc_…`,
+    )
+    .action((flags: OpenFlags) => openAccount(flags));
+}
+
+interface OpenFlags {
+  bank: string;
+  name: string;
+  balance?: string;
+  json?: boolean;
+}
+
+const UrlArg = z.url('must be an http(s) URL');
+const NameArg = z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters');
+const AmountArg = z.string().regex(/^\d{1,18}(\.\d{1,18})?$/, 'must be an amount like 100.00 (no sign)');
+
+/** POST /accounts at the bank, with the opening balance in the bank's own currency. */
+async function openAccount(flags: OpenFlags): Promise<void> {
+  const { createBankClient } = await import('@netpay/bank/client');
+  const { currency, formatAmount, money, parseAmount } = await import('@netpay/protocol');
+  const client = createBankClient(flags.bank);
+  const reach = (e: unknown): never => {
+    throw new CliError(`the bank at ${flags.bank} answered: ${(e as Error).message}`);
+  };
+  const info = await client.info().catch(reach);
+  const cur = currency(info.currency.code, info.currency.exponent);
+  let initialBalance: bigint | undefined;
+  if (flags.balance !== undefined) {
+    if (!info.dev) throw new CliError('this bank is not in dev mode: it opens accounts with no balance only');
+    const parsed = parseAmount(flags.balance, cur);
+    if (!parsed.ok) throw new CliError(`--balance: ${parsed.error.message}`);
+    initialBalance = parsed.value.minor;
+  }
+  const account = await client
+    .createAccount({ name: flags.name, ...(initialBalance !== undefined ? { initialBalance } : {}) })
+    .catch(reach);
+  const balance = formatAmount(money(account.balance, cur));
+  if (flags.json) {
+    const { id, name, token } = account;
+    process.stdout.write(
+      `${JSON.stringify({ id, name, token, balance: { minor: account.balance.toString(), formatted: balance } })}\n`,
+    );
+    return;
+  }
+  process.stdout.write(
+    `Opened ${account.id} (${account.name}) with ${balance} ${cur.code}.\n` +
+      `  token  ${account.token}   (shown once; the broker needs it to load money from this account)\n` +
+      `Load money into your NetPay account with:\n` +
+      `  NETPAY_BANK_TOKEN=${account.token} netpay wallet load AMOUNT --bank-account ${account.id}\n`,
+  );
 }
 
 async function startBankCommand(flags: StartFlags): Promise<void> {

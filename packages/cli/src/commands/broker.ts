@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { z } from 'zod';
 import { CliError } from '../errors.ts';
 import { databaseFromEnv, explainStartError, listenForStop } from '../lifecycle.ts';
 import { DirSchema, HostSchema, PortSchema, redactUrl, zodArg } from '../options.ts';
@@ -18,6 +19,28 @@ interface StartFlags extends CommonFlags {
   port: number;
   host: string;
 }
+
+interface InviteFlags {
+  broker: string;
+  kind: 'vendor' | 'peer';
+  id?: string;
+  expires: number;
+  json?: boolean;
+}
+
+const UrlArg = z.url('must be an http(s) URL');
+const KindArg = z.enum(['vendor', 'peer'], 'must be vendor or peer');
+const PartyIdArg = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1–128 printable ASCII characters');
+const ExpiresArg = z
+  .string()
+  .regex(/^\d{2,7}$/, 'must be a whole number of seconds')
+  .transform(Number)
+  .pipe(
+    z
+      .number()
+      .min(60)
+      .max(90 * 86_400, 'must be 60 s to 90 days (7776000 seconds)'),
+  );
 
 /** The broker config file (JSON, checked by the broker's config schema) with flags laid over it. */
 function loadConfig(flags: CommonFlags): Record<string, unknown> {
@@ -80,7 +103,7 @@ export function registerBrokerCommands(program: Command): void {
       .option('-H, --host <host>', 'address to listen on', zodArg(HostSchema), '127.0.0.1')
       .option(
         '--dev',
-        'dev mode: device codes can be read at GET /dev/outbox (no SMS or e-mail provider is wired yet)',
+        'dev mode: device codes can be read at GET /dev/outbox (no SMS or e-mail provider is wired yet) and anyone may register a vendor',
       ),
   )
     .addHelpText(
@@ -112,6 +135,25 @@ Example:
   $ netpay broker settle --bank http://127.0.0.1:4100 --config broker.json`,
     )
     .action((flags: CommonFlags) => offline(flags, 'settle'));
+
+  broker
+    .command('invite')
+    .description('make an invitation for a new vendor or peer to register at a running broker')
+    .option('--broker <url>', 'URL of the running broker', zodArg(UrlArg), 'http://127.0.0.1:4200')
+    .option('--kind <kind>', 'vendor or peer', zodArg(KindArg), 'vendor')
+    .option('--id <partyId>', 'only this vendor id may use it (default: any)', zodArg(PartyIdArg))
+    .option('--expires <seconds>', 'valid for this long, 60 s to 90 days', zodArg(ExpiresArg), 7 * 86_400)
+    .option('--json', 'print one JSON line {token, kind, partyId, expiresAt}')
+    .addHelpText(
+      'after',
+      `
+Needs NETPAY_ADMIN_TOKEN (the broker's adminToken). The token is shown once; the vendor uses it on its
+first start: netpay vendor start … --invite TOKEN. A broker in --dev mode lets anyone register.
+
+Example:
+  $ NETPAY_ADMIN_TOKEN=… netpay broker invite --id my-shop`,
+    )
+    .action((flags: InviteFlags) => invite(flags));
 
   common(broker.command('audit').description("check the ledger's invariants and print its totals"))
     .addHelpText('after', '\nExample:\n  $ netpay broker audit --json')
@@ -191,6 +233,41 @@ async function startBroker(flags: StartFlags): Promise<void> {
   } finally {
     stop.dispose();
   }
+}
+
+/** POST /admin/invitations on the running broker (docs/broker.md §6.4). */
+async function invite(flags: InviteFlags): Promise<void> {
+  const token = process.env.NETPAY_ADMIN_TOKEN?.trim();
+  if (!token) throw new CliError("set NETPAY_ADMIN_TOKEN to the broker's admin token");
+  const { randomUUID } = await import('node:crypto');
+  const body = {
+    kind: flags.kind,
+    expiresInSeconds: flags.expires,
+    ...(flags.id ? { partyId: flags.id } : {}),
+  };
+  const res = await fetch(`${flags.broker.replace(/\/+$/, '')}/admin/invitations`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      'idempotency-key': randomUUID(),
+    },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  }).catch((e: unknown) => {
+    throw new CliError(`cannot reach the broker at ${flags.broker}: ${(e as Error).message}`);
+  });
+  const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!res.ok) throw new CliError(`the broker refused: ${String(answer.message ?? res.statusText)}`);
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(answer)}\n`);
+    return;
+  }
+  const who = answer.partyId ? `the ${flags.kind} ${String(answer.partyId)}` : `one ${flags.kind} (any id)`;
+  process.stdout.write(
+    `Invitation for ${who}, usable once until ${String(answer.expiresAt)}:\n  ${String(answer.token)}\n` +
+      `Start the vendor with: netpay vendor start … --invite ${String(answer.token)}\n`,
+  );
 }
 
 async function offline(flags: CommonFlags, job: 'settle' | 'audit'): Promise<void> {

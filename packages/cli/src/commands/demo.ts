@@ -106,6 +106,8 @@ async function runDemo(flags: DemoFlags): Promise<void> {
       config: {
         brokerId: 'broker.demo',
         dev: true,
+        // Dev mode for the outbox, but no open registration: a vendor needs an invitation (the two shops get one).
+        registration: 'invitation',
         adminToken: secrets.adminToken,
         bank: secrets.brokerBank,
         // Settle vendors every minute in the demo, so payouts show up while you watch.
@@ -124,22 +126,34 @@ async function runDemo(flags: DemoFlags): Promise<void> {
           kind: 'vendor',
           name: id === 'demo-label' ? 'Demo Records (label)' : 'Demo Mobile (access operator)',
           publicKey: toBase64url(createSigner(Buffer.from(seed, 'base64url')).publicKey),
+          invitation: (await services.parties.invite({ kind: 'vendor', partyId: id, expiresInSeconds: 60 }))
+            .token,
         });
       }
     }
 
     // The two shops' pages embed the web wallet's script; its URL is known once the wallet listens.
     let walletUrl = '';
-    const site = (id: string) => ({
+    // Each shop registers itself over HTTP on its first start, with an invitation made for its id.
+    const invitation = async (id: string) =>
+      (await services.parties.get(id).catch(() => undefined))
+        ? {}
+        : {
+            invitation: (
+              await services.parties.invite({ kind: 'vendor', partyId: id, expiresInSeconds: 600 })
+            ).token,
+          };
+    const site = async (id: string) => ({
+      ...(await invitation(id)),
       dataDir: join(dir, id),
       filesDir: join(dir, 'sites', id),
       brokerUrl: broker.url,
       walletUrl: () => walletUrl,
       redeemEveryMs: 30_000,
     });
-    const greetings = await startGreetings({ port: port(201), ...site('e-greetings') });
+    const greetings = await startGreetings({ port: port(201), ...(await site('e-greetings')) });
     running.push(greetings);
-    const music = await startMusic({ port: port(202), ...site('e-music') });
+    const music = await startMusic({ port: port(202), ...(await site('e-music')) });
     running.push(music);
 
     // The web wallet, built with Vite on each start and served beside the sites.
@@ -189,13 +203,16 @@ async function runDemo(flags: DemoFlags): Promise<void> {
       bank: bank.url,
       broker: broker.url,
       brokerDocs: `${broker.url}/docs`,
+      dashboard: `${web.url}/dashboard.html`,
+      operator: `${web.url}/admin.html`,
+      outbox: `${broker.url}/dev/outbox`,
       greetings: greetings.url,
       music: music.url,
     };
     if (stop.requested()) return;
     if (flags.json) {
       process.stdout.write(
-        `${JSON.stringify({ urls, customers: customers.map((c) => ({ login: c.login, password: c.password, bankAccount: c.bankAccount })), data: dir })}\n`,
+        `${JSON.stringify({ urls, adminToken: secrets.adminToken, customers, secrets: secretsFile, data: dir })}\n`,
       );
     } else {
       process.stdout.write(
@@ -203,8 +220,8 @@ async function runDemo(flags: DemoFlags): Promise<void> {
           '',
           'NetPay demo is running:',
           `  web wallet    ${urls.wallet}   (sign in as a demo customer, buy coins, pay the shops)`,
-          `  dashboard     ${urls.wallet}/dashboard.html   (the two shops' revenue and payouts)`,
-          `  operator      ${urls.wallet}/admin.html   (the broker's books; admin token ${secrets.adminToken})`,
+          `  dashboard     ${urls.dashboard}   (the two shops' revenue and payouts)`,
+          `  operator      ${urls.operator}   (the broker's books; admin token ${secrets.adminToken})`,
           `  bank          ${urls.bank}`,
           `  broker        ${urls.broker}   (API at ${urls.brokerDocs})`,
           `  e-greetings   ${urls.greetings}/   browse cards free, send one for 0.0050 USD`,
@@ -212,12 +229,13 @@ async function runDemo(flags: DemoFlags): Promise<void> {
           '',
           'Demo customers (each with 20.0000 USD at the broker and 100.0000 USD at the bank):',
           ...customers.map(
-            (c) => `  ${c.login.padEnd(20)} password "${c.password}"  bank account ${c.bankAccount}`,
+            (c) =>
+              `  ${c.login.padEnd(20)} password "${c.password}"  bank account ${c.bankAccount}  bank token ${c.bankToken}`,
           ),
           '',
           'Try it from another terminal:',
           `  NETPAY_PASSWORD="${DEMO_PASSWORD}" npm run netpay -- wallet login --login alice@example.com --broker ${urls.broker}`,
-          `  (the code for a new device: ${urls.broker}/dev/outbox?recipient=alice@example.com)`,
+          `  (the code for a new device: ${urls.outbox}?recipient=alice@example.com)`,
           `  npm run netpay -- wallet buy --coin-value 0.0010 --coins 500`,
           `  npm run netpay -- fetch ${urls.greetings}/cards/birthday.html --max-price 0.01`,
           '',

@@ -20,6 +20,7 @@ interface StartFlags extends CommonFlags {
   host: string;
   publicUrl?: string;
   bankAccount?: string;
+  invite?: string;
   redeemEvery: number;
 }
 
@@ -89,6 +90,10 @@ export function registerVendorCommands(program: Command): void {
       )
       .option('--bank-account <id>', 'bank account the broker pays this vendor out to')
       .option(
+        '--invite <token>',
+        "the operator's invitation (netpay broker invite), needed on the first start at a broker without open registration; also NETPAY_INVITE",
+      )
+      .option(
         '--redeem-every <seconds>',
         'redeem accepted coins this often (0: only with `netpay vendor redeem`)',
         zodArg(SecondsArg),
@@ -123,6 +128,7 @@ Example:
 async function start(flags: StartFlags): Promise<void> {
   const databaseUrl = databaseFromEnv(undefined);
   const prices = await loadPrices(flags.prices);
+  const invitation = flags.invite ?? process.env.NETPAY_INVITE?.trim();
   const stop = listenForStop();
   try {
     const { startVendorServer } = await import('@netpay/vendor/server');
@@ -136,6 +142,7 @@ async function start(flags: StartFlags): Promise<void> {
       ...(databaseUrl !== undefined ? { databaseUrl } : {}),
       ...(flags.publicUrl ? { publicUrl: flags.publicUrl } : {}),
       ...(flags.bankAccount ? { bankAccount: flags.bankAccount } : {}),
+      ...(invitation ? { invitation } : {}),
       redeemEveryMs: flags.redeemEvery * 1000,
     }).catch((e: unknown) => {
       throw explainStartError(e, {

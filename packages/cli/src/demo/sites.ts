@@ -54,6 +54,8 @@ export interface SiteOptions {
   readonly walletUrl: () => string;
   readonly redeemEveryMs?: number;
   readonly clock?: () => number;
+  /** The broker operator's invitation, for the site's first registration (docs/broker.md §6.4). */
+  readonly invitation?: string;
 }
 
 const cardArt = (c: (typeof CARDS)[number]) =>
@@ -156,6 +158,7 @@ export async function startGreetings(o: SiteOptions) {
     dataDir: o.dataDir,
     redeemEveryMs: o.redeemEveryMs ?? 30_000,
     ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.invitation ? { invitation: o.invitation } : {}),
     routes: async (app, site) => {
       await migrate(site.db, GREETINGS_MIGRATIONS);
       app.get('/', async (_req, reply) =>
@@ -208,7 +211,7 @@ export async function startGreetings(o: SiteOptions) {
             ],
           );
           const id = rows[0]!.id;
-          return reply.code(201).send({ id, link: `${site.url()}/received/${id}` });
+          return reply.send({ id, link: `${site.url()}/received/${id}` });
         },
       );
       app.get('/received/:id', async (req, reply) => {
@@ -310,6 +313,7 @@ export async function startMusic(o: SiteOptions) {
     dataDir: o.dataDir,
     redeemEveryMs: o.redeemEveryMs ?? 30_000,
     ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.invitation ? { invitation: o.invitation } : {}),
     routes: (app) => {
       app.get('/', async (_req, reply) =>
         reply.type('text/html; charset=utf-8').send(musicIndex(o.walletUrl())),
