@@ -11,6 +11,8 @@ export const HEADERS = {
   payment: 'NetPay-Payment',
   /** Vendor → client on success: the receipt. */
   receipt: 'NetPay-Receipt',
+  /** Client → vendor, optional: `ed25519` asks for a signed receipt (docs/protocol.md §9). */
+  receiptSignature: 'NetPay-Receipt-Signature',
 } as const;
 
 /**

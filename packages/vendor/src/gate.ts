@@ -202,7 +202,7 @@ function cookie(headers: GateRequest['headers'], name: string): string | undefin
 }
 
 /** The header a client sends to get its receipt signed by the vendor (docs/protocol.md §9). */
-export const RECEIPT_SIGNATURE_HEADER = 'NetPay-Receipt-Signature';
+export const RECEIPT_SIGNATURE_HEADER = HEADERS.receiptSignature;
 
 const header = (req: GateRequest, name: string) => {
   const v = req.headers[name.toLowerCase()];

@@ -77,6 +77,10 @@ const Schemas = {
     z.object({ chainId: z.string(), amount: z.string(), balance: z.string() }).passthrough(),
   ]),
   send: z.object({ to: z.string(), amount: z.string(), balance: z.string() }),
+  /** A registered vendor or peer (GET /parties/:id): its key checks the receipts it signs. */
+  party: z
+    .object({ id: z.string(), kind: z.string(), name: z.string(), publicKey: z.string() })
+    .passthrough(),
   authorize: z.object({ redirect: z.string(), grantId: z.string() }).passthrough(),
   grants: z.object({ grants: z.array(WalletGrantSchema) }),
   grant: WalletGrantSchema,

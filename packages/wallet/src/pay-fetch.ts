@@ -4,8 +4,10 @@ import {
   fromBase64url,
   HEADERS,
   money,
+  type Receipt,
   type Terms,
   TermsSchema,
+  verifyMessageSignature,
   walletCookieName,
 } from '@netpay/protocol';
 import { WalletError } from './broker-api.ts';
@@ -35,6 +37,12 @@ export interface PayFetchOptions {
    */
   readonly serverWallet?: boolean;
   readonly serverWalletCap?: bigint;
+  /**
+   * Ask every vendor for a signed receipt (`NetPay-Receipt-Signature: ed25519`, docs/protocol.md §9) and
+   * check its signature with the vendor's key from the wallet's broker; `response.netpay.signature` says
+   * how it went. The coins are spent either way: a bad signature is evidence, not a refund.
+   */
+  readonly signedReceipts?: boolean;
   readonly fetch?: typeof fetch;
 }
 
@@ -44,6 +52,8 @@ export interface PaidInfo {
   readonly vendorId: string;
   readonly receipt: unknown;
   readonly serverWallet: boolean;
+  /** With `signedReceipts`: whether the receipt carried a valid signature of the vendor. */
+  readonly signature?: 'valid' | 'invalid' | 'missing';
 }
 
 /** Why payFetch did not pay: `code` is one of the policy or wallet codes, `terms` what was asked. */
@@ -143,6 +153,22 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
     return { request: kept.data };
   }
 
+  /** Checks a receipt's signature with the key the wallet's broker has registered for the vendor. */
+  const vendorKeys = new Map<string, Uint8Array | undefined>();
+  async function receiptSignature(receipt: Receipt | undefined, vendorId: string) {
+    if (!receipt?.sig) return 'missing' as const;
+    if (!vendorKeys.has(vendorId)) {
+      const party = await wallet.api
+        .call('party', 'GET', `/parties/${encodeURIComponent(vendorId)}`)
+        .catch(() => undefined);
+      vendorKeys.set(vendorId, party ? fromBase64url(party.publicKey) : undefined);
+    }
+    const key = vendorKeys.get(vendorId);
+    return receipt.vendorId === vendorId && key && verifyMessageSignature('receipt', receipt, key)
+      ? ('valid' as const)
+      : ('invalid' as const);
+  }
+
   async function payWithCoins(url: string, init: RequestInit | undefined, terms: Terms) {
     const resource = `${(init?.method ?? 'GET').toUpperCase()} ${new URL(url).pathname}${new URL(url).search}`;
     const payment = await wallet.pay({
@@ -156,7 +182,11 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
     });
     let res: Response;
     try {
-      res = await base(url, withHeader(init, HEADERS.payment, payment.header));
+      const paid = withHeader(init, HEADERS.payment, payment.header);
+      res = await base(
+        url,
+        options.signedReceipts ? withHeader(paid, HEADERS.receiptSignature, 'ed25519') : paid,
+      );
     } catch (e) {
       // Unknown whether it arrived: the payment stays in flight; `recover` sends it again later.
       throw new WalletError(
@@ -170,12 +200,16 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
     if (receipt) {
       const decoded = decodeHeader('receipt', receipt);
       await wallet.settle(payment.id, { accepted: true, receipt: decoded.ok ? decoded.value : receipt });
+      const signature = options.signedReceipts
+        ? await receiptSignature(decoded.ok ? decoded.value : undefined, terms.vendorId)
+        : undefined;
       return Object.assign(res, {
         netpay: {
           paid: payment.amount,
           vendorId: terms.vendorId,
           receipt: decoded.ok ? decoded.value : receipt,
           serverWallet: false,
+          ...(signature ? { signature } : {}),
         },
       });
     }

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeHeader, HEADERS } from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Customer, startWorld, type World } from '../../broker/test/world.ts';
 import { type RunningVendor, startVendor } from '../../vendor/test/vendor-world.ts';
@@ -85,6 +86,29 @@ describe('wallet [pglite]', () => {
     expect((await pay(itemUrl(shopA))).status).toBe(200);
     expect((await wallet.balance()).coins).toBe(550n - 4n * 23n);
     expect(wallet.history().map((h) => h.status)).toEqual(['accepted', 'accepted', 'accepted', 'accepted']);
+  });
+
+  it('asks for signed receipts and checks them with the key the broker has for the vendor', async () => {
+    const { wallet } = await newWallet();
+    const plain = await createPayFetch(wallet)(itemUrl(shopA));
+    expect(plain.netpay?.signature).toBeUndefined();
+    expect((plain.netpay!.receipt as { sig?: string }).sig).toBeUndefined();
+    const signed = await createPayFetch(wallet, { signedReceipts: true })(itemUrl(shopA));
+    expect(signed.status).toBe(200);
+    expect(signed.netpay).toMatchObject({ paid: 23n, signature: 'valid' });
+    expect((signed.netpay!.receipt as { sig?: string }).sig).toMatch(/^[A-Za-z0-9_-]{86}$/);
+    // A receipt whose signature does not check (here: changed on the way) is reported; the coins are spent.
+    const tampering: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      const header = res.headers.get(HEADERS.receipt);
+      if (!header) return res;
+      const receipt = JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
+      const headers = new Headers(res.headers);
+      headers.set(HEADERS.receipt, encodeHeader({ ...receipt, amount: '1' }));
+      return new Response(await res.arrayBuffer(), { status: res.status, headers });
+    };
+    const forged = await createPayFetch(wallet, { signedReceipts: true, fetch: tampering })(itemUrl(shopB));
+    expect(forged.netpay).toMatchObject({ paid: 23n, signature: 'invalid' });
   });
 
   it('says which shop cannot be reached, and pays nothing', async () => {
