@@ -118,10 +118,12 @@ export function createDirectoryService(ctx: BrokerContext, parties: PartyService
       const c = await lockChain(tx, chainId);
       if (c.refund_requested_at !== null) throw refunding();
       if (c.holder !== null && c.holder !== partyId) {
+        // No backup for a vendor that does not hold the chain: its payword would let a vendor that once
+        // held the chain claim coins it never accepted, and have the owner charged for them.
         return {
           granted: false as const,
           touchstone: c.touchstone,
-          backup: c.backup_message,
+          backup: null,
           holder: c.holder,
           ...leaseLeft(c.lease_until, ctx.clock()),
         };
