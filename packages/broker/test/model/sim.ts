@@ -2953,7 +2953,17 @@ export async function createSim(options: ModelOptions) {
     await settle();
     await check();
     await compareRanges();
-    for (const ch of chains.values()) await compareChain(ch);
+    for (const ch of chains.values()) {
+      await compareChain(ch);
+      // What an operator sees (GET /admin/chains/:chainId) agrees with the model: I2 and I3 per chain.
+      const a = await s.redemption.chainAccount(ch.chainId);
+      must(
+        a?.balanced === true &&
+          a.bought === (BigInt(ch.n) * ch.v).toString() &&
+          a.chargedBackCoins === ch.chargedCoins,
+        () => `chainAccount of ${ch.label}: ${text(a)}, model ${ch.chargedCoins} coins charged back`,
+      );
+    }
     must(pendingPayouts.size === 0, () => `payouts still pending: ${text([...pendingPayouts])}`);
     for (const id of pendingMovements) {
       const m = movements.get(id)!;
