@@ -87,7 +87,6 @@ export interface BrokerClientOptions {
 export function createBrokerClient(o: BrokerClientOptions) {
   const root = o.url.replace(/\/+$/, '');
   const clock = o.clock ?? Date.now;
-  let keyCounter = 0;
 
   async function call<S extends z.ZodType>(
     method: 'GET' | 'POST',
@@ -102,8 +101,7 @@ export function createBrokerClient(o: BrokerClientOptions) {
     };
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
-      headers['idempotency-key'] =
-        key ?? `${o.vendorId}-${clock()}-${++keyCounter}-${Math.random().toString(36).slice(2, 10)}`;
+      headers['idempotency-key'] = key ?? crypto.randomUUID();
     }
     const res = await fetch(root + path, {
       method,
