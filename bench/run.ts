@@ -4,8 +4,8 @@
  */
 import os from 'node:os';
 import { runBrokerBench } from '../packages/broker/bench/broker.bench.ts';
+import { runVendorBench } from '../packages/gate/bench/vendor.bench.ts';
 import { runProtocolBench } from '../packages/protocol/bench/protocol.bench.ts';
-import { runVendorBench } from '../packages/vendor/bench/vendor.bench.ts';
 
 const started = new Date().toISOString();
 process.stderr.write('bench: protocol …\n');

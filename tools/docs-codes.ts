@@ -13,7 +13,7 @@ import {
   TermsSchema,
 } from '@netpay/protocol';
 import { z } from 'zod';
-import { GATE_ONLY_ERRORS } from '../packages/vendor/src/gate.ts';
+import { GATE_ONLY_ERRORS } from '../packages/gate/src/gate.ts';
 
 export const PROTOCOL_MD = fileURLToPath(new URL('../docs/protocol.md', import.meta.url));
 export const TERMS_SCHEMA = fileURLToPath(new URL('../docs/terms.schema.json', import.meta.url));

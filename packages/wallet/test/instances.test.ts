@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '../../broker/test/world.ts';
-import { type RunningVendor, startVendor } from '../../vendor/test/vendor-world.ts';
+import { type RunningVendor, startVendor } from '../../gate/test/vendor-world.ts';
 import { createPayFetch, memoryStorage, openWallet, type WalletStorage } from '../src/index.ts';
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { encodeHeader, HEADERS } from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Customer, startWorld, type World } from '../../broker/test/world.ts';
-import { type RunningVendor, startVendor } from '../../vendor/test/vendor-world.ts';
+import { type RunningVendor, startVendor } from '../../gate/test/vendor-world.ts';
 import {
   createPayFetch,
   memoryStorage,

@@ -6,7 +6,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureChromium } from '../../../tools/chromium.ts';
 import { type Customer, startWorld, type World } from '../../broker/test/world.ts';
-import { PriceListSchema, startVendorServer } from '../../vendor/src/server.ts';
+import { PriceListSchema, startVendorServer } from '../../gate/src/server.ts';
 import { startWeb } from '../server.ts';
 
 const OUT = fileURLToPath(new URL('../../../test-output/mobile', import.meta.url));
