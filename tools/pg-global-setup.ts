@@ -40,9 +40,19 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     project.provide('pgAdminUrl', external);
     return undefined;
   }
-  const server = await startServer();
+  // Several test projects (store, e2e, browser) list this setup: they share one server, stopped after the
+  // last of them is done (global setups all run in Vitest's main process).
+  const shared = globalThis as { netpayPg?: { server: Promise<Server>; users: number } };
+  shared.netpayPg ??= { server: startServer(), users: 0 };
+  const entry = shared.netpayPg;
+  entry.users++;
+  const server = await entry.server;
   project.provide('pgAdminUrl', server.url);
-  return server.stop;
+  return async () => {
+    if (--entry.users > 0) return;
+    shared.netpayPg = undefined;
+    await server.stop();
+  };
 }
 
 interface Server {
