@@ -24,6 +24,14 @@ export const HostSchema = z
   .string()
   .regex(/^[A-Za-z0-9.:-]{1,253}$/, 'must be a host name or IP address, e.g. 127.0.0.1 or 0.0.0.0');
 
+/** An http:// or https:// URL (of a bank, a broker, a shop). */
+export const UrlSchema = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+
+/** An amount in major units as people type it, e.g. 5.00; checked against the currency where it is used. */
+export const AmountSchema = z
+  .string()
+  .regex(/^\d{1,18}(\.\d{1,18})?$/, 'must be an amount like 5.00 (no sign)');
+
 export const DirSchema = z.string().min(1, 'must not be empty').max(4096);
 
 /** DATABASE_URL, when set: a PostgreSQL connection URL. */

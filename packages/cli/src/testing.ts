@@ -95,10 +95,10 @@ export function processScope(prefix: string) {
     return { run, url: String(JSON.parse(await firstLine(run)).url) };
   };
   /**
-   * Starts `netpay vendor start` selling `folder` at `prices` (written to <dir>/<vendorId>.json), its key
-   * and data in <dir>/<data ?? vendorId>; returns its URL.
+   * Runs `netpay vendor start` selling `folder` at `prices` (written to <dir>/<vendorId>.json), its key and
+   * data in <dir>/<data ?? vendorId>, without waiting for it: for a start that is meant to fail.
    */
-  const vendor = async (o: {
+  const vendorRun = (o: {
     vendorId: string;
     prices: Record<string, string>;
     folder: string;
@@ -128,7 +128,13 @@ export function processScope(prefix: string) {
       ],
       o.env,
     );
-    return { run, url: String(JSON.parse(await firstLine(run)).url), pricesFile };
+    return { run, pricesFile };
   };
-  return { dir, start, bank, broker, vendor };
+  /** vendorRun, once it listens: its URL and the JSON line it printed. */
+  const vendor = async (o: Parameters<typeof vendorRun>[0]) => {
+    const { run, pricesFile } = vendorRun(o);
+    const info = JSON.parse(await firstLine(run));
+    return { run, url: String(info.url), info, pricesFile };
+  };
+  return { dir, start, bank, broker, vendor, vendorRun };
 }

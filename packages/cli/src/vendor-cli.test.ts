@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ENV, firstLine, processScope, STACK_FRAME } from './testing.ts';
 
 describe('netpay vendor (real processes)', () => {
-  const { dir, start, bank, broker } = processScope('netpay-vendor-cli-');
+  const { dir, start, bank, broker, vendor: startVendor, vendorRun } = processScope('netpay-vendor-cli-');
 
   it('sells a folder beside a broker, answers 402 with terms, and redeems offline once stopped', async () => {
     const { run: bankProcess, url: bankUrl } = await bank();
@@ -62,25 +62,15 @@ describe('netpay vendor (real processes)', () => {
     );
     const brokerUrl = String(JSON.parse(await firstLine(brokerProcess)).url);
     mkdirSync(join(dir, 'shop-files'));
-    const prices = join(dir, 'invited.json');
-    writeFileSync(prices, JSON.stringify({ vendorId: 'invited-shop', prices: { '*.pdf': '50' } }));
-    const vendorArgs = (...extra: string[]) => [
-      'vendor',
-      'start',
-      '--port',
-      '0',
-      '--json',
-      '--folder',
-      join(dir, 'shop-files'),
-      '--prices',
-      prices,
-      '--broker',
+    const shop = {
+      vendorId: 'invited-shop',
+      prices: { '*.pdf': '50' },
+      folder: join(dir, 'shop-files'),
       brokerUrl,
-      '--data',
-      join(dir, 'invited'),
-      ...extra,
-    ];
-    const refused = start(vendorArgs(), ENV);
+      data: 'invited',
+      env: ENV,
+    };
+    const { run: refused } = vendorRun(shop);
     expect((await refused.exit).code).not.toBe(0);
     expect(refused.stderr()).toMatch(/invitation_required.*--invite TOKEN/);
     expect(refused.stderr()).not.toMatch(STACK_FRAME);
@@ -98,8 +88,7 @@ describe('netpay vendor (real processes)', () => {
 
     for (const extra of [['--invite', invitation.token], []]) {
       // First start with the invitation; a restart needs none.
-      const vendor = start(vendorArgs(...extra), ENV);
-      const info = JSON.parse(await firstLine(vendor));
+      const { run: vendor, info } = await startVendor({ ...shop, extra });
       expect(await (await fetch(`${brokerUrl}/parties/invited-shop`)).json()).toMatchObject({
         publicKey: info.publicKey,
       });

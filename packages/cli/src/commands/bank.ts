@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { CliError } from '../errors.ts';
 import { databaseFromEnv, explainStartError, listenForStop, type StopListener } from '../lifecycle.ts';
-import { DirSchema, HostSchema, PortSchema, redactUrl, zodArg } from '../options.ts';
+import { AmountSchema, DirSchema, HostSchema, PortSchema, redactUrl, UrlSchema, zodArg } from '../options.ts';
 
 export const DEFAULT_BANK_PORT = 4100;
 
@@ -59,12 +59,12 @@ Examples:
   bank
     .command('open')
     .description('open an account at a running bank and print its id and token (shown once)')
-    .option('--bank <url>', 'URL of the running bank', zodArg(UrlArg), 'http://127.0.0.1:4100')
+    .option('--bank <url>', 'URL of the running bank', zodArg(UrlSchema), 'http://127.0.0.1:4100')
     .option('--name <name>', "the account holder's name", zodArg(NameArg), 'NetPay customer')
     .option(
       '--balance <amount>',
       'opening balance in major units, e.g. 100.00 (a dev bank only)',
-      zodArg(AmountArg),
+      zodArg(AmountSchema),
     )
     .option('--json', 'print one JSON line {id, name, balance, token}')
     .addHelpText(
@@ -87,9 +87,7 @@ interface OpenFlags {
   json?: boolean;
 }
 
-const UrlArg = z.url('must be an http(s) URL');
 const NameArg = z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters');
-const AmountArg = z.string().regex(/^\d{1,18}(\.\d{1,18})?$/, 'must be an amount like 100.00 (no sign)');
 
 /** POST /accounts at the bank, with the opening balance in the bank's own currency. */
 async function openAccount(flags: OpenFlags): Promise<void> {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { CliError } from '../errors.ts';
 import { databaseFromEnv, explainStartError, listenForStop } from '../lifecycle.ts';
-import { DirSchema, HostSchema, PortSchema, redactUrl, zodArg } from '../options.ts';
+import { DirSchema, HostSchema, PortSchema, redactUrl, UrlSchema, zodArg } from '../options.ts';
 
 export const DEFAULT_BROKER_PORT = 4200;
 
@@ -28,7 +28,6 @@ interface InviteFlags {
   json?: boolean;
 }
 
-const UrlArg = z.url('must be an http(s) URL');
 const KindArg = z.enum(['vendor', 'peer'], 'must be vendor or peer');
 const PartyIdArg = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1–128 printable ASCII characters');
 const ExpiresArg = z
@@ -139,7 +138,7 @@ Example:
   broker
     .command('invite')
     .description('make an invitation for a new vendor or peer to register at a running broker')
-    .option('--broker <url>', 'URL of the running broker', zodArg(UrlArg), 'http://127.0.0.1:4200')
+    .option('--broker <url>', 'URL of the running broker', zodArg(UrlSchema), 'http://127.0.0.1:4200')
     .option('--kind <kind>', 'vendor or peer', zodArg(KindArg), 'vendor')
     .option('--id <partyId>', 'only this vendor id may use it (default: any)', zodArg(PartyIdArg))
     .option('--expires <seconds>', 'valid for this long, 60 s to 90 days', zodArg(ExpiresArg), 7 * 86_400)

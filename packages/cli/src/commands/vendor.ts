@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { CliError } from '../errors.ts';
 import { databaseFromEnv, explainStartError, listenForStop } from '../lifecycle.ts';
-import { DirSchema, HostSchema, PortSchema, zodArg } from '../options.ts';
+import { DirSchema, HostSchema, PortSchema, UrlSchema, zodArg } from '../options.ts';
 
 export const DEFAULT_VENDOR_PORT = 4300;
 
@@ -29,7 +29,6 @@ const SecondsArg = z
   .regex(/^\d{1,7}$/, 'must be a whole number of seconds')
   .transform(Number)
   .pipe(z.number().max(86_400 * 24, 'must be at most 24 days (2073600 seconds)'));
-const UrlArg = z.url('must be an http(s) URL');
 
 /** The price list file, checked by the vendor's schema, with a message that says which field is wrong. */
 async function loadPrices(file: string) {
@@ -63,7 +62,7 @@ export function registerVendorCommands(program: Command): void {
         '--prices <file>',
         'price list JSON: {"vendorId", "prices": {"*.pdf": "50", "music/**": "10"}, "default"?}',
       )
-      .requiredOption('--broker <url>', 'URL of the broker', zodArg(UrlArg))
+      .requiredOption('--broker <url>', 'URL of the broker', zodArg(UrlSchema))
       .option(
         '-d, --data <dir>',
         'folder for the vendor key and, without DATABASE_URL, its embedded database (default ./.netpay/vendor)',
@@ -86,7 +85,7 @@ export function registerVendorCommands(program: Command): void {
       .option(
         '--public-url <url>',
         'URL other vendors reach this one at for hand-overs (default: the listening URL)',
-        zodArg(UrlArg),
+        zodArg(UrlSchema),
       )
       .option('--bank-account <id>', 'bank account the broker pays this vendor out to')
       .option(

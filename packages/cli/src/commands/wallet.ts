@@ -5,11 +5,9 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import { z } from 'zod';
 import { CliError } from '../errors.ts';
-import { DirSchema, zodArg } from '../options.ts';
+import { AmountSchema, DirSchema, UrlSchema, zodArg } from '../options.ts';
 
-const UrlArg = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 /** Amounts on the command line are in major units, as people write them: 5, 5.00, 0.0010. */
-const AmountArg = z.string().regex(/^\d{1,18}(\.\d{1,18})?$/, 'must be an amount like 5.00 (no sign)');
 const CodeArg = z.string().regex(/^\d{6}$/, 'the code is 6 digits');
 const CountArg = z
   .string()
@@ -31,7 +29,7 @@ const common = (c: Command) =>
       'wallet folder (default ~/.netpay/wallet, or NETPAY_WALLET)',
       zodArg(DirSchema),
     )
-    .option('-b, --broker <url>', 'broker URL (needed when the wallet is new)', zodArg(UrlArg))
+    .option('-b, --broker <url>', 'broker URL (needed when the wallet is new)', zodArg(UrlSchema))
     .option('--json', 'print one JSON line (amounts as minor-unit strings with a formatted value)');
 
 const EXAMPLES = `
@@ -102,7 +100,7 @@ Getting started:
     );
 
   common(wallet.command('load').description('move money from your bank account to the broker'))
-    .argument('<amount>', 'amount in major units, e.g. 20.00', zodArg(AmountArg))
+    .argument('<amount>', 'amount in major units, e.g. 20.00', zodArg(AmountSchema))
     .requiredOption('--bank-account <id>', 'your bank account id')
     .option('--bank-token <token>', 'the bank account token (or NETPAY_BANK_TOKEN)')
     .addHelpText(
@@ -127,7 +125,7 @@ Getting started:
     .requiredOption(
       '--coin-value <amount>',
       'value of one coin, e.g. 0.0010 (one of the broker denominations)',
-      zodArg(AmountArg),
+      zodArg(AmountSchema),
     )
     .requiredOption('--coins <n>', 'coins in the chain', zodArg(CountArg))
     .option('--chains <n>', 'how many such chains', zodArg(CountArg), 1)
@@ -219,7 +217,7 @@ Getting started:
 
   common(wallet.command('send').description('send money to another registered user'))
     .argument('<to>', 'their login')
-    .argument('<amount>', 'amount in major units', zodArg(AmountArg))
+    .argument('<amount>', 'amount in major units', zodArg(AmountSchema))
     .addHelpText('after', '\nExample:\n  $ netpay wallet send friend@example.com 1.50')
     .action((to: string, amount: string, f: CommonFlags) =>
       withWallet(f, async (w, out, money) => {
@@ -232,11 +230,11 @@ Getting started:
     );
 
   common(program.command('fetch').description('GET a URL, paying a NetPay vendor from the wallet if it asks'))
-    .argument('<url>', 'what to fetch', zodArg(UrlArg))
+    .argument('<url>', 'what to fetch', zodArg(UrlSchema))
     .option(
       '--max-price <amount>',
       'pay at most this per request (major units); default 0: pay nothing',
-      zodArg(AmountArg),
+      zodArg(AmountSchema),
       '0',
     )
     .option('-o, --output <file>', 'write the body here instead of standard output')
