@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Db, isUniqueViolation, type Migration, migrate, openDatabase } from './index.ts';
+import { type Db, isUniqueViolation, type Migration, migrate, openDatabase, sqlMigrations } from './index.ts';
 import { createTestPostgresDatabase, describeEachDatabase, type TestPostgresDatabase } from './testing.ts';
 
 const migrations: Migration[] = [
@@ -266,3 +270,22 @@ async function increment(db: Db): Promise<void> {
     await tx.query('UPDATE counter SET n = $1 WHERE id = 1', [row!.n + 1n]);
   });
 }
+
+describe('sqlMigrations', () => {
+  it('reads numbered .sql files in order, their names without .sql as ids, and skips other files', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'netpay-migrations-'));
+    try {
+      writeFileSync(path.join(dir, '20261201_0002_second.sql'), 'CREATE TABLE b (x int);');
+      writeFileSync(path.join(dir, '20261201_0001_first.sql'), 'CREATE TABLE a (x int);');
+      writeFileSync(path.join(dir, 'README.md'), 'not a migration');
+      writeFileSync(path.join(dir, 'draft.sql'), 'not numbered');
+      const found = sqlMigrations(pathToFileURL(`${dir}/`));
+      expect(found).toEqual([
+        { id: '20261201_0001_first', sql: 'CREATE TABLE a (x int);' },
+        { id: '20261201_0002_second', sql: 'CREATE TABLE b (x int);' },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
@@ -252,6 +252,18 @@ export interface Migration {
   /** Timestamped name, e.g. `20261126_0001_ledger`; applied in sorted order, forward only. */
   readonly id: string;
   readonly sql: string;
+}
+
+/**
+ * The migrations kept as numbered SQL files in a folder (`20261126_0200_ledger.sql`: the file name without
+ * `.sql` is the id), in sorted order. Call it with the folder's URL: `sqlMigrations(new URL('./migrations/',
+ * import.meta.url))`.
+ */
+export function sqlMigrations(folder: URL): Migration[] {
+  return readdirSync(folder)
+    .filter((f) => /^\d{8}_\d{4}_[a-z0-9_]+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ id: f.slice(0, -4), sql: readFileSync(new URL(f, folder), 'utf8') }));
 }
 
 /** Applies the migrations not applied yet, each in its own transaction. Safe to call from several processes. */
