@@ -1,8 +1,9 @@
 import { type AddressInfo, createServer } from 'node:net';
 import { type Db, migrate } from '@netpay/db';
 import { describeEachDatabase } from '@netpay/db/testing';
+import { NetPayError } from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BankClient, BankError, BankNetworkError, createBankClient } from './client.ts';
+import { type BankClient, createBankClient } from './client.ts';
 import { BANK_MIGRATIONS } from './migrations.ts';
 import { buildBankApp } from './routes.ts';
 import { createBankService } from './service.ts';
@@ -72,7 +73,7 @@ async function expectBankError(p: Promise<unknown>, status: number, code: string
     () => undefined,
     (err: unknown) => err,
   );
-  expect(e).toBeInstanceOf(BankError);
+  expect(e).toBeInstanceOf(NetPayError);
   expect(e).toMatchObject({ status, code });
 }
 
@@ -462,8 +463,12 @@ describeEachDatabase('bank HTTP API', (open) => {
     const failure = await impatient
       .transfer(a.token, key, { from: a.id, to: b.id, amount: 5n })
       .catch((e) => e);
-    expect(failure).toBeInstanceOf(BankNetworkError);
-    expect(failure).toMatchObject({ reason: 'timeout' });
+    expect(failure).toBeInstanceOf(NetPayError);
+    expect(failure).toMatchObject({
+      code: 'bank_unreachable',
+      status: undefined,
+      details: { reason: 'timeout' },
+    });
     const found = await bank.findTransferByKey(a.token, key);
     expect(found).toMatchObject({ from: a.id, to: b.id, amount: 5n, key });
     const resent = await bank.transfer(a.token, key, { from: a.id, to: b.id, amount: 5n });
@@ -496,7 +501,7 @@ describe('bank client', () => {
     await new Promise((r) => closed.close(r));
     const client = createBankClient(`http://127.0.0.1:${port}`, { timeoutMs: 2_000 });
     const e = await client.info().catch((err) => err);
-    expect(e).toBeInstanceOf(BankNetworkError);
-    expect(e).toMatchObject({ reason: 'network' });
+    expect(e).toBeInstanceOf(NetPayError);
+    expect(e).toMatchObject({ code: 'bank_unreachable', status: undefined, details: { reason: 'network' } });
   });
 });

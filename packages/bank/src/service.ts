@@ -1,3 +1,10 @@
+import {
+  ACCOUNT_ID_PREFIX,
+  DEFAULT_STATEMENT_LIMIT,
+  MAX_STATEMENT_LIMIT,
+  TOKEN_PREFIX,
+  TRANSFER_ID_PREFIX,
+} from '@netpay/api';
 import type { Db, Queryable } from '@netpay/db';
 import {
   type Currency,
@@ -13,16 +20,11 @@ import {
 import { idempotent, requireIdempotencyKey } from '@netpay/service';
 import { bankError } from './errors.ts';
 import {
-  ACCOUNT_ID_PREFIX,
   type Account,
   type CreatedAccount,
-  DEFAULT_STATEMENT_LIMIT,
-  MAX_STATEMENT_LIMIT,
   type Statement,
   type StatementEntry,
   type StatementPage,
-  TOKEN_PREFIX,
-  TRANSFER_ID_PREFIX,
   type Transfer,
   type TransferInput,
   transferFromWire,

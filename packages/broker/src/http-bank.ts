@@ -1,13 +1,15 @@
-import { type BankClient, BankError, BankNetworkError, createBankClient } from '@netpay/bank';
+import { type BankClient, createBankClient } from '@netpay/bank';
+import { NetPayError } from '@netpay/protocol';
 import { type Bank, BankRejected, BankUnavailable } from './bank.ts';
 
 /** The `Bank` adapter over the stand-in bank's HTTP API (packages/bank). */
 export function httpBank(client: BankClient | string): Bank {
   const bank = typeof client === 'string' ? createBankClient(client) : client;
   const translate = (e: unknown): never => {
-    if (e instanceof BankError && e.status < 500) throw new BankRejected(e.code, e.message);
-    if (e instanceof BankError || e instanceof BankNetworkError) throw new BankUnavailable(e.message);
-    throw e;
+    // An answer below 500 is the bank's decision; a 5xx, a bad answer or no answer leaves it unknown.
+    if (!(e instanceof NetPayError)) throw e;
+    if (e.status !== undefined && e.status < 500) throw new BankRejected(e.code, e.message);
+    throw new BankUnavailable(e.message);
   };
   return {
     async transfer(req) {

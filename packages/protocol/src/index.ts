@@ -6,6 +6,7 @@ export * from './headers.ts';
 export * from './messages.ts';
 export * from './money.ts';
 export * from './result.ts';
+export * from './errors.ts';
 export * from './sign.ts';
 export * from './terms.ts';
 export * from './traversal.ts';

@@ -1,6 +1,6 @@
+import { IdempotencyKeySchema } from '@netpay/api';
 import type { Db, Migration, Queryable } from '@netpay/db';
 import { canonicalJson, sha256, toHex, utf8 } from '@netpay/protocol';
-import { z } from 'zod';
 import { AppError } from './errors.ts';
 
 export const IDEMPOTENCY_MIGRATION: Migration = {
@@ -16,10 +16,7 @@ export const IDEMPOTENCY_MIGRATION: Migration = {
   )`,
 };
 
-/** Client-chosen key: 8–128 printable ASCII characters (a UUID is typical). */
-export const IdempotencyKeySchema = z
-  .string()
-  .regex(/^[\x21-\x7e]{8,128}$/, 'must be 8–128 printable characters');
+export { IdempotencyKeySchema };
 
 export interface IdempotentResult<T> {
   readonly status: number;

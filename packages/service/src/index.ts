@@ -2,4 +2,5 @@ export * from './app.ts';
 export * from './errors.ts';
 export * from './html.ts';
 export * from './idempotency.ts';
+export * from './serve.ts';
 export * from './signed-request.ts';

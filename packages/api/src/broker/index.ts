@@ -1,0 +1,18 @@
+import { adminRoutes } from './admin.ts';
+import { customerRoutes, publicRoutes } from './customers.ts';
+import { partyRoutes } from './parties.ts';
+import { walletRoutes } from './wallet.ts';
+
+/** The broker's HTTP API (docs/broker.md §6), every route once. */
+export const brokerApi = {
+  ...publicRoutes,
+  ...customerRoutes,
+  ...walletRoutes,
+  ...partyRoutes,
+  ...adminRoutes,
+} as const;
+export type BrokerApi = typeof brokerApi;
+
+export * as BrokerRequests from './requests.ts';
+export * as BrokerAnswers from './responses.ts';
+export { adminRoutes, customerRoutes, partyRoutes, publicRoutes, walletRoutes };

@@ -1,0 +1,81 @@
+import { route } from '../route.ts';
+import * as Q from './requests.ts';
+import * as A from './responses.ts';
+
+/** Server-side wallets (docs/broker.md §16a): the sign-in, vendors' charges, customers' caps. */
+export const walletRoutes = {
+  authorizePage: route({
+    method: 'GET',
+    path: '/wallet/authorize',
+    summary: 'The sign-in page a vendor redirects a browser to',
+    auth: 'none',
+    query: Q.AuthorizeQuery,
+    responses: { 200: 'html' },
+    errors: ['unknown_party', 'forbidden'],
+    hidden: true,
+  }),
+  authorize: route({
+    method: 'POST',
+    path: '/wallet/authorize',
+    summary: 'Grant a vendor a cap: the page posts a form, a signed-in app posts JSON',
+    auth: 'customer',
+    body: Q.AuthorizeBody,
+    responses: { 200: A.AuthorizeAnswer },
+    errors: ['unknown_party', 'limit_exceeded', 'code_invalid'],
+  }),
+  walletToken: route({
+    method: 'POST',
+    path: '/wallet/token',
+    summary: "A vendor trades a sign-in code for the grant's token",
+    auth: 'party',
+    body: Q.WalletTokenBody,
+    responses: { 200: A.WalletTokenAnswer },
+    errors: ['grant_invalid'],
+  }),
+  walletCharge: route({
+    method: 'POST',
+    path: '/wallet/charges',
+    summary: "A vendor charges a grant on the customer's server-side wallet",
+    auth: 'party',
+    key: 'required',
+    body: Q.WalletChargeBody,
+    responses: { 201: A.WalletChargeAnswer },
+    errors: ['grant_invalid', 'grant_revoked', 'spending_limit', 'insufficient_funds'],
+  }),
+  walletVoid: route({
+    method: 'POST',
+    path: '/wallet/charges/:chargeId/void',
+    summary: 'A vendor takes back a charge whose request failed',
+    auth: 'party',
+    key: 'required',
+    params: Q.ChargeParams,
+    responses: { 200: A.WalletVoidAnswer },
+    errors: ['not_found'],
+  }),
+  grants: route({
+    method: 'GET',
+    path: '/me/wallet/grants',
+    summary: "The vendors the customer's server-side wallet pays, with caps",
+    auth: 'customer',
+    responses: { 200: A.GrantsAnswer },
+  }),
+  setCap: route({
+    method: 'PUT',
+    path: '/me/wallet/grants/:vendorId',
+    summary: "Change a vendor's cap",
+    auth: 'customer',
+    params: Q.VendorParams,
+    body: Q.CapBody,
+    responses: { 200: A.GrantAnswer },
+    errors: ['not_found', 'limit_exceeded'],
+  }),
+  revoke: route({
+    method: 'DELETE',
+    path: '/me/wallet/grants/:vendorId',
+    summary: "Withdraw a vendor's grant",
+    auth: 'customer',
+    params: Q.VendorParams,
+    responses: { 204: 'empty' },
+    errors: ['not_found'],
+  }),
+} as const;

@@ -1,0 +1,134 @@
+import { NetPayError } from '@netpay/protocol';
+import { z } from 'zod';
+import { fillPath, type Route, type RouteAnswer, type RouteInput, type RouteOutput } from './route.ts';
+
+/**
+ * The one typed client of every NetPay HTTP API, derived from a contract (an object of routes): the
+ * broker's, the bank's and a vendor's. Each route becomes a method taking its params, query and body and
+ * answering its parsed response; an error answer or an unreachable server is a NetPayError.
+ */
+export interface Transport {
+  /** The server's base URL (a trailing slash is ignored). */
+  readonly url: string;
+  /** Bearer token for `customer`, `admin` and `account` routes (a call's own `token` wins). */
+  readonly token?: () => string | undefined;
+  /** Signs a `party` route's request: the signature headers of docs/signed-requests.md. */
+  readonly sign?: (request: {
+    method: string;
+    path: string;
+    body: unknown;
+  }) => Record<string, string> | Promise<Record<string, string>>;
+  /** Per-request time limit. Default 10 s. */
+  readonly timeoutMs?: number;
+  /** Replaces the global fetch (tests, proxies). */
+  readonly fetch?: typeof fetch;
+  /** Names the server in messages: "the broker". Default "the server". */
+  readonly name?: string;
+  /** The code of the error thrown when the server cannot be reached. Default `unreachable`. */
+  readonly unreachableCode?: string;
+}
+
+export type Client<C extends Record<string, Route>> = {
+  readonly [K in keyof C]: (input: RouteInput<C[K]>) => Promise<RouteOutput<C[K]>>;
+} & {
+  readonly url: string;
+  /** Calls a route and answers its status too (for routes with more than one success status). */
+  answer<R extends Route>(route: R, input: RouteInput<R>): Promise<RouteAnswer<R>>;
+};
+
+const ErrorBody = z.object({
+  code: z.string(),
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+
+function queryString(query: unknown): string {
+  if (!query || typeof query !== 'object') return '';
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+/** Builds a client for one server from its contract. */
+export function createClient<C extends Record<string, Route>>(contract: C, transport: Transport): Client<C> {
+  const root = transport.url.replace(/\/+$/, '');
+  const who = transport.name ?? 'the server';
+
+  async function headersFor(r: Route, path: string, input: RouteInput<Route>) {
+    const h: Record<string, string> = {};
+    if (input.body !== undefined) h['content-type'] = 'application/json';
+    const key = input.key ?? (r.key === 'required' ? globalThis.crypto.randomUUID() : undefined);
+    if (key) h['idempotency-key'] = key;
+    if (r.auth === 'party') {
+      if (!transport.sign)
+        throw new TypeError(`${r.method} ${r.path} is a signed route: give the client sign`);
+      Object.assign(h, await transport.sign({ method: r.method, path, body: input.body ?? null }));
+    } else if (r.auth !== 'none' || input.token) {
+      const token = input.token ?? transport.token?.();
+      if (token) h.authorization = `Bearer ${token}`;
+    }
+    return h;
+  }
+
+  async function send(r: Route, input: RouteInput<Route>): Promise<Response> {
+    const path =
+      fillPath(r.path, input.params as Record<string, unknown> | undefined) + queryString(input.query);
+    const init: RequestInit = {
+      method: r.method,
+      headers: await headersFor(r, path, input),
+      signal: AbortSignal.timeout(transport.timeoutMs ?? 10_000),
+      ...(input.body !== undefined ? { body: JSON.stringify(input.body) } : {}),
+    };
+    try {
+      return await (transport.fetch ?? globalThis.fetch)(root + path, init);
+    } catch (e) {
+      const name = (e as { name?: string }).name;
+      const reason = name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network';
+      const what = reason === 'timeout' ? `no answer from ${who} in time` : `cannot reach ${who} at ${root}`;
+      throw new NetPayError(transport.unreachableCode ?? 'unreachable', `${what}: ${(e as Error).message}`, {
+        details: { reason },
+        cause: e,
+      });
+    }
+  }
+
+  async function answer<R extends Route>(r: R, input: RouteInput<R>): Promise<RouteAnswer<R>> {
+    const res = await send(r, input as RouteInput<Route>);
+    const expected = r.responses[res.status];
+    const where = `${r.method} ${r.path}`;
+    if (expected === undefined) {
+      const json: unknown = await res.json().catch(() => undefined);
+      const e = ErrorBody.safeParse(json);
+      throw new NetPayError(
+        e.success ? e.data.code : 'bad_answer',
+        e.success ? e.data.message : `${who} answered ${res.status} to ${where}`,
+        { status: res.status, ...(e.success && e.data.details ? { details: e.data.details } : {}) },
+      );
+    }
+    let body: unknown;
+    if (expected === 'empty') body = undefined;
+    else if (expected === 'html') body = await res.text();
+    else {
+      const parsed = expected.safeParse(await res.json().catch(() => undefined));
+      if (!parsed.success)
+        throw new NetPayError(
+          'bad_answer',
+          `unexpected answer from ${who} to ${where}: ${parsed.error.message}`,
+          {
+            status: 502,
+          },
+        );
+      body = parsed.data;
+    }
+    return { status: res.status, body } as RouteAnswer<R>;
+  }
+
+  const methods = Object.fromEntries(
+    Object.entries(contract).map(([name, r]) => [
+      name,
+      async (input: RouteInput<Route>) => (await answer(r, input)).body,
+    ]),
+  );
+  return { ...methods, url: root, answer } as Client<C>;
+}

@@ -1,0 +1,4 @@
+export * from './bank.ts';
+export * from './broker/index.ts';
+export * from './client.ts';
+export * from './route.ts';
