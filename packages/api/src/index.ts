@@ -2,3 +2,4 @@ export * from './bank.ts';
 export * from './broker/index.ts';
 export * from './client.ts';
 export * from './route.ts';
+export * from './vendor.ts';

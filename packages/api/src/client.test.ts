@@ -1,0 +1,157 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { NetPayError } from '@netpay/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createClient } from './client.ts';
+import { route } from './route.ts';
+
+/** A contract for a small server on loopback that answers what each test sets, and records the request. */
+const api = {
+  item: route({
+    method: 'GET',
+    path: '/items/:id',
+    summary: 'one item',
+    auth: 'customer',
+    params: z.object({ id: z.string() }),
+    query: z.object({ full: z.string().optional() }),
+    responses: { 200: z.object({ id: z.string(), price: z.string() }) },
+  }),
+  buy: route({
+    method: 'POST',
+    path: '/orders',
+    summary: 'buy',
+    auth: 'party',
+    key: 'required',
+    body: z.object({ amount: z.string() }),
+    responses: { 201: z.object({ done: z.literal(true) }), 202: z.object({ retryAfter: z.number() }) },
+  }),
+  page: route({ method: 'GET', path: '/page', summary: 'a page', auth: 'none', responses: { 200: 'html' } }),
+  remove: route({
+    method: 'DELETE',
+    path: '/x',
+    summary: 'gone',
+    auth: 'admin',
+    responses: { 204: 'empty' },
+  }),
+};
+
+let server: Server;
+let url: string;
+let next: { status: number; body: string; type?: string } = { status: 200, body: '{}' };
+let seen: { method?: string; url?: string; headers: IncomingMessage['headers']; body: string };
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      seen = { method: req.method, url: req.url, headers: req.headers, body };
+      res.writeHead(next.status, { 'content-type': next.type ?? 'application/json' });
+      res.end(next.body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+const client = () =>
+  createClient(api, {
+    url,
+    name: 'the shop',
+    token: () => 'session-1',
+    sign: (r) => ({ 'netpay-signed': `${r.method} ${r.path} ${JSON.stringify(r.body)}` }),
+  });
+
+describe('createClient', () => {
+  it('fills the path and query, sends the bearer token, and parses the answer', async () => {
+    next = { status: 200, body: '{"id":"a b","price":"25","extra":1}' };
+    const item = await client().item({ params: { id: 'a b' }, query: { full: 'yes' } });
+    expect(item).toEqual({ id: 'a b', price: '25' });
+    expect(seen).toMatchObject({ method: 'GET', url: '/items/a%20b?full=yes' });
+    expect(seen.headers.authorization).toBe('Bearer session-1');
+  });
+
+  it('signs a party route over its path and body, and keys it (fresh, or the caller’s)', async () => {
+    next = { status: 201, body: '{"done":true}' };
+    expect(await client().buy({ body: { amount: '5' } })).toEqual({ done: true });
+    expect(seen.headers['netpay-signed']).toBe('POST /orders {"amount":"5"}');
+    expect(seen.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(seen.headers.authorization).toBeUndefined();
+    await client().buy({ body: { amount: '5' }, key: 'retry-key-1' });
+    expect(seen.headers['idempotency-key']).toBe('retry-key-1');
+  });
+
+  it('tells apart the success statuses of a route', async () => {
+    next = { status: 202, body: '{"retryAfter":3}' };
+    expect(await client().answer(api.buy, { body: { amount: '5' } })).toEqual({
+      status: 202,
+      body: { retryAfter: 3 },
+    });
+  });
+
+  it('reads HTML pages as text and empty answers as nothing', async () => {
+    next = { status: 200, body: '<p>hi</p>', type: 'text/html' };
+    expect(await client().page({})).toBe('<p>hi</p>');
+    next = { status: 204, body: '' };
+    expect(await client().remove({ token: 'admin-1' })).toBeUndefined();
+    expect(seen.headers.authorization).toBe('Bearer admin-1');
+  });
+
+  it('turns an error answer into a NetPayError with its code, status and details', async () => {
+    next = { status: 409, body: '{"code":"lease_active","message":"wait","details":{"retryAfter":4}}' };
+    const e = await client()
+      .buy({ body: { amount: '5' } })
+      .catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(NetPayError);
+    expect(e).toMatchObject({
+      code: 'lease_active',
+      message: 'wait',
+      status: 409,
+      details: { retryAfter: 4 },
+    });
+    next = { status: 500, body: 'oops', type: 'text/plain' };
+    expect(
+      await client()
+        .page({})
+        .catch((x: unknown) => x),
+    ).toMatchObject({ code: 'bad_answer', status: 500 });
+  });
+
+  it('refuses an answer that does not match the contract', async () => {
+    next = { status: 200, body: '{"id":"a"}' };
+    const e = await client()
+      .item({ params: { id: 'a' } })
+      .catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'bad_answer', status: 502 });
+    expect((e as Error).message).toContain('the shop');
+  });
+
+  it('reports a server it cannot reach, and one that does not answer in time, without a status', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const gone = createClient(api, { url: `http://127.0.0.1:${port}`, unreachableCode: 'shop_unreachable' });
+    expect(await gone.page({}).catch((x: unknown) => x)).toMatchObject({
+      code: 'shop_unreachable',
+      status: undefined,
+      details: { reason: 'network' },
+    });
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const slow = createClient(api, {
+      url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      timeoutMs: 100,
+    });
+    expect(await slow.page({}).catch((x: unknown) => x)).toMatchObject({
+      code: 'unreachable',
+      details: { reason: 'timeout' },
+    });
+    silent.closeAllConnections();
+    await new Promise((r) => silent.close(r));
+  });
+});
