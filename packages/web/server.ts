@@ -3,6 +3,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import fastifyStatic from '@fastify/static';
+import { createClient, vendorApi } from '@netpay/api';
+import { isNetPayError } from '@netpay/protocol';
 import Fastify from 'fastify';
 import { buildWeb } from './build.ts';
 
@@ -41,13 +43,12 @@ export async function startWeb(o: WebOptions) {
   app.get('/shops/:id/dashboard.json', async (req, reply) => {
     const shop = o.shops.find((s) => s.id === (req.params as { id: string }).id);
     if (!shop) return reply.code(404).send({ code: 'not_found', message: 'no such shop' });
+    const vendor = createClient(vendorApi, { url: shop.url, name: shop.name, timeoutMs: 5_000 });
     try {
-      const res = await fetch(`${shop.url}/netpay/dashboard.json`, { signal: AbortSignal.timeout(5_000) });
-      return reply
-        .code(res.status)
-        .type('application/json')
-        .send(await res.text());
-    } catch {
+      return await vendor.dashboard({});
+    } catch (e) {
+      if (isNetPayError(e) && e.details?.reason === undefined)
+        return reply.code(e.status ?? 502).send(e.toBody());
       return reply.code(502).send({ code: 'shop_unreachable', message: `${shop.name} cannot be reached` });
     }
   });

@@ -130,7 +130,7 @@ describe('createClient', () => {
     expect((e as Error).message).toContain('the shop');
   });
 
-  it('reports a server it cannot reach, and one that does not answer in time, without a status', async () => {
+  it('reports a server it cannot reach, and one that does not answer in time, as 503', async () => {
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
@@ -138,7 +138,7 @@ describe('createClient', () => {
     const gone = createClient(api, { url: `http://127.0.0.1:${port}`, unreachableCode: 'shop_unreachable' });
     expect(await gone.page({}).catch((x: unknown) => x)).toMatchObject({
       code: 'shop_unreachable',
-      status: undefined,
+      status: 503,
       details: { reason: 'network' },
     });
     const silent = createServer(() => {});

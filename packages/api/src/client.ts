@@ -5,7 +5,8 @@ import { fillPath, type Route, type RouteAnswer, type RouteInput, type RouteOutp
 /**
  * The one typed client of every NetPay HTTP API, derived from a contract (an object of routes): the
  * broker's, the bank's and a vendor's. Each route becomes a method taking its params, query and body and
- * answering its parsed response; an error answer or an unreachable server is a NetPayError.
+ * answering its parsed response; an error answer or an unreachable server is a NetPayError
+ * (status 503 and `details.reason` `network` or `timeout` when nothing answered).
  */
 export interface Transport {
   /** The server's base URL (a trailing slash is ignored). */
@@ -24,7 +25,10 @@ export interface Transport {
   readonly fetch?: typeof fetch;
   /** Names the server in messages: "the broker". Default "the server". */
   readonly name?: string;
-  /** The code of the error thrown when the server cannot be reached. Default `unreachable`. */
+  /**
+   * The code of the error thrown when the server cannot be reached or does not answer in time (its status
+   * is 503, as for a server that answered "unavailable": the outcome is unknown). Default `unreachable`.
+   */
   readonly unreachableCode?: string;
 }
 
@@ -87,6 +91,7 @@ export function createClient<C extends Record<string, Route>>(contract: C, trans
       const reason = name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network';
       const what = reason === 'timeout' ? `no answer from ${who} in time` : `cannot reach ${who} at ${root}`;
       throw new NetPayError(transport.unreachableCode ?? 'unreachable', `${what}: ${(e as Error).message}`, {
+        status: 503,
         details: { reason },
         cause: e,
       });

@@ -466,7 +466,7 @@ describeEachDatabase('bank HTTP API', (open) => {
     expect(failure).toBeInstanceOf(NetPayError);
     expect(failure).toMatchObject({
       code: 'bank_unreachable',
-      status: undefined,
+      status: 503,
       details: { reason: 'timeout' },
     });
     const found = await bank.findTransferByKey(a.token, key);
@@ -502,6 +502,6 @@ describe('bank client', () => {
     const client = createBankClient(`http://127.0.0.1:${port}`, { timeoutMs: 2_000 });
     const e = await client.info().catch((err) => err);
     expect(e).toBeInstanceOf(NetPayError);
-    expect(e).toMatchObject({ code: 'bank_unreachable', status: undefined, details: { reason: 'network' } });
+    expect(e).toMatchObject({ code: 'bank_unreachable', status: 503, details: { reason: 'network' } });
   });
 });

@@ -16,7 +16,7 @@ import {
 /**
  * The bank's client: the contract's generic client (@netpay/api) with the bank's bigint domain types.
  * An error answer is a NetPayError with the bank's code and status: the outcome is known. An unreachable
- * or silent bank is a NetPayError `bank_unreachable` without a status: the outcome is unknown, so resend
+ * or silent bank is a NetPayError `bank_unreachable` (status 503): the outcome is unknown, so resend
  * a transfer with the same Idempotency-Key, or ask with findTransferByKey.
  */
 export interface BankClientOptions {

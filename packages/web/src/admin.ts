@@ -3,36 +3,18 @@
  * and settlement runs, from the broker's /admin endpoints (the operator types the admin token; it stays in
  * this tab's session storage).
  */
+import { type BrokerAnswers, brokerApi, createClient } from '@netpay/api';
 import { currency, formatMoney, money } from '@netpay/protocol';
 import htm from 'htm';
 import { h, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import type { z } from 'zod';
 
 const html = htm.bind(h);
 
-interface Audit {
-  ok: boolean;
-  accounts: number;
-  transfers: number;
-  sumOfBalances: string;
-  mismatched: { id: string }[];
-  negative: string[];
-  totals: Record<string, string>;
-}
-interface Evidence {
-  id: string;
-  chainId: string;
-  partyId: string;
-  reason: string;
-  createdAt?: string;
-}
-interface Run {
-  runId: string;
-  startedAt: string;
-  finishedAt: string | null;
-  payouts: number;
-  total: string;
-}
+type Audit = z.infer<typeof BrokerAnswers.AuditAnswer>;
+type Evidence = z.infer<typeof BrokerAnswers.EvidenceAnswer>['evidence'][number];
+type Run = z.infer<typeof BrokerAnswers.SettlementRunsAnswer>['runs'][number];
 
 const KINDS: Record<string, string> = {
   customer: 'Customers’ balances',
@@ -54,17 +36,12 @@ function Admin({ broker }: { broker: string }) {
   const [error, setError] = useState<string | null>(null);
   const load = async (t: string) => {
     try {
-      const get = async (path: string) => {
-        const res = await fetch(broker + path, { headers: { authorization: `Bearer ${t}` } });
-        const body = await res.json();
-        if (!res.ok) throw new Error(body.message ?? `the broker answered ${res.status}`);
-        return body;
-      };
+      const api = createClient(brokerApi, { url: broker, name: 'the broker', token: () => t });
       const [audit, evidence, runs, config] = await Promise.all([
-        get('/admin/audit'),
-        get('/admin/evidence'),
-        get('/admin/settlement/runs'),
-        fetch(`${broker}/config`).then((r) => r.json()),
+        api.audit({}),
+        api.evidence({}),
+        api.settlementRuns({}),
+        api.config({}),
       ]);
       sessionStorage.setItem('netpay-admin', t);
       setData({

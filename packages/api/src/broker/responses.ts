@@ -220,9 +220,28 @@ export const RedeemAnswer = z.looseObject({
   ),
 });
 
-export const AuditAnswer = z.looseObject({ ok: z.boolean(), sumOfBalances: SignedAmount });
+/** The ledger audit (§8.4): every balance equals its entries, all balances sum to zero, none negative. */
+export const AuditAnswer = z.looseObject({
+  ok: z.boolean(),
+  accounts: z.number().int(),
+  transfers: z.number().int(),
+  sumOfBalances: SignedAmount,
+  mismatched: z.array(z.looseObject({ id: z.string(), balance: SignedAmount, entries: SignedAmount })),
+  negative: z.array(z.string()),
+  totals: z.record(z.string(), SignedAmount),
+});
 export const EvidenceAnswer = z.looseObject({
-  evidence: z.array(z.looseObject({ id: z.string(), chainId: z.string() })),
+  evidence: z.array(
+    z.looseObject({
+      id: z.string(),
+      chainId: z.string(),
+      partyId: z.string(),
+      reason: z.string(),
+      conflictsWith: z.string().nullable(),
+      claim: z.unknown(),
+      createdAt: z.string(),
+    }),
+  ),
 });
 export const ChainAccountAnswer = z.looseObject({
   chainId: z.string(),
@@ -242,7 +261,17 @@ export const SettlementRunAnswer = z.looseObject({
   failed: z.number().int(),
   retrying: z.number().int(),
 });
-export const SettlementRunsAnswer = z.looseObject({ runs: z.array(z.looseObject({ runId: z.string() })) });
+export const SettlementRunsAnswer = z.looseObject({
+  runs: z.array(
+    z.looseObject({
+      runId: z.string(),
+      startedAt: z.string(),
+      finishedAt: z.string().nullable(),
+      payouts: z.number().int(),
+      total: Amount,
+    }),
+  ),
+});
 export const RotateAnswer = z.looseObject({ keyId: z.string() });
 export const ExpiryAnswer = z.looseObject({ closed: z.number().int(), refunded: Amount });
 export const RefundsRunAnswer = z.looseObject({ pending: z.number().int(), completed: z.number().int() });

@@ -238,34 +238,25 @@ async function startBroker(flags: StartFlags): Promise<void> {
 async function invite(flags: InviteFlags): Promise<void> {
   const token = process.env.NETPAY_ADMIN_TOKEN?.trim();
   if (!token) throw new CliError("set NETPAY_ADMIN_TOKEN to the broker's admin token");
-  const { randomUUID } = await import('node:crypto');
-  const body = {
-    kind: flags.kind,
-    expiresInSeconds: flags.expires,
-    ...(flags.id ? { partyId: flags.id } : {}),
-  };
-  const res = await fetch(`${flags.broker.replace(/\/+$/, '')}/admin/invitations`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      'idempotency-key': randomUUID(),
-    },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  }).catch((e: unknown) => {
-    throw new CliError(`cannot reach the broker at ${flags.broker}: ${(e as Error).message}`);
-  });
-  const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok) throw new CliError(`the broker refused: ${String(answer.message ?? res.statusText)}`);
+  const { brokerApi, createClient } = await import('@netpay/api');
+  const broker = createClient(brokerApi, { url: flags.broker, name: 'the broker', token: () => token });
+  const answer = await broker
+    .invite({
+      body: { kind: flags.kind, expiresInSeconds: flags.expires, ...(flags.id ? { partyId: flags.id } : {}) },
+    })
+    .catch((e: Error) => {
+      throw new CliError(
+        (e as { status?: number }).status === 503 ? e.message : `the broker refused: ${e.message}`,
+      );
+    });
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(answer)}\n`);
     return;
   }
-  const who = answer.partyId ? `the ${flags.kind} ${String(answer.partyId)}` : `one ${flags.kind} (any id)`;
+  const who = answer.partyId ? `the ${flags.kind} ${answer.partyId}` : `one ${flags.kind} (any id)`;
   process.stdout.write(
-    `Invitation for ${who}, usable once until ${String(answer.expiresAt)}:\n  ${String(answer.token)}\n` +
-      `Start the vendor with: netpay vendor start … --invite ${String(answer.token)}\n`,
+    `Invitation for ${who}, usable once until ${answer.expiresAt}:\n  ${answer.token}\n` +
+      `Start the vendor with: netpay vendor start … --invite ${answer.token}\n`,
   );
 }
 
