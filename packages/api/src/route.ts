@@ -78,3 +78,21 @@ export function fillPath(path: string, params: Readonly<Record<string, unknown>>
     return encodeURIComponent(String(v));
   });
 }
+
+/**
+ * A contract's operations as OpenAPI names them (`GET /accounts/{id}`), sorted, without hidden routes: what
+ * a service's /docs/json must list, no more and no less.
+ */
+export function operationsOf(contract: Readonly<Record<string, Route>>): string[] {
+  return Object.values(contract)
+    .filter((r) => !r.hidden)
+    .map((r) => `${r.method} ${r.path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}')}`)
+    .sort();
+}
+
+/** The operations an OpenAPI document lists (`GET /accounts/{id}`), sorted. */
+export function operationsIn(doc: { paths?: Record<string, Record<string, unknown>> }): string[] {
+  return Object.entries(doc.paths ?? {})
+    .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
+    .sort();
+}
