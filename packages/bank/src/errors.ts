@@ -1,4 +1,4 @@
-import { errorFactory } from '@netpay/service';
+import { errorRegistry } from '@netpay/protocol';
 
 /**
  * Every expected failure of the bank, with its HTTP status. A new code without a status fails to compile.
@@ -19,4 +19,4 @@ export const BANK_ERROR_STATUS = {
 
 export type BankErrorCode = keyof typeof BANK_ERROR_STATUS;
 
-export const bankError = errorFactory<BankErrorCode>(BANK_ERROR_STATUS);
+export const bankError = errorRegistry<BankErrorCode>(BANK_ERROR_STATUS);

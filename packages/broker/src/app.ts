@@ -8,11 +8,11 @@ import {
   formatAmount,
   fromBase64url,
   money,
+  NetPayError,
   parseAmount,
   parseMinor,
 } from '@netpay/protocol';
 import {
-  AppError,
   createServiceApp,
   type IdempotentResult,
   idempotent,
@@ -426,7 +426,7 @@ export function createBroker(options: BrokerOptions) {
         return reply.redirect(r.redirect, 303);
       } catch (e) {
         // A person at the form sees the page again with what went wrong.
-        if (!(e instanceof AppError) || e.status >= 500) throw e;
+        if (!(e instanceof NetPayError) || (e.status ?? 500) >= 500) throw e;
         const again = b.deviceId && e.code !== 'code_expired' && e.code !== 'too_many_attempts';
         return page({ status: e.status, error: e.message, ...(again ? { deviceId: b.deviceId } : {}) });
       }

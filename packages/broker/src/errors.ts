@@ -1,5 +1,4 @@
-import { PROTOCOL_ERROR_CODES, type ProtocolErrorCode, serviceStatus } from '@netpay/protocol';
-import { errorFactory } from '@netpay/service';
+import { errorRegistry, PROTOCOL_ERROR_CODES, type ProtocolErrorCode, serviceStatus } from '@netpay/protocol';
 
 /** A failed protocol check is answered with the protocol code itself (docs/protocol.md §10: 402 → 422). */
 const PROTOCOL_AT_BROKER = Object.fromEntries(
@@ -46,4 +45,4 @@ export const BROKER_ERROR_STATUS = {
 } as const;
 
 export type BrokerErrorCode = keyof typeof BROKER_ERROR_STATUS;
-export const fail = errorFactory<BrokerErrorCode>(BROKER_ERROR_STATUS);
+export const fail = errorRegistry<BrokerErrorCode>(BROKER_ERROR_STATUS);

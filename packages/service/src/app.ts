@@ -1,5 +1,6 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
+import { NetPayError } from '@netpay/protocol';
 import Fastify, { type FastifyError } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
@@ -11,7 +12,7 @@ import {
 import type { LoggerOptions } from 'pino';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
-import { AppError, type ErrorBody } from './errors.ts';
+import type { ErrorBody } from './errors.ts';
 
 export interface AppOptions {
   readonly title: string;
@@ -101,7 +102,7 @@ export function createServiceApp(options: AppOptions) {
 
   app.setErrorHandler((error: FastifyError, req, reply) => {
     const send = (status: number, body: ErrorBody) => reply.status(status).send(body);
-    if (error instanceof AppError) {
+    if (error instanceof NetPayError && error.status !== undefined) {
       // An error that says when to try again (rate limits, live leases) says it in the header too.
       const retryAfter = error.details?.retryAfter;
       if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));

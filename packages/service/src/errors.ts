@@ -1,25 +1,28 @@
-/**
- * Expected failures of a service, thrown from handlers and turned into `{ code, message }` JSON with the
- * status. Each service keeps its own closed set of codes mapped by a `Record<Code, number>`, so a new code
- * without a status fails to compile.
- */
-export class AppError extends Error {
-  override readonly name = 'AppError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: Record<string, unknown>,
-  ) {
-    super(message);
-  }
-}
+import { errorRegistry } from '@netpay/protocol';
 
-/** Builds a thrower for one service's codes: `fail('insufficient_funds', 'balance 3 < 5')`. */
-export function errorFactory<Code extends string>(statuses: Record<Code, number>) {
-  return (code: Code, message: string, details?: Record<string, unknown>) =>
-    new AppError(statuses[code], code, message, details);
-}
+/**
+ * The codes every NetPay service answers with, whatever its domain (docs/broker.md §15.2), and their HTTP
+ * statuses. A service's own codes live in its own registry (broker, bank); all are NetPayErrors, turned
+ * into `{ code, message, details? }` with the status by the service app's error handler.
+ */
+export const SERVICE_ERROR_STATUS = {
+  bad_request: 400,
+  bad_json: 400,
+  body_too_large: 413,
+  unsupported_media_type: 415,
+  not_found: 404,
+  internal: 500,
+  idempotency_key_required: 400,
+  idempotency_conflict: 409,
+  request_in_progress: 409,
+  signature_missing: 401,
+  signature_invalid: 401,
+  signature_expired: 401,
+  unknown_signer: 401,
+} as const satisfies Record<string, number>;
+
+export type ServiceErrorCode = keyof typeof SERVICE_ERROR_STATUS;
+export const serviceError = errorRegistry<ServiceErrorCode>(SERVICE_ERROR_STATUS);
 
 export interface ErrorBody {
   code: string;

@@ -1,7 +1,7 @@
 import { IdempotencyKeySchema } from '@netpay/api';
 import type { Db, Migration, Queryable } from '@netpay/db';
 import { canonicalJson, sha256, toHex, utf8 } from '@netpay/protocol';
-import { AppError } from './errors.ts';
+import { serviceError } from './errors.ts';
 
 export const IDEMPOTENCY_MIGRATION: Migration = {
   id: '20261126_0000_idempotency_keys',
@@ -40,8 +40,7 @@ interface KeyArgs {
 export function requireIdempotencyKey(key: string | undefined): string {
   const parsed = IdempotencyKeySchema.safeParse(key);
   if (!parsed.success) {
-    throw new AppError(
-      400,
+    throw serviceError(
       'idempotency_key_required',
       'send an Idempotency-Key header of 8–128 printable characters',
     );
@@ -71,10 +70,10 @@ async function claimKey<T>(
     [args.scope, key],
   );
   if (!row || row.request_hash !== hash) {
-    throw new AppError(409, 'idempotency_conflict', 'this Idempotency-Key was used with a different request');
+    throw serviceError('idempotency_conflict', 'this Idempotency-Key was used with a different request');
   }
   if (inFlightIsError && row.status === 0) {
-    throw new AppError(409, 'request_in_progress', 'a request with this Idempotency-Key is still running');
+    throw serviceError('request_in_progress', 'a request with this Idempotency-Key is still running');
   }
   return { status: row.status, body: row.response, replayed: true };
 }

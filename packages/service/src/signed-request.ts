@@ -8,7 +8,7 @@ import {
   toBase64url,
   utf8,
 } from '@netpay/protocol';
-import { AppError } from './errors.ts';
+import { serviceError } from './errors.ts';
 
 /**
  * Signed requests between NetPay parties (docs/signed-requests.md). A vendor or peer signs each request to
@@ -62,7 +62,7 @@ function header(h: IncomingSignedRequest['headers'], name: string): string | und
 }
 
 /**
- * Checks a signed request and returns the signer's id. Throws a 401 AppError (`signature_missing`,
+ * Checks a signed request and returns the signer's id. Throws a 401 NetPayError (`signature_missing`,
  * `signature_invalid`, `signature_expired`, `unknown_signer`) otherwise.
  */
 export async function verifySignedRequest(
@@ -74,27 +74,22 @@ export async function verifySignedRequest(
   const ts = header(req.headers, SIGNATURE_HEADERS.timestamp);
   const sig = header(req.headers, SIGNATURE_HEADERS.signature);
   if (!keyId || !ts || !sig) {
-    throw new AppError(
-      401,
+    throw serviceError(
       'signature_missing',
       'this endpoint needs NetPay-Key-Id, NetPay-Timestamp and NetPay-Signature',
     );
   }
   if (!/^\d{1,12}$/.test(ts))
-    throw new AppError(401, 'signature_invalid', 'NetPay-Timestamp must be Unix seconds');
+    throw serviceError('signature_invalid', 'NetPay-Timestamp must be Unix seconds');
   const timestamp = Number(ts);
   if (Math.abs(timestamp - nowSeconds) > MAX_REQUEST_SKEW_SECONDS) {
-    throw new AppError(
-      401,
-      'signature_expired',
-      'NetPay-Timestamp is more than 300 s away from the server clock',
-    );
+    throw serviceError('signature_expired', 'NetPay-Timestamp is more than 300 s away from the server clock');
   }
   const key = await lookupKey(keyId);
-  if (!key) throw new AppError(401, 'unknown_signer', `no key is registered for ${keyId}`);
+  if (!key) throw serviceError('unknown_signer', `no key is registered for ${keyId}`);
   const signature = fromBase64url(sig);
   if (!signature || !cryptoBackend.ed25519Verify(signature, signedBytes(req, timestamp), key)) {
-    throw new AppError(401, 'signature_invalid', 'the request signature does not verify');
+    throw serviceError('signature_invalid', 'the request signature does not verify');
   }
   return keyId;
 }

@@ -27,6 +27,7 @@ import {
   type Ed25519Signer,
   fromBase64url,
   money,
+  NetPayError,
   type PayeeShare,
   signMessage,
   type Touchstone,
@@ -35,7 +36,6 @@ import {
   verifyPayment,
   verifyTouchstone,
 } from '@netpay/protocol';
-import { AppError } from '@netpay/service';
 import { createBroker } from '../../src/app.ts';
 import { auditLedger } from '../../src/ledger/ledger.ts';
 import { BROKER_MIGRATIONS } from '../../src/migrations.ts';
@@ -160,7 +160,7 @@ function must(cond: unknown, message: () => string): asserts cond {
 
 const text = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x));
 const describeError = (e: unknown) =>
-  e instanceof AppError
+  e instanceof NetPayError
     ? `${e.code}: ${e.message}`
     : e instanceof Error
       ? `${e.name}: ${e.message}`
@@ -594,13 +594,13 @@ export async function createSim(options: ModelOptions) {
       error = e;
     }
     must(
-      code === '*' || (error instanceof AppError && error.code === code),
+      code === '*' || (error instanceof NetPayError && error.code === code),
       () => `${what}: expected ${code}, got ${describeError(error)}`,
     );
     if (details)
       must(
-        error instanceof AppError && text(error.details) === text(details),
-        () => `${what}: ${code} with details ${text((error as AppError).details)}, model ${text(details)}`,
+        error instanceof NetPayError && text(error.details) === text(details),
+        () => `${what}: ${code} with details ${text((error as NetPayError).details)}, model ${text(details)}`,
       );
     must((await fingerprint()) === before, () => `${what}: refused (${code}) but the state changed`);
 
@@ -610,7 +610,7 @@ export async function createSim(options: ModelOptions) {
 
   function expectError(e: unknown, code: string, what: string) {
     must(
-      e instanceof AppError && e.code === code,
+      e instanceof NetPayError && e.code === code,
       () => `${what}: expected ${code}, got ${describeError(e)}`,
     );
   }
@@ -2804,7 +2804,7 @@ export async function createSim(options: ModelOptions) {
           : 'survived',
     );
     must(
-      !(outcome instanceof Error) || outcome instanceof SimulatedCrash || outcome instanceof AppError,
+      !(outcome instanceof Error) || outcome instanceof SimulatedCrash || outcome instanceof NetPayError,
       () => `${kind} under a crash failed with ${describeError(outcome)}`,
     );
     if (single) {
