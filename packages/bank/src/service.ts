@@ -11,6 +11,7 @@ import {
   invariant,
   MAX_MINOR,
   currency as makeCurrency,
+  NetPayError,
   randomBytes,
   sha256,
   toBase64url,
@@ -327,14 +328,10 @@ export function createBankService(deps: BankServiceDeps): BankService {
   };
 }
 
-/** The bank's stored data does not fit how it is being started (e.g. another currency). */
-export class BankConfigError extends Error {
-  override readonly name = 'BankConfigError';
-}
-
 /**
  * Records the bank's currency on first start and refuses to run an existing bank in another one, which
- * would silently reinterpret every balance.
+ * would silently reinterpret every balance: a NetPayError `bank_config` (the stored data does not fit how
+ * the bank is being started).
  */
 export async function claimCurrency(db: Db, cur: Currency): Promise<void> {
   const value = `${cur.code}/${cur.exponent}`;
@@ -344,7 +341,8 @@ export async function claimCurrency(db: Db, cur: Currency): Promise<void> {
   );
   const [row] = await db.query<{ value: string }>(`SELECT value FROM bank_settings WHERE key = 'currency'`);
   if (row?.value !== value) {
-    throw new BankConfigError(
+    throw new NetPayError(
+      'bank_config',
       `this bank's data is kept in ${row?.value ?? '?'}; it cannot be started with ${value}`,
     );
   }

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
+import { brokerApi as B, type Route } from '@netpay/api';
 import type { Db } from '@netpay/db';
 import {
   randomBytes as cryptoRandom,
@@ -18,14 +19,15 @@ import {
   idempotent,
   idempotentCall,
   originalBody,
+  type RouteRequest,
   requireIdempotencyKey,
   SIGNATURE_HEADERS,
+  serve,
   verifySignedRequest,
 } from '@netpay/service';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { LoggerOptions } from 'pino';
-import type { z } from 'zod';
 import { createAccountService } from './accounts/service.ts';
 import type { Bank } from './bank.ts';
 import { type BrokerConfig, type BrokerConfigInput, parseBrokerConfig } from './config.ts';
@@ -38,7 +40,6 @@ import { auditLedger, createLedger, customerAccount } from './ledger/ledger.ts';
 import { createPartyService } from './parties/service.ts';
 import { createRedemptionService } from './redemption/service.ts';
 import { createRefundService, type RefundPending } from './refunds/service.ts';
-import * as S from './schemas.ts';
 import { createSettlementService } from './settlement/service.ts';
 import { renderAuthorizePage } from './wallet/page.ts';
 import { createWalletService } from './wallet/service.ts';
@@ -182,7 +183,7 @@ export function createBroker(options: BrokerOptions) {
   root.register(async (scoped) => {
     const app = scoped.withTypeProvider<ZodTypeProvider>();
     // Public
-    app.get('/config', async () => ({
+    serve(app, B.config, async () => ({
       brokerId: config.brokerId,
       currency: config.currency.code,
       exponent: config.currency.exponent,
@@ -192,22 +193,18 @@ export function createBroker(options: BrokerOptions) {
       feeBasisPoints: config.feeBasisPoints,
       limits: Object.fromEntries(Object.entries(config.limits).map(([k, v]) => [k, wire(v)])),
     }));
-    app.get('/keys', async () => ({ keys: await keys.list() }));
+    serve(app, B.keys, async () => ({ keys: await keys.list() }));
 
     // Customers
-    app.post('/customers', { schema: { body: S.RegisterBody } }, (req, reply) =>
+    serve(app, B.register, (req, reply) =>
       keyed(req, reply, 'register', async () => ({ status: 201, body: await accounts.register(req.body) })),
     );
-    app.post(
-      '/devices/:deviceId/verify',
-      { schema: { params: S.DeviceParams, body: S.VerifyBody } },
-      async (req) => {
-        const r = await accounts.verifyDevice({ deviceId: req.params.deviceId, code: req.body.code });
-        if (!r.ok) throw fail('code_invalid', 'the code is wrong', { attemptsLeft: r.attemptsLeft });
-        return { session: r.session };
-      },
-    );
-    app.post('/devices/:deviceId/code', { schema: { params: S.DeviceParams } }, (req, reply) =>
+    serve(app, B.verifyDevice, async (req) => {
+      const r = await accounts.verifyDevice({ deviceId: req.params.deviceId, code: req.body.code });
+      if (!r.ok) throw fail('code_invalid', 'the code is wrong', { attemptsLeft: r.attemptsLeft });
+      return { session: r.session };
+    });
+    serve(app, B.resendCode, (req, reply) =>
       keyed(req, reply, `code:${req.params.deviceId}`, async () => {
         await accounts.resendCode(req.params.deviceId);
         return { status: 202, body: { sent: true } };
@@ -215,13 +212,13 @@ export function createBroker(options: BrokerOptions) {
     );
     // Signing in (here and in device verification) creates a fresh session each time and takes no
     // Idempotency-Key: replaying the answer would mean storing bearer tokens in the clear.
-    app.post('/sessions', { schema: { body: S.LoginBody } }, async (req) => accounts.login(req.body));
-    app.delete('/sessions/current', async (req, reply) => {
+    serve(app, B.login, async (req) => accounts.login(req.body));
+    serve(app, B.logout, async (req, reply) => {
       await customer(req);
       await accounts.logout(bearer(req)!);
       reply.status(204);
     });
-    app.get('/me', async (req) => {
+    serve(app, B.me, async (req) => {
       const p = await accounts.profile(await customer(req));
       return {
         ...p,
@@ -230,26 +227,26 @@ export function createBroker(options: BrokerOptions) {
         exponent: config.currency.exponent,
       };
     });
-    app.post('/me/totp', async (req) => accounts.enrolTotp(await customer(req)));
-    app.post('/me/totp/confirm', { schema: { body: S.TotpConfirmBody } }, async (req, reply) => {
+    serve(app, B.enrolTotp, async (req) => accounts.enrolTotp(await customer(req)));
+    serve(app, B.confirmTotp, async (req, reply) => {
       const s = await customer(req);
       return keyed(req, reply, `totp:${s.customerId}`, async () => ({
         body: await accounts.confirmTotp(s, req.body.code),
       }));
     });
-    app.post('/me/load', { schema: { body: S.LoadBody } }, async (req) => {
+    serve(app, B.load, async (req) => {
       const s = await customer(req);
       const key = requireKey(req);
       const r = await issuance.load(s.customerId, { ...req.body, amount: amount(req.body.amount) }, key);
       return { movementId: r.movementId, amount: wire(r.amount), balance: wire(r.balance) };
     });
-    app.post('/me/unload', { schema: { body: S.UnloadBody } }, async (req) => {
+    serve(app, B.unload, async (req) => {
       const s = await customer(req);
       const key = requireKey(req);
       const r = await issuance.unload(s.customerId, { ...req.body, amount: amount(req.body.amount) }, key);
       return { movementId: r.movementId, amount: wire(r.amount), balance: wire(r.balance) };
     });
-    app.post('/me/chains', { schema: { body: S.BuyBody } }, async (req, reply) => {
+    serve(app, B.buy, async (req, reply) => {
       const s = await customer(req);
       const orders = req.body.chains.map((c) => ({ ...c, coinValue: amount(c.coinValue) }));
       return keyedTx(req, reply, `buy:${s.customerId}`, async (tx) => {
@@ -257,43 +254,39 @@ export function createBroker(options: BrokerOptions) {
         return { status: 201, body: { chains: r.chains, total: wire(r.total), balance: wire(r.balance) } };
       });
     });
-    app.get('/me/chains', async (req) => {
+    serve(app, B.chains, async (req) => {
       const s = await customer(req);
       return {
         chains: (await issuance.chains(s.customerId)).map((c) => ({ ...c, coinValue: wire(c.coinValue) })),
       };
     });
-    app.get('/me/chains/:chainId', { schema: { params: S.ChainIdParams } }, async (req) => {
+    serve(app, B.chain, async (req) => {
       const s = await customer(req);
       const [c] = await issuance.chains(s.customerId, req.params.chainId);
       if (!c) throw fail('chain_not_found', 'you have no such chain');
       return { ...c, coinValue: wire(c.coinValue) };
     });
-    app.post(
-      '/me/chains/:chainId/refund',
-      { schema: { params: S.ChainIdParams, body: S.RefundBody } },
-      async (req, reply) => {
-        const s = await customer(req);
-        // A pending refund (the holder's lease still runs) is answered 202 and not kept under the key:
-        // asking again, with the same key or another, continues it.
-        let pending: RefundPending | undefined;
-        try {
-          return await keyed(req, reply, `refund:${s.customerId}`, async () => {
-            const r = await refunds.refund(s.customerId, req.params.chainId, req.body.spentIndex);
-            if (r.status === 'pending') {
-              pending = r;
-              throw r;
-            }
-            return { body: { ...r, amount: wire(r.amount), balance: wire(r.balance) } };
-          });
-        } catch (e) {
-          if (!pending || e !== pending) throw e;
-          reply.header('retry-after', String(pending.retryAfter));
-          return reply.status(202).send(pending);
-        }
-      },
-    );
-    app.post('/me/transfers', { schema: { body: S.SendBody } }, async (req, reply) => {
+    serve(app, B.refund, async (req, reply) => {
+      const s = await customer(req);
+      // A pending refund (the holder's lease still runs) is answered 202 and not kept under the key:
+      // asking again, with the same key or another, continues it.
+      let pending: RefundPending | undefined;
+      try {
+        return await keyed(req, reply, `refund:${s.customerId}`, async () => {
+          const r = await refunds.refund(s.customerId, req.params.chainId, req.body.spentIndex);
+          if (r.status === 'pending') {
+            pending = r;
+            throw r;
+          }
+          return { body: { ...r, amount: wire(r.amount), balance: wire(r.balance) } };
+        });
+      } catch (e) {
+        if (!pending || e !== pending) throw e;
+        reply.header('retry-after', String(pending.retryAfter));
+        return reply.status(202).send(pending);
+      }
+    });
+    serve(app, B.send, async (req, reply) => {
       const s = await customer(req);
       return keyedTx(req, reply, `send:${s.customerId}`, async (tx) => {
         const r = await issuance.send(
@@ -305,7 +298,7 @@ export function createBroker(options: BrokerOptions) {
         return { status: 201, body: { to: r.to, amount: wire(r.amount), balance: wire(r.balance) } };
       });
     });
-    app.get('/me/statement', async (req) => {
+    serve(app, B.statement, async (req) => {
       const s = await customer(req);
       const account = customerAccount(s.customerId);
       const rows = await options.db.query<{
@@ -332,7 +325,7 @@ export function createBroker(options: BrokerOptions) {
     });
 
     // Server-side wallets (docs/broker.md §17): sign-in redirect, vendor charges, customer caps.
-    app.get('/wallet/authorize', { schema: { querystring: S.AuthorizeQuery } }, async (req, reply) => {
+    serve(app, B.authorizePage, async (req, reply) => {
       const q = req.query;
       const vendor = await wallet.vendorFor(q.vendor, q.redirect_uri);
       reply.type('text/html; charset=utf-8').header('cache-control', 'no-store');
@@ -348,7 +341,7 @@ export function createBroker(options: BrokerOptions) {
     });
     // The sign-in page posts twice: login and password (a code goes to the login, as for a new device),
     // then the code and the cap. A signed-in app posts JSON once with its session (Authorization: Bearer).
-    app.post('/wallet/authorize', { schema: { body: S.AuthorizeBody } }, async (req, reply) => {
+    serve(app, B.authorize, async (req, reply) => {
       const b = req.body;
       const form = String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
       const page = (extra: {
@@ -432,57 +425,53 @@ export function createBroker(options: BrokerOptions) {
       }
     });
     // The vendor trades the code for a token. Not keyed: replaying the answer would store the token.
-    app.post('/wallet/token', { schema: { body: S.WalletTokenBody } }, async (req) =>
+    serve(app, B.walletToken, async (req) =>
       grantWire(await wallet.exchange(await party(req), req.body.code)),
     );
-    app.post('/wallet/charges', { schema: { body: S.WalletChargeBody } }, async (req, reply) => {
+    serve(app, B.walletCharge, async (req, reply) => {
       const id = await party(req);
       return keyedTx(req, reply, `wallet-charge:${id}`, async (tx) => {
         const r = await wallet.charge(tx, id, { ...req.body, amount: amount(req.body.amount) });
         return { status: 201, body: { ...grantWire(r), amount: wire(r.amount), fee: wire(r.fee) } };
       });
     });
-    app.post('/wallet/charges/:chargeId/void', { schema: { params: S.ChargeParams } }, async (req, reply) => {
+    serve(app, B.walletVoid, async (req, reply) => {
       const id = await party(req);
       return keyedTx(req, reply, `wallet-void:${id}`, async (tx) => {
         const r = await wallet.voidCharge(tx, id, req.params.chargeId);
         return { body: { ...r, amount: wire(r.amount) } };
       });
     });
-    app.get('/me/wallet/grants', async (req) => {
+    serve(app, B.grants, async (req) => {
       const s = await customer(req);
       return { grants: (await wallet.grants(s.customerId)).map(grantWire) };
     });
-    app.put(
-      '/me/wallet/grants/:vendorId',
-      { schema: { params: S.VendorParams, body: S.CapBody } },
-      async (req) => {
-        const s = await customer(req);
-        return grantWire(
-          await wallet.setCap(
-            s.customerId,
-            req.params.vendorId,
-            amount(req.body.cap),
-            req.body.period ?? undefined,
-          ),
-        );
-      },
-    );
-    app.delete('/me/wallet/grants/:vendorId', { schema: { params: S.VendorParams } }, async (req, reply) => {
+    serve(app, B.setCap, async (req) => {
+      const s = await customer(req);
+      return grantWire(
+        await wallet.setCap(
+          s.customerId,
+          req.params.vendorId,
+          amount(req.body.cap),
+          req.body.period ?? undefined,
+        ),
+      );
+    });
+    serve(app, B.revoke, async (req, reply) => {
       const s = await customer(req);
       await wallet.revoke(s.customerId, req.params.vendorId);
       reply.status(204);
     });
 
     // Dev outbox: where device codes go when there is no SMS or e-mail provider.
-    app.get('/dev/outbox', async (req) => {
+    serve(app, B.outbox, async (req) => {
       if (!config.dev) throw fail('not_found', 'the outbox exists only in dev mode');
       const recipient = (req.query as { recipient?: string }).recipient;
       return { messages: await accounts.outbox(typeof recipient === 'string' ? recipient : undefined) };
     });
 
     // Vendors and peers (signed requests)
-    app.post('/parties', { schema: { body: S.PartyBody } }, async (req, reply) => {
+    serve(app, B.registerParty, async (req, reply) => {
       const key = fromBase64url(req.body.publicKey)!;
       const signer = await verifySignedRequest(
         { method: req.method, path: req.url, body: originalBody(req) ?? null, headers: req.headers },
@@ -496,70 +485,65 @@ export function createBroker(options: BrokerOptions) {
         body: await parties.register(req.body),
       }));
     });
-    app.get('/parties/:id', { schema: { params: S.PartyParams } }, async (req) => {
+    serve(app, B.party, async (req) => {
       const p = await parties.get(req.params.id);
       return { id: p.id, kind: p.kind, name: p.name, publicKey: p.publicKey, url: p.url };
     });
-    app.get('/parties/me/statement', async (req) => redemption.statement(await party(req)));
+    serve(app, B.partyStatement, async (req) => redemption.statement(await party(req)));
     // Directory calls: signed by the vendor, keyed, one service call each.
-    const signedRoute = <B>(
-      path: string,
-      body: z.ZodType<B>,
-      run: (partyId: string, b: B) => Promise<unknown>,
+    const signedRoute = <R extends Route>(
+      r: R,
+      run: (partyId: string, b: RouteRequest<R>['body']) => Promise<unknown>,
     ) =>
-      app.post(path, { schema: { body } }, async (req, reply) => {
+      serve(app, r, async (req, reply) => {
         const id = await party(req);
-        return keyed(req, reply, `${path}:${id}`, async () => ({ body: await run(id, req.body as B) }));
+        return keyed(req, reply, `${r.path}:${id}`, async () => ({ body: await run(id, req.body) }));
       });
-    signedRoute('/directory/claim', S.ChainRef, (id, b) => directory.claim(id, b.chainId));
-    signedRoute('/directory/handover', S.IndexBody, (id, b) => directory.handover(id, b.index));
-    signedRoute('/directory/backup', S.IndexBody, (id, b) => directory.backup(id, b.index));
-    signedRoute('/directory/takeover', S.ChainRef, (id, b) => directory.takeover(id, b.chainId));
-    app.post(
-      '/redemptions',
-      { bodyLimit: 1024 * 1024, schema: { body: S.RedeemBody } },
-      async (req, reply) => {
-        const id = await party(req);
-        return keyedTx(req, reply, `redeem:${id}`, async (tx) => ({
-          body: { results: await redemption.redeem(tx, id, req.body.claims) },
-        }));
-      },
-    );
+    signedRoute(B.claim, (id, b) => directory.claim(id, b.chainId));
+    signedRoute(B.handover, (id, b) => directory.handover(id, b.index));
+    signedRoute(B.backup, (id, b) => directory.backup(id, b.index));
+    signedRoute(B.takeover, (id, b) => directory.takeover(id, b.chainId));
+    serve(app, B.redeem, async (req, reply) => {
+      const id = await party(req);
+      return keyedTx(req, reply, `redeem:${id}`, async (tx) => ({
+        body: { results: await redemption.redeem(tx, id, req.body.claims) },
+      }));
+    });
 
     // Operators
-    app.get('/admin/audit', async (req) => {
+    serve(app, B.audit, async (req) => {
       admin(req);
       return auditLedger(options.db);
     });
-    app.get('/admin/evidence', async (req) => {
+    serve(app, B.evidence, async (req) => {
       admin(req);
       return { evidence: await redemption.evidence() };
     });
-    app.get('/admin/chains/:chainId', { schema: { params: S.ChainIdParams } }, async (req) => {
+    serve(app, B.chainAccount, async (req) => {
       admin(req);
       const account = await redemption.chainAccount(req.params.chainId);
       if (!account) throw fail('chain_not_found', `no chain ${req.params.chainId}`);
       return account;
     });
     // Operator jobs: admin token, keyed, one service call each.
-    const adminJob = (path: string, run: () => Promise<unknown>) =>
-      app.post(path, async (req, reply) => {
+    const adminJob = (r: Route, run: () => Promise<unknown>) =>
+      serve(app, r, async (req, reply) => {
         admin(req);
-        return keyed(req, reply, path, async () => ({ body: await run() }));
+        return keyed(req, reply, r.path, async () => ({ body: await run() }));
       });
-    adminJob('/admin/settlement/run', () => settlement.run());
-    adminJob('/admin/keys/rotate', async () => ({ keyId: (await keys.rotate()).keyId }));
-    adminJob('/admin/expiry/run', () => refunds.closeExpired());
-    adminJob('/admin/refunds/run', () => refunds.completePending());
-    adminJob('/admin/reconcile', () => issuance.reconcile());
-    app.post('/admin/invitations', { schema: { body: S.InvitationBody } }, async (req, reply) => {
+    adminJob(B.settle, () => settlement.run());
+    adminJob(B.rotateKey, async () => ({ keyId: (await keys.rotate()).keyId }));
+    adminJob(B.expire, () => refunds.closeExpired());
+    adminJob(B.completeRefunds, () => refunds.completePending());
+    adminJob(B.reconcile, () => issuance.reconcile());
+    serve(app, B.invite, async (req, reply) => {
       admin(req);
       return keyed(req, reply, '/admin/invitations', async () => ({
         status: 201,
         body: await parties.invite(req.body),
       }));
     });
-    app.get('/admin/settlement/runs', async (req) => {
+    serve(app, B.settlementRuns, async (req) => {
       admin(req);
       return { runs: await settlement.runs() };
     });

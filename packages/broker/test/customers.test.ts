@@ -1,3 +1,4 @@
+import { brokerApi, operationsIn, operationsOf } from '@netpay/api';
 import { TEST_DATABASES } from '@netpay/db/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../src/accounts/totp.ts';
@@ -223,8 +224,10 @@ for (const kind of TEST_DATABASES) {
       expect((await w.call('GET', '/healthz')).body).toEqual({ status: 'ok' });
       const spec = await w.call('GET', '/docs/json');
       expect(spec.body.openapi).toMatch(/^3\./);
-      expect(Object.keys(spec.body.paths)).toEqual(
-        expect.arrayContaining(['/customers', '/me/chains', '/redemptions']),
+      // The document lists exactly the contract's routes (@netpay/api brokerApi), no more and no less.
+      expect(operationsIn(spec.body)).toEqual(operationsOf(brokerApi));
+      expect(operationsOf(brokerApi)).toEqual(
+        expect.arrayContaining(['POST /customers', 'POST /redemptions']),
       );
       const metrics = await fetch(`${w.url}/metrics`).then((r) => r.text());
       expect(metrics).toContain('http_requests_total');

@@ -1,4 +1,4 @@
-import { CliError } from './errors.ts';
+import { cliError } from './errors.ts';
 import { DatabaseUrlSchema, redactUrl } from './options.ts';
 
 /** Graceful stop for long-running commands: the first SIGINT or SIGTERM closes services cleanly. */
@@ -34,11 +34,9 @@ export function databaseFromEnv(dataFlag: string | undefined): string | undefine
   const envUrl = process.env.DATABASE_URL?.trim() || undefined;
   if (envUrl === undefined) return undefined;
   const parsed = DatabaseUrlSchema.safeParse(envUrl);
-  if (!parsed.success) throw new CliError(parsed.error.issues[0]?.message ?? 'DATABASE_URL is malformed');
+  if (!parsed.success) throw cliError(parsed.error.issues[0]?.message ?? 'DATABASE_URL is malformed');
   if (dataFlag !== undefined) {
-    throw new CliError(
-      '--data is the embedded database folder; unset DATABASE_URL to use it, or drop --data',
-    );
+    throw cliError('--data is the embedded database folder; unset DATABASE_URL to use it, or drop --data');
   }
   return parsed.data;
 }
@@ -51,32 +49,30 @@ export interface StartContext {
   readonly databaseUrl?: string | undefined;
 }
 
-/** Turns what the user can fix (port taken, database unreachable, bad config) into a CliError. */
+/** Turns what the user can fix (port taken, database unreachable, bad config) into a cli_usage NetPayError. */
 export function explainStartError(e: unknown, c: StartContext): unknown {
   const code = (e as { code?: unknown })?.code;
   const message = e instanceof Error ? e.message : String(e);
   const where = `${c.host}:${c.port}`;
-  if (code === 'EADDRINUSE')
-    return new CliError(`${where} is already in use (try another --port, or --port 0)`);
+  if (code === 'EADDRINUSE') return cliError(`${where} is already in use (try another --port, or --port 0)`);
   if (code === 'EACCES' && (e as { syscall?: unknown }).syscall === 'listen') {
-    return new CliError(`no permission to listen on ${where} (ports below 1024 need privileges)`);
+    return cliError(`no permission to listen on ${where} (ports below 1024 need privileges)`);
   }
   if (
     code === 'EADDRNOTAVAIL' ||
     (code === 'ENOTFOUND' && (e as { syscall?: unknown }).syscall === 'getaddrinfo' && !c.databaseUrl)
   ) {
-    return new CliError(`cannot listen on ${c.host}: no such local address`);
+    return cliError(`cannot listen on ${c.host}: no such local address`);
   }
-  if (/ConfigError$/.test((e as Error)?.name ?? '') || /\bconfig: /.test(message))
-    return new CliError(message);
+  if (/ConfigError$/.test((e as Error)?.name ?? '') || /\bconfig: /.test(message)) return cliError(message);
   if (c.databaseUrl !== undefined) {
-    return new CliError(`cannot use the PostgreSQL database at ${redactUrl(c.databaseUrl)}: ${message}`);
+    return cliError(`cannot use the PostgreSQL database at ${redactUrl(c.databaseUrl)}: ${message}`);
   }
   if (
     typeof code === 'string' &&
     ['EACCES', 'EPERM', 'ENOENT', 'ENOTDIR', 'EROFS', 'ENOSPC', 'EEXIST'].includes(code)
   ) {
-    return new CliError(`cannot use the data folder ${c.data ?? `./.netpay/${c.service}`}: ${message}`);
+    return cliError(`cannot use the data folder ${c.data ?? `./.netpay/${c.service}`}: ${message}`);
   }
   return e;
 }

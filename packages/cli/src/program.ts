@@ -1,6 +1,6 @@
+import { NetPayError } from '@netpay/protocol';
 import { Command, CommanderError } from 'commander';
 import { COMMAND_GROUPS } from './commands/index.ts';
-import { CliError } from './errors.ts';
 
 export const VERSION = '0.1.0';
 
@@ -35,7 +35,7 @@ Examples:
 }
 
 /**
- * Runs the CLI and returns the exit code. User mistakes (CliError, bad flags) print one line; any other
+ * Runs the CLI and returns the exit code. User mistakes and refusals (NetPayErrors, bad flags) print one line; any other
  * error is a bug and prints its stack.
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
@@ -45,9 +45,10 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode; // commander has printed help or the error already
-    if (e instanceof CliError) {
+    if (e instanceof NetPayError) {
       io.err(`netpay: ${e.message}\n`);
-      return e.exitCode;
+      const code = e.details?.exitCode;
+      return typeof code === 'number' ? code : 1;
     }
     io.err(`netpay: unexpected error (a bug; please report it)\n${(e as Error)?.stack ?? String(e)}\n`);
     return 70;

@@ -3,8 +3,9 @@ import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { isNetPayError } from '@netpay/protocol';
 import type { WalletState } from './state.ts';
-import { parseStoredState, type WalletStorage, WalletStorageError } from './storage.ts';
+import { parseStoredState, storageError, type WalletStorage } from './storage.ts';
 
 export * from './index.ts';
 
@@ -49,12 +50,12 @@ export function fileStorage(dir: string, options: { passphrase?: string } = {}):
     try {
       outer = JSON.parse(text);
     } catch {
-      throw new WalletStorageError(`${file} is not valid JSON`);
+      throw storageError(`${file} is not valid JSON`);
     }
     if (outer.format !== ENCRYPTED) return text;
-    if (!options.passphrase) throw new WalletStorageError(`${file} is encrypted: give the passphrase`);
+    if (!options.passphrase) throw storageError(`${file} is encrypted: give the passphrase`);
     const { kdf, iv, tag, data } = outer;
-    if (!kdf || !iv || !tag || !data) throw new WalletStorageError(`${file} is damaged`);
+    if (!kdf || !iv || !tag || !data) throw storageError(`${file} is damaged`);
     const key = scryptSync(options.passphrase, Buffer.from(kdf.salt, 'base64url'), 32, {
       N: kdf.N,
       r: kdf.r,
@@ -66,7 +67,7 @@ export function fileStorage(dir: string, options: { passphrase?: string } = {}):
       d.setAuthTag(Buffer.from(tag, 'base64url'));
       return Buffer.concat([d.update(Buffer.from(data, 'base64url')), d.final()]).toString('utf8');
     } catch {
-      throw new WalletStorageError('wrong passphrase (or the wallet file was changed)');
+      throw storageError('wrong passphrase (or the wallet file was changed)');
     }
   };
   return {
@@ -76,14 +77,14 @@ export function fileStorage(dir: string, options: { passphrase?: string } = {}):
         text = readFileSync(file, 'utf8');
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw new WalletStorageError(`cannot read ${file}: ${(e as Error).message}`);
+        throw storageError(`cannot read ${file}: ${(e as Error).message}`);
       }
       const inner = unseal(text);
       try {
         return parseStoredState(JSON.parse(inner), file);
       } catch (e) {
-        if (e instanceof WalletStorageError) throw e;
-        throw new WalletStorageError(`${file} is not valid JSON`);
+        if (isNetPayError(e, 'wallet_storage')) throw e;
+        throw storageError(`${file} is not valid JSON`);
       }
     },
     async save(state: WalletState) {

@@ -4,13 +4,13 @@ import {
   fromBase64url,
   HEADERS,
   money,
+  NetPayError,
   type Receipt,
   type Terms,
   TermsSchema,
   verifyMessageSignature,
   walletCookieName,
 } from '@netpay/protocol';
-import { WalletError } from './broker-api.ts';
 import { KeptRequestSchema, type PaymentRecord } from './state.ts';
 import type { Wallet } from './wallet.ts';
 
@@ -56,8 +56,12 @@ export interface PaidInfo {
   readonly signature?: 'valid' | 'invalid' | 'missing';
 }
 
-/** Why payFetch did not pay: `code` is one of the policy or wallet codes, `terms` what was asked. */
-export class PaymentDeclined extends WalletError {}
+/**
+ * Why payFetch did not pay: a NetPayError with status 402, `code` one of the policy or wallet codes, and
+ * `details.terms` what was asked (when there were terms).
+ */
+export const paymentDeclined = (code: string, message: string, terms?: Terms) =>
+  new NetPayError(code, message, { status: 402, ...(terms ? { details: { terms } } : {}) });
 
 /**
  * A drop-in `fetch` that pays NetPay vendors: on a 402 with NetPay terms it checks the price against the
@@ -77,13 +81,13 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
   async function check(terms: Terms, url: string) {
     const cur = await wallet.currency();
     if (terms.currency !== cur.code || terms.exponent !== cur.exponent)
-      throw new PaymentDeclined(
+      throw paymentDeclined(
         'wrong_currency',
         `${url} asks for ${terms.currency}; this wallet holds ${cur.code}`,
       );
     const brokerOk = terms.brokers.some((b) => b.url.replace(/\/+$/, '') === wallet.brokerUrl);
     if (!brokerOk && !options.serverWallet)
-      throw new PaymentDeclined(
+      throw paymentDeclined(
         'broker_not_accepted',
         `${terms.vendorId} does not take coins from ${wallet.brokerUrl}`,
       );
@@ -91,12 +95,7 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
     const p = options.policy ?? {};
     const f = (m: bigint) => formatAmount(money(m, cur));
     const refuse = (code: string, what: string, limit: bigint) =>
-      new PaymentDeclined(
-        code,
-        `${url} costs ${f(price)} ${cur.code}: over ${what} of ${f(limit)}`,
-        402,
-        terms,
-      );
+      paymentDeclined(code, `${url} costs ${f(price)} ${cur.code}: over ${what} of ${f(limit)}`, terms);
     if (p.maxPerRequest !== undefined && price > p.maxPerRequest)
       throw refuse('over_max_price', 'the most per request', p.maxPerRequest);
     const perVendor = vendorLimit(terms.vendorId);
@@ -105,12 +104,7 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
     if (p.maxPerDay !== undefined && wallet.spentToday('*') + price > p.maxPerDay)
       throw refuse('over_daily_limit', "today's limit", p.maxPerDay);
     if (p.ask && !(await p.ask(terms, url)))
-      throw new PaymentDeclined(
-        'declined',
-        `the payment of ${price} to ${terms.vendorId} was declined`,
-        402,
-        terms,
-      );
+      throw paymentDeclined('declined', `the payment of ${price} to ${terms.vendorId} was declined`, terms);
   }
 
   async function termsOf(res: Response): Promise<Terms | undefined> {
@@ -146,7 +140,7 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
       ...(init?.body == null ? {} : { body: init.body }),
     });
     if (!kept.success)
-      throw new PaymentDeclined(
+      throw paymentDeclined(
         'request_not_kept',
         'this request cannot be paid: a wallet keeps a paid request to send it again (text body up to 64 KiB, headers up to 8 KiB each)',
       );
@@ -158,9 +152,7 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
   async function receiptSignature(receipt: Receipt | undefined, vendorId: string) {
     if (!receipt?.sig) return 'missing' as const;
     if (!vendorKeys.has(vendorId)) {
-      const party = await wallet.api
-        .call('party', 'GET', `/parties/${encodeURIComponent(vendorId)}`)
-        .catch(() => undefined);
+      const party = await wallet.api.party({ params: { id: vendorId } }).catch(() => undefined);
       vendorKeys.set(vendorId, party ? fromBase64url(party.publicKey) : undefined);
     }
     const key = vendorKeys.get(vendorId);
@@ -189,7 +181,7 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
       );
     } catch (e) {
       // Unknown whether it arrived: the payment stays in flight; `recover` sends it again later.
-      throw new WalletError(
+      throw new NetPayError(
         'vendor_unreachable',
         `cannot reach ${new URL(url).origin}: ${(e as Error).message}`,
       );
@@ -231,14 +223,14 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
     const existing = wallet.serverGrant(origin);
     if (existing) return existing;
     if (!terms.wallet)
-      throw new PaymentDeclined('no_server_wallet', `${terms.vendorId} does not take server-side wallets`);
+      throw paymentDeclined('no_server_wallet', `${terms.vendorId} does not take server-side wallets`);
     const token = wallet.sessionToken;
-    if (!token) throw new WalletError('not_signed_in', 'sign in first (netpay wallet login)');
+    if (!token) throw new NetPayError('not_signed_in', 'sign in first (netpay wallet login)');
     const toBroker = await base(terms.wallet.signIn, { redirect: 'manual' });
     const page = new URL(toBroker.headers.get('location') ?? '', terms.wallet.signIn);
     // The vendor ties the callback to this client with a state cookie: send it back there.
     const stateCookie = (toBroker.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    const authorize = await wallet.api.call('authorize', 'POST', '/wallet/authorize', {
+    const authorize = await wallet.api.authorize({
       token,
       body: {
         vendor: page.searchParams.get('vendor') ?? terms.vendorId,
@@ -252,7 +244,7 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
     const cookie = (back.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     // The vendor's grant cookie, with a token (not its sign-in state cookie).
     if (!cookie.startsWith(`${walletCookieName(terms.vendorId)}=`) || cookie.endsWith('='))
-      throw new WalletError(
+      throw new NetPayError(
         'server_wallet_sign_in',
         `${terms.vendorId} did not finish the wallet sign-in (${back.status})`,
       );
@@ -309,7 +301,7 @@ export function createPayFetch(wallet: Wallet, options: PayFetchOptions = {}) {
         first = await base(url, init);
       } catch (e) {
         // Nothing was paid: say which shop, in the wallet's terms.
-        throw new WalletError(
+        throw new NetPayError(
           'vendor_unreachable',
           `cannot reach ${new URL(url).origin}: ${(e as Error).message}`,
         );

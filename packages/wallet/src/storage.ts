@@ -1,3 +1,4 @@
+import { NetPayError } from '@netpay/protocol';
 import { type WalletState, WalletStateSchema } from './state.ts';
 
 /**
@@ -15,9 +16,8 @@ export interface WalletStorage {
   lock?<T>(fn: () => Promise<T>): Promise<T>;
 }
 
-export class WalletStorageError extends Error {
-  override readonly name = 'WalletStorageError';
-}
+/** A wallet document that cannot be read or written: code `wallet_storage`, the message says why. */
+export const storageError = (message: string) => new NetPayError('wallet_storage', message);
 
 /** Checks a stored document (any version this code knows) and returns it, or says what is wrong. */
 export function parseStoredState(data: unknown, where: string): WalletState {
@@ -25,10 +25,8 @@ export function parseStoredState(data: unknown, where: string): WalletState {
   if (!parsed.success) {
     const version = (data as { format?: unknown })?.format;
     if (typeof version === 'number' && version > 1)
-      throw new WalletStorageError(
-        `${where} was written by a newer wallet (format ${version}); upgrade netpay`,
-      );
-    throw new WalletStorageError(
+      throw storageError(`${where} was written by a newer wallet (format ${version}); upgrade netpay`);
+    throw storageError(
       `${where} is not a NetPay wallet: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`,
     );
   }
@@ -68,14 +66,13 @@ export function indexedDbStorage(
   factory: IDBFactory = globalThis.indexedDB,
   locks: LockManager | undefined = globalThis.navigator?.locks,
 ): WalletStorage {
-  if (!factory) throw new WalletStorageError('this environment has no IndexedDB');
+  if (!factory) throw storageError('this environment has no IndexedDB');
   const open = () =>
     new Promise<IDBDatabase>((resolve, reject) => {
       const req = factory.open(name, 1);
       req.onupgradeneeded = () => req.result.createObjectStore('wallet');
       req.onsuccess = () => resolve(req.result);
-      req.onerror = () =>
-        reject(new WalletStorageError(`cannot open IndexedDB ${name}: ${req.error?.message}`));
+      req.onerror = () => reject(storageError(`cannot open IndexedDB ${name}: ${req.error?.message}`));
     });
   let db: Promise<IDBDatabase> | undefined;
   const run = async <T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest<T>) => {
@@ -84,9 +81,8 @@ export function indexedDbStorage(
     const req = fn(tx.objectStore('wallet'));
     return new Promise<T>((resolve, reject) => {
       tx.oncomplete = () => resolve(req.result);
-      tx.onerror = () => reject(new WalletStorageError(`IndexedDB ${name}: ${tx.error?.message}`));
-      tx.onabort = () =>
-        reject(new WalletStorageError(`IndexedDB ${name}: ${tx.error?.message ?? 'aborted'}`));
+      tx.onerror = () => reject(storageError(`IndexedDB ${name}: ${tx.error?.message}`));
+      tx.onabort = () => reject(storageError(`IndexedDB ${name}: ${tx.error?.message ?? 'aborted'}`));
     });
   };
   return {

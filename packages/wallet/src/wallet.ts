@@ -4,6 +4,7 @@ import {
   formatAmount,
   currency as makeCurrency,
   money,
+  NetPayError,
   type Payment,
   randomBytes,
   toBase64url,
@@ -12,7 +13,7 @@ import {
   type BrokerApi,
   createBrokerApi,
   type GrantPeriod,
-  WalletError,
+  grantFromWire,
   type WalletGrant,
 } from './broker-api.ts';
 import { emptyState, type PaymentRecord, type StoredChain, type WalletState } from './state.ts';
@@ -61,9 +62,9 @@ export async function openWallet(o: OpenWalletOptions) {
   const clock = o.clock ?? Date.now;
   const stored = await o.storage.load();
   if (!stored && !o.brokerUrl)
-    throw new WalletError('no_wallet', 'there is no wallet here yet: give the broker URL to create one');
+    throw new NetPayError('no_wallet', 'there is no wallet here yet: give the broker URL to create one');
   if (stored && o.brokerUrl && stored.brokerUrl.replace(/\/+$/, '') !== o.brokerUrl.replace(/\/+$/, '')) {
-    throw new WalletError(
+    throw new NetPayError(
       'wrong_broker',
       `this wallet belongs to the broker at ${stored.brokerUrl}, not ${o.brokerUrl}; use another wallet folder`,
     );
@@ -81,7 +82,7 @@ export async function openWallet(o: OpenWalletOptions) {
     // Gone from the storage (deleted meanwhile): keep what is in memory; the next save writes it back.
     if (!fresh) return;
     if (fresh.brokerUrl !== state.brokerUrl)
-      throw new WalletError(
+      throw new NetPayError(
         'wrong_broker',
         `the stored wallet now belongs to the broker at ${fresh.brokerUrl}, not ${state.brokerUrl}; open it again`,
       );
@@ -130,7 +131,7 @@ export async function openWallet(o: OpenWalletOptions) {
   }
 
   const session = () => {
-    if (!state.session) throw new WalletError('not_signed_in', 'sign in first (netpay wallet login)');
+    if (!state.session) throw new NetPayError('not_signed_in', 'sign in first (netpay wallet login)');
     return state.session.token;
   };
   const key = () => toBase64url(randomBytes(16));
@@ -138,7 +139,7 @@ export async function openWallet(o: OpenWalletOptions) {
   /** The broker's currency, asked once and kept; inside a change (`exclusive`) only. */
   async function currencyInChange() {
     if (!state.currency) {
-      const c = await api.call('config', 'GET', '/config');
+      const c = await api.config({});
       state.currency = { code: c.currency, exponent: c.exponent };
       await save();
     }
@@ -158,7 +159,7 @@ export async function openWallet(o: OpenWalletOptions) {
     let t = traversals.get(c.chainId);
     if (!t) {
       const r = ChainTraversal.fromJSON(c.traversal);
-      if (!r.ok) throw new WalletError('wallet_damaged', `chain ${c.chainId} has a damaged traversal state`);
+      if (!r.ok) throw new NetPayError('wallet_damaged', `chain ${c.chainId} has a damaged traversal state`);
       t = r.value;
       traversals.set(c.chainId, t);
     }
@@ -173,7 +174,7 @@ export async function openWallet(o: OpenWalletOptions) {
 
   async function register(input: { login: string; password: string; deviceName?: string }) {
     return exclusive(async () => {
-      const r = await api.call('register', 'POST', '/customers', {
+      const r = await api.register({
         body: { login: input.login, password: input.password, deviceName: input.deviceName ?? 'wallet' },
         key: key(),
       });
@@ -186,18 +187,14 @@ export async function openWallet(o: OpenWalletOptions) {
   async function verify(code: string) {
     return exclusive(async () => {
       if (!state.pendingDevice)
-        throw new WalletError(
+        throw new NetPayError(
           'nothing_to_verify',
           'register or sign in first; then enter the code you were sent',
         );
-      const r = await api.call(
-        'verify',
-        'POST',
-        `/devices/${encodeURIComponent(state.pendingDevice.deviceId)}/verify`,
-        {
-          body: { code },
-        },
-      );
+      const r = await api.verifyDevice({
+        params: { deviceId: state.pendingDevice.deviceId },
+        body: { code },
+      });
       state.session = { ...r.session, login: state.pendingDevice.login };
       state.pendingDevice = null;
       await save();
@@ -208,7 +205,7 @@ export async function openWallet(o: OpenWalletOptions) {
   async function login(input: { login: string; password: string; totp?: string }) {
     return exclusive(async () => {
       const deviceId = state.session?.login === input.login ? state.session.deviceId : undefined;
-      const r = await api.call('login', 'POST', '/sessions', {
+      const r = await api.login({
         body: {
           login: input.login,
           password: input.password,
@@ -240,10 +237,7 @@ export async function openWallet(o: OpenWalletOptions) {
       state.pendingDevice = null;
       await save();
       if (token) {
-        await (o.fetch ?? fetch)(`${state.brokerUrl}/sessions/current`, {
-          method: 'DELETE',
-          headers: { authorization: `Bearer ${token}` },
-        }).catch(() => {});
+        await api.logout({ token }).catch(() => {});
       }
     });
   }
@@ -254,18 +248,16 @@ export async function openWallet(o: OpenWalletOptions) {
     const body = { amount: amount.toString(), bankAccount: bank.account, bankToken: bank.token };
     const k = key();
     // Sent again with the same key if the answer is lost: the broker loads once per key.
-    const r = await api
-      .call('movement', 'POST', '/me/load', { token: session(), body, key: k })
-      .catch((e) => {
-        if (e instanceof WalletError && e.code === 'broker_unreachable')
-          return api.call('movement', 'POST', '/me/load', { token: session(), body, key: k });
-        throw e;
-      });
+    const r = await api.load({ token: session(), body, key: k }).catch((e) => {
+      if (e instanceof NetPayError && e.code === 'broker_unreachable')
+        return api.load({ token: session(), body, key: k });
+      throw e;
+    });
     return { amount: BigInt(r.amount), balance: BigInt(r.balance) };
   }
 
   async function unload(amount: bigint, bankAccount: string) {
-    const r = await api.call('movement', 'POST', '/me/unload', {
+    const r = await api.unload({
       token: session(),
       body: { amount: amount.toString(), bankAccount },
       key: key(),
@@ -274,7 +266,7 @@ export async function openWallet(o: OpenWalletOptions) {
   }
 
   async function send(to: string, amount: bigint) {
-    const r = await api.call('send', 'POST', '/me/transfers', {
+    const r = await api.send({
       token: session(),
       body: { to, amount: amount.toString() },
       key: key(),
@@ -335,7 +327,7 @@ export async function openWallet(o: OpenWalletOptions) {
 
   async function completePurchase(token: string, pending: StoredChain[]) {
     try {
-      const r = await api.call('buy', 'POST', '/me/chains', {
+      const r = await api.buy({
         token,
         key: pending[0]!.buyKey,
         body: {
@@ -351,7 +343,7 @@ export async function openWallet(o: OpenWalletOptions) {
       return { chains: pending.map((c) => c.chainId), total: BigInt(r.total), balance: BigInt(r.balance) };
     } catch (e) {
       // A refusal (no money, a limit): nothing was bought; forget the seeds. An outage: keep them pending.
-      if (e instanceof WalletError && e.status !== undefined && e.status < 500) {
+      if (e instanceof NetPayError && e.status !== undefined && e.status < 500) {
         const gone = new Set(pending.map((c) => c.chainId));
         state.chains = state.chains.filter((c) => !gone.has(c.chainId));
         await save();
@@ -386,9 +378,7 @@ export async function openWallet(o: OpenWalletOptions) {
       coins += BigInt(left) * BigInt(c.coinValue);
     }
     const atBroker =
-      options.broker !== false && state.session
-        ? BigInt((await api.call('me', 'GET', '/me', { token: session() })).balance)
-        : null;
+      options.broker !== false && state.session ? BigInt((await api.me({ token: session() })).balance) : null;
     return {
       coins,
       atBroker,
@@ -449,26 +439,24 @@ export async function openWallet(o: OpenWalletOptions) {
     limits?: { perVendorPerDay?: bigint | undefined; perDay?: bigint | undefined };
   }) {
     return exclusive(async (): Promise<PreparedPayment> => {
-      if (input.amount <= 0n) throw new WalletError('bad_amount', 'a payment is a positive amount');
+      if (input.amount <= 0n) throw new NetPayError('bad_amount', 'a payment is a positive amount');
       const over = (limit: bigint | undefined, spent: bigint) =>
         limit !== undefined && spent + input.amount > limit;
       if (over(input.limits?.perVendorPerDay, spentToday(input.vendorId)))
-        throw new WalletError(
+        throw new NetPayError(
           'over_vendor_daily_limit',
           `this payment would take today's spending at ${input.vendorId} past its limit`,
-          402,
+          { status: 402 },
         );
       if (over(input.limits?.perDay, spentToday('*')))
-        throw new WalletError(
-          'over_daily_limit',
-          "this payment would take today's spending past its limit",
-          402,
-        );
+        throw new NetPayError('over_daily_limit', "this payment would take today's spending past its limit", {
+          status: 402,
+        });
       const picked = select(input.amount, input.vendorId);
       if (!picked) {
         const { coins } = await balance({ broker: false });
         const c = await currencyInChange();
-        throw new WalletError(
+        throw new NetPayError(
           'insufficient_coins',
           `coins worth exactly ${formatWith(input.amount, c)} are not available (you have ${formatWith(coins, c)} in coins not in use); buy more coins, or smaller ones`,
         );
@@ -486,7 +474,7 @@ export async function openWallet(o: OpenWalletOptions) {
         let last: { index: number; payword: Uint8Array } | undefined;
         for (let k = 0; k < coins; k++) last = t.next();
         if (!last || last.index !== chain.spent + coins)
-          throw new WalletError('wallet_damaged', `chain ${chain.chainId} is out of step with its traversal`);
+          throw new NetPayError('wallet_damaged', `chain ${chain.chainId} is out of step with its traversal`);
         chain.spent = last.index;
         chain.traversal = t.toJSON();
         chain.lastVendor = input.vendorId;
@@ -617,14 +605,15 @@ export async function openWallet(o: OpenWalletOptions) {
   /** One chain's refund, asked again while the broker answers pending (a few times, as it says). */
   async function refundChain(chainId: string, spentIndex: number) {
     for (let attempt = 0; ; attempt++) {
-      const r = await api.call('refund', 'POST', `/me/chains/${chainId}/refund`, {
+      const r = await api.refund({
+        params: { chainId },
         token: session(),
         key: key(),
         body: { spentIndex },
       });
-      if (!('retryAfter' in r)) return r as { amount: string; balance: string };
+      if (r.status === 'refunded') return r;
       if (attempt >= 4)
-        throw new WalletError('refund_pending', `the broker is still refunding ${chainId}; try again later`);
+        throw new NetPayError('refund_pending', `the broker is still refunding ${chainId}; try again later`);
       const wait = Math.max(1, Number(r.retryAfter));
       await new Promise((done) => setTimeout(done, wait * 1000));
     }
@@ -665,8 +654,8 @@ export async function openWallet(o: OpenWalletOptions) {
 
   /** Every vendor's grant with its cap and what was spent in the current period (withdrawn ones too). */
   async function grants(): Promise<WalletGrant[]> {
-    const r = await api.call('grants', 'GET', '/me/wallet/grants', { token: session() });
-    return r.grants;
+    const r = await api.grants({ token: session() });
+    return r.grants.map(grantFromWire);
   }
 
   /**
@@ -674,18 +663,19 @@ export async function openWallet(o: OpenWalletOptions) {
    * existing grant keeps its own, a new one is per day). Returns the grant.
    */
   async function setGrantCap(vendorId: string, cap: bigint, period?: GrantPeriod): Promise<WalletGrant> {
-    if (cap < 0n) throw new WalletError('bad_amount', 'a spending cap is zero or more');
-    return api.call('grant', 'PUT', `/me/wallet/grants/${encodeURIComponent(vendorId)}`, {
-      token: session(),
-      body: { cap: cap.toString(), ...(period ? { period } : {}) },
-    });
+    if (cap < 0n) throw new NetPayError('bad_amount', 'a spending cap is zero or more');
+    return grantFromWire(
+      await api.setCap({
+        params: { vendorId },
+        token: session(),
+        body: { cap: cap.toString(), ...(period ? { period } : {}) },
+      }),
+    );
   }
 
   /** Withdraws `vendorId`'s grant: every browser signed in there stops paying at once. */
   async function withdrawGrant(vendorId: string): Promise<void> {
-    await api.call('none', 'DELETE', `/me/wallet/grants/${encodeURIComponent(vendorId)}`, {
-      token: session(),
-    });
+    await api.revoke({ params: { vendorId }, token: session() });
   }
 
   // A new wallet is written down as a change: another tab may have created it meanwhile.

@@ -155,7 +155,7 @@ describe('wallet instances and server-side wallet caps [pglite]', () => {
     expect(refused.status).toBe(402);
 
     await expect(wallet.setGrantCap('no-such-vendor', 100n)).rejects.toMatchObject({
-      name: 'WalletError',
+      name: 'NetPayError',
       code: 'unknown_party',
       status: 404,
     });

@@ -5,14 +5,7 @@ import { encodeHeader, HEADERS } from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Customer, startWorld, type World } from '../../broker/test/world.ts';
 import { type RunningVendor, startVendor } from '../../gate/test/vendor-world.ts';
-import {
-  createPayFetch,
-  memoryStorage,
-  openWallet,
-  recoverPayments,
-  type Wallet,
-  WalletStorageError,
-} from '../src/index.ts';
+import { createPayFetch, memoryStorage, openWallet, recoverPayments, type Wallet } from '../src/index.ts';
 import { fileStorage } from '../src/node.ts';
 
 /** The wallet against the real broker, bank and vendors over loopback HTTP. */
@@ -225,9 +218,9 @@ describe('wallet [pglite]', () => {
     const { wallet } = await newWallet(storage);
     const text = readFileSync(join(folder, 'wallet.json'), 'utf8');
     expect(text).not.toContain(wallet.chains()[0]!.chainId);
-    await expect(
-      openWallet({ storage: fileStorage(folder, { passphrase: 'wrong' }) }),
-    ).rejects.toBeInstanceOf(WalletStorageError);
+    await expect(openWallet({ storage: fileStorage(folder, { passphrase: 'wrong' }) })).rejects.toMatchObject(
+      { name: 'NetPayError', code: 'wallet_storage' },
+    );
     const again = await openWallet({ storage: fileStorage(folder, { passphrase: 'a long passphrase' }) });
     expect((await again.balance({ broker: false })).coins).toBe(550n);
   });

@@ -13,18 +13,17 @@
  *   can tell, while the frame is really visible, not covered or transparent); the focus starts on
  *   "Don't pay", so a keystroke meant for the page does not pay.
  */
-import { currency, formatMoney, money, PartyIdSchema } from '@netpay/protocol';
+import { currency, formatMoney, money, NetPayError, PartyIdSchema } from '@netpay/protocol';
 import {
   createPayFetch,
   indexedDbStorage,
   KeptRequestSchema,
   openWallet,
   type PaidInfo,
-  PaymentDeclined,
+  paymentDeclined,
   recoverPayments,
   type Terms,
   type Wallet,
-  WalletError,
 } from '@netpay/wallet';
 import { z } from 'zod';
 import { CHANGES, limitFor } from './limits.ts';
@@ -212,7 +211,7 @@ async function main() {
     const verified = new Set<string>();
     // The page has stopped waiting: pay nothing it will not see.
     const pageWaits = () => {
-      if (Date.now() >= request.deadline) throw new PaymentDeclined('expired', 'the page stopped waiting');
+      if (Date.now() >= request.deadline) throw paymentDeclined('expired', 'the page stopped waiting');
       return true;
     };
     pageWaits();
@@ -224,16 +223,16 @@ async function main() {
         ask: async (terms: Terms) => {
           const vendor = await party(terms.vendorId);
           if (!vendor?.url || new URL(vendor.url).origin !== pageOrigin)
-            throw new PaymentDeclined('vendor_mismatch', 'not the registered origin', 402, terms);
+            throw paymentDeclined('vendor_mismatch', 'not the registered origin', terms);
           const price = BigInt(terms.price);
           const { coins } = await wallet.balance({ broker: false });
-          if (coins < price) throw new PaymentDeclined('no_coins', 'not enough coins', 402, terms);
+          if (coins < price) throw paymentDeclined('no_coins', 'not enough coins', terms);
           verified.add(terms.vendorId);
           // The day's limit, before asking (and again where the payment is counted: another tab).
           const limit = limitOf(terms.vendorId);
           const spent = wallet.spentToday(terms.vendorId);
           if (spent + price > BigInt(limit.perDay))
-            throw new PaymentDeclined('spending_limit', 'over the limit', 402, terms);
+            throw paymentDeclined('spending_limit', 'over the limit', terms);
           if (price <= BigInt(limit.askAbove)) return pageWaits();
           const yes = await ask(
             peer,
@@ -298,7 +297,7 @@ async function main() {
         const { result, transfer } = await pay(parsed.data, ev.origin);
         reply(result, transfer);
       } catch (e) {
-        const raw = e instanceof WalletError ? e.code : 'wallet_failed';
+        const raw = e instanceof NetPayError ? e.code : 'wallet_failed';
         const code: string = AS[raw as keyof typeof AS] ?? raw;
         reply({
           ok: false,

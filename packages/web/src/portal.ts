@@ -3,7 +3,7 @@
  * sites with coins; the broker sees only the chains' roots. Reads ./config.json for the broker and the shops.
  */
 
-import { currency, formatAmount, formatMoney, money, parseAmount } from '@netpay/protocol';
+import { currency, formatAmount, formatMoney, money, NetPayError, parseAmount } from '@netpay/protocol';
 import {
   createPayFetch,
   indexedDbStorage,
@@ -11,7 +11,6 @@ import {
   type PaidInfo,
   recoverPayments,
   type Wallet,
-  WalletError,
   type WalletGrant,
 } from '@netpay/wallet';
 import htm from 'htm';
@@ -70,9 +69,9 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
 
   const show = (m: bigint) => (cur ? formatMoney(money(m, cur)) : m.toString());
   const parse = (text: string) => {
-    if (!cur) throw new WalletError('not_ready', 'the broker has not answered yet');
+    if (!cur) throw new NetPayError('not_ready', 'the broker has not answered yet');
     const r = parseAmount(text.trim(), cur);
-    if (!r.ok) throw new WalletError('bad_amount', `${text} is not an amount like 1.50`);
+    if (!r.ok) throw new NetPayError('bad_amount', `${text} is not an amount like 1.50`);
     return r.value.minor as bigint;
   };
 
@@ -105,7 +104,7 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
       if (message) setDone(message);
       setTick((t) => t + 1);
     } catch (e) {
-      if (e instanceof WalletError && e.status === 401 && wallet.signedInAs !== null) {
+      if (e instanceof NetPayError && e.status === 401 && wallet.signedInAs !== null) {
         // The broker no longer knows this session (it expired, or the demo was reset): sign in again.
         await wallet.signOut();
         setSignedIn(false);
@@ -224,7 +223,7 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
         const text = field(f, 'coins');
         const n = /^[1-9][0-9]{0,9}$/.test(text) ? Number(text) : 0;
         if (n < 1 || n > maxCoins)
-          throw new WalletError('bad_amount', `How many coins: a whole number from 1 to ${maxCoins}.`);
+          throw new NetPayError('bad_amount', `How many coins: a whole number from 1 to ${maxCoins}.`);
         const r = await wallet.buy([{ coinValue: BigInt(field(f, 'value')), n }]);
         return `Bought ${field(f, 'coins')} coins for ${show(r.total)}.`;
       })}>
@@ -245,7 +244,7 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
               s.url + s.sample,
             );
             if (!res.ok)
-              throw new WalletError(
+              throw new NetPayError(
                 'shop_refused',
                 `${s.name} answered ${res.status}: ${(await res.text()).slice(0, 200)}`,
               );
@@ -316,7 +315,7 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
         </table>
         <form onSubmit=${act(async (f) => {
           const g = grants.find((x) => x.vendorId === field(f, 'vendor'));
-          if (!g) throw new WalletError('bad_request', 'choose a shop');
+          if (!g) throw new NetPayError('bad_request', 'choose a shop');
           await wallet.setGrantCap(g.vendorId, parse(field(f, 'cap')), g.period);
           return `${g.vendorName} may now charge up to ${field(f, 'cap')}.`;
         })}>

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { CliError } from '../errors.ts';
+import { cliError } from '../errors.ts';
 import { databaseFromEnv, explainStartError, listenForStop, type StopListener } from '../lifecycle.ts';
 import { AmountSchema, DirSchema, HostSchema, PortSchema, redactUrl, UrlSchema, zodArg } from '../options.ts';
 
@@ -95,15 +95,15 @@ async function openAccount(flags: OpenFlags): Promise<void> {
   const { currency, formatAmount, money, parseAmount } = await import('@netpay/protocol');
   const client = createBankClient(flags.bank);
   const reach = (e: unknown): never => {
-    throw new CliError(`the bank at ${flags.bank} answered: ${(e as Error).message}`);
+    throw cliError(`the bank at ${flags.bank} answered: ${(e as Error).message}`);
   };
   const info = await client.info().catch(reach);
   const cur = currency(info.currency.code, info.currency.exponent);
   let initialBalance: bigint | undefined;
   if (flags.balance !== undefined) {
-    if (!info.dev) throw new CliError('this bank is not in dev mode: it opens accounts with no balance only');
+    if (!info.dev) throw cliError('this bank is not in dev mode: it opens accounts with no balance only');
     const parsed = parseAmount(flags.balance, cur);
-    if (!parsed.ok) throw new CliError(`--balance: ${parsed.error.message}`);
+    if (!parsed.ok) throw cliError(`--balance: ${parsed.error.message}`);
     initialBalance = parsed.value.minor;
   }
   const account = await client

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { CliError } from '../errors.ts';
+import { cliError } from '../errors.ts';
 import { databaseFromEnv, explainStartError, listenForStop } from '../lifecycle.ts';
 import { DirSchema, HostSchema, PortSchema, redactUrl, UrlSchema, zodArg } from '../options.ts';
 
@@ -49,15 +49,15 @@ function loadConfig(flags: CommonFlags): Record<string, unknown> {
     try {
       text = readFileSync(flags.config, 'utf8');
     } catch (e) {
-      throw new CliError(`cannot read the config file ${flags.config}: ${(e as Error).message}`);
+      throw cliError(`cannot read the config file ${flags.config}: ${(e as Error).message}`);
     }
     try {
       config = JSON.parse(text) as Record<string, unknown>;
     } catch {
-      throw new CliError(`the config file ${flags.config} is not valid JSON`);
+      throw cliError(`the config file ${flags.config} is not valid JSON`);
     }
     if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-      throw new CliError(`the config file ${flags.config} must hold a JSON object`);
+      throw cliError(`the config file ${flags.config} must hold a JSON object`);
     }
   }
   if (flags.dev) config = { ...config, dev: true };
@@ -178,9 +178,7 @@ async function devBankAccount(
   const account = await createBankClient(flags.bank)
     .createAccount({ name: String(config.brokerId ?? 'broker') })
     .catch((e: unknown) => {
-      throw new CliError(
-        `cannot open the broker's account at the bank ${flags.bank}: ${(e as Error).message}`,
-      );
+      throw cliError(`cannot open the broker's account at the bank ${flags.bank}: ${(e as Error).message}`);
     });
   mkdirSync(dir, { recursive: true });
   writeFileSync(file, JSON.stringify({ account: account.id, token: account.token }), { mode: 0o600 });
@@ -237,7 +235,7 @@ async function startBroker(flags: StartFlags): Promise<void> {
 /** POST /admin/invitations on the running broker (docs/broker.md §6.4). */
 async function invite(flags: InviteFlags): Promise<void> {
   const token = process.env.NETPAY_ADMIN_TOKEN?.trim();
-  if (!token) throw new CliError("set NETPAY_ADMIN_TOKEN to the broker's admin token");
+  if (!token) throw cliError("set NETPAY_ADMIN_TOKEN to the broker's admin token");
   const { brokerApi, createClient } = await import('@netpay/api');
   const broker = createClient(brokerApi, { url: flags.broker, name: 'the broker', token: () => token });
   const answer = await broker
@@ -245,7 +243,7 @@ async function invite(flags: InviteFlags): Promise<void> {
       body: { kind: flags.kind, expiresInSeconds: flags.expires, ...(flags.id ? { partyId: flags.id } : {}) },
     })
     .catch((e: Error) => {
-      throw new CliError(
+      throw cliError(
         (e as { status?: number }).status === 503 ? e.message : `the broker refused: ${e.message}`,
       );
     });
@@ -283,10 +281,10 @@ async function offline(flags: CommonFlags, job: 'settle' | 'audit'): Promise<voi
         for (const [kind, total] of Object.entries(report.totals))
           process.stdout.write(`  ${kind.padEnd(9)} ${total}\n`);
       }
-      if (!report.ok) throw new CliError('the ledger audit failed; see the report above');
+      if (!report.ok) throw cliError('the ledger audit failed; see the report above');
       return;
     }
-    if (!flags.bank) throw new CliError('settle needs --bank <url> and a bank account in the config file');
+    if (!flags.bank) throw cliError('settle needs --bank <url> and a bank account in the config file');
     const broker = createBroker({ db, config, bank: httpBank(flags.bank) });
     const result = await broker.services.settlement.run();
     if (flags.json) process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -1,8 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { NetPayError } from '@netpay/protocol';
 import type { Command } from 'commander';
 import { shopsFor, startGreetings, startMusic } from '../demo/sites.ts';
-import { CliError } from '../errors.ts';
+import { cliError } from '../errors.ts';
 import { listenForStop } from '../lifecycle.ts';
 import { DirSchema, PortSchema, zodArg } from '../options.ts';
 
@@ -247,7 +248,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
     await stop.signal;
     note('stopping…\n');
   } catch (e) {
-    throw e instanceof CliError ? e : new CliError(`the demo could not start: ${(e as Error).message}`);
+    throw e instanceof NetPayError ? e : cliError(`the demo could not start: ${(e as Error).message}`);
   } finally {
     stop.dispose();
     for (const r of running.reverse()) await r.close().catch(() => {});

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { CliError } from '../errors.ts';
+import { cliError } from '../errors.ts';
 import { databaseFromEnv, explainStartError, listenForStop } from '../lifecycle.ts';
 import { DirSchema, HostSchema, PortSchema, UrlSchema, zodArg } from '../options.ts';
 
@@ -37,12 +37,12 @@ async function loadPrices(file: string) {
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new CliError(`cannot read the price list ${file}: ${(e as Error).message}`);
+    throw cliError(`cannot read the price list ${file}: ${(e as Error).message}`);
   }
   const parsed = PriceListSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new CliError(`price list ${file}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw cliError(`price list ${file}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   return parsed.data;
 }
@@ -183,7 +183,7 @@ async function redeem(flags: CommonFlags): Promise<void> {
   });
   try {
     const result = await v.redeemer.redeem().catch((e: unknown) => {
-      throw new CliError(`redemption failed: ${(e as Error).message} (nothing was lost; run it again)`);
+      throw cliError(`redemption failed: ${(e as Error).message} (nothing was lost; run it again)`);
     });
     const statement = await v.redeemer.statement();
     if (flags.json)

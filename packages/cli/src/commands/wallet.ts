@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { z } from 'zod';
-import { CliError } from '../errors.ts';
+import { cliError } from '../errors.ts';
 import { AmountSchema, DirSchema, UrlSchema, zodArg } from '../options.ts';
 
 /** Amounts on the command line are in major units, as people write them: 5, 5.00, 0.0010. */
@@ -110,7 +110,7 @@ Getting started:
     .action((amount: string, f: CommonFlags & { bankAccount: string; bankToken?: string }) =>
       withWallet(f, async (w, out, money) => {
         const token = f.bankToken ?? process.env.NETPAY_BANK_TOKEN;
-        if (!token) throw new CliError('give the bank token with --bank-token or NETPAY_BANK_TOKEN');
+        if (!token) throw cliError('give the bank token with --bank-token or NETPAY_BANK_TOKEN');
         const r = await w.load(await money.parse(amount), { account: f.bankAccount, token });
         out(
           { loaded: await money.wire(r.amount), balance: await money.wire(r.balance) },
@@ -296,7 +296,7 @@ Getting started:
 async function password(): Promise<string> {
   const env = process.env.NETPAY_PASSWORD;
   if (env) return env;
-  if (!process.stdin.isTTY) throw new CliError('set NETPAY_PASSWORD (no terminal to ask on)');
+  if (!process.stdin.isTTY) throw cliError('set NETPAY_PASSWORD (no terminal to ask on)');
   let muted = false;
   const output = new Writable({
     write(chunk, _enc, done) {
@@ -343,9 +343,9 @@ async function withWallet(
     },
   ) => Promise<void>,
 ): Promise<void> {
-  const { openWallet, recoverPayments, WalletError, WalletStorageError } = await import('@netpay/wallet');
+  const { openWallet, recoverPayments } = await import('@netpay/wallet');
   const { fileStorage, defaultWalletDir } = await import('@netpay/wallet/node');
-  const { currency, formatAmount, money, parseAmount } = await import('@netpay/protocol');
+  const { currency, formatAmount, money, NetPayError, parseAmount } = await import('@netpay/protocol');
   const dir = f.wallet ?? defaultWalletDir();
   const passphrase = process.env.NETPAY_WALLET_PASSPHRASE;
   try {
@@ -380,7 +380,7 @@ async function withWallet(
       {
         async parse(a) {
           const r = parseAmount(a, await cur());
-          if (!r.ok) throw new CliError(`${a}: ${r.error.message}`);
+          if (!r.ok) throw cliError(`${a}: ${r.error.message}`);
           return r.value.minor as bigint;
         },
         async wire(m) {
@@ -390,10 +390,10 @@ async function withWallet(
       },
     );
   } catch (e) {
-    if (e instanceof WalletError || e instanceof WalletStorageError) {
-      const code = e instanceof WalletError ? e.code : 'wallet_storage';
-      if (f.json) process.stdout.write(`${JSON.stringify({ error: { code, message: e.message } })}\n`);
-      throw new CliError(e.message);
+    if (e instanceof NetPayError) {
+      if (f.json)
+        process.stdout.write(`${JSON.stringify({ error: { code: e.code, message: e.message } })}\n`);
+      throw cliError(e.message);
     }
     throw e;
   }
