@@ -1,20 +1,10 @@
 import { IdempotencyKeySchema } from '@netpay/api';
-import type { Db, Migration, Queryable } from '@netpay/db';
+import { type Db, type Migration, type Queryable, sqlMigrations } from '@netpay/db';
 import { canonicalJson, sha256, toHex, utf8 } from '@netpay/protocol';
 import { serviceError } from './errors.ts';
 
-export const IDEMPOTENCY_MIGRATION: Migration = {
-  id: '20261126_0000_idempotency_keys',
-  sql: `CREATE TABLE idempotency_keys (
-    scope text NOT NULL,
-    key text NOT NULL,
-    request_hash text NOT NULL,
-    status integer NOT NULL,
-    response jsonb,
-    created_at bigint NOT NULL,
-    PRIMARY KEY (scope, key)
-  )`,
-};
+/** The idempotency_keys table every service keeps (migrations/, one numbered SQL file). */
+export const IDEMPOTENCY_MIGRATION: Migration = sqlMigrations(new URL('./migrations/', import.meta.url))[0]!;
 
 export { IdempotencyKeySchema };
 

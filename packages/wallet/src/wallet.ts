@@ -27,6 +27,14 @@ export interface OpenWalletOptions {
   readonly clock?: () => number;
 }
 
+/** What the wallet keeps of a session the broker gave it (the broker's answer may carry more). */
+const sessionOf = (s: { token: string; customerId: string; deviceId: string }, login: string) => ({
+  token: s.token,
+  customerId: s.customerId,
+  deviceId: s.deviceId,
+  login,
+});
+
 /** One chain's state before a payment: enough to undo it if the vendor refuses. */
 type Undo = NonNullable<PaymentRecord['undo']>[number];
 
@@ -195,7 +203,7 @@ export async function openWallet(o: OpenWalletOptions) {
         params: { deviceId: state.pendingDevice.deviceId },
         body: { code },
       });
-      state.session = { ...r.session, login: state.pendingDevice.login };
+      state.session = sessionOf(r.session, state.pendingDevice.login);
       state.pendingDevice = null;
       await save();
       return { customerId: r.session.customerId };
@@ -219,7 +227,7 @@ export async function openWallet(o: OpenWalletOptions) {
         await save();
         return { verificationRequired: true as const };
       }
-      state.session = { ...r.session, login: input.login };
+      state.session = sessionOf(r.session, input.login);
       state.pendingDevice = null;
       await save();
       return { verificationRequired: false as const };
