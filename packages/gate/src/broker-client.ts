@@ -1,4 +1,4 @@
-import { type BrokerAnswers, brokerApi, createClient } from '@netpay/api';
+import { type BrokerAnswers, brokerApi, createClient, type RouteInput } from '@netpay/api';
 import {
   type Ed25519Signer,
   fromBase64url,
@@ -55,6 +55,9 @@ export function createBrokerClient(o: BrokerClientOptions) {
       partyKeys.set(id, party);
       return party;
     },
+    /** Registers (or updates) this vendor, signed with the key being registered (docs/broker.md §6.4). */
+    register: (body: RouteInput<typeof brokerApi.registerParty>['body'], key?: string) =>
+      api.registerParty({ body, ...(key ? { key } : {}) }),
     claim: (chainId: string) => api.claim({ body: { chainId } }),
     handover: (index: IndexMessage) => api.handover({ body: { index } }),
     backup: (index: IndexMessage) => api.backup({ body: { index } }),

@@ -1,3 +1,4 @@
+import { createClient, DEFAULT_HANDOVER_PATH, vendorApi } from '@netpay/api';
 import {
   allocate,
   brokerKeyring,
@@ -15,6 +16,7 @@ import {
   type IndexMessage,
   currency as makeCurrency,
   money,
+  NetPayError,
   type PayeeShare,
   PROTOCOL_ERROR_STATUS,
   type ProtocolErrorCode,
@@ -234,7 +236,7 @@ export interface RouteAnswer {
   readonly body?: { code: string; message: string };
 }
 
-export const DEFAULT_HANDOVER_PATH = '/netpay/handover';
+export { DEFAULT_HANDOVER_PATH };
 
 /**
  * The framework-agnostic payment gate. `begin` answers an unpaid request with 402 and terms, or verifies
@@ -441,6 +443,13 @@ export function createGate(o: GateOptions) {
     return undefined;
   }
 
+  /** Another vendor's hand-over route: the contract's (vendorApi.handover), at the configured path. */
+  const handoverRoutes = {
+    handover: { ...vendorApi.handover, path: o.handoverPath ?? DEFAULT_HANDOVER_PATH },
+  };
+  const handoverClient = (url: string) =>
+    createClient(handoverRoutes, { url, name: 'the holder', timeoutMs: o.handoverTimeoutMs ?? 3_000 });
+
   /**
    * Asks the holder to hand the chain over (a signed request; the holder stops accepting it and signs an
    * index to us), records the hand-over at the broker, and holds the chain from that index. A holder that
@@ -467,21 +476,19 @@ export function createGate(o: GateOptions) {
     // answers (even with an error) is alive and may still be accepting the chain.
     let index: IndexMessage | undefined;
     if (holder.url) {
-      let res: Response | undefined;
+      // What the holder answered: its hand-over response, null for an answer that is not one (an error,
+      // a bad body), undefined when nothing answered (unreachable or too slow).
+      let res: unknown;
+      let status = 200;
       try {
-        res = await fetch(holder.url.replace(/\/+$/, '') + (o.handoverPath ?? DEFAULT_HANDOVER_PATH), {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(request),
-          signal: AbortSignal.timeout(o.handoverTimeoutMs ?? 3_000),
-        });
-      } catch {
-        // unreachable or too slow: taken over through the broker below
+        res = await handoverClient(holder.url).handover({ body: request });
+      } catch (e) {
+        const silent = e instanceof NetPayError && e.details?.reason !== undefined;
+        res = silent ? undefined : null;
+        status = e instanceof NetPayError ? (e.status ?? 0) : 0;
       }
-      if (res) {
-        const decoded = res.ok
-          ? decodeMessage('handover-response', await res.json().catch(() => null))
-          : undefined;
+      if (res !== undefined) {
+        const decoded = res ? decodeMessage('handover-response', res) : undefined;
         let key: Uint8Array | undefined;
         try {
           key = decoded?.ok ? (await o.broker.party(holder.id)).publicKey : undefined;
@@ -507,7 +514,7 @@ export function createGate(o: GateOptions) {
         if (!valid || !decoded?.ok) {
           return answer(
             'chain_not_held',
-            `vendor ${holder.id} did not hand this chain over (HTTP ${res.status}); retry the payment`,
+            `vendor ${holder.id} did not hand this chain over (HTTP ${status}); retry the payment`,
           );
         }
         index = decoded.value.index;

@@ -8,12 +8,13 @@ import {
   createSigner,
   HEADERS,
   MINOR_WIRE_RE,
+  NetPayError,
   PartyIdSchema,
   PayeeShareSchema,
   randomBytes,
   toBase64url,
 } from '@netpay/protocol';
-import { createServiceApp, signRequest } from '@netpay/service';
+import { createServiceApp } from '@netpay/service';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { netpayFastify } from './adapters/fastify.ts';
@@ -152,30 +153,26 @@ export interface VendorSite {
   readonly url: () => string;
 }
 
+/** Why the broker refused this vendor's registration, with what to do about an invitation. */
+function registrationRefusal(vendorId: string, code: string, message: string): string {
+  const hint =
+    code === 'invitation_required' || code === 'invitation_invalid'
+      ? ' (ask the operator for an invitation, `netpay broker invite`, and start with it: --invite TOKEN)'
+      : '';
+  return `the broker refused the registration of ${vendorId}: ${code}: ${message}${hint}`;
+}
+
 /**
  * A vendor that sells the files of a folder at the prices of a price list, with no code: registers its key
  * at the broker, answers unpaid downloads with 402 and terms, serves paid ones with a receipt, hands chains
  * over to other vendors, and redeems what it accepted on a schedule.
  */
-/** Why the broker refused this vendor's registration, with what to do about an invitation. */
-function registrationRefusal(vendorId: string, text: string): string {
-  let code: unknown;
-  try {
-    code = (JSON.parse(text) as { code?: unknown }).code;
-  } catch {}
-  const hint =
-    code === 'invitation_required' || code === 'invitation_invalid'
-      ? ' (ask the operator for an invitation, `netpay broker invite`, and start with it: --invite TOKEN)'
-      : '';
-  return `the broker refused the registration of ${vendorId}: ${text}${hint}`;
-}
-
 export async function startVendorServer(o: StartVendorOptions) {
   const folder = resolve(o.folder);
   if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory())
     throw new Error(`vendor config: ${folder} is not a folder`);
   let registeredUrl: string | undefined;
-  const { db, signer, store, gate, redeemer, clock } = await openVendor({
+  const { db, signer, store, broker, gate, redeemer, clock } = await openVendor({
     ...o,
     vendorId: o.prices.vendorId,
     currency: o.prices.currency,
@@ -252,7 +249,7 @@ export async function startVendorServer(o: StartVendorOptions) {
   // Register (or update) this vendor at the broker, proving the key with a signed request.
   const body = {
     id: vendorId,
-    kind: 'vendor',
+    kind: 'vendor' as const,
     name: o.prices.name ?? vendorId,
     publicKey: toBase64url(signer.publicKey),
     url: registeredUrl,
@@ -261,24 +258,12 @@ export async function startVendorServer(o: StartVendorOptions) {
   };
   let refusal: string | undefined;
   try {
-    const res = await fetch(`${o.brokerUrl.replace(/\/+$/, '')}/parties`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'idempotency-key': `register-${vendorId}-${clock()}`,
-        ...signRequest(
-          signer,
-          vendorId,
-          { method: 'POST', path: '/parties', body },
-          Math.floor(clock() / 1000),
-        ),
-      },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (!res.ok) refusal = registrationRefusal(vendorId, await res.text());
+    await broker.register(body, `register-${vendorId}-${clock()}`);
   } catch (e) {
-    refusal = `cannot reach the broker at ${o.brokerUrl}: ${(e as Error).message}`;
+    if (!(e instanceof NetPayError)) throw e;
+    refusal = e.details?.reason
+      ? `cannot reach the broker at ${o.brokerUrl}: ${e.message}`
+      : registrationRefusal(vendorId, e.code, e.message);
   }
   if (refusal) {
     await app.close();

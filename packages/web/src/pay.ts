@@ -13,7 +13,8 @@
  *   can tell, while the frame is really visible, not covered or transparent); the focus starts on
  *   "Don't pay", so a keystroke meant for the page does not pay.
  */
-import { currency, formatMoney, money, NetPayError, PartyIdSchema } from '@netpay/protocol';
+import { brokerApi, createClient } from '@netpay/api';
+import { currency, formatMoney, money, NetPayError } from '@netpay/protocol';
 import {
   createPayFetch,
   indexedDbStorage,
@@ -40,8 +41,6 @@ const PayRequestSchema = z.strictObject({
   /** The page's own time limit (its clock, this browser's): nothing is asked or paid after it. */
   deadline: z.number().int().positive(),
 });
-const PartySchema = z.object({ id: PartyIdSchema, name: z.string(), url: z.string().nullable().optional() });
-
 /** What the embedding page is told, whatever the wallet knows: a code and a fixed message. */
 const FOR_THE_PAGE: Record<string, string> = {
   no_coins: 'Your NetPay wallet cannot pay this: buy coins in it, or pay from your NetPay account.',
@@ -192,13 +191,12 @@ async function main() {
     );
 
   /** The vendor as the broker has it registered (name, URL), once per vendor. */
-  const parties = new Map<string, Promise<z.infer<typeof PartySchema> | undefined>>();
+  const broker = createClient(brokerApi, { url: config.broker, name: 'the broker' });
+  const parties = new Map<string, Promise<{ id: string; name: string; url: string | null } | undefined>>();
   const party = (vendorId: string) => {
     let p = parties.get(vendorId);
     if (!p) {
-      p = fetch(`${config.broker}/parties/${encodeURIComponent(vendorId)}`)
-        .then(async (r) => (r.ok ? PartySchema.parse(await r.json()) : undefined))
-        .catch(() => undefined);
+      p = broker.party({ params: { id: vendorId } }).catch(() => undefined);
       parties.set(vendorId, p);
       // A failed lookup is not remembered (the broker may answer next time).
       void p.then((found) => found ?? parties.delete(vendorId));

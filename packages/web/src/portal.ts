@@ -2,6 +2,7 @@
  * The wallet and broker portal: the customer's wallet lives in this browser (IndexedDB) and pays vendor
  * sites with coins; the broker sees only the chains' roots. Reads ./config.json for the broker and the shops.
  */
+import { brokerApi, createClient } from '@netpay/api';
 
 import { currency, formatAmount, formatMoney, money, NetPayError, parseAmount } from '@netpay/protocol';
 import {
@@ -80,7 +81,7 @@ function App({ config, wallet }: { config: PortalConfig; wallet: Wallet }) {
       try {
         const c = await wallet.currency();
         setCur(currency(c.code, c.exponent));
-        const cfg = await fetch(`${config.broker}/config`).then((r) => r.json());
+        const cfg = await createClient(brokerApi, { url: config.broker, name: 'the broker' }).config({});
         setDenominations(cfg.denominations);
         setMaxCoins(cfg.maxChainLength);
         if (signedIn) {

@@ -1,3 +1,4 @@
+import { createClient, vendorApi } from '@netpay/api';
 import type { Queryable } from '@netpay/db';
 import {
   decodeMessage,
@@ -36,9 +37,6 @@ interface ChainRow {
 
 const CHAIN_COLUMNS = `chain_id, customer_id, n, coin_value, status, touchstone, holder, backup_index,
   backup_message, expires_at, lease_until, refund_requested_at, refund_stated_index`;
-
-/** Where the vendors serve hand-over requests (docs/protocol.md §8.3, the vendor package's default). */
-export const HANDOVER_PATH = '/netpay/handover';
 
 export interface RefundDone {
   readonly status: 'refunded';
@@ -157,14 +155,12 @@ export function createRefundService(ctx: BrokerContext, deps: { keys: KeyService
       signer,
     );
     try {
-      const res = await fetch(holder.url.replace(/\/+$/, '') + HANDOVER_PATH, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(request),
-        signal: AbortSignal.timeout(ctx.config.handoverTimeoutMs),
+      const holderApi = createClient(vendorApi, {
+        url: holder.url,
+        name: `the holder ${c.holder}`,
+        timeoutMs: ctx.config.handoverTimeoutMs,
       });
-      if (!res.ok) return undefined;
-      const decoded = decodeMessage('handover-response', await res.json());
+      const decoded = decodeMessage('handover-response', await holderApi.handover({ body: request }));
       if (!decoded.ok) return undefined;
       const r = decoded.value;
       const key = fromBase64url(holder.publicKey)!;
@@ -175,7 +171,7 @@ export function createRefundService(ctx: BrokerContext, deps: { keys: KeyService
         verifyMessageSignature('handover-response', r, key);
       return valid ? r.index : undefined;
     } catch {
-      return undefined; // unreachable or too slow: the lease decides
+      return undefined; // unreachable, too slow or refused: the lease decides
     }
   }
 

@@ -12,8 +12,10 @@
  * Cheating customers spend coins twice (after a take-over, while refunding) or state too low a spent
  * index; the model expects the vendors paid and exactly those owners charged back.
  */
+
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { DEFAULT_HANDOVER_PATH } from '@netpay/api';
 import { type Db, migrate, openDatabase, type Queryable } from '@netpay/db';
 import {
   allocate,
@@ -68,8 +70,6 @@ const LEASE_MS = LEASE_S * 1000;
 const LEASE_MARGIN_MS = 2_000;
 /** Clock skew a vendor allows on a hand-over request's issuedAt (§7.7). */
 const SKEW_S = 300;
-/** Where vendors serve hand-over requests (docs/protocol.md §8.3; the broker's HANDOVER_PATH). */
-const HANDOVER_PATH = '/netpay/handover';
 
 export const MODEL_CONFIG = {
   dev: true,
@@ -1109,7 +1109,8 @@ export async function createSim(options: ModelOptions) {
           res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
           res.end(JSON.stringify(body));
         };
-        if (req.method !== 'POST' || req.url !== HANDOVER_PATH) return reply(404, { code: 'not_found' });
+        if (req.method !== 'POST' || req.url !== DEFAULT_HANDOVER_PATH)
+          return reply(404, { code: 'not_found' });
         let body: unknown;
         try {
           body = JSON.parse(data);
