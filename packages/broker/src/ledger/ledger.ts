@@ -171,3 +171,29 @@ export async function auditLedger(q: Queryable): Promise<AuditReport> {
     totals: Object.fromEntries(totals.map((t) => [t.kind, t.total.toString()])),
   };
 }
+
+/**
+ * An account's statement: one entry per ledger transfer touching it, oldest first, at most `limit` (500).
+ * `amount` is signed: negative for money out.
+ */
+export async function accountStatement(q: Queryable, account: string, limit = 500) {
+  const rows = await q.query<{
+    id: string;
+    debit_account: string;
+    amount: bigint;
+    kind: string;
+    ref: string | null;
+    created_at: bigint;
+  }>(
+    `SELECT id, debit_account, amount, kind, ref, created_at FROM ledger_transfers
+     WHERE debit_account = $1 OR credit_account = $1 ORDER BY seq LIMIT $2`,
+    [account, limit],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    kind: r.kind,
+    amount: r.debit_account === account ? -r.amount : r.amount,
+    ref: r.ref,
+    createdAt: new Date(Number(r.created_at)).toISOString(),
+  }));
+}

@@ -1,0 +1,54 @@
+/** Money in and coins out: loads, unloads, buying chains and the customer's chains (docs/broker.md §6.2). */
+import { brokerApi as B } from '@netpay/api';
+import { type Routable, serve } from '@netpay/service';
+import { newId } from '../context.ts';
+import { fail } from '../errors.ts';
+import { type RouteDeps, requireKey, wire } from '../http.ts';
+
+export function issuanceRoutes(app: Routable, d: RouteDeps) {
+  const { issuance, customer, keyedTx, amount, ctx } = d;
+  serve(app, B.load, async (req) => {
+    const s = await customer(req);
+    const key = requireKey(req);
+    const r = await issuance.load(s.customerId, { ...req.body, amount: amount(req.body.amount) }, key);
+    return { movementId: r.movementId, amount: wire(r.amount), balance: wire(r.balance) };
+  });
+  serve(app, B.unload, async (req) => {
+    const s = await customer(req);
+    const key = requireKey(req);
+    const r = await issuance.unload(s.customerId, { ...req.body, amount: amount(req.body.amount) }, key);
+    return { movementId: r.movementId, amount: wire(r.amount), balance: wire(r.balance) };
+  });
+  serve(app, B.buy, async (req, reply) => {
+    const s = await customer(req);
+    const orders = req.body.chains.map((c) => ({ ...c, coinValue: amount(c.coinValue) }));
+    return keyedTx(req, reply, `buy:${s.customerId}`, async (tx) => {
+      const r = await issuance.buy(tx, s.customerId, orders, newId(ctx, 'buy'));
+      return { status: 201, body: { chains: r.chains, total: wire(r.total), balance: wire(r.balance) } };
+    });
+  });
+  serve(app, B.chains, async (req) => {
+    const s = await customer(req);
+    return {
+      chains: (await issuance.chains(s.customerId)).map((c) => ({ ...c, coinValue: wire(c.coinValue) })),
+    };
+  });
+  serve(app, B.chain, async (req) => {
+    const s = await customer(req);
+    const [c] = await issuance.chains(s.customerId, req.params.chainId);
+    if (!c) throw fail('chain_not_found', 'you have no such chain');
+    return { ...c, coinValue: wire(c.coinValue) };
+  });
+  serve(app, B.send, async (req, reply) => {
+    const s = await customer(req);
+    return keyedTx(req, reply, `send:${s.customerId}`, async (tx) => {
+      const r = await issuance.send(
+        tx,
+        s.customerId,
+        { to: req.body.to, amount: amount(req.body.amount) },
+        newId(ctx, 'send'),
+      );
+      return { status: 201, body: { to: r.to, amount: wire(r.amount), balance: wire(r.balance) } };
+    });
+  });
+}

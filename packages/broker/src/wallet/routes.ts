@@ -1,0 +1,147 @@
+/** Server-side wallets: the sign-in page and grant, vendors' charges and voids, customers' caps (docs/broker.md §16a). */
+import { brokerApi as B } from '@netpay/api';
+import { formatAmount, money, NetPayError } from '@netpay/protocol';
+import { type Routable, serve } from '@netpay/service';
+import { fail } from '../errors.ts';
+import { type RouteDeps, wire } from '../http.ts';
+import { renderAuthorizePage } from '../wallet/page.ts';
+
+export function walletRoutes(app: Routable, d: RouteDeps) {
+  const { accounts, wallet, customer, party, keyedTx, amount, cur, capFromForm, grantWire, config } = d;
+  // Server-side wallets (docs/broker.md §17): sign-in redirect, vendor charges, customer caps.
+  serve(app, B.authorizePage, async (req, reply) => {
+    const q = req.query;
+    const vendor = await wallet.vendorFor(q.vendor, q.redirect_uri);
+    reply.type('text/html; charset=utf-8').header('cache-control', 'no-store');
+    return renderAuthorizePage({
+      vendorId: vendor.id,
+      vendorName: vendor.name,
+      redirectUri: q.redirect_uri,
+      state: q.state,
+      cap: q.cap ?? formatAmount(money(config.wallet.defaultCap, cur)),
+      period: q.period ?? 'day',
+      currency: cur.code,
+    });
+  });
+  // The sign-in page posts twice: login and password (a code goes to the login, as for a new device),
+  // then the code and the cap. A signed-in app posts JSON once with its session (Authorization: Bearer).
+  serve(app, B.authorize, async (req, reply) => {
+    const b = req.body;
+    const form = String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+    const page = (extra: {
+      status?: number;
+      error?: string;
+      deviceId?: string;
+      cap?: bigint;
+      period?: 'day' | 'total';
+    }) =>
+      wallet.vendorFor(b.vendor, b.redirect_uri).then((vendor) => {
+        reply
+          .status(extra.status ?? 200)
+          .type('text/html; charset=utf-8')
+          .header('cache-control', 'no-store');
+        return renderAuthorizePage({
+          vendorId: vendor.id,
+          vendorName: vendor.name,
+          redirectUri: b.redirect_uri,
+          state: b.state,
+          cap:
+            extra.cap !== undefined
+              ? formatAmount(money(extra.cap, cur))
+              : (b.capAmount ?? formatAmount(money(config.wallet.defaultCap, cur))),
+          period: extra.period ?? b.period ?? 'day',
+          currency: cur.code,
+          login: b.login,
+          error: extra.error,
+          deviceId: extra.deviceId,
+        });
+      });
+    const options = (cap: bigint | undefined) => ({
+      vendorId: b.vendor,
+      redirectUri: b.redirect_uri,
+      ...(b.state !== undefined ? { state: b.state } : {}),
+      ...(cap !== undefined ? { cap } : {}),
+      ...(b.period ? { period: b.period } : {}),
+    });
+    if (!form) {
+      const s = await customer(req);
+      const r = await wallet.authorize(
+        s.customerId,
+        options(b.cap !== undefined ? amount(b.cap) : undefined),
+      );
+      return { redirect: r.redirect, grantId: r.grantId, cap: wire(r.cap), period: r.period };
+    }
+    await wallet.vendorFor(b.vendor, b.redirect_uri); // a bad vendor or redirect is a plain 4xx, no page
+    try {
+      if (!b.deviceId) {
+        const who = await accounts.checkCredentials({
+          login: b.login ?? '',
+          password: b.password ?? '',
+          totp: b.totp || undefined,
+        });
+        const deviceId = await accounts.newDeviceFor(
+          who.customerId,
+          who.login,
+          `wallet sign-in for ${b.vendor}`,
+        );
+        const current = await wallet.capOf(who.customerId, b.vendor);
+        return page({ deviceId, ...(current ? { cap: current.cap, period: current.period } : {}) });
+      }
+      // The cap is checked before the code is used up, so a typo in it can be fixed on the same page.
+      const cap = b.capAmount !== undefined ? capFromForm(b.capAmount) : undefined;
+      if (cap !== undefined && cap > config.wallet.maxCap)
+        throw fail(
+          'limit_exceeded',
+          `a spending cap is at most ${formatAmount(money(config.wallet.maxCap, cur))}`,
+        );
+      const checked = await accounts.verifyDevice({ deviceId: b.deviceId, code: b.code ?? '' });
+      if (!checked.ok)
+        throw fail('code_invalid', 'the code is wrong', { attemptsLeft: checked.attemptsLeft });
+      // The session only proved the code: this page signs the customer in for this grant alone.
+      await accounts.logout(checked.session.token);
+      const r = await wallet.authorize(checked.session.customerId, options(cap));
+      return reply.redirect(r.redirect, 303);
+    } catch (e) {
+      // A person at the form sees the page again with what went wrong.
+      if (!(e instanceof NetPayError) || (e.status ?? 500) >= 500) throw e;
+      const again = b.deviceId && e.code !== 'code_expired' && e.code !== 'too_many_attempts';
+      return page({ status: e.status, error: e.message, ...(again ? { deviceId: b.deviceId } : {}) });
+    }
+  });
+  // The vendor trades the code for a token. Not keyed: replaying the answer would store the token.
+  serve(app, B.walletToken, async (req) => grantWire(await wallet.exchange(await party(req), req.body.code)));
+  serve(app, B.walletCharge, async (req, reply) => {
+    const id = await party(req);
+    return keyedTx(req, reply, `wallet-charge:${id}`, async (tx) => {
+      const r = await wallet.charge(tx, id, { ...req.body, amount: amount(req.body.amount) });
+      return { status: 201, body: { ...grantWire(r), amount: wire(r.amount), fee: wire(r.fee) } };
+    });
+  });
+  serve(app, B.walletVoid, async (req, reply) => {
+    const id = await party(req);
+    return keyedTx(req, reply, `wallet-void:${id}`, async (tx) => {
+      const r = await wallet.voidCharge(tx, id, req.params.chargeId);
+      return { body: { ...r, amount: wire(r.amount) } };
+    });
+  });
+  serve(app, B.grants, async (req) => {
+    const s = await customer(req);
+    return { grants: (await wallet.grants(s.customerId)).map(grantWire) };
+  });
+  serve(app, B.setCap, async (req) => {
+    const s = await customer(req);
+    return grantWire(
+      await wallet.setCap(
+        s.customerId,
+        req.params.vendorId,
+        amount(req.body.cap),
+        req.body.period ?? undefined,
+      ),
+    );
+  });
+  serve(app, B.revoke, async (req, reply) => {
+    const s = await customer(req);
+    await wallet.revoke(s.customerId, req.params.vendorId);
+    reply.status(204);
+  });
+}
