@@ -61,7 +61,7 @@ export const vendorApi = {
     responses: {
       200: z.looseObject({
         name: z.string(),
-        currency: z.string(),
+        currency: z.looseObject({ code: z.string(), exponent: z.number().int() }),
         statement: z.looseObject({ vendorId: z.string() }),
         revenue: z.array(z.looseObject({ amount: MinorWireSchema })),
         payees: z.array(z.looseObject({ payeeId: z.string() })),

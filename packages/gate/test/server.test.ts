@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient, vendorApi } from '@netpay/api';
 import { encodeHeader, fromBase64url, HEADERS, type Payment, toBase64url } from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, type Customer, clientChain, startWorld, type World } from '../../broker/test/world.ts';
@@ -104,6 +105,10 @@ describe('standalone vendor selling a folder [pglite]', () => {
     expect(mine.headers.get('access-control-allow-origin')).toBeNull();
     const statement = await (await fetch(`${shop.url}/netpay/statement`)).json();
     expect(statement).toMatchObject({ vendorId: 'folder-shop', accepted: '60', redeemed: '0' });
+    // The vendor's own pages answer as its contract says (@netpay/api vendorApi), as the web dashboard reads them.
+    const vendor = createClient(vendorApi, { url: shop.url });
+    expect(await vendor.statement({})).toMatchObject({ vendorId: 'folder-shop' });
+    expect(await vendor.dashboard({})).toMatchObject({ currency: { code: expect.any(String) } });
     const redeemed = await shop.redeemer.redeem();
     expect(redeemed).toMatchObject({ credited: 1, amount: '60' });
     // Credited at the broker minus the 2 % fee (rounded up), then paid out to the bank by settlement.
