@@ -3,7 +3,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import fastifyStatic from '@fastify/static';
-import { createClient, vendorApi } from '@netpay/api';
+import { createClient, unanswered, vendorApi } from '@netpay/api';
 import { isNetPayError } from '@netpay/protocol';
 import Fastify from 'fastify';
 import { buildWeb } from './build.ts';
@@ -47,8 +47,7 @@ export async function startWeb(o: WebOptions) {
     try {
       return await vendor.dashboard({});
     } catch (e) {
-      if (isNetPayError(e) && e.details?.reason === undefined)
-        return reply.code(e.status ?? 502).send(e.toBody());
+      if (isNetPayError(e) && !unanswered(e)) return reply.code(e.status ?? 502).send(e.toBody());
       return reply.code(502).send({ code: 'shop_unreachable', message: `${shop.name} cannot be reached` });
     }
   });

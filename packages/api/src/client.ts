@@ -54,6 +54,12 @@ function queryString(query: unknown): string {
   return s ? `?${s}` : '';
 }
 
+/** True for the error a client throws when nothing answered (unreachable, or no answer in time). */
+export function unanswered(e: unknown): boolean {
+  const reason = e instanceof NetPayError ? e.details?.reason : undefined;
+  return reason === 'network' || reason === 'timeout';
+}
+
 /** Builds a client for one server from its contract. */
 export function createClient<C extends Record<string, Route>>(contract: C, transport: Transport): Client<C> {
   const root = transport.url.replace(/\/+$/, '');

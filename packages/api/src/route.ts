@@ -70,9 +70,12 @@ export type RouteAnswer<R extends Route> = {
   [S in keyof R['responses']]: { readonly status: S; readonly body: Out<R['responses'][S]> };
 }[keyof R['responses']];
 
+/** A path's `:name` segment. */
+const PATH_PARAM = /:([A-Za-z_][A-Za-z0-9_]*)/g;
+
 /** Fills a path's `:name` segments from params, each URL-encoded. */
 export function fillPath(path: string, params: Readonly<Record<string, unknown>> | undefined): string {
-  return path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, (_, name: string) => {
+  return path.replace(PATH_PARAM, (_, name: string) => {
     const v = params?.[name];
     if (v === undefined || v === null) throw new TypeError(`missing path parameter ${name} for ${path}`);
     return encodeURIComponent(String(v));
@@ -86,7 +89,7 @@ export function fillPath(path: string, params: Readonly<Record<string, unknown>>
 export function operationsOf(contract: Readonly<Record<string, Route>>): string[] {
   return Object.values(contract)
     .filter((r) => !r.hidden)
-    .map((r) => `${r.method} ${r.path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}')}`)
+    .map((r) => `${r.method} ${r.path.replace(PATH_PARAM, '{$1}')}`)
     .sort();
 }
 

@@ -1,5 +1,5 @@
 import { bankApi } from '@netpay/api';
-import { type AppOptions, createServiceApp, serve } from '@netpay/service';
+import { type AppOptions, createServiceApp, headerValue, serve } from '@netpay/service';
 import type { BankService } from './service.ts';
 import { accountToWire, createdAccountToWire, statementToWire, transferToWire } from './wire.ts';
 
@@ -16,8 +16,6 @@ function bearer(header: string | undefined): string | undefined {
   const m = /^Bearer +(\S+) *$/i.exec(header);
   return m ? m[1] : '';
 }
-
-const headerOf = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
 /**
  * The bank's HTTP API (the contract `bankApi` of @netpay/api) on a NetPay service app (OpenAPI at /docs,
@@ -60,7 +58,7 @@ export function buildBankApp(options: BankAppOptions) {
     );
     serve(r, bankApi.transfer, async (req, reply) => {
       const { from, to, amount, reference } = req.body;
-      const result = await service.transfer(token(req), headerOf(req.headers['idempotency-key']), {
+      const result = await service.transfer(token(req), headerValue(req.headers, 'idempotency-key'), {
         from,
         to,
         amount: BigInt(amount),

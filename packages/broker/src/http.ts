@@ -7,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Db } from '@netpay/db';
 import { currency, parseAmount, parseMinor } from '@netpay/protocol';
 import {
+  headerValue,
   type IdempotentResult,
   idempotent,
   idempotentCall,
@@ -33,10 +34,7 @@ export function bearer(req: FastifyRequest): string | undefined {
   return h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined;
 }
 
-function idempotencyKey(req: FastifyRequest): string | undefined {
-  const v = req.headers['idempotency-key'];
-  return Array.isArray(v) ? v[0] : v;
-}
+const idempotencyKey = (req: FastifyRequest) => headerValue(req.headers, 'idempotency-key');
 
 export const wire = (v: bigint) => v.toString();
 

@@ -1,4 +1,4 @@
-import { createClient, DEFAULT_HANDOVER_PATH, vendorApi } from '@netpay/api';
+import { createClient, DEFAULT_HANDOVER_PATH, unanswered, vendorApi } from '@netpay/api';
 import {
   allocate,
   brokerKeyring,
@@ -483,8 +483,7 @@ export function createGate(o: GateOptions) {
       try {
         res = await handoverClient(holder.url).handover({ body: request });
       } catch (e) {
-        const silent = e instanceof NetPayError && e.details?.reason !== undefined;
-        res = silent ? undefined : null;
+        res = unanswered(e) ? undefined : null;
         status = e instanceof NetPayError ? (e.status ?? 0) : 0;
       }
       if (res !== undefined) {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join, posix, resolve } from 'node:path';
 import cors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
+import { unanswered } from '@netpay/api';
 import { type Db, migrate, openDatabase } from '@netpay/db';
 import {
   createSigner,
@@ -261,7 +262,7 @@ export async function startVendorServer(o: StartVendorOptions) {
     await broker.register(body, `register-${vendorId}-${clock()}`);
   } catch (e) {
     if (!(e instanceof NetPayError)) throw e;
-    refusal = e.details?.reason
+    refusal = unanswered(e)
       ? `cannot reach the broker at ${o.brokerUrl}: ${e.message}`
       : registrationRefusal(vendorId, e.code, e.message);
   }

@@ -56,7 +56,8 @@ export interface IncomingSignedRequest extends RequestToSign {
   readonly headers: Record<string, string | string[] | undefined>;
 }
 
-function header(h: IncomingSignedRequest['headers'], name: string): string | undefined {
+/** A request header's value (the first, when it was sent more than once). */
+export function headerValue(h: IncomingSignedRequest['headers'], name: string): string | undefined {
   const v = h[name];
   return Array.isArray(v) ? v[0] : v;
 }
@@ -70,9 +71,9 @@ export async function verifySignedRequest(
   lookupKey: (keyId: string) => Promise<Uint8Array | undefined>,
   nowSeconds: number,
 ): Promise<string> {
-  const keyId = header(req.headers, SIGNATURE_HEADERS.keyId);
-  const ts = header(req.headers, SIGNATURE_HEADERS.timestamp);
-  const sig = header(req.headers, SIGNATURE_HEADERS.signature);
+  const keyId = headerValue(req.headers, SIGNATURE_HEADERS.keyId);
+  const ts = headerValue(req.headers, SIGNATURE_HEADERS.timestamp);
+  const sig = headerValue(req.headers, SIGNATURE_HEADERS.signature);
   if (!keyId || !ts || !sig) {
     throw serviceError(
       'signature_missing',

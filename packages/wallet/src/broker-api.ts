@@ -1,5 +1,4 @@
 import { type BrokerAnswers, brokerApi, createClient } from '@netpay/api';
-import { MINOR_WIRE_RE } from '@netpay/protocol';
 import type { z } from 'zod';
 
 /**
@@ -36,21 +35,16 @@ export interface WalletGrant {
   readonly remaining: bigint;
 }
 
-const minor = (wire: string) => {
-  if (!MINOR_WIRE_RE.test(wire)) throw new TypeError(`not an amount: ${wire}`);
-  return BigInt(wire);
-};
-
-/** A grant as the broker sends it, with bigint money. */
+/** A grant as the broker sends it (its amounts checked by the contract's schema), with bigint money. */
 export function grantFromWire(g: z.infer<typeof BrokerAnswers.GrantAnswer>): WalletGrant {
   return {
     grantId: g.grantId,
     vendorId: g.vendorId,
     vendorName: g.vendorName,
     active: g.active,
-    cap: minor(g.cap),
+    cap: BigInt(g.cap),
     period: g.period,
-    spent: minor(g.spent),
-    remaining: minor(g.remaining),
+    spent: BigInt(g.spent),
+    remaining: BigInt(g.remaining),
   };
 }

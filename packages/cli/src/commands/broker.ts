@@ -236,16 +236,14 @@ async function startBroker(flags: StartFlags): Promise<void> {
 async function invite(flags: InviteFlags): Promise<void> {
   const token = process.env.NETPAY_ADMIN_TOKEN?.trim();
   if (!token) throw cliError("set NETPAY_ADMIN_TOKEN to the broker's admin token");
-  const { brokerApi, createClient } = await import('@netpay/api');
+  const { brokerApi, createClient, unanswered } = await import('@netpay/api');
   const broker = createClient(brokerApi, { url: flags.broker, name: 'the broker', token: () => token });
   const answer = await broker
     .invite({
       body: { kind: flags.kind, expiresInSeconds: flags.expires, ...(flags.id ? { partyId: flags.id } : {}) },
     })
     .catch((e: Error) => {
-      throw cliError(
-        (e as { status?: number }).status === 503 ? e.message : `the broker refused: ${e.message}`,
-      );
+      throw cliError(unanswered(e) ? e.message : `the broker refused: ${e.message}`);
     });
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(answer)}\n`);
