@@ -8,10 +8,10 @@ import type { AddressInfo } from 'node:net';
 import { migrate, openDatabase } from '@netpay/db';
 import { createSigner, randomBytes, toBase64url } from '@netpay/protocol';
 import Fastify from 'fastify';
-import { netpayFastify } from '../src/adapters/fastify.ts';
 import { createBrokerClient } from '../src/broker-client.ts';
 import { createGate } from '../src/gate.ts';
-import { createChainStore, VENDOR_MIGRATIONS } from '../src/store.ts';
+import { netpayFastify } from '../src/http/fastify.ts';
+import { createChainStore, VENDOR_MIGRATIONS } from '../src/store/store.ts';
 
 const BODY = 'x'.repeat(1024);
 const brokerUrl = process.env.NETPAY_BENCH_BROKER!;

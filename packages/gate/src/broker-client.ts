@@ -19,13 +19,15 @@ export type ClaimAnswer = z.infer<typeof BrokerAnswers.ClaimAnswer>;
 export type WalletCharge = z.infer<typeof BrokerAnswers.WalletChargeAnswer>;
 
 /**
- * The broker's refusals and outages are NetPayErrors that always carry a status (503 when nothing
- * answered). This name, typed so, stays only until the vendor code tests for NetPayError itself.
+ * The broker refused (it answered with a 4xx): the same request will not fare better. Anything else it
+ * throws is an outage (status 503 when nothing answered, 5xx when the broker failed): worth a retry.
  */
-export type BrokerError = NetPayError & { readonly status: number };
-export const BrokerError = NetPayError as unknown as abstract new (
-  ...args: ConstructorParameters<typeof NetPayError>
-) => BrokerError;
+export const refusedByBroker = (e: unknown): e is NetPayError & { readonly status: number } =>
+  e instanceof NetPayError && e.status !== undefined && e.status < 500;
+
+/** The broker answered with this status (404: it does not know the party, charge, chain…). */
+export const brokerSaid = (e: unknown, status: number): e is NetPayError =>
+  e instanceof NetPayError && e.status === status;
 
 export interface BrokerClientOptions {
   readonly url: string;

@@ -1,4 +1,4 @@
 export * from './broker-client.ts';
 export * from './gate.ts';
-export * from './redeemer.ts';
-export * from './store.ts';
+export * from './redeem/redeemer.ts';
+export * from './store/store.ts';

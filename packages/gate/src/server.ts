@@ -18,11 +18,11 @@ import {
 import { createServiceApp } from '@netpay/service';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { netpayFastify } from './adapters/fastify.ts';
 import { createBrokerClient } from './broker-client.ts';
 import { createGate, RECEIPT_SIGNATURE_HEADER, WALLET_RECEIPT_HEADER } from './gate.ts';
-import { createRedeemer } from './redeemer.ts';
-import { createChainStore, VENDOR_MIGRATIONS } from './store.ts';
+import { netpayFastify } from './http/fastify.ts';
+import { createRedeemer } from './redeem/redeemer.ts';
+import { createChainStore, VENDOR_MIGRATIONS } from './store/store.ts';
 
 /**
  * The price list of a standalone vendor (`netpay vendor start`): glob patterns of file paths (relative to

@@ -16,15 +16,20 @@ import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Customer, clientChain, startWorld, type Vendor, type World } from '../../broker/test/world.ts';
-import { netpayExpress, netpayExpressHandover } from '../src/adapters/express.ts';
-import { netpayFastify } from '../src/adapters/fastify.ts';
-import { netpayHono, netpayHonoHandover } from '../src/adapters/hono.ts';
 import { createBrokerClient } from '../src/broker-client.ts';
 import { createGate, type Gate } from '../src/gate.ts';
-import { createChainStore, VENDOR_MIGRATIONS } from '../src/store.ts';
+import { netpayExpress, netpayExpressHandover, netpayExpressWallet } from '../src/http/express.ts';
+import { netpayFastify } from '../src/http/fastify.ts';
+import { netpayHono, netpayHonoHandover, netpayHonoWallet } from '../src/http/hono.ts';
+import { createChainStore, VENDOR_MIGRATIONS } from '../src/store/store.ts';
 
 type Serve = (gate: Gate) => Promise<{ url: string; close: () => Promise<void> }>;
 
+/**
+ * The same routes on each framework: a priced article, a handler that fails, a text body with its own
+ * content type, the hand-over route and the server-side wallet's routes. Every case below runs on all
+ * three, so the adapters cannot drift.
+ */
 const ADAPTERS: Record<string, Serve> = {
   fastify: async (gate) => {
     const app = Fastify();
@@ -32,6 +37,9 @@ const ADAPTERS: Record<string, Serve> = {
     app.get('/article', { config: { netpay: { amount: 50n } } }, async () => ({ text: 'the article' }));
     app.get('/broken', { config: { netpay: { amount: 10n } } }, async (_r, reply) =>
       reply.code(500).send({ oops: 1 }),
+    );
+    app.get('/stream', { config: { netpay: { amount: 10n } } }, async (_r, reply) =>
+      reply.type('text/plain').send('one two three'),
     );
     await app.listen({ port: 0, host: '127.0.0.1' });
     return {
@@ -43,6 +51,7 @@ const ADAPTERS: Record<string, Serve> = {
     const app = express();
     app.use(express.json());
     app.post(...netpayExpressHandover(gate));
+    app.get(...netpayExpressWallet(gate));
     app.get('/article', netpayExpress(gate, { amount: 50n }), (_req, res) => {
       res.json({ text: 'the article' });
     });
@@ -66,8 +75,10 @@ const ADAPTERS: Record<string, Serve> = {
   hono: async (gate) => {
     const app = new Hono();
     netpayHonoHandover(app, gate);
+    netpayHonoWallet(app, gate);
     app.get('/article', netpayHono(gate, { amount: 50n }), (c) => c.json({ text: 'the article' }));
     app.get('/broken', netpayHono(gate, { amount: 10n }), (c) => c.json({ oops: 1 }, 500));
+    app.get('/stream', netpayHono(gate, { amount: 10n }), (c) => c.text('one two three'));
     const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
     await new Promise((r) => server.once('listening', r));
     return {
@@ -91,11 +102,13 @@ describe('vendor gate adapters (Express, Fastify, Hono) [pglite]', () => {
   });
 
   /** A vendor server on one adapter; `clockOffsetMs` moves the gate's clock (an expired touchstone). */
-  async function vendorServer(name: string, v: Vendor, clockOffsetMs = 0) {
+  async function vendorServer(name: string, v: Vendor, clockOffsetMs = 0, withWallet = false) {
     const db = await openTestDatabase('pglite');
     await migrate(db, VENDOR_MIGRATIONS);
     const store = createChainStore({ db, clock: w.clock });
+    let url: string | undefined;
     const gate = createGate({
+      ...(withWallet ? { publicUrl: () => url } : {}),
       vendorId: v.id,
       signer: v.signer,
       broker: createBrokerClient({ url: w.url, vendorId: v.id, signer: v.signer, clock: w.clock }),
@@ -105,6 +118,7 @@ describe('vendor gate adapters (Express, Fastify, Hono) [pglite]', () => {
       clock: () => w.clock() + clockOffsetMs,
     });
     const server = await ADAPTERS[name]!(gate);
+    url = server.url;
     opened.push(server.close, () => db.close());
     return { ...server, store };
   }
@@ -198,13 +212,56 @@ describe('vendor gate adapters (Express, Fastify, Hono) [pglite]', () => {
       expect(expired.status).toBe(402);
       expect((await expired.json()).code).toBe('touchstone_expired');
       expect((await late.store.get(old.chainId))?.acceptedIndex ?? 0).toBe(0);
-      if (name === 'express') {
-        const streamed = await get('/stream', c.pay(6));
-        expect(streamed.status).toBe(200);
-        expect(await streamed.text()).toBe('one two three');
-        expect(streamed.headers.get('content-type')).toBe('text/plain');
-        expect(streamed.headers.get(HEADERS.receipt)).toBeTruthy();
-      }
+      // The handler's own body and content type go out unchanged, with the receipt added.
+      const streamed = await get('/stream', c.pay(6));
+      expect(streamed.status).toBe(200);
+      expect(await streamed.text()).toBe('one two three');
+      expect(streamed.headers.get('content-type')).toMatch(/^text\/plain/);
+      expect(streamed.headers.get(HEADERS.receipt)).toBeTruthy();
+    });
+
+    it(`${name}: a browser gets the 402 as a page; the hand-over and wallet routes answer`, async () => {
+      const v = await w.newVendor();
+      const s = await vendorServer(name, v, 0, true);
+      const page = await fetch(`${s.url}/article`, { headers: { accept: 'text/html,*/*' } });
+      expect(page.status).toBe(402);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(page.headers.get(HEADERS.terms)).toBeTruthy();
+      const html = await page.text();
+      expect(html).toContain('<!doctype html>');
+      expect(html).toContain('USD');
+      expect(html).toContain(`${s.url}/netpay/wallet/signin?return=%2Farticle`);
+      // A refusal shows why; a program asking for JSON still gets JSON.
+      const refused = await fetch(`${s.url}/article`, {
+        headers: { accept: 'text/html', [HEADERS.payment]: '%%%' },
+      });
+      expect(refused.status).toBe(400);
+      expect(await refused.text()).toMatch(/role="alert"/);
+      const json = await fetch(`${s.url}/article`, { headers: { accept: 'application/json' } });
+      expect(json.headers.get('content-type')).toMatch(/^application\/json/);
+      expect((await json.json()).terms.wallet.signIn).toBe(`${s.url}/netpay/wallet/signin?return=%2Farticle`);
+
+      const signin = await fetch(`${s.url}/netpay/wallet/signin?return=/article`, { redirect: 'manual' });
+      expect(signin.status).toBe(302);
+      const to = new URL(signin.headers.get('location')!);
+      expect(to.origin + to.pathname).toBe(`${w.url}/wallet/authorize`);
+      expect(to.searchParams.get('vendor')).toBe(v.id);
+      expect(signin.headers.get('set-cookie')).toBeTruthy();
+      const badCallback = await fetch(`${s.url}/netpay/wallet/callback?code=x&state=y`, {
+        redirect: 'manual',
+      });
+      expect(badCallback.status).toBe(400);
+      expect((await badCallback.json()).code).toBe('wallet_sign_in');
+      const nowhere = await fetch(`${s.url}/netpay/wallet/nowhere`);
+      expect(nowhere.status).toBe(404);
+
+      const handover = await fetch(`${s.url}/netpay/handover`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ v: 1 }),
+      });
+      expect(handover.status).toBe(400);
+      expect((await handover.json()).code).toBe('malformed');
     });
   }
 

@@ -11,10 +11,10 @@ import {
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Customer, clientChain, startWorld, type Vendor, type World } from '../../broker/test/world.ts';
-import { netpayFastify } from '../src/adapters/fastify.ts';
 import { createBrokerClient } from '../src/broker-client.ts';
 import { createGate } from '../src/gate.ts';
-import { createChainStore, VENDOR_MIGRATIONS } from '../src/store.ts';
+import { netpayFastify } from '../src/http/fastify.ts';
+import { createChainStore, VENDOR_MIGRATIONS } from '../src/store/store.ts';
 
 /** The gate on a real Fastify server, paying with coins bought from the real broker. */
 for (const kind of TEST_DATABASES) {

@@ -4,11 +4,11 @@ import { encodeHeader, fromBase64url, HEADERS, type Payment, toBase64url } from 
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Customer, clientChain, startWorld, type Vendor, type World } from '../../broker/test/world.ts';
-import { netpayFastify } from '../src/adapters/fastify.ts';
 import { createBrokerClient } from '../src/broker-client.ts';
 import { createGate } from '../src/gate.ts';
-import { createRedeemer, type Redeemer } from '../src/redeemer.ts';
-import { createChainStore, VENDOR_MIGRATIONS } from '../src/store.ts';
+import { netpayFastify } from '../src/http/fastify.ts';
+import { createRedeemer, type Redeemer } from '../src/redeem/redeemer.ts';
+import { createChainStore, VENDOR_MIGRATIONS } from '../src/store/store.ts';
 
 /**
  * Multi-party prices: coins paid for a resource with payees are redeemed in claims carrying those payees'

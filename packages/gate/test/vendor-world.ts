@@ -14,11 +14,11 @@ import {
 import Fastify from 'fastify';
 import { expect } from 'vitest';
 import type { World } from '../../broker/test/world.ts';
-import { netpayFastify } from '../src/adapters/fastify.ts';
 import { createBrokerClient } from '../src/broker-client.ts';
 import { createGate } from '../src/gate.ts';
-import { createRedeemer } from '../src/redeemer.ts';
-import { createChainStore, VENDOR_MIGRATIONS } from '../src/store.ts';
+import { netpayFastify } from '../src/http/fastify.ts';
+import { createRedeemer } from '../src/redeem/redeemer.ts';
+import { createChainStore, VENDOR_MIGRATIONS } from '../src/store/store.ts';
 
 let counter = 0;
 

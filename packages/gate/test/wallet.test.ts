@@ -5,11 +5,11 @@ import { createSigner, randomBytes, toBase64url } from '@netpay/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Customer, startWorld, type World } from '../../broker/test/world.ts';
-import { netpayFastify } from '../src/adapters/fastify.ts';
 import { createBrokerClient } from '../src/broker-client.ts';
 import { createGate, WALLET_RECEIPT_HEADER } from '../src/gate.ts';
-import { createRedeemer, type Redeemer } from '../src/redeemer.ts';
-import { type ChainStore, createChainStore, VENDOR_MIGRATIONS } from '../src/store.ts';
+import { netpayFastify } from '../src/http/fastify.ts';
+import { createRedeemer, type Redeemer } from '../src/redeem/redeemer.ts';
+import { type ChainStore, createChainStore, VENDOR_MIGRATIONS } from '../src/store/store.ts';
 
 /**
  * Server-side wallets end to end over real HTTP: the customer follows the vendor's sign-in link to the

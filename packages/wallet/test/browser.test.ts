@@ -9,10 +9,10 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureChromium } from '../../../tools/chromium.ts';
 import { startWorld, type Vendor, type World } from '../../broker/test/world.ts';
-import { netpayFastify } from '../../gate/src/adapters/fastify.ts';
 import { createBrokerClient } from '../../gate/src/broker-client.ts';
 import { createGate } from '../../gate/src/gate.ts';
-import { createChainStore, VENDOR_MIGRATIONS } from '../../gate/src/store.ts';
+import { netpayFastify } from '../../gate/src/http/fastify.ts';
+import { createChainStore, VENDOR_MIGRATIONS } from '../../gate/src/store/store.ts';
 
 const OUT = fileURLToPath(new URL('../../../test-output/wallet', import.meta.url));
 

@@ -1,8 +1,13 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Gate, GateRequest, Price } from '../gate.ts';
-import { DEFAULT_HANDOVER_PATH } from '../gate.ts';
+import { DEFAULT_HANDOVER_PATH, type Gate, type GateAnswer, type GateRequest } from '../gate.ts';
+import { type PriceOf, priceOf, replyTo } from './reply.ts';
 
-export type ExpressPrice = Price | ((req: Request) => Price | Promise<Price>);
+export type ExpressPrice = PriceOf<Request>;
+
+const sendAnswer = (gate: Gate, req: Request, res: Response, a: GateAnswer) => {
+  const r = replyTo(gate, a, req.headers.accept);
+  res.status(r.status).set(r.headers).send(r.body);
+};
 
 const toGateRequest = (req: Request): GateRequest => ({
   method: req.method,
@@ -20,13 +25,10 @@ const toGateRequest = (req: Request): GateRequest => ({
 export function netpayExpress(gate: Gate, price: ExpressPrice): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     try {
-      const p = typeof price === 'function' ? await price(req) : price;
+      const p = await priceOf(price, req);
       if (p.amount === 0n) return next(); // free
       const started = await gate.begin(toGateRequest(req), p);
-      if ('answer' in started) {
-        res.status(started.answer.status).set(started.answer.headers).json(started.answer.body);
-        return;
-      }
+      if ('answer' in started) return sendAnswer(gate, req, res, started.answer);
       const chunks: Buffer[] = [];
       const write = res.write.bind(res);
       const end = res.end.bind(res);
@@ -68,12 +70,9 @@ export function netpayExpress(gate: Gate, price: ExpressPrice): RequestHandler {
               // The handler's headers (encoding, caching…) belong to its body, not to this answer.
               for (const h of res.getHeaderNames()) res.removeHeader(h);
               head = undefined;
-              const body = Buffer.from(JSON.stringify(done.answer.body));
-              res
-                .status(done.answer.status)
-                .set('content-type', 'application/json; charset=utf-8')
-                .set('content-length', String(body.length));
-              write(body);
+              const r = replyTo(gate, done.answer, undefined);
+              res.status(r.status).set(r.headers);
+              write(r.body);
               end(onEnd);
               return;
             }

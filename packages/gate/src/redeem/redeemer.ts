@@ -1,15 +1,16 @@
 import {
   type Claim,
   type Ed25519Signer,
+  isNetPayError,
   type PayeeShare,
   sha256,
   signMessage,
   toBase64url,
   utf8,
 } from '@netpay/protocol';
-import { type BrokerClient, BrokerError } from './broker-client.ts';
-import { leaseEnd } from './gate.ts';
-import type { ChainStore, HeldChain } from './store.ts';
+import { type BrokerClient, refusedByBroker } from '../broker-client.ts';
+import { leaseEnd } from '../chains/lease.ts';
+import type { ChainStore, HeldChain } from '../store/store.ts';
 
 interface Range {
   chainId: string;
@@ -214,10 +215,7 @@ export function createRedeemer(o: {
       } catch (e) {
         // Moved on after this vendor's lease ran out, or refunded: stop accepting the chain here. What it
         // accepted (under its lease) stays its own to redeem.
-        if (
-          e instanceof BrokerError &&
-          ['chain_not_held', 'chain_refunded', 'chain_expired'].includes(e.code)
-        )
+        if (isNetPayError(e, 'chain_not_held', 'chain_refunded', 'chain_expired'))
           await o.store.releaseTakenOver(c.chainId);
         // otherwise the broker is unreachable: the next round tries again
       }
@@ -236,7 +234,7 @@ export function createRedeemer(o: {
       try {
         await o.broker.walletVoid(chargeId);
       } catch (e) {
-        if (!(e instanceof BrokerError) || e.status >= 500) continue; // still unreachable: next round
+        if (!refusedByBroker(e)) continue; // still unreachable: next round
         if (e.code !== 'not_found') {
           // The broker will not (the money was paid out meanwhile): kept on record as owed.
           await o.store.markVoided(chargeId, 'void_refused');

@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { DEFAULT_HANDOVER_PATH, type Gate, type GateRequest, type Price } from '../gate.ts';
+import { DEFAULT_HANDOVER_PATH, type Gate, type GateRequest } from '../gate.ts';
+import { type PriceOf, priceOf, replyTo } from './reply.ts';
 
 /** A route's price: fixed, or computed from the request. Put it in the route's `config.netpay`. */
-export type RoutePrice = Price | ((req: FastifyRequest) => Price | Promise<Price>);
+export type RoutePrice = PriceOf<FastifyRequest>;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -51,18 +52,12 @@ export function netpayFastify(
   app.addHook('preHandler', async (req, reply) => {
     const spec = req.routeOptions.config.netpay;
     if (!spec) return;
-    const price = typeof spec === 'function' ? await spec(req) : spec;
+    const price = await priceOf(spec, req);
     if (price.amount === 0n) return; // free
     const started = await gate.begin(toGateRequest(req), price);
     if ('answer' in started) {
-      reply.code(started.answer.status).headers(started.answer.headers);
-      // A person's browser gets a page (with the server-side wallet's sign-in link); programs get JSON.
-      const page = /\btext\/html\b/.test(String(req.headers.accept ?? ''))
-        ? gate.answerPage(started.answer)
-        : undefined;
-      if (page) reply.type('text/html; charset=utf-8').send(page);
-      else reply.send(started.answer.body);
-      return reply;
+      const r = replyTo(gate, started.answer, req.headers.accept);
+      return reply.code(r.status).headers(r.headers).send(r.body);
     }
     (req as Ticketed).netpayTicket = started.ticket;
   });
@@ -74,8 +69,9 @@ export function netpayFastify(
     r.netpayDone = true;
     const done = await gate.finish(ticket, reply.statusCode < 400);
     if ('answer' in done) {
-      reply.code(done.answer.status).header('content-type', 'application/json; charset=utf-8');
-      return JSON.stringify(done.answer.body);
+      const r = replyTo(gate, done.answer, undefined);
+      reply.code(r.status).headers(r.headers);
+      return r.body;
     }
     reply.headers(done.headers);
     return payload;

@@ -1,8 +1,13 @@
 import type { Context, Hono, MiddlewareHandler } from 'hono';
-import type { Gate, GateRequest, Price } from '../gate.ts';
-import { DEFAULT_HANDOVER_PATH } from '../gate.ts';
+import { DEFAULT_HANDOVER_PATH, type Gate, type GateAnswer, type GateRequest } from '../gate.ts';
+import { type PriceOf, priceOf, replyTo } from './reply.ts';
 
-export type HonoPrice = Price | ((c: Context) => Price | Promise<Price>);
+export type HonoPrice = PriceOf<Context>;
+
+const answerResponse = (gate: Gate, a: GateAnswer, accept: string | undefined) => {
+  const r = replyTo(gate, a, accept);
+  return new Response(r.body, { status: r.status, headers: r.headers });
+};
 
 const toGateRequest = (c: Context): GateRequest => ({
   method: c.req.method,
@@ -18,12 +23,10 @@ const toGateRequest = (c: Context): GateRequest => ({
  */
 export function netpayHono(gate: Gate, price: HonoPrice): MiddlewareHandler {
   return async (c, next) => {
-    const p = typeof price === 'function' ? await price(c) : price;
+    const p = await priceOf(price, c);
     if (p.amount === 0n) return next(); // free
     const started = await gate.begin(toGateRequest(c), p);
-    if ('answer' in started) {
-      return c.json(started.answer.body, started.answer.status as 400, started.answer.headers);
-    }
+    if ('answer' in started) return answerResponse(gate, started.answer, c.req.header('accept'));
     let ok = false;
     try {
       await next();
@@ -31,10 +34,7 @@ export function netpayHono(gate: Gate, price: HonoPrice): MiddlewareHandler {
     } finally {
       const done = await gate.finish(started.ticket, ok);
       if ('answer' in done) {
-        c.res = new Response(JSON.stringify(done.answer.body), {
-          status: done.answer.status,
-          headers: { 'content-type': 'application/json; charset=utf-8' },
-        });
+        c.res = answerResponse(gate, done.answer, undefined);
       } else if (Object.keys(done.headers).length > 0) {
         // A response made by fetch() (a proxy) has immutable headers: copy it before adding the receipt.
         const res = new Response(c.res.body, c.res);

@@ -1,0 +1,92 @@
+/**
+ * Everything the gate is given from outside, named in one place: its identity and key, the broker (its
+ * client and URL), the chain store, the clock, the currency and the tunables — and the context its flows
+ * share (the broker's keys, the per-chain locks). Each flow (pay/, chains/, server-wallet/) takes a
+ * `GateContext` and nothing else.
+ */
+import { type Currency, type Ed25519Signer, currency as makeCurrency } from '@netpay/protocol';
+import type { BrokerClient } from './broker-client.ts';
+import { type BrokerKeys, createBrokerKeys } from './chains/broker-keys.ts';
+import { leaseEnd } from './chains/lease.ts';
+import { type ChainLocks, createChainLocks } from './chains/locks.ts';
+import type { ChainStore } from './store/store.ts';
+
+export interface GateOptions {
+  readonly vendorId: string;
+  readonly signer: Ed25519Signer;
+  readonly broker: BrokerClient;
+  readonly brokerUrl: string;
+  readonly store: ChainStore;
+  /** Currency of every price: must be the broker's. */
+  readonly currency: { code: string; exponent: number };
+  /** Most coins one payment may take from one chain. Default 1,000. */
+  readonly maxCoins?: number;
+  readonly clock?: () => number;
+  /** Path where this vendor serves hand-over requests from other vendors. */
+  readonly handoverPath?: string;
+  /** How long to wait for a holder to hand a chain over before taking it over through the broker. */
+  readonly handoverTimeoutMs?: number;
+  /**
+   * How much sooner than the broker's lease this vendor stops accepting a chain (ms): the lease is counted
+   * from when the request that got it was sent, minus this margin for clock rate and the time a payment
+   * takes from check to commit. Default 2,000 (at most a fifth of the lease).
+   */
+  readonly leaseMarginMs?: number;
+  /**
+   * This vendor's public URL (as registered at the broker). With it, customers without coins can pay from
+   * a server-side wallet: the terms carry a sign-in link, and the gate serves the sign-in routes.
+   */
+  readonly publicUrl?: string | (() => string | undefined);
+  /** Where the server-side wallet sign-in routes live. Default /netpay/wallet. */
+  readonly walletPath?: string;
+}
+
+export const DEFAULT_WALLET_PATH = '/netpay/wallet';
+
+/** The options with their defaults, and the state the flows share. */
+export interface GateContext {
+  readonly vendorId: string;
+  readonly signer: Ed25519Signer;
+  readonly broker: BrokerClient;
+  readonly brokerUrl: string;
+  readonly store: ChainStore;
+  readonly cur: Currency;
+  readonly clock: () => number;
+  readonly maxCoins: number;
+  readonly handoverPath: string | undefined;
+  readonly handoverTimeoutMs: number;
+  readonly walletPath: string;
+  /** Where the wallet routes are reached from outside, once the vendor knows its public URL. */
+  readonly walletBase: () => string | undefined;
+  /** Holds a chain under the lease the broker granted to a request sent at `sentAt` for `leaseMs`. */
+  readonly keepLease: (chainId: string, sentAt: number, leaseMs: number) => void;
+  readonly keys: BrokerKeys;
+  readonly lock: ChainLocks;
+}
+
+export function gateContext(o: GateOptions): GateContext {
+  const walletPath = o.walletPath ?? DEFAULT_WALLET_PATH;
+  const leaseMarginMs = o.leaseMarginMs ?? 2_000;
+  const publicUrl = () => (typeof o.publicUrl === 'function' ? o.publicUrl() : o.publicUrl);
+  return {
+    vendorId: o.vendorId,
+    signer: o.signer,
+    broker: o.broker,
+    brokerUrl: o.brokerUrl,
+    store: o.store,
+    cur: makeCurrency(o.currency.code, o.currency.exponent),
+    clock: o.clock ?? Date.now,
+    maxCoins: o.maxCoins ?? 1000,
+    handoverPath: o.handoverPath,
+    handoverTimeoutMs: o.handoverTimeoutMs ?? 3_000,
+    walletPath,
+    walletBase: () => {
+      const u = publicUrl();
+      return u ? u.replace(/\/+$/, '') + walletPath : undefined;
+    },
+    keepLease: (chainId, sentAt, leaseMs) =>
+      o.store.setLease(chainId, leaseEnd(sentAt, leaseMs, leaseMarginMs)),
+    keys: createBrokerKeys(o.broker),
+    lock: createChainLocks(),
+  };
+}

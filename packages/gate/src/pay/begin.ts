@@ -1,0 +1,184 @@
+/**
+ * The first half of a paid request (docs/protocol.md §6, §9): read the `NetPay-Payment` header, hold each
+ * chain it spends from (pay/../chains/acquire.ts), check its coins with one hash step each, and reserve
+ * them under the chain's lock until `finish` commits or releases them. No header: the server-side wallet
+ * (its cookie) or a 402 with the terms. Every refusal carries fresh terms.
+ */
+import {
+  bytesEqual,
+  type ChainStep,
+  chainStepper,
+  decodeHeader,
+  fromBase64url,
+  HEADERS,
+  type PaymentPart,
+  type Receipt,
+  verifyPayment,
+  walletCookieName,
+} from '@netpay/protocol';
+import { acquire } from '../chains/acquire.ts';
+import type { GateContext } from '../deps.ts';
+import { type GateAnswer, isAnswer } from '../errors.ts';
+import { cookie, type GateRequest, header, type Price, resourceOf } from '../request.ts';
+import { chargeWallet } from '../server-wallet/charge.ts';
+import { createPayeeCheck, payeesJson } from './payees.ts';
+import { makeReceipt } from './receipt.ts';
+import { paymentRequired, withTerms } from './terms.ts';
+import type { Begun, ChainAdvance } from './ticket.ts';
+
+/** Refusals a stale cache could cause (another instance advanced the chain): worth one reload. */
+const RELOAD_ON = new Set<string>([
+  'payword_invalid',
+  'index_not_advancing',
+  'overpayment',
+  'insufficient_payment',
+  'payment_conflict',
+]);
+
+/** One payment being checked: what `evaluate` works on. */
+interface Paying {
+  readonly ctx: GateContext;
+  readonly req: GateRequest;
+  readonly price: Price;
+  readonly parts: readonly PaymentPart[];
+  readonly steps: Map<string, ChainStep>;
+  readonly release: () => void;
+}
+
+export function createBegin(ctx: GateContext) {
+  /** Each chain's hash step, built once (it binds the chain id). */
+  const steps = new Map<string, ChainStep>();
+  const checkPayees = createPayeeCheck(ctx);
+  return async function begin(req: GateRequest, price: Price): Promise<Begun> {
+    await ctx.keys.warmUp(500);
+    // HEAD shows the terms and is never charged.
+    if (req.method === 'HEAD') return { answer: paymentRequired(ctx, price, req) };
+    const sent = header(req, HEADERS.payment);
+    if (sent === undefined) return unpaid(ctx, req, price);
+    const decoded = decodeHeader('payment', sent);
+    if (!decoded.ok) return { answer: paymentRequired(ctx, price, req, 'malformed', decoded.error.message) };
+    if (price.payees) {
+      const refused = await checkPayees(price.payees);
+      if (refused) return { answer: refused };
+    }
+    const parts = decoded.value.parts;
+    const release = await ctx.lock(parts.map((p) => p.chainId));
+    try {
+      const paying: Paying = { ctx, req, price, parts, steps, release };
+      // Another instance over the same database may have advanced a chain: on a refusal that a stale
+      // cache could explain, reload the chains and look once more.
+      let result = await evaluate(paying, false);
+      if ('answer' in result && RELOAD_ON.has(result.answer.body.code)) result = await evaluate(paying, true);
+      if ('answer' in result) {
+        release();
+        return { answer: withTerms(ctx, result.answer, price, req) };
+      }
+      return result;
+    } catch (e) {
+      release();
+      throw e;
+    }
+  };
+}
+
+/** A request without coins: paid from the server-side wallet when its cookie is there, else a 402. */
+function unpaid(ctx: GateContext, req: GateRequest, price: Price): Promise<Begun> | Begun {
+  const token = ctx.walletBase() ? cookie(req.headers, walletCookieName(ctx.vendorId)) : undefined;
+  return token ? chargeWallet(ctx, token, price, req) : { answer: paymentRequired(ctx, price, req) };
+}
+
+/** The payment checked against the chains as held (reloaded first when `fresh`): a ticket, or a refusal. */
+async function evaluate(p: Paying, fresh: boolean): Promise<Begun> {
+  const { ctx, req, price, parts } = p;
+  const now = Math.floor(ctx.clock() / 1000);
+  const checked = await advanceAll(p, fresh, now);
+  if (isAnswer(checked)) return { answer: checked };
+  const { advances, total, replays } = checked;
+  const refuse = (code: 'payment_conflict' | 'insufficient_payment' | 'overpayment', message: string) => ({
+    answer: paymentRequired(ctx, price, req, code, message),
+  });
+  if (replays === parts.length) {
+    const replay = await replayed(p);
+    if (replay) return replay;
+  }
+  if (replays > 0) return refuse('payment_conflict', 'some of these coins were already spent here');
+  if (total < price.amount)
+    return refuse('insufficient_payment', `paid ${total}, the price is ${price.amount}`);
+  if (total > price.amount)
+    return refuse('overpayment', `paid ${total}, more than the price ${price.amount}; pay exactly`);
+  const receipt = makeReceipt(ctx, req, price, advances, total, now);
+  const payees = payeesJson(price);
+  const resource = resourceOf(req);
+  return {
+    ticket: { advances, receipt, resource, replay: false, release: p.release, ...(payees ? { payees } : {}) },
+  };
+}
+
+/**
+ * Each part checked against its chain: its coins' worth and the chain's advance, or the first refusal. A
+ * part that repeats the chain's last accepted coin exactly is counted as a replay, not checked again.
+ */
+async function advanceAll(
+  p: Paying,
+  fresh: boolean,
+  now: number,
+): Promise<{ advances: ChainAdvance[]; total: bigint; replays: number } | GateAnswer> {
+  const { ctx, req, price } = p;
+  const refuse = (code: Parameters<typeof paymentRequired>[3], message: string) =>
+    paymentRequired(ctx, price, req, code, message);
+  const advances: ChainAdvance[] = [];
+  let total = 0n;
+  let replays = 0;
+  for (const part of p.parts) {
+    if (fresh) await ctx.store.reload(part.chainId);
+    const chain = await acquire(ctx, part.chainId, refuse);
+    if (isAnswer(chain)) return chain;
+    const t = chain.touchstone;
+    if (t.currency !== ctx.cur.code || t.exponent !== ctx.cur.exponent)
+      return refuse(
+        'currency_mismatch',
+        `coins of ${t.currency}/${t.exponent} cannot pay a ${ctx.cur.code} price`,
+      );
+    if (
+      part.index === chain.acceptedIndex &&
+      bytesEqual(fromBase64url(part.payword)!, chain.acceptedPayword)
+    ) {
+      replays++;
+      continue;
+    }
+    const state = { chainId: chain.chainId, index: chain.acceptedIndex, payword: chain.acceptedPayword };
+    const step = stepOf(p.steps, part.chainId);
+    const verified = verifyPayment(state, part, t, now, { maxCoins: ctx.maxCoins, step });
+    if (!verified.ok) return refuse(verified.error.code, verified.error.message);
+    total += verified.value.amount;
+    advances.push({
+      chain,
+      fromIndex: chain.acceptedIndex,
+      fromPayword: chain.acceptedPayword,
+      toIndex: part.index,
+      payword: verified.value.state.payword,
+    });
+  }
+  return { advances, total, replays };
+}
+
+function stepOf(steps: Map<string, ChainStep>, chainId: string): ChainStep {
+  let step = steps.get(chainId);
+  if (!step) {
+    step = chainStepper(fromBase64url(chainId)!);
+    steps.set(chainId, step);
+  }
+  return step;
+}
+
+/** The same payment for the same resource at the same price, already accepted: served again, charged nothing. */
+async function replayed(p: Paying): Promise<Begun | undefined> {
+  const first = p.parts[0]!;
+  const stored = (await p.ctx.store.receipt(first.chainId, first.index)) as
+    | { receipt: Receipt; resource: string }
+    | undefined;
+  const resource = resourceOf(p.req);
+  if (!stored || stored.resource !== resource || stored.receipt.amount !== p.price.amount.toString())
+    return undefined;
+  return { ticket: { advances: [], receipt: stored.receipt, resource, replay: true, release: p.release } };
+}

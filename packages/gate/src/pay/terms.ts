@@ -1,0 +1,55 @@
+/**
+ * The terms of a priced resource (docs/protocol.md §9, `TermsSchema`) and the 402 that carries them:
+ * every refusal of a payment carries fresh terms (body and `NetPay-Terms`), so the wallet can pay again.
+ */
+import { encodeHeader, HEADERS, type Terms } from '@netpay/protocol';
+import type { GateContext } from '../deps.ts';
+import { answer, type GateAnswer, type GateErrorCode } from '../errors.ts';
+import { type GateRequest, type Price, resourceOf } from '../request.ts';
+
+export function terms(ctx: GateContext, price: Price, req: GateRequest): Terms {
+  const brokerKeys = ctx.keys.current();
+  const walletBase = ctx.walletBase();
+  return {
+    v: 1,
+    vendorId: ctx.vendorId,
+    resource: resourceOf(req),
+    price: price.amount.toString(),
+    currency: ctx.cur.code,
+    exponent: ctx.cur.exponent,
+    brokers: [
+      {
+        url: ctx.brokerUrl,
+        ...(brokerKeys.length > 0
+          ? { brokerId: brokerKeys[0]!.brokerId, keyIds: brokerKeys.map((k) => k.keyId) }
+          : {}),
+      },
+    ],
+    ...(price.payees ? { payees: [...price.payees] } : {}),
+    ...(price.description ? { description: price.description } : {}),
+    ...(walletBase
+      ? { wallet: { signIn: `${walletBase}/signin?return=${encodeURIComponent(req.url)}` } }
+      : {}),
+    pay: `send ${HEADERS.payment}: base64url(JSON payment) with coins worth exactly the price`,
+  };
+}
+
+/** 402 (or the refusal `code`) with the terms in the body and in `NetPay-Terms`. */
+export function paymentRequired(
+  ctx: GateContext,
+  price: Price,
+  req: GateRequest,
+  code: GateErrorCode = 'payment_required',
+  message?: string,
+): GateAnswer {
+  const t = terms(ctx, price, req);
+  const text = message ?? `this costs ${price.amount} minor units of ${ctx.cur.code}; pay with NetPay`;
+  return answer(code, text, { headers: { [HEADERS.terms.toLowerCase()]: encodeHeader(t) }, terms: t });
+}
+
+/** A refused payment with fresh terms added; server errors (5xx) get none. */
+export function withTerms(ctx: GateContext, a: GateAnswer, price: Price, req: GateRequest): GateAnswer {
+  if (a.body.terms !== undefined || a.status >= 500) return a;
+  const fresh = paymentRequired(ctx, price, req, a.body.code as GateErrorCode, a.body.message);
+  return { ...fresh, headers: { ...a.headers, ...fresh.headers } };
+}
