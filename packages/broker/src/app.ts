@@ -63,7 +63,7 @@ function createServices(ctx: BrokerContext): BrokerServices {
   const accounts = createAccountService(ctx);
   const parties = createPartyService(ctx);
   const issuance = createIssuanceService(ctx, keys);
-  const directory = createDirectoryService(ctx, parties);
+  const directory = createDirectoryService({ ...ctx, leaseMs: ctx.config.leaseSeconds * 1000, parties });
   const redemption = createRedemptionService(ctx, parties);
   const refunds = createRefundService(ctx, { keys, parties });
   const settlement = createSettlementService(ctx);

@@ -1,4 +1,5 @@
 import { errorRegistry, PROTOCOL_ERROR_CODES, type ProtocolErrorCode, serviceStatus } from '@netpay/protocol';
+import { DIRECTORY_ERROR_STATUS } from './directory/errors.ts';
 
 /** A failed protocol check is answered with the protocol code itself (docs/protocol.md §10: 402 → 422). */
 const PROTOCOL_AT_BROKER = Object.fromEntries(
@@ -24,12 +25,7 @@ export const BROKER_ERROR_STATUS = {
   limit_exceeded: 422,
   bad_denomination: 422,
   chain_exists: 409,
-  chain_not_found: 404,
-  chain_refunded: 409,
-  chain_expired: 409,
-  chain_not_held: 409,
-  lease_active: 409,
-  chain_refunding: 409,
+  ...DIRECTORY_ERROR_STATUS,
   party_exists: 409,
   invitation_required: 403,
   invitation_invalid: 403,

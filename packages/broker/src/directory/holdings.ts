@@ -1,54 +1,8 @@
-import type { Queryable } from '@netpay/db';
-
 /**
- * The holding history of a chain: one row per vendor that held it, with the index it got the chain at and
- * the index it handed the chain on at (open while it holds it). Redemption consults it so a vendor can
- * only redeem coins from its own holding.
+ * Whether a vendor held a chain over a range of indices, from its holdings (their rows are read and
+ * written in store.ts). Redemption consults it so a vendor can only redeem coins from its own holding.
  */
-export async function openHolding(
-  tx: Queryable,
-  chainId: string,
-  partyId: string,
-  startIndex: number,
-  now: number,
-) {
-  await tx.query(
-    `INSERT INTO chain_holdings (chain_id, seq, party_id, start_index, started_at)
-     SELECT $1, COALESCE(max(seq), 0) + 1, $2, $3, $4 FROM chain_holdings WHERE chain_id = $1`,
-    [chainId, partyId, startIndex, BigInt(now)],
-  );
-}
-
-/**
- * Ends the open holding of a chain at `endIndex` (the index it was handed on, taken over or refunded at).
- * `soft`: the holder did not sign its final index (its lease ran out), so it may have accepted coins
- * beyond `endIndex` under its lease; they stay its own to redeem.
- */
-export async function closeHolding(tx: Queryable, chainId: string, endIndex: number, soft: boolean) {
-  await tx.query(
-    'UPDATE chain_holdings SET end_index = $2, soft_end = $3 WHERE chain_id = $1 AND end_index IS NULL',
-    [chainId, endIndex, soft],
-  );
-}
-
-export interface Holding {
-  readonly chain_id: string;
-  readonly party_id: string;
-  readonly start_index: number;
-  readonly end_index: number | null;
-  readonly soft_end: boolean;
-}
-
-export async function holdingsOf(
-  q: Queryable,
-  chainIds: readonly string[],
-  partyId: string,
-): Promise<Holding[]> {
-  return q.query<Holding>(
-    'SELECT chain_id, party_id, start_index, end_index, soft_end FROM chain_holdings WHERE chain_id = ANY($1::text[]) AND party_id = $2',
-    [chainIds, partyId],
-  );
-}
+import type { Holding } from './store.ts';
 
 /**
  * True when (from, to] lies within the vendor's holdings of the chain. Back-to-back holdings (the chain

@@ -12,6 +12,7 @@ import {
 import { normalizeLogin } from '../accounts/service.ts';
 import { BankRejected, BankUnavailable } from '../bank.ts';
 import type { BrokerContext } from '../context.ts';
+import { customerChains, insertChain, outstandingValue } from '../directory/store.ts';
 import { fail } from '../errors.ts';
 import type { KeyService } from '../keys/service.ts';
 import { customerAccount, InsufficientFunds, SYSTEM_ACCOUNTS } from '../ledger/ledger.ts';
@@ -306,13 +307,7 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
 
   /** Value of the customer's active chains not yet redeemed or refunded. */
   async function outstanding(tx: Queryable, customerId: string): Promise<bigint> {
-    const [row] = await tx.query<{ total: bigint }>(
-      `SELECT (COALESCE((SELECT sum(n::int8 * coin_value) FROM chains WHERE customer_id = $1 AND status = 'active'), 0)
-        - COALESCE((SELECT sum(r.amount) FROM redemptions r JOIN chains c ON c.chain_id = r.chain_id
-                    WHERE c.customer_id = $1 AND c.status = 'active'), 0))::int8 AS total`,
-      [customerId],
-    );
-    return row?.total ?? 0n;
+    return outstandingValue(tx, customerId);
   }
 
   /** Buys chains in one transaction: all or none. Runs inside the caller's idempotent transaction. */
@@ -384,23 +379,18 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
         },
         signer,
       );
-      const inserted = await tx.query(
-        `INSERT INTO chains (chain_id, customer_id, key_id, n, coin_value, touchstone, expires_at, server_seed, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (chain_id) DO NOTHING RETURNING 1`,
-        [
-          chainId,
-          customerId,
-          keyId,
-          o.n,
-          o.coinValue,
-          JSON.stringify(touchstone),
-          BigInt(expiresAt * 1000),
-          seed,
-          BigInt(ctx.clock()),
-        ],
-      );
-      if (inserted.length === 0)
-        throw fail('chain_exists', `chain ${chainId} already exists; generate a new chain id`);
+      const inserted = await insertChain(tx, {
+        chainId,
+        customerId,
+        keyId,
+        n: o.n,
+        coinValue: o.coinValue,
+        touchstone,
+        expiresAt: BigInt(expiresAt * 1000),
+        serverSeed: seed,
+        createdAt: BigInt(ctx.clock()),
+      });
+      if (!inserted) throw fail('chain_exists', `chain ${chainId} already exists; generate a new chain id`);
       out.push({ chainId, serverSide: seed !== null, touchstone });
     }
     return { chains: out, total, balance: await customerBalance(tx, customerId) };
@@ -439,28 +429,7 @@ export function createIssuanceService(ctx: BrokerContext, keys: KeyService) {
    * how long its lease runs, and whether a refund is pending — so a wallet can resync after a 409.
    */
   async function chains(customerId: string, chainId?: string) {
-    const rows = await db.query<{
-      chain_id: string;
-      n: number;
-      coin_value: bigint;
-      status: string;
-      touchstone: Touchstone;
-      server_seed: Uint8Array | null;
-      redeemed: bigint;
-      top: number | null;
-      backup_index: number;
-      holder: string | null;
-      lease_until: bigint | null;
-      refund_requested_at: bigint | null;
-    }>(
-      `SELECT c.chain_id, c.n, c.coin_value, c.status, c.touchstone, c.server_seed, c.backup_index, c.holder,
-              c.lease_until, c.refund_requested_at,
-              COALESCE((SELECT sum(to_index - from_index) FROM redemptions r WHERE r.chain_id = c.chain_id AND r.kind = 'redemption'), 0)::int8 AS redeemed,
-              (SELECT max(to_index) FROM redemptions r WHERE r.chain_id = c.chain_id AND r.kind = 'redemption') AS top
-       FROM chains c WHERE c.customer_id = $1 AND ($2::text IS NULL OR c.chain_id = $2)
-       ORDER BY c.created_at, c.chain_id`,
-      [customerId, chainId ?? null],
-    );
+    const rows = await customerChains(db, customerId, chainId ?? null);
     const now = BigInt(ctx.clock());
     return rows.map((r) => ({
       chainId: r.chain_id,

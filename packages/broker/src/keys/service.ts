@@ -1,6 +1,7 @@
 import type { Queryable } from '@netpay/db';
 import { createSigner, type Ed25519Signer, toBase64url } from '@netpay/protocol';
 import { type BrokerContext, newId } from '../context.ts';
+import { keysWithLastExpiry } from '../directory/store.ts';
 
 interface KeyRow {
   key_id: string;
@@ -56,10 +57,7 @@ export function createKeyService(ctx: BrokerContext) {
   /** Keys vendors should accept: the current one and retired ones whose chains may still be redeemed. */
   async function list() {
     const graceMs = BigInt(ctx.config.redemptionGraceSeconds * 1000);
-    const rows = await ctx.db.query<KeyRow & { last_expiry: bigint | null }>(
-      `SELECT k.*, (SELECT max(c.expires_at) FROM chains c WHERE c.key_id = k.key_id) AS last_expiry
-       FROM broker_keys k ORDER BY k.created_at`,
-    );
+    const rows = await keysWithLastExpiry<KeyRow>(ctx.db);
     const now = BigInt(ctx.clock());
     return rows
       .filter((r) => r.retired_at === null || (r.last_expiry !== null && r.last_expiry + graceMs > now))

@@ -7,11 +7,11 @@ import {
   decodeMessage,
   fromBase64url,
   money,
-  type Touchstone,
   verifyClaim,
 } from '@netpay/protocol';
 import { type BrokerContext, newId } from '../context.ts';
-import { heldRange, holdingsOf } from '../directory/holdings.ts';
+import { heldRange } from '../directory/holdings.ts';
+import { chainSize, holdingsOf, lockChainsToRedeem, type RedeemableChain } from '../directory/store.ts';
 import type { Transfer } from '../ledger/ledger.ts';
 import { customerAccount, SYSTEM_ACCOUNTS, vendorAccount } from '../ledger/ledger.ts';
 import type { PartyService } from '../parties/service.ts';
@@ -19,15 +19,6 @@ import type { PartyService } from '../parties/service.ts';
 export type ClaimResult =
   | { claimId: string; status: 'credited'; coins: number; amount: string; fee: string; replayed?: boolean }
   | { claimId: string; status: 'rejected'; code: string; message: string };
-
-interface ChainRow {
-  chain_id: string;
-  customer_id: string;
-  n: number;
-  coin_value: bigint;
-  touchstone: Touchstone;
-  expires_at: bigint;
-}
 
 interface RangeRow {
   claim_id: string;
@@ -101,10 +92,7 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
     if (claims.length === 0) return results;
     const vendorKey = (await parties.publicKey(partyId, tx))!;
     const chainIds = [...new Set(claims.map((c) => c.claim.chainId))].sort();
-    const chainRows = await tx.query<ChainRow>(
-      'SELECT chain_id, customer_id, n, coin_value, touchstone, expires_at FROM chains WHERE chain_id = ANY($1::text[]) ORDER BY chain_id FOR UPDATE',
-      [chainIds],
-    );
+    const chainRows = await lockChainsToRedeem(tx, chainIds);
     const chains = new Map(chainRows.map((c) => [c.chain_id, c]));
     // One read gives every range of these chains and any earlier use of these claim ids on other chains.
     const claimIds = claims.map((c) => c.claim.claimId);
@@ -139,7 +127,7 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
     const claimJson = new Map<string, Claim>();
     const evidence: { chainId: string; reason: string; claim: Claim; conflictsWith: string | null }[] = [];
     const transfers: Transfer[] = [];
-    const chargeBacks: { chain: ChainRow; claimId: string; coins: number; amount: bigint }[] = [];
+    const chargeBacks: { chain: RedeemableChain; claimId: string; coins: number; amount: bigint }[] = [];
 
     claims.sort((a, b) =>
       a.claim.chainId < b.claim.chainId
@@ -363,7 +351,7 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
    */
   async function chargeBack(
     tx: Queryable,
-    items: readonly { chain: ChainRow; claimId: string; coins: number; amount: bigint }[],
+    items: readonly { chain: RedeemableChain; claimId: string; coins: number; amount: bigint }[],
     now: bigint,
   ): Promise<Transfer[]> {
     const out: Transfer[] = [];
@@ -457,10 +445,7 @@ export function createRedemptionService(ctx: BrokerContext, parties: PartyServic
    * every coin paid twice was charged back.
    */
   async function chainAccount(chainId: string) {
-    const [c] = await db.query<{ n: number; coin_value: bigint; status: string }>(
-      'SELECT n, coin_value, status FROM chains WHERE chain_id = $1',
-      [chainId],
-    );
+    const c = await chainSize(db, chainId);
     if (!c) return undefined;
     const ranges = await db.query<{ kind: string; from_index: number; to_index: number; amount: bigint }>(
       'SELECT kind, from_index, to_index, amount FROM redemptions WHERE chain_id = $1',

@@ -6,37 +6,26 @@ import {
   type IndexMessage,
   randomBytes,
   signMessage,
-  type Touchstone,
   toBase64url,
   verifyIndex,
   verifyMessageSignature,
 } from '@netpay/protocol';
 import { type BrokerContext, newId, nowSeconds } from '../context.ts';
-import { closeHolding } from '../directory/holdings.ts';
 import { leaseLeft } from '../directory/service.ts';
+import {
+  closeHolding,
+  lockChainToRefund,
+  lockExpiredChains,
+  markClosed,
+  pendingRefunds,
+  type RefundableChain,
+  releaseAtFinalIndex,
+  requestRefund,
+} from '../directory/store.ts';
 import { fail } from '../errors.ts';
 import type { KeyService } from '../keys/service.ts';
 import { customerAccount, SYSTEM_ACCOUNTS } from '../ledger/ledger.ts';
 import type { PartyService } from '../parties/service.ts';
-
-interface ChainRow {
-  chain_id: string;
-  customer_id: string;
-  n: number;
-  coin_value: bigint;
-  status: string;
-  touchstone: Touchstone;
-  holder: string | null;
-  backup_index: number;
-  backup_message: IndexMessage | null;
-  expires_at: bigint;
-  lease_until: bigint | null;
-  refund_requested_at: bigint | null;
-  refund_stated_index: number | null;
-}
-
-const CHAIN_COLUMNS = `chain_id, customer_id, n, coin_value, status, touchstone, holder, backup_index,
-  backup_message, expires_at, lease_until, refund_requested_at, refund_stated_index`;
 
 export interface RefundDone {
   readonly status: 'refunded';
@@ -67,15 +56,11 @@ export function createRefundService(ctx: BrokerContext, deps: { keys: KeyService
   const { db, ledger } = ctx;
 
   async function lock(tx: Queryable, chainId: string) {
-    const [c] = await tx.query<ChainRow>(
-      `SELECT ${CHAIN_COLUMNS} FROM chains WHERE chain_id = $1 FOR UPDATE`,
-      [chainId],
-    );
-    return c;
+    return lockChainToRefund(tx, chainId);
   }
 
   /** Pays back (from, n] and closes the chain; the refunded range is kept like a redemption. */
-  async function closeChain(tx: Queryable, c: ChainRow, from: number, status: 'refunded' | 'closed') {
+  async function closeChain(tx: Queryable, c: RefundableChain, from: number, status: 'refunded' | 'closed') {
     const coins = c.n - from;
     const amount = BigInt(coins) * c.coin_value;
     if (coins > 0) {
@@ -96,15 +81,12 @@ export function createRefundService(ctx: BrokerContext, deps: { keys: KeyService
         },
       ]);
     }
-    await tx.query('UPDATE chains SET status = $2, holder = NULL, lease_until = NULL WHERE chain_id = $1', [
-      c.chain_id,
-      status,
-    ]);
+    await markClosed(tx, c.chain_id, status);
     return { chainId: c.chain_id, refundedFrom: from, coins, amount };
   }
 
   /** The highest index known spent: the last backup or hand-over index, or the end of any redeemed range. */
-  async function spentIndex(tx: Queryable, c: ChainRow): Promise<number> {
+  async function spentIndex(tx: Queryable, c: RefundableChain): Promise<number> {
     const [spent] = await tx.query<{ top: number | null }>(
       "SELECT max(to_index) AS top FROM redemptions WHERE chain_id = $1 AND kind = 'redemption'",
       [c.chain_id],
@@ -119,11 +101,7 @@ export function createRefundService(ctx: BrokerContext, deps: { keys: KeyService
       if (!c || c.customer_id !== customerId) throw fail('chain_not_found', 'you have no such chain');
       if (c.status !== 'active') throw fail('chain_refunded', 'this chain was already refunded or closed');
       if (stated > c.n) throw fail('bad_request', `spentIndex ${stated} is beyond the chain's ${c.n} coins`);
-      await tx.query(
-        `UPDATE chains SET refund_requested_at = COALESCE(refund_requested_at, $2),
-           refund_stated_index = GREATEST(COALESCE(refund_stated_index, 0), $3) WHERE chain_id = $1`,
-        [chainId, BigInt(ctx.clock()), stated],
-      );
+      await requestRefund(tx, chainId, BigInt(ctx.clock()), stated);
       return c;
     });
   }
@@ -132,7 +110,7 @@ export function createRefundService(ctx: BrokerContext, deps: { keys: KeyService
    * Sends the holder the broker's hand-over request and checks its answer: the holder's final index,
    * signed over to the broker. Undefined when the holder does not answer, or answers anything else.
    */
-  async function askHolder(c: ChainRow): Promise<IndexMessage | undefined> {
+  async function askHolder(c: RefundableChain): Promise<IndexMessage | undefined> {
     if (!c.holder) return undefined;
     let holder: Awaited<ReturnType<PartyService['get']>>;
     try {
@@ -176,7 +154,7 @@ export function createRefundService(ctx: BrokerContext, deps: { keys: KeyService
   }
 
   /** Whether the holder's final index is authentic and lies on the chain at or past the last backup. */
-  async function validFinal(tx: Queryable, c: ChainRow, index: IndexMessage): Promise<boolean> {
+  async function validFinal(tx: Queryable, c: RefundableChain, index: IndexMessage): Promise<boolean> {
     if (index.vendorId !== c.holder || index.index < c.backup_index) return false;
     const key = await deps.parties.publicKey(index.vendorId, tx);
     if (!key) return false;
@@ -205,10 +183,7 @@ export function createRefundService(ctx: BrokerContext, deps: { keys: KeyService
       if (final && c.holder && (await validFinal(tx, c, final))) {
         await closeHolding(tx, chainId, final.index, false);
         backup = final.index;
-        await tx.query(
-          'UPDATE chains SET holder = NULL, backup_index = $2, backup_message = $3 WHERE chain_id = $1',
-          [chainId, final.index, JSON.stringify(final)],
-        );
+        await releaseAtFinalIndex(tx, chainId, final);
       } else if (c.holder) {
         const left = leaseLeft(c.lease_until, ctx.clock());
         if (left.leaseMs > 0)
@@ -241,11 +216,7 @@ export function createRefundService(ctx: BrokerContext, deps: { keys: KeyService
 
   /** Completes refunds left pending (their holder's lease ran out, or the broker restarted meanwhile). */
   async function completePending(limit = 100) {
-    const rows = await db.query<ChainRow>(
-      `SELECT ${CHAIN_COLUMNS} FROM chains WHERE refund_requested_at IS NOT NULL AND status = 'active'
-       ORDER BY refund_requested_at LIMIT $1`,
-      [limit],
-    );
+    const rows = await pendingRefunds(db, limit);
     let completed = 0;
     for (const c of rows) {
       const final = await askHolder(c);
@@ -259,11 +230,7 @@ export function createRefundService(ctx: BrokerContext, deps: { keys: KeyService
   async function closeExpired(limit = 500) {
     const cutoff = BigInt(ctx.clock() - ctx.config.redemptionGraceSeconds * 1000);
     return db.transaction(async (tx) => {
-      const rows = await tx.query<ChainRow>(
-        `SELECT ${CHAIN_COLUMNS} FROM chains
-         WHERE status = 'active' AND expires_at < $1 ORDER BY chain_id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [cutoff, limit],
-      );
+      const rows = await lockExpiredChains(tx, cutoff, limit);
       const closed = [];
       for (const c of rows) {
         // Past expiry and grace nobody accepts the chain's coins: every holding ends where it stands.

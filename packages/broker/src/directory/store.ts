@@ -1,0 +1,350 @@
+/**
+ * The chain directory's store: every SQL statement that reads or writes the `chains` and `chain_holdings`
+ * tables, as small functions over a Queryable (the caller's transaction when it holds one). Issuance,
+ * redemption, refunds and keys reach these tables only through here (store.test.ts checks that no other
+ * module holds such SQL). Times are Unix milliseconds as bigint, as the tables store them.
+ */
+import type { Queryable } from '@netpay/db';
+import type { IndexMessage, Touchstone } from '@netpay/protocol';
+
+// ---- The directory: who holds a chain, under which lease, and its last verified index ----
+
+/** A chain as the directory sees it: its holder, lease and last backup or hand-over index. */
+export interface HeldChain {
+  chain_id: string;
+  n: number;
+  status: string;
+  touchstone: Touchstone;
+  expires_at: bigint;
+  holder: string | null;
+  backup_index: number;
+  backup_message: IndexMessage | null;
+  lease_until: bigint | null;
+  refund_requested_at: bigint | null;
+}
+
+/** Locks one chain's row for a directory change (claim, hand-over, backup, take-over). */
+export async function lockHeldChain(q: Queryable, chainId: string): Promise<HeldChain | undefined> {
+  const [c] = await q.query<HeldChain>(
+    `SELECT chain_id, n, status, touchstone, expires_at, holder, backup_index, backup_message, lease_until,
+         refund_requested_at FROM chains WHERE chain_id = $1 FOR UPDATE`,
+    [chainId],
+  );
+  return c;
+}
+
+/** Makes `holder` the chain's holder from `since`, under a lease until `leaseUntil`. */
+export async function setHolder(
+  q: Queryable,
+  chainId: string,
+  holder: string,
+  since: bigint,
+  leaseUntil: bigint,
+) {
+  await q.query('UPDATE chains SET holder = $2, holder_since = $3, lease_until = $4 WHERE chain_id = $1', [
+    chainId,
+    holder,
+    since,
+    leaseUntil,
+  ]);
+}
+
+export async function renewLease(q: Queryable, chainId: string, leaseUntil: bigint) {
+  await q.query('UPDATE chains SET lease_until = $2 WHERE chain_id = $1', [chainId, leaseUntil]);
+}
+
+/** Moves the chain to `to` (nobody, during a refund) at the hand-over index the old holder signed. */
+export async function recordHandover(
+  q: Queryable,
+  chainId: string,
+  to: string | null,
+  since: bigint,
+  index: IndexMessage,
+  leaseUntil: bigint | null,
+) {
+  await q.query(
+    `UPDATE chains SET holder = $2, holder_since = $3, backup_index = $4, backup_message = $5, lease_until = $6
+         WHERE chain_id = $1`,
+    [chainId, to, since, index.index, JSON.stringify(index), leaseUntil],
+  );
+}
+
+/** Keeps the holder's index as the backup if it is beyond the last one, and sets the lease. */
+export async function recordBackup(
+  q: Queryable,
+  chainId: string,
+  index: IndexMessage,
+  leaseUntil: bigint | null,
+) {
+  await q.query(
+    `UPDATE chains SET backup_index = GREATEST(backup_index, $2),
+           backup_message = CASE WHEN $2 > backup_index THEN $3::jsonb ELSE backup_message END, lease_until = $4
+         WHERE chain_id = $1`,
+    [chainId, index.index, JSON.stringify(index), leaseUntil],
+  );
+}
+
+/**
+ * The end of the chain's highest redeemed range, if any. It reads the redemption feature's table (coins
+ * redeemed are surely spent); it sits here because the directory's SQL lives in one place.
+ */
+export async function topRedeemed(
+  q: Queryable,
+  chainId: string,
+): Promise<{ to_index: number; to_payword: string } | undefined> {
+  const [top] = await q.query<{ to_index: number; to_payword: string }>(
+    "SELECT to_index, to_payword FROM redemptions WHERE chain_id = $1 AND kind = 'redemption' ORDER BY to_index DESC LIMIT 1",
+    [chainId],
+  );
+  return top;
+}
+
+// ---- Holdings: one row per vendor that held a chain, from the index it got it at to where it ended ----
+
+/**
+ * The holding history of a chain: one row per vendor that held it, with the index it got the chain at and
+ * the index it handed the chain on at (open while it holds it). Redemption consults it so a vendor can
+ * only redeem coins from its own holding.
+ */
+export async function openHolding(
+  tx: Queryable,
+  chainId: string,
+  partyId: string,
+  startIndex: number,
+  now: number,
+) {
+  await tx.query(
+    `INSERT INTO chain_holdings (chain_id, seq, party_id, start_index, started_at)
+     SELECT $1, COALESCE(max(seq), 0) + 1, $2, $3, $4 FROM chain_holdings WHERE chain_id = $1`,
+    [chainId, partyId, startIndex, BigInt(now)],
+  );
+}
+
+/**
+ * Ends the open holding of a chain at `endIndex` (the index it was handed on, taken over or refunded at).
+ * `soft`: the holder did not sign its final index (its lease ran out), so it may have accepted coins
+ * beyond `endIndex` under its lease; they stay its own to redeem.
+ */
+export async function closeHolding(tx: Queryable, chainId: string, endIndex: number, soft: boolean) {
+  await tx.query(
+    'UPDATE chain_holdings SET end_index = $2, soft_end = $3 WHERE chain_id = $1 AND end_index IS NULL',
+    [chainId, endIndex, soft],
+  );
+}
+
+export interface Holding {
+  readonly chain_id: string;
+  readonly party_id: string;
+  readonly start_index: number;
+  readonly end_index: number | null;
+  readonly soft_end: boolean;
+}
+
+export async function holdingsOf(
+  q: Queryable,
+  chainIds: readonly string[],
+  partyId: string,
+): Promise<Holding[]> {
+  return q.query<Holding>(
+    'SELECT chain_id, party_id, start_index, end_index, soft_end FROM chain_holdings WHERE chain_id = ANY($1::text[]) AND party_id = $2',
+    [chainIds, partyId],
+  );
+}
+
+// ---- Issuance: new chains, a customer's chains and their outstanding value ----
+
+/** A chain as issuance writes it. */
+export interface NewChain {
+  readonly chainId: string;
+  readonly customerId: string;
+  readonly keyId: string;
+  readonly n: number;
+  readonly coinValue: bigint;
+  readonly touchstone: Touchstone;
+  readonly expiresAt: bigint;
+  /** The server-side wallet's seed; null for a chain the customer's wallet generated. */
+  readonly serverSeed: Uint8Array | null;
+  readonly createdAt: bigint;
+}
+
+/** Inserts a chain; false when a chain with its id exists already. */
+export async function insertChain(q: Queryable, c: NewChain): Promise<boolean> {
+  const inserted = await q.query(
+    `INSERT INTO chains (chain_id, customer_id, key_id, n, coin_value, touchstone, expires_at, server_seed, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (chain_id) DO NOTHING RETURNING 1`,
+    [
+      c.chainId,
+      c.customerId,
+      c.keyId,
+      c.n,
+      c.coinValue,
+      JSON.stringify(c.touchstone),
+      c.expiresAt,
+      c.serverSeed,
+      c.createdAt,
+    ],
+  );
+  return inserted.length > 0;
+}
+
+/** Value (minor units) of the customer's active chains not yet redeemed or refunded. */
+export async function outstandingValue(q: Queryable, customerId: string): Promise<bigint> {
+  const [row] = await q.query<{ total: bigint }>(
+    `SELECT (COALESCE((SELECT sum(n::int8 * coin_value) FROM chains WHERE customer_id = $1 AND status = 'active'), 0)
+        - COALESCE((SELECT sum(r.amount) FROM redemptions r JOIN chains c ON c.chain_id = r.chain_id
+                    WHERE c.customer_id = $1 AND c.status = 'active'), 0))::int8 AS total`,
+    [customerId],
+  );
+  return row?.total ?? 0n;
+}
+
+/** One of a customer's chains with how far it is redeemed and who holds it. */
+export interface CustomerChain {
+  chain_id: string;
+  n: number;
+  coin_value: bigint;
+  status: string;
+  touchstone: Touchstone;
+  server_seed: Uint8Array | null;
+  redeemed: bigint;
+  top: number | null;
+  backup_index: number;
+  holder: string | null;
+  lease_until: bigint | null;
+  refund_requested_at: bigint | null;
+}
+
+/** The customer's chains (or just `chainId`, if it is theirs), oldest first. */
+export async function customerChains(
+  q: Queryable,
+  customerId: string,
+  chainId: string | null,
+): Promise<CustomerChain[]> {
+  return q.query<CustomerChain>(
+    `SELECT c.chain_id, c.n, c.coin_value, c.status, c.touchstone, c.server_seed, c.backup_index, c.holder,
+              c.lease_until, c.refund_requested_at,
+              COALESCE((SELECT sum(to_index - from_index) FROM redemptions r WHERE r.chain_id = c.chain_id AND r.kind = 'redemption'), 0)::int8 AS redeemed,
+              (SELECT max(to_index) FROM redemptions r WHERE r.chain_id = c.chain_id AND r.kind = 'redemption') AS top
+       FROM chains c WHERE c.customer_id = $1 AND ($2::text IS NULL OR c.chain_id = $2)
+       ORDER BY c.created_at, c.chain_id`,
+    [customerId, chainId],
+  );
+}
+
+// ---- Redemption ----
+
+/** A chain as redemption checks claims against it. */
+export interface RedeemableChain {
+  chain_id: string;
+  customer_id: string;
+  n: number;
+  coin_value: bigint;
+  touchstone: Touchstone;
+  expires_at: bigint;
+}
+
+/** Locks the chains a batch of claims names, in chain id order (so concurrent batches cannot deadlock). */
+export async function lockChainsToRedeem(q: Queryable, chainIds: readonly string[]) {
+  return q.query<RedeemableChain>(
+    'SELECT chain_id, customer_id, n, coin_value, touchstone, expires_at FROM chains WHERE chain_id = ANY($1::text[]) ORDER BY chain_id FOR UPDATE',
+    [chainIds],
+  );
+}
+
+/** A chain's size and status, for its money account. */
+export async function chainSize(
+  q: Queryable,
+  chainId: string,
+): Promise<{ n: number; coin_value: bigint; status: string } | undefined> {
+  const [c] = await q.query<{ n: number; coin_value: bigint; status: string }>(
+    'SELECT n, coin_value, status FROM chains WHERE chain_id = $1',
+    [chainId],
+  );
+  return c;
+}
+
+// ---- Refunds: a refund is a hand-over to the broker ----
+
+/** A chain as refunds see it: its owner, value, holder and the refund asked for. */
+export interface RefundableChain {
+  chain_id: string;
+  customer_id: string;
+  n: number;
+  coin_value: bigint;
+  status: string;
+  touchstone: Touchstone;
+  holder: string | null;
+  backup_index: number;
+  backup_message: IndexMessage | null;
+  expires_at: bigint;
+  lease_until: bigint | null;
+  refund_requested_at: bigint | null;
+  refund_stated_index: number | null;
+}
+
+const REFUND_COLUMNS = `chain_id, customer_id, n, coin_value, status, touchstone, holder, backup_index,
+  backup_message, expires_at, lease_until, refund_requested_at, refund_stated_index`;
+
+export async function lockChainToRefund(q: Queryable, chainId: string): Promise<RefundableChain | undefined> {
+  const [c] = await q.query<RefundableChain>(
+    `SELECT ${REFUND_COLUMNS} FROM chains WHERE chain_id = $1 FOR UPDATE`,
+    [chainId],
+  );
+  return c;
+}
+
+/** Records a refund request: the first request's time, and the highest spent index the owner stated. */
+export async function requestRefund(q: Queryable, chainId: string, now: bigint, statedIndex: number) {
+  await q.query(
+    `UPDATE chains SET refund_requested_at = COALESCE(refund_requested_at, $2),
+           refund_stated_index = GREATEST(COALESCE(refund_stated_index, 0), $3) WHERE chain_id = $1`,
+    [chainId, now, statedIndex],
+  );
+}
+
+/** The holder handed the chain to the broker at its final index: nobody holds it from here. */
+export async function releaseAtFinalIndex(q: Queryable, chainId: string, final: IndexMessage) {
+  await q.query(
+    'UPDATE chains SET holder = NULL, backup_index = $2, backup_message = $3 WHERE chain_id = $1',
+    [chainId, final.index, JSON.stringify(final)],
+  );
+}
+
+/** Closes a chain for good (refunded, or closed past expiry): nobody holds it any more. */
+export async function markClosed(q: Queryable, chainId: string, status: 'refunded' | 'closed') {
+  await q.query('UPDATE chains SET status = $2, holder = NULL, lease_until = NULL WHERE chain_id = $1', [
+    chainId,
+    status,
+  ]);
+}
+
+/** Active chains with a refund requested, oldest request first. */
+export async function pendingRefunds(q: Queryable, limit: number) {
+  return q.query<RefundableChain>(
+    `SELECT ${REFUND_COLUMNS} FROM chains WHERE refund_requested_at IS NOT NULL AND status = 'active'
+       ORDER BY refund_requested_at LIMIT $1`,
+    [limit],
+  );
+}
+
+/** Locks active chains that expired before `cutoff`, skipping those another worker holds. */
+export async function lockExpiredChains(q: Queryable, cutoff: bigint, limit: number) {
+  return q.query<RefundableChain>(
+    `SELECT ${REFUND_COLUMNS} FROM chains
+         WHERE status = 'active' AND expires_at < $1 ORDER BY chain_id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+    [cutoff, limit],
+  );
+}
+
+// ---- Keys ----
+
+/**
+ * Every broker key (the keys feature's row type `K`) with the latest expiry of the chains it signed, so a
+ * retired key is listed while its chains may still be redeemed.
+ */
+export async function keysWithLastExpiry<K>(q: Queryable) {
+  return q.query<K & { last_expiry: bigint | null }>(
+    `SELECT k.*, (SELECT max(c.expires_at) FROM chains c WHERE c.key_id = k.key_id) AS last_expiry
+       FROM broker_keys k ORDER BY k.created_at`,
+  );
+}
