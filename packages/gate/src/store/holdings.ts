@@ -1,0 +1,86 @@
+/**
+ * Holdings of a chain: where one begins (first claim, hand-over in, take-over) and ends (hand-over out,
+ * taken over, refunded), and the lease that lets this vendor accept coins meanwhile (docs/protocol.md §8.4).
+ */
+import { type Touchstone, toBase64url } from '@netpay/protocol';
+import { type HeldChain, reload, type StoreState } from './chains.ts';
+
+/** The broker granted or renewed this chain's lease: coins may be accepted until `untilMs` (local). */
+export function setLease(s: StoreState, chainId: string, untilMs: number): void {
+  if (untilMs > (s.leases.get(chainId) ?? 0)) s.leases.set(chainId, untilMs);
+}
+
+/** Whether this vendor's lease on the chain lets it accept coins at `nowMs` (local clock). */
+export function leaseValid(s: StoreState, chainId: string, nowMs: number): boolean {
+  return (s.leases.get(chainId) ?? 0) > nowMs;
+}
+
+/** Records that this vendor now holds a chain from `start` (first claim, hand-over or take-over). */
+export async function hold(
+  s: StoreState,
+  touchstone: Touchstone,
+  start: { index: number; payword: Uint8Array },
+): Promise<HeldChain> {
+  const w = toBase64url(start.payword);
+  await s.db.query(
+    `INSERT INTO vendor_chains (chain_id, touchstone, start_index, start_payword, accepted_index, accepted_payword,
+         redeemed_index, redeemed_payword, status, updated_at)
+       VALUES ($1, $2, $3, $4, $3, $4, $3, $4, 'held', $5)
+       ON CONFLICT (chain_id) DO UPDATE SET status = 'held', updated_at = $5, start_index = $3, start_payword = $4,
+         accepted_index = $3, accepted_payword = $4, redeemed_index = $3, redeemed_payword = $4, backup_index = NULL, backup_payword = NULL,
+         -- The answer to an earlier holding's last payment is not this holding's: a payword spent elsewhere
+         -- must not be served here as a retry.
+         last_receipt = NULL
+       -- A chain this vendor (or another instance of it) holds already keeps its state: never go backwards.
+       WHERE vendor_chains.status = 'handed' AND vendor_chains.accepted_index <= $3`,
+    [touchstone.chainId, JSON.stringify(touchstone), start.index, w, BigInt(s.clock())],
+  );
+  return (await reload(s, touchstone.chainId))!;
+}
+
+/**
+ * Marks a chain handed on (it accepts nothing more here) and returns its final state. What this holding
+ * accepted and has not redeemed moves to vendor_ranges, to be redeemed later.
+ */
+export async function release(s: StoreState, chainId: string): Promise<HeldChain | undefined> {
+  s.leases.delete(chainId);
+  await endHolding(s, chainId);
+  return reload(s, chainId);
+}
+
+/**
+ * The broker moved the chain on without this vendor's hand-over answer (its lease ran out: a take-over,
+ * or a refund it did not answer), or refunded it: it accepts the chain no more here. Every coin it
+ * accepted was accepted under its lease and stays its own to redeem (docs/protocol.md §8.4).
+ */
+export async function releaseTakenOver(s: StoreState, chainId: string): Promise<void> {
+  s.leases.delete(chainId);
+  await endHolding(s, chainId);
+  s.cache.delete(chainId);
+}
+
+/**
+ * Ends the current holding of a chain: it accepts nothing more here. Its range moves to vendor_ranges —
+ * the redeemed part marked so, the rest (up to the accepted index) to redeem.
+ */
+async function endHolding(s: StoreState, chainId: string): Promise<void> {
+  await s.db.transaction(async (tx) => {
+    // Locked first, so a payment committing on another instance lands before or after, never between.
+    await tx.query('SELECT 1 FROM vendor_chains WHERE chain_id = $1 FOR UPDATE', [chainId]);
+    await tx.query(
+      `INSERT INTO vendor_ranges (chain_id, from_index, from_payword, to_index, to_payword, redeemed)
+         SELECT chain_id, start_index, start_payword, redeemed_index, redeemed_payword, true FROM vendor_chains
+           WHERE chain_id = $1 AND status = 'held' AND redeemed_index > start_index
+         UNION ALL
+         SELECT chain_id, redeemed_index, redeemed_payword, accepted_index, accepted_payword, false FROM vendor_chains
+           WHERE chain_id = $1 AND status = 'held' AND accepted_index > redeemed_index
+         ON CONFLICT DO NOTHING`,
+      [chainId],
+    );
+    await tx.query(
+      `UPDATE vendor_chains SET status = 'handed', redeemed_index = accepted_index,
+           redeemed_payword = accepted_payword, updated_at = $2 WHERE chain_id = $1`,
+      [chainId, BigInt(s.clock())],
+    );
+  });
+}
