@@ -2,6 +2,7 @@ import type { Queryable } from '@netpay/db';
 import { sha256, toBase64url, utf8 } from '@netpay/protocol';
 import type { BrokerContext } from '../context.ts';
 import { fail } from '../errors.ts';
+import * as store from './store.ts';
 
 /**
  * Invitations to register a vendor or peer (docs/broker.md §6.4). Where registration is not open, a new
@@ -20,42 +21,41 @@ const tokenHash = (token: string) => sha256(utf8(token));
 export const registrationOpen = (ctx: Pick<BrokerContext, 'config'>) =>
   (ctx.config.registration ?? (ctx.config.dev ? 'open' : 'invitation')) === 'open';
 
-export async function createInvitation(ctx: BrokerContext, r: InvitationRequest) {
-  const token = `inv_${toBase64url(ctx.random(24))}`;
-  const expiresAt = ctx.clock() + r.expiresInSeconds * 1000;
-  await ctx.db.query(
-    'INSERT INTO party_invitations (token_hash, kind, party_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
-    [tokenHash(token), r.kind, r.partyId ?? null, BigInt(ctx.clock()), BigInt(expiresAt)],
-  );
+export async function createInvitation(
+  d: Pick<BrokerContext, 'db' | 'clock' | 'random'>,
+  r: InvitationRequest,
+) {
+  const token = `inv_${toBase64url(d.random(24))}`;
+  const expiresAt = d.clock() + r.expiresInSeconds * 1000;
+  await store.insertInvitation(d.db, {
+    tokenHash: tokenHash(token),
+    kind: r.kind,
+    partyId: r.partyId ?? null,
+    createdAt: d.clock(),
+    expiresAt,
+  });
   return { token, kind: r.kind, partyId: r.partyId ?? null, expiresAt: new Date(expiresAt).toISOString() };
 }
 
 /** Uses up an invitation for a new party in `tx`, or throws invitation_required / invitation_invalid. */
 export async function useInvitation(
-  ctx: BrokerContext,
+  d: Pick<BrokerContext, 'config' | 'clock'>,
   tx: Queryable,
   party: { id: string; kind: 'vendor' | 'peer' },
   token: string | undefined,
 ): Promise<void> {
-  if (registrationOpen(ctx)) return;
+  if (registrationOpen(d)) return;
   if (!token)
     throw fail(
       'invitation_required',
       'registering a new vendor or peer here needs an invitation from the operator',
     );
-  const [row] = await tx.query<{
-    kind: string;
-    party_id: string | null;
-    expires_at: bigint;
-    used_by: string | null;
-  }>('SELECT kind, party_id, expires_at, used_by FROM party_invitations WHERE token_hash = $1 FOR UPDATE', [
-    tokenHash(token),
-  ]);
+  const row = await store.lockInvitation(tx, tokenHash(token));
   const why = !row
     ? 'is not known'
     : row.used_by !== null
       ? 'was used already'
-      : Number(row.expires_at) <= ctx.clock()
+      : Number(row.expires_at) <= d.clock()
         ? 'has expired'
         : row.kind !== party.kind
           ? `is for a ${row.kind}`
@@ -63,9 +63,5 @@ export async function useInvitation(
             ? `is for the party id ${row.party_id}`
             : undefined;
   if (why) throw fail('invitation_invalid', `the invitation ${why}`);
-  await tx.query('UPDATE party_invitations SET used_by = $2, used_at = $3 WHERE token_hash = $1', [
-    tokenHash(token),
-    party.id,
-    BigInt(ctx.clock()),
-  ]);
+  await store.markInvitationUsed(tx, tokenHash(token), party.id, d.clock());
 }

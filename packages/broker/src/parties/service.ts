@@ -1,9 +1,27 @@
-import type { Queryable } from '@netpay/db';
+/**
+ * Vendors and peers: each registers an Ed25519 public key (proving possession by signing the registration
+ * request with it) and signs its later requests with it. Their earnings accrue in a vendor ledger account.
+ * A new party needs an operator's invitation unless registration is open (dev mode, invitations.ts).
+ * Every function takes its dependencies explicitly; createPartyService binds them.
+ */
+import type { Db, Queryable } from '@netpay/db';
 import { fromBase64url, toBase64url } from '@netpay/protocol';
-import type { BrokerContext } from '../context.ts';
+import type { BrokerConfig } from '../config.ts';
 import { fail } from '../errors.ts';
-import { vendorAccount } from '../ledger/ledger.ts';
+import { type Ledger, vendorAccount } from '../ledger/ledger.ts';
 import { createInvitation, type InvitationRequest, useInvitation } from './invitations.ts';
+import * as store from './store.ts';
+
+export interface PartyDeps {
+  readonly db: Db;
+  readonly config: BrokerConfig;
+  /** Unix milliseconds. */
+  readonly clock: () => number;
+  readonly random: (length: number) => Uint8Array;
+  readonly ledger: Pick<Ledger, 'openAccount' | 'balance'>;
+  /** Public keys by party id: a party's key never changes, so it is read once. */
+  readonly keyCache: Map<string, Uint8Array>;
+}
 
 export interface PartyRegistration {
   readonly id: string;
@@ -16,79 +34,64 @@ export interface PartyRegistration {
   readonly invitation?: string;
 }
 
-/**
- * Vendors and peers: each registers an Ed25519 public key (proving possession by signing the registration
- * request with it) and signs its later requests with it. Their earnings accrue in a vendor ledger account.
- * A new party needs an operator's invitation unless registration is open (dev mode).
- */
-export function createPartyService(ctx: BrokerContext) {
-  const keyCache = new Map<string, Uint8Array>();
+/** Registers a party, or updates its name, site and bank account when it registers again with its key. */
+export async function register(d: Omit<PartyDeps, 'keyCache'>, p: PartyRegistration) {
+  const key = fromBase64url(p.publicKey)!;
+  const details = { id: p.id, name: p.name, url: p.url ?? null, bankAccount: p.bankAccount ?? null };
+  return d.db.transaction(async (tx) => {
+    const existing = await store.partyKey(tx, p.id);
+    if (existing) {
+      if (toBase64url(existing) !== p.publicKey)
+        throw fail('party_exists', `party ${p.id} is registered with another key`);
+      await store.updateParty(tx, details);
+    } else {
+      await useInvitation(d, tx, p, p.invitation);
+      await store.insertParty(tx, { ...details, kind: p.kind, publicKey: key, createdAt: d.clock() });
+      await d.ledger.openAccount(tx, vendorAccount(p.id), 'vendor');
+    }
+    return get(d, p.id, tx);
+  });
+}
 
-  async function register(p: PartyRegistration) {
-    const key = fromBase64url(p.publicKey)!;
-    return ctx.db.transaction(async (tx) => {
-      const [existing] = await tx.query<{ public_key: Uint8Array }>(
-        'SELECT public_key FROM parties WHERE id = $1',
-        [p.id],
-      );
-      if (existing) {
-        if (toBase64url(existing.public_key) !== p.publicKey)
-          throw fail('party_exists', `party ${p.id} is registered with another key`);
-        await tx.query('UPDATE parties SET name = $2, url = $3, bank_account = $4 WHERE id = $1', [
-          p.id,
-          p.name,
-          p.url ?? null,
-          p.bankAccount ?? null,
-        ]);
-      } else {
-        await useInvitation(ctx, tx, p, p.invitation);
-        await tx.query(
-          'INSERT INTO parties (id, kind, name, public_key, url, bank_account, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-          [p.id, p.kind, p.name, key, p.url ?? null, p.bankAccount ?? null, BigInt(ctx.clock())],
-        );
-        await ctx.ledger.openAccount(tx, vendorAccount(p.id), 'vendor');
-      }
-      return get(p.id, tx);
-    });
-  }
-
-  async function get(id: string, q: Queryable = ctx.db) {
-    const [row] = await q.query<{
-      id: string;
-      kind: string;
-      name: string;
-      public_key: Uint8Array;
-      url: string | null;
-      bank_account: string | null;
-    }>('SELECT id, kind, name, public_key, url, bank_account FROM parties WHERE id = $1', [id]);
-    if (!row) throw fail('unknown_party', `no vendor or peer ${id} is registered`);
-    return {
-      id: row.id,
-      kind: row.kind as 'vendor' | 'peer',
-      name: row.name,
-      publicKey: toBase64url(row.public_key),
-      url: row.url,
-      bankAccount: row.bank_account,
-      balance: (await ctx.ledger.balance(q, vendorAccount(row.id))).toString(),
-    };
-  }
-
-  /** Public key of a registered party, for signed requests and signed messages (cached: keys never change). */
-  async function publicKey(id: string, q: Queryable = ctx.db): Promise<Uint8Array | undefined> {
-    const cached = keyCache.get(id);
-    if (cached) return cached;
-    const [row] = await q.query<{ public_key: Uint8Array }>('SELECT public_key FROM parties WHERE id = $1', [
-      id,
-    ]);
-    if (row) keyCache.set(id, row.public_key);
-    return row?.public_key;
-  }
-
+/** A registered party with its balance, or unknown_party. */
+export async function get(d: Pick<PartyDeps, 'db' | 'ledger'>, id: string, q: Queryable = d.db) {
+  const row = await store.partyById(q, id);
+  if (!row) throw fail('unknown_party', `no vendor or peer ${id} is registered`);
   return {
-    register,
-    get,
-    publicKey,
-    invite: (r: InvitationRequest) => createInvitation(ctx, r),
+    id: row.id,
+    kind: row.kind as 'vendor' | 'peer',
+    name: row.name,
+    publicKey: toBase64url(row.public_key),
+    url: row.url,
+    bankAccount: row.bank_account,
+    balance: (await d.ledger.balance(q, vendorAccount(row.id))).toString(),
+  };
+}
+
+/** Public key of a registered party, for signed requests and signed messages (cached: keys never change). */
+export async function publicKey(
+  d: Pick<PartyDeps, 'db' | 'keyCache'>,
+  id: string,
+  q: Queryable = d.db,
+): Promise<Uint8Array | undefined> {
+  const cached = d.keyCache.get(id);
+  if (cached) return cached;
+  const key = await store.partyKey(q, id);
+  if (key) d.keyCache.set(id, key);
+  return key;
+}
+
+/** The party functions bound to their dependencies (with a key cache of their own). */
+export function createPartyService(deps: Omit<PartyDeps, 'keyCache'>) {
+  const { db, config, clock, random, ledger } = deps;
+  const d: PartyDeps = { db, config, clock, random, ledger, keyCache: new Map() };
+  return {
+    register: (p: PartyRegistration) => register(d, p),
+    get: (id: string, q?: Queryable) => get(d, id, q),
+    publicKey: (id: string, q?: Queryable) => publicKey(d, id, q),
+    invite: (r: InvitationRequest) => createInvitation(d, r),
+    /** The names of parties by id (the wallet's grants show them). */
+    names: (ids: readonly string[], q: Queryable = db) => store.partyNames(q, ids),
   };
 }
 
