@@ -1,5 +1,6 @@
 import type { Db, Queryable } from '@netpay/db';
 import { toBase64url } from '@netpay/protocol';
+import { insertOutboxMessage } from './accounts/store.ts';
 import type { Bank } from './bank.ts';
 import type { BrokerConfig } from './config.ts';
 import type { Ledger } from './ledger/ledger.ts';
@@ -30,10 +31,7 @@ export const nowSeconds = (ctx: Pick<BrokerContext, 'clock'>) => Math.floor(ctx.
 export function outboxNotifier(ctx: Pick<BrokerContext, 'clock' | 'random'>): Notifier {
   return {
     async send(tx, m) {
-      await tx.query(
-        'INSERT INTO outbox (id, recipient, kind, body, created_at) VALUES ($1, $2, $3, $4, $5)',
-        [newId(ctx, 'msg'), m.recipient, m.kind, m.body, BigInt(ctx.clock())],
-      );
+      await insertOutboxMessage(tx, { id: newId(ctx, 'msg'), ...m, createdAt: ctx.clock() });
     },
   };
 }

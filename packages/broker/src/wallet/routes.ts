@@ -4,7 +4,8 @@ import { formatAmount, money, NetPayError } from '@netpay/protocol';
 import { type Routable, serve } from '@netpay/service';
 import { fail } from '../errors.ts';
 import { type RouteDeps, wire } from '../http.ts';
-import { renderAuthorizePage } from '../wallet/page.ts';
+import { renderAuthorizePage } from './page.ts';
+import { finishSignIn, startSignIn } from './signin.ts';
 
 export function walletRoutes(app: Routable, d: RouteDeps) {
   const { accounts, wallet, customer, party, keyedTx, amount, cur, capFromForm, grantWire, config } = d;
@@ -74,18 +75,8 @@ export function walletRoutes(app: Routable, d: RouteDeps) {
     await wallet.vendorFor(b.vendor, b.redirect_uri); // a bad vendor or redirect is a plain 4xx, no page
     try {
       if (!b.deviceId) {
-        const who = await accounts.checkCredentials({
-          login: b.login ?? '',
-          password: b.password ?? '',
-          totp: b.totp || undefined,
-        });
-        const deviceId = await accounts.newDeviceFor(
-          who.customerId,
-          who.login,
-          `wallet sign-in for ${b.vendor}`,
-        );
-        const current = await wallet.capOf(who.customerId, b.vendor);
-        return page({ deviceId, ...(current ? { cap: current.cap, period: current.period } : {}) });
+        const login = { login: b.login ?? '', password: b.password ?? '', totp: b.totp || undefined };
+        return page(await startSignIn({ accounts, wallet }, { vendorId: b.vendor, ...login }));
       }
       // The cap is checked before the code is used up, so a typo in it can be fixed on the same page.
       const cap = b.capAmount !== undefined ? capFromForm(b.capAmount) : undefined;
@@ -94,13 +85,8 @@ export function walletRoutes(app: Routable, d: RouteDeps) {
           'limit_exceeded',
           `a spending cap is at most ${formatAmount(money(config.wallet.maxCap, cur))}`,
         );
-      const checked = await accounts.verifyDevice({ deviceId: b.deviceId, code: b.code ?? '' });
-      if (!checked.ok)
-        throw fail('code_invalid', 'the code is wrong', { attemptsLeft: checked.attemptsLeft });
-      // The session only proved the code: this page signs the customer in for this grant alone.
-      await accounts.logout(checked.session.token);
-      const r = await wallet.authorize(checked.session.customerId, options(cap));
-      return reply.redirect(r.redirect, 303);
+      const code = { deviceId: b.deviceId, code: b.code ?? '' };
+      return reply.redirect(await finishSignIn({ accounts, wallet }, code, options(cap)), 303);
     } catch (e) {
       // A person at the form sees the page again with what went wrong.
       if (!(e instanceof NetPayError) || (e.status ?? 500) >= 500) throw e;
