@@ -2,6 +2,7 @@ import { errorRegistry, PROTOCOL_ERROR_CODES, type ProtocolErrorCode, serviceSta
 import { ACCOUNT_ERROR_STATUS } from './accounts/errors.ts';
 import { ADMIN_ERROR_STATUS } from './admin/errors.ts';
 import { DIRECTORY_ERROR_STATUS } from './directory/errors.ts';
+import { ISSUANCE_ERROR_STATUS } from './issuance/errors.ts';
 import { PARTY_ERROR_STATUS } from './parties/errors.ts';
 import { WALLET_ERROR_STATUS } from './wallet/errors.ts';
 
@@ -20,14 +21,11 @@ export const BROKER_ERROR_STATUS = {
   ...ACCOUNT_ERROR_STATUS,
   insufficient_funds: 409,
   limit_exceeded: 422,
-  bad_denomination: 422,
-  chain_exists: 409,
+  ...ISSUANCE_ERROR_STATUS,
   ...DIRECTORY_ERROR_STATUS,
   ...PARTY_ERROR_STATUS,
   unknown_party: 404,
-  recipient_not_found: 404,
   bank_unavailable: 503,
-  bank_rejected: 422,
   idempotency_conflict: 409,
   ...ADMIN_ERROR_STATUS,
   ...WALLET_ERROR_STATUS,

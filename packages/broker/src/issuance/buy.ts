@@ -1,0 +1,157 @@
+/**
+ * Buying chains (docs/broker.md §6.2): the customer's balance pays for coins in the configured
+ * denominations, and the broker signs a touchstone for each chain. A client-side wallet sends the chain id
+ * and root it generated (the broker never sees its seed); for a server-side wallet the broker makes the
+ * seed and keeps it. All the chains of one purchase are bought in one transaction, or none.
+ */
+import type { Queryable } from '@netpay/db';
+import {
+  ChainTraversal,
+  type Ed25519Signer,
+  signMessage,
+  type Touchstone,
+  toBase64url,
+} from '@netpay/protocol';
+import { insertChain, outstandingValue } from '../directory/store.ts';
+import { fail } from '../errors.ts';
+import { SYSTEM_ACCOUNTS } from '../ledger/ledger.ts';
+import { customerBalance, debitCustomer } from './balance.ts';
+import type { IssuanceDeps } from './deps.ts';
+
+export interface ChainOrder {
+  /** Coin value in minor units: one of the configured denominations. */
+  readonly coinValue: bigint;
+  readonly n: number;
+  /** Client-side wallet: the chain id and root it generated (the broker never sees the seed). */
+  readonly chainId?: string;
+  readonly root?: string;
+}
+
+/** Checks each order against the denominations and the chain length; the purchase's total. */
+function orderTotal(config: IssuanceDeps['config'], orders: readonly ChainOrder[]): bigint {
+  let total = 0n;
+  for (const o of orders) {
+    if (!config.denominations.includes(o.coinValue)) {
+      throw fail(
+        'bad_denomination',
+        `coins come in ${config.denominations.join(', ')} minor units, not ${o.coinValue}`,
+      );
+    }
+    if (o.n > config.maxChainLength)
+      throw fail('limit_exceeded', `a chain has at most ${config.maxChainLength} coins`);
+    if ((o.chainId === undefined) !== (o.root === undefined)) {
+      throw fail(
+        'bad_request',
+        'send both chainId and root (client-side wallet) or neither (server-side wallet)',
+      );
+    }
+    total += BigInt(o.n) * o.coinValue;
+  }
+  return total;
+}
+
+/** The limits of one purchase, and of the coins a customer may hold unspent. */
+async function checkLimits(
+  d: Pick<IssuanceDeps, 'config'>,
+  tx: Queryable,
+  customerId: string,
+  total: bigint,
+) {
+  const limits = d.config.limits;
+  if (total > limits.maxTransaction || total < limits.minTransaction) {
+    throw fail(
+      'limit_exceeded',
+      `one purchase is between ${limits.minTransaction} and ${limits.maxTransaction} minor units`,
+    );
+  }
+  const held = await outstandingValue(tx, customerId);
+  if (held + total > limits.maxOutstanding) {
+    throw fail(
+      'limit_exceeded',
+      `you may hold at most ${limits.maxOutstanding} in unspent coins; you hold ${held}`,
+    );
+  }
+}
+
+/** The key that signs a purchase's touchstones, and the validity every one of its chains gets. */
+interface Issue {
+  readonly keyId: string;
+  readonly signer: Ed25519Signer;
+  /** Unix seconds. */
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+}
+
+/** Signs one chain's touchstone and records the chain (making its seed for a server-side wallet). */
+async function issueChain(
+  d: Pick<IssuanceDeps, 'config' | 'clock' | 'random'>,
+  tx: Queryable,
+  customerId: string,
+  o: ChainOrder,
+  issue: Issue,
+) {
+  let chainId = o.chainId;
+  let root = o.root;
+  let seed: Uint8Array | null = null;
+  if (!chainId || !root) {
+    seed = d.random(32);
+    const id = d.random(16);
+    chainId = toBase64url(id);
+    root = toBase64url(ChainTraversal.create(seed, id, o.n).root);
+  }
+  const { config } = d;
+  const { keyId, issuedAt, expiresAt } = issue;
+  const touchstone = signMessage(
+    'touchstone',
+    {
+      v: 1,
+      chainId,
+      root,
+      n: o.n,
+      coinValue: o.coinValue.toString(),
+      currency: config.currency.code,
+      exponent: config.currency.exponent,
+      brokerId: config.brokerId,
+      keyId,
+      issuedAt,
+      expiresAt,
+    },
+    issue.signer,
+  );
+  const inserted = await insertChain(tx, {
+    chainId,
+    customerId,
+    keyId,
+    n: o.n,
+    coinValue: o.coinValue,
+    touchstone,
+    expiresAt: BigInt(expiresAt * 1000),
+    serverSeed: seed,
+    createdAt: BigInt(d.clock()),
+  });
+  if (!inserted) throw fail('chain_exists', `chain ${chainId} already exists; generate a new chain id`);
+  return { chainId, serverSide: seed !== null, touchstone };
+}
+
+/** Buys chains in one transaction: all or none. Runs inside the caller's idempotent transaction. */
+export async function buy(
+  d: Pick<IssuanceDeps, 'config' | 'clock' | 'random' | 'ledger' | 'keys'>,
+  tx: Queryable,
+  customerId: string,
+  orders: readonly ChainOrder[],
+  transferId: string,
+) {
+  const total = orderTotal(d.config, orders);
+  await checkLimits(d, tx, customerId, total);
+  await debitCustomer(d, tx, customerId, total, {
+    id: transferId,
+    kind: 'buy_coins',
+    credit: SYSTEM_ACCOUNTS.coins,
+  });
+  const { keyId, signer } = await d.keys.currentKey(tx);
+  const issuedAt = Math.floor(d.clock() / 1000);
+  const issue = { keyId, signer, issuedAt, expiresAt: issuedAt + d.config.chainLifetimeSeconds };
+  const out: { chainId: string; serverSide: boolean; touchstone: Touchstone }[] = [];
+  for (const o of orders) out.push(await issueChain(d, tx, customerId, o, issue));
+  return { chains: out, total, balance: await customerBalance(d, tx, customerId) };
+}
