@@ -101,12 +101,7 @@ export async function heldChainsAfter(s: StoreState, cursor: string, limit = 100
 }
 
 /** The broker holds a backup of this holding up to `index`. */
-export async function markBackedUp(
-  s: StoreState,
-  chainId: string,
-  index: number,
-  payword: Uint8Array,
-): Promise<void> {
+export async function markBackedUp(s: StoreState, chainId: string, index: number, payword: Uint8Array) {
   await s.db.query(
     `UPDATE vendor_chains SET backup_index = $2, backup_payword = $3
        WHERE chain_id = $1 AND status = 'held' AND COALESCE(backup_index, -1) < $2 AND accepted_index >= $2`,
@@ -114,12 +109,8 @@ export async function markBackedUp(
   );
 }
 
-export async function markRedeemed(
-  s: StoreState,
-  chainId: string,
-  index: number,
-  payword: Uint8Array,
-): Promise<void> {
+/** The broker credited this holding's coins up to `index`. */
+export async function markRedeemed(s: StoreState, chainId: string, index: number, payword: Uint8Array) {
   await s.db.query(
     'UPDATE vendor_chains SET redeemed_index = $2, redeemed_payword = $3 WHERE chain_id = $1 AND redeemed_index < $2',
     [chainId, index, toBase64url(payword)],

@@ -35,11 +35,9 @@ export interface StoreOptions {
 }
 
 /**
- * The chain store: hot state in memory, written through to SQL by group commit — every advance waiting
- * when a flush starts goes into one transaction with multi-row statements, and each caller's promise
- * resolves when that transaction has committed. An advance is applied only if the row still has the
- * accepted index it was verified against (compare-and-set), so two instances over one PostgreSQL can
- * never both accept the same coin; the loser is told `false` and reloads.
+ * The chain store: hot state in memory, written through to SQL by group commit, each advance applied only
+ * if its chain is still where the payment was verified (compare-and-set, receipts.ts), so two instances
+ * over one PostgreSQL never both accept the same coin.
  */
 export function createChainStore(o: StoreOptions) {
   const s: StoreState = { db: o.db, clock: o.clock ?? Date.now, cache: new Map(), leases: new Map() };
