@@ -1,3 +1,7 @@
+/**
+ * What the long-running commands (`bank`, `broker`, `vendor start`, `demo`) share: a graceful stop on
+ * SIGINT or SIGTERM, DATABASE_URL, start errors the user can fix, and running a service until stopped.
+ */
 import { cliError } from './errors.ts';
 import { DatabaseUrlSchema, redactUrl } from './options.ts';
 
@@ -75,4 +79,43 @@ export function explainStartError(e: unknown, c: StartContext): unknown {
     return cliError(`cannot use the data folder ${c.data ?? `./.netpay/${c.service}`}: ${message}`);
   }
   return e;
+}
+
+/** What a `… start` command says once its service listens: one JSON line with --json, else its text. */
+export interface Announcement {
+  readonly json: Record<string, unknown>;
+  readonly text: string;
+}
+
+/**
+ * Runs a service until Ctrl-C or SIGTERM, as every `netpay … start` does. It listens for the stop from the
+ * start, so a stop during start-up (PGlite's first run takes seconds) still closes the database cleanly
+ * instead of killing the process mid-write; a start error the user can fix becomes one line; it says where
+ * the service listens (nothing when stopped while starting: that URL is about to go away); on the signal it
+ * closes the service.
+ */
+export async function serveUntilStopped<T extends { close(): Promise<void> }>(o: {
+  readonly context: StartContext;
+  readonly json: boolean | undefined;
+  readonly start: () => Promise<T>;
+  readonly announce: (running: T) => Announcement;
+  /** Said on stderr once the service is closed (not with --json). */
+  readonly closed?: string;
+}): Promise<void> {
+  const stop = listenForStop();
+  try {
+    const running = await o.start().catch((e: unknown) => {
+      throw explainStartError(e, o.context);
+    });
+    if (!stop.requested()) {
+      const said = o.announce(running);
+      process.stdout.write(o.json ? `${JSON.stringify(said.json)}\n` : said.text);
+    }
+    const signal = await stop.signal;
+    if (!o.json) process.stderr.write(`${signal}: stopping the ${o.context.service}…\n`);
+    await running.close();
+    if (!o.json && o.closed) process.stderr.write(o.closed);
+  } finally {
+    stop.dispose();
+  }
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { cliError } from '../errors.ts';
-import { databaseFromEnv, explainStartError, listenForStop, type StopListener } from '../lifecycle.ts';
+import { databaseFromEnv, serveUntilStopped } from '../lifecycle.ts';
 import { AmountSchema, DirSchema, HostSchema, PortSchema, redactUrl, UrlSchema, zodArg } from '../options.ts';
 
 export const DEFAULT_BANK_PORT = 4100;
@@ -127,76 +127,46 @@ async function openAccount(flags: OpenFlags): Promise<void> {
 
 async function startBankCommand(flags: StartFlags): Promise<void> {
   const databaseUrl = databaseFromEnv(flags.data);
-
-  // Listen for Ctrl-C from the start, so a stop during start-up (PGlite's first run takes seconds) still
-  // closes the database cleanly instead of killing the process mid-write.
-  const stop = listenForStop();
-  try {
-    await runBank(flags, databaseUrl, stop);
-  } finally {
-    stop.dispose();
-  }
-}
-
-async function runBank(
-  flags: StartFlags,
-  databaseUrl: string | undefined,
-  stop: StopListener,
-): Promise<void> {
-  const out = (text: string) => process.stdout.write(text);
-  const note = (text: string) => process.stderr.write(text);
-
-  // Loaded here, not at the top, so `netpay --help` and other groups do not load the bank.
-  const { startBank } = await import('@netpay/bank');
-  const { currency } = await import('@netpay/protocol');
-  const running = await startBank({
-    port: flags.port,
-    host: flags.host,
-    ...(flags.data !== undefined ? { dataDir: flags.data } : {}),
-    ...(databaseUrl !== undefined ? { databaseUrl } : {}),
-    dev: flags.dev,
-    currency: currency(flags.currency, flags.exponent),
-    // Warnings and errors as pino JSON on stderr; stdout carries only what this command prints.
-    logger: { level: 'warn', stream: process.stderr } as { level: string },
-  }).catch((e: unknown) => {
-    throw explainStartError(e, {
-      service: 'bank',
-      host: flags.host,
-      port: flags.port,
-      data: flags.data,
-      databaseUrl,
-    });
-  });
-
-  const { kind, dataDir } = running.database;
-  if (stop.requested()) {
-    // stopped while starting: say nothing about a URL that is about to go away
-  } else if (flags.json) {
-    out(
-      `${JSON.stringify({
-        url: running.url,
-        database: kind,
-        ...(dataDir ? { dataDir } : {}),
-        currency: { code: flags.currency, exponent: flags.exponent },
+  await serveUntilStopped({
+    context: { service: 'bank', host: flags.host, port: flags.port, data: flags.data, databaseUrl },
+    json: flags.json,
+    // Loaded here, not at the top, so `netpay --help` and other groups do not load the bank.
+    start: async () => {
+      const { startBank } = await import('@netpay/bank');
+      const { currency } = await import('@netpay/protocol');
+      return startBank({
+        port: flags.port,
+        host: flags.host,
+        ...(flags.data !== undefined ? { dataDir: flags.data } : {}),
+        ...(databaseUrl !== undefined ? { databaseUrl } : {}),
         dev: flags.dev,
-        pid: process.pid,
-      })}\n`,
-    );
-  } else {
-    const where =
-      kind === 'postgres' ? `PostgreSQL at ${redactUrl(databaseUrl ?? '')}` : `PGlite in ${dataDir}`;
-    out(
-      `NetPay bank listening on ${running.url}\n` +
-        `  database  ${where}\n` +
-        `  currency  ${flags.currency}, ${flags.exponent} decimal places\n` +
-        `  dev mode  ${flags.dev ? 'on: accounts may be opened with an initial balance' : 'off'}\n` +
-        `  API docs  ${running.url}/docs\n` +
-        'Stop with Ctrl-C.\n',
-    );
-  }
-
-  const signal = await stop.signal;
-  if (!flags.json) note(`${signal}: stopping the bank…\n`);
-  await running.close();
-  if (!flags.json) note('bank stopped\n');
+        currency: currency(flags.currency, flags.exponent),
+        // Warnings and errors as pino JSON on stderr; stdout carries only what this command prints.
+        logger: { level: 'warn', stream: process.stderr } as { level: string },
+      });
+    },
+    announce: (running) => {
+      const { kind, dataDir } = running.database;
+      const where =
+        kind === 'postgres' ? `PostgreSQL at ${redactUrl(databaseUrl ?? '')}` : `PGlite in ${dataDir}`;
+      return {
+        json: {
+          url: running.url,
+          database: kind,
+          ...(dataDir ? { dataDir } : {}),
+          currency: { code: flags.currency, exponent: flags.exponent },
+          dev: flags.dev,
+          pid: process.pid,
+        },
+        text:
+          `NetPay bank listening on ${running.url}\n` +
+          `  database  ${where}\n` +
+          `  currency  ${flags.currency}, ${flags.exponent} decimal places\n` +
+          `  dev mode  ${flags.dev ? 'on: accounts may be opened with an initial balance' : 'off'}\n` +
+          `  API docs  ${running.url}/docs\n` +
+          'Stop with Ctrl-C.\n',
+      };
+    },
+    closed: 'bank stopped\n',
+  });
 }

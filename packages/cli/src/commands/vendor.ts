@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { cliError } from '../errors.ts';
-import { databaseFromEnv, explainStartError, listenForStop } from '../lifecycle.ts';
+import { databaseFromEnv, serveUntilStopped } from '../lifecycle.ts';
 import { DirSchema, HostSchema, PortSchema, UrlSchema, zodArg } from '../options.ts';
 
 export const DEFAULT_VENDOR_PORT = 4300;
@@ -128,46 +128,32 @@ async function start(flags: StartFlags): Promise<void> {
   const databaseUrl = databaseFromEnv(undefined);
   const prices = await loadPrices(flags.prices);
   const invitation = flags.invite ?? process.env.NETPAY_INVITE?.trim();
-  const stop = listenForStop();
-  try {
-    const { startVendorServer } = await import('@netpay/vendor/server');
-    const running = await startVendorServer({
-      port: flags.port,
-      host: flags.host,
-      folder: flags.folder,
-      prices,
-      brokerUrl: flags.broker,
-      ...(flags.data !== undefined ? { dataDir: flags.data } : {}),
-      ...(databaseUrl !== undefined ? { databaseUrl } : {}),
-      ...(flags.publicUrl ? { publicUrl: flags.publicUrl } : {}),
-      ...(flags.bankAccount ? { bankAccount: flags.bankAccount } : {}),
-      ...(invitation ? { invitation } : {}),
-      redeemEveryMs: flags.redeemEvery * 1000,
-    }).catch((e: unknown) => {
-      throw explainStartError(e, {
-        service: 'vendor',
-        host: flags.host,
+  await serveUntilStopped({
+    context: { service: 'vendor', host: flags.host, port: flags.port, data: flags.data, databaseUrl },
+    json: flags.json,
+    start: async () => {
+      const { startVendorServer } = await import('@netpay/vendor/server');
+      return startVendorServer({
         port: flags.port,
-        data: flags.data,
-        databaseUrl,
+        host: flags.host,
+        folder: flags.folder,
+        prices,
+        brokerUrl: flags.broker,
+        ...(flags.data !== undefined ? { dataDir: flags.data } : {}),
+        ...(databaseUrl !== undefined ? { databaseUrl } : {}),
+        ...(flags.publicUrl ? { publicUrl: flags.publicUrl } : {}),
+        ...(flags.bankAccount ? { bankAccount: flags.bankAccount } : {}),
+        ...(invitation ? { invitation } : {}),
+        redeemEveryMs: flags.redeemEvery * 1000,
       });
-    });
-    if (flags.json) {
-      process.stdout.write(
-        `${JSON.stringify({ url: running.url, vendorId: running.vendorId, publicKey: running.publicKey, pid: process.pid })}\n`,
-      );
-    } else {
-      process.stdout.write(
+    },
+    announce: (running) => ({
+      json: { url: running.url, vendorId: running.vendorId, publicKey: running.publicKey, pid: process.pid },
+      text:
         `NetPay vendor ${running.vendorId} selling ${flags.folder} on ${running.url}\n` +
-          `  broker     ${flags.broker}\n  statement  ${running.url}/netpay/statement\nStop with Ctrl-C.\n`,
-      );
-    }
-    const signal = await stop.signal;
-    if (!flags.json) process.stderr.write(`${signal}: stopping the vendor…\n`);
-    await running.close();
-  } finally {
-    stop.dispose();
-  }
+        `  broker     ${flags.broker}\n  statement  ${running.url}/netpay/statement\nStop with Ctrl-C.\n`,
+    }),
+  });
 }
 
 async function redeem(flags: CommonFlags): Promise<void> {
