@@ -1,0 +1,96 @@
+/**
+ * Paying a request with coins: the payment is written down first (with what is needed to send the same
+ * request again after a lost answer), sent with the request, and settled by the vendor's answer: a receipt
+ * means the coins were taken, anything else gives them back. With `signedReceipts`, the receipt's signature
+ * is checked with the vendor's key from the broker.
+ */
+import { fromBase64url, HEADERS, type Receipt, type Terms, verifyMessageSignature } from '@netpay/protocol';
+import { KeptRequestSchema, type PaymentRecord } from '../state.ts';
+import type { Wallet } from '../wallet.ts';
+import { fetchVendor, receiptOf, refusalCode, withHeader } from './answer.ts';
+import { type Payer, type PayFetchOptions, paymentDeclined } from './options.ts';
+import { vendorLimit } from './policy.ts';
+
+export function coinPayer(wallet: Wallet, base: typeof fetch, options: PayFetchOptions): Payer {
+  const signature = receiptSignatures(wallet);
+  return async (url, init, terms) => {
+    const resource = `${(init?.method ?? 'GET').toUpperCase()} ${new URL(url).pathname}${new URL(url).search}`;
+    const payment = await wallet.pay({
+      amount: BigInt(terms.price),
+      vendorId: terms.vendorId,
+      resource,
+      url,
+      ...resendable(init),
+      // Checked again where the payment is counted (another tab may have paid meanwhile).
+      limits: { perVendorPerDay: vendorLimit(options, terms.vendorId), perDay: options.policy?.maxPerDay },
+    });
+    const paid = withHeader(init, HEADERS.payment, payment.header);
+    // Unknown whether it arrived when nothing answers: the payment stays in flight; `recover` sends it again.
+    const res = await fetchVendor(
+      base,
+      url,
+      options.signedReceipts ? withHeader(paid, HEADERS.receiptSignature, 'ed25519') : paid,
+    );
+    // A receipt means the vendor took the coins, whatever the status (a retried payment whose handler
+    // now fails is answered with the receipt it had).
+    const receipt = receiptOf(res);
+    if (receipt) {
+      await wallet.settle(payment.id, { accepted: true, receipt: receipt.kept });
+      const checked = options.signedReceipts ? await signature(receipt.decoded, terms) : undefined;
+      return Object.assign(res, {
+        netpay: {
+          paid: payment.amount,
+          vendorId: terms.vendorId,
+          receipt: receipt.kept,
+          serverWallet: false,
+          ...(checked ? { signature: checked } : {}),
+        },
+      });
+    }
+    // Refused (402/409/400…): the vendor recorded nothing, so the coins go back to their chains. A 5xx from
+    // the handler after the gate accepted would carry a receipt; without one nothing was charged either.
+    await wallet.settle(payment.id, { accepted: false, code: await refusalCode(res) });
+    return res;
+  };
+}
+
+/**
+ * What to keep of a request other than a plain GET, so that a lost answer can be followed by the same
+ * request. One that cannot be kept (a stream body, or bigger than a wallet keeps) is not paid at all:
+ * its payment could never be settled after a crash.
+ */
+function resendable(init: RequestInit | undefined): { request?: PaymentRecord['request'] } {
+  const method = (init?.method ?? 'GET').toUpperCase();
+  if ((method === 'GET' || method === 'HEAD') && init?.body == null) return {};
+  const headers = [...new Headers(init?.headers).entries()].filter(
+    ([k]) => k !== HEADERS.payment.toLowerCase(),
+  );
+  const kept = KeptRequestSchema.safeParse({
+    method,
+    headers,
+    ...(init?.body == null ? {} : { body: init.body }),
+  });
+  if (!kept.success)
+    throw paymentDeclined(
+      'request_not_kept',
+      'this request cannot be paid: a wallet keeps a paid request to send it again (text body up to 64 KiB, headers up to 8 KiB each)',
+    );
+  return { request: kept.data };
+}
+
+/** Checks a receipt's signature with the key the wallet's broker has registered for the vendor. */
+function receiptSignatures(wallet: Wallet) {
+  const vendorKeys = new Map<string, Uint8Array | undefined>();
+  return async (receipt: Receipt | undefined, terms: Terms) => {
+    const { vendorId } = terms;
+    if (!receipt?.sig) return 'missing' as const;
+    if (!vendorKeys.has(vendorId)) {
+      const party = await wallet.api.party({ params: { id: vendorId } }).catch(() => undefined);
+      vendorKeys.set(vendorId, party ? fromBase64url(party.publicKey) : undefined);
+    }
+    const key = vendorKeys.get(vendorId);
+    return receipt.vendorId === vendorId && key && verifyMessageSignature('receipt', receipt, key)
+      ? ('valid' as const)
+      : ('invalid' as const);
+  };
+}
