@@ -1,84 +1,96 @@
-import type { Queryable } from '@netpay/db';
-import { createSigner, type Ed25519Signer, toBase64url } from '@netpay/protocol';
-import { type BrokerContext, newId } from '../context.ts';
-import { keysWithLastExpiry } from '../directory/store.ts';
-
-interface KeyRow {
-  key_id: string;
-  seed: Uint8Array;
-  public_key: Uint8Array;
-  created_at: bigint;
-  retired_at: bigint | null;
-}
-
 /**
  * The broker's touchstone-signing keys. One key is current; rotation retires it (no new touchstones) but
  * it stays listed, and valid for verification, until the last chain it signed is past expiry and grace.
+ *
+ * Plain functions over KeyDeps; createKeyService binds them to one cache. Their SQL is in store.ts.
  */
-export function createKeyService(ctx: BrokerContext) {
-  // Cached for a minute, so a rotation made by another broker instance is picked up soon.
-  const CACHE_MS = 60_000;
-  let current: { keyId: string; signer: Ed25519Signer; loadedAt: number } | null = null;
+import type { Db, Queryable } from '@netpay/db';
+import { createSigner, type Ed25519Signer, toBase64url } from '@netpay/protocol';
+import type { BrokerConfig } from '../config.ts';
+import { type BrokerContext, newId } from '../context.ts';
+import { keysWithLastExpiry } from '../directory/store.ts';
+import type { KeyRow } from './store.ts';
+import * as store from './store.ts';
 
-  async function load(q: Queryable): Promise<{ keyId: string; signer: Ed25519Signer; created: boolean }> {
-    const [row] = await q.query<KeyRow>(
-      'SELECT * FROM broker_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1',
-    );
-    if (row) return { keyId: row.key_id, signer: createSigner(row.seed), created: false };
-    const seed = ctx.random(32);
-    const signer = createSigner(seed);
-    const keyId = newId(ctx, 'key');
-    await q.query('INSERT INTO broker_keys (key_id, seed, public_key, created_at) VALUES ($1, $2, $3, $4)', [
-      keyId,
-      seed,
-      signer.publicKey,
-      BigInt(ctx.clock()),
-    ]);
-    return { keyId, signer, created: true };
-  }
+/** Cached for a minute, so a rotation made by another broker instance is picked up soon. */
+const CACHE_MS = 60_000;
 
-  /** The signing key; `q` must be the caller's transaction when called inside one. */
-  async function currentKey(q: Queryable = ctx.db): Promise<{ keyId: string; signer: Ed25519Signer }> {
-    if (current && ctx.clock() - current.loadedAt <= CACHE_MS) return current;
-    const key = await load(q);
-    // A key created inside the caller's transaction is not cached: that transaction may still roll back.
-    current = key.created ? null : { keyId: key.keyId, signer: key.signer, loadedAt: ctx.clock() };
-    return key;
-  }
+/** The current key as last loaded, and when (Unix ms); null when it must be read again. */
+export interface KeyCache {
+  current: { keyId: string; signer: Ed25519Signer; loadedAt: number } | null;
+}
 
-  async function rotate() {
-    await ctx.db.query('UPDATE broker_keys SET retired_at = $1 WHERE retired_at IS NULL', [
-      BigInt(ctx.clock()),
-    ]);
-    current = null;
-    return currentKey();
-  }
+/** What the keys run on. */
+export interface KeyDeps {
+  readonly db: Db;
+  /** The broker's id, and the redemption grace that keeps a retired key listed. */
+  readonly config: BrokerConfig;
+  /** Unix milliseconds. */
+  readonly clock: () => number;
+  readonly random: (length: number) => Uint8Array;
+  readonly cache: KeyCache;
+}
 
-  /** Keys vendors should accept: the current one and retired ones whose chains may still be redeemed. */
-  async function list() {
-    const graceMs = BigInt(ctx.config.redemptionGraceSeconds * 1000);
-    const rows = await keysWithLastExpiry<KeyRow>(ctx.db);
-    const now = BigInt(ctx.clock());
-    return rows
-      .filter((r) => r.retired_at === null || (r.last_expiry !== null && r.last_expiry + graceMs > now))
-      .map((r) => ({
-        brokerId: ctx.config.brokerId,
-        keyId: r.key_id,
-        publicKey: toBase64url(r.public_key),
-        createdAt: new Date(Number(r.created_at)).toISOString(),
-        retiredAt: r.retired_at === null ? null : new Date(Number(r.retired_at)).toISOString(),
-      }));
-  }
+/** The current key, made (and stored in `q`) when there is none. */
+async function load(
+  d: Pick<KeyDeps, 'clock' | 'random'>,
+  q: Queryable,
+): Promise<{ keyId: string; signer: Ed25519Signer; created: boolean }> {
+  const row = await store.currentKeyRow(q);
+  if (row) return { keyId: row.key_id, signer: createSigner(row.seed), created: false };
+  const seed = d.random(32);
+  const signer = createSigner(seed);
+  const keyId = newId(d, 'key');
+  await store.insertKey(q, { keyId, seed, publicKey: signer.publicKey, createdAt: BigInt(d.clock()) });
+  return { keyId, signer, created: true };
+}
 
-  async function publicKey(keyId: string): Promise<Uint8Array | undefined> {
-    const [row] = await ctx.db.query<{ public_key: Uint8Array }>(
-      'SELECT public_key FROM broker_keys WHERE key_id = $1',
-      [keyId],
-    );
-    return row?.public_key;
-  }
+/** The signing key; `q` must be the caller's transaction when called inside one. */
+export async function currentKey(
+  d: Pick<KeyDeps, 'db' | 'clock' | 'random' | 'cache'>,
+  q: Queryable = d.db,
+): Promise<{ keyId: string; signer: Ed25519Signer }> {
+  const { cache } = d;
+  if (cache.current && d.clock() - cache.current.loadedAt <= CACHE_MS) return cache.current;
+  const key = await load(d, q);
+  // A key created inside the caller's transaction is not cached: that transaction may still roll back.
+  cache.current = key.created ? null : { keyId: key.keyId, signer: key.signer, loadedAt: d.clock() };
+  return key;
+}
 
-  return { currentKey, rotate, list, publicKey };
+/** Retires the current key and makes a new one. */
+export async function rotate(d: Pick<KeyDeps, 'db' | 'clock' | 'random' | 'cache'>) {
+  await store.retireKeys(d.db, BigInt(d.clock()));
+  d.cache.current = null;
+  return currentKey(d);
+}
+
+/** Keys vendors should accept: the current one and retired ones whose chains may still be redeemed. */
+export async function list(d: Pick<KeyDeps, 'db' | 'clock' | 'config'>) {
+  const graceMs = BigInt(d.config.redemptionGraceSeconds * 1000);
+  const rows = await keysWithLastExpiry<KeyRow>(d.db);
+  const now = BigInt(d.clock());
+  return rows
+    .filter((r) => r.retired_at === null || (r.last_expiry !== null && r.last_expiry + graceMs > now))
+    .map((r) => ({
+      brokerId: d.config.brokerId,
+      keyId: r.key_id,
+      publicKey: toBase64url(r.public_key),
+      createdAt: new Date(Number(r.created_at)).toISOString(),
+      retiredAt: r.retired_at === null ? null : new Date(Number(r.retired_at)).toISOString(),
+    }));
+}
+
+/** The key functions bound to their dependencies and one cache: what issuance, refunds and the routes call. */
+export function createKeyService(ctx: Pick<BrokerContext, 'db' | 'config' | 'clock' | 'random'>) {
+  const { db, config, clock, random } = ctx;
+  const d: KeyDeps = { db, config, clock, random, cache: { current: null } };
+  return {
+    currentKey: (q?: Queryable) => currentKey(d, q),
+    rotate: () => rotate(d),
+    list: () => list(d),
+    publicKey: (keyId: string) => store.publicKeyOf(db, keyId),
+  };
 }
 
 export type KeyService = ReturnType<typeof createKeyService>;

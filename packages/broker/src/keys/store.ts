@@ -1,0 +1,47 @@
+/**
+ * The SQL of the broker_keys table (migration 0220): the broker's touchstone-signing keys. Nothing else
+ * writes it; listing keys with the last expiry of their chains reads the chains table too, so that one
+ * statement lives in the directory's store (keysWithLastExpiry). Times are Unix milliseconds as bigint.
+ */
+import type { Queryable } from '@netpay/db';
+
+export interface KeyRow {
+  key_id: string;
+  seed: Uint8Array;
+  public_key: Uint8Array;
+  created_at: bigint;
+  retired_at: bigint | null;
+}
+
+/** The newest key not retired, if any. */
+export async function currentKeyRow(q: Queryable): Promise<KeyRow | undefined> {
+  const [row] = await q.query<KeyRow>(
+    'SELECT * FROM broker_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1',
+  );
+  return row;
+}
+
+export async function insertKey(
+  q: Queryable,
+  k: { keyId: string; seed: Uint8Array; publicKey: Uint8Array; createdAt: bigint },
+) {
+  await q.query('INSERT INTO broker_keys (key_id, seed, public_key, created_at) VALUES ($1, $2, $3, $4)', [
+    k.keyId,
+    k.seed,
+    k.publicKey,
+    k.createdAt,
+  ]);
+}
+
+/** Retires every key still current (a rotation). */
+export async function retireKeys(q: Queryable, at: bigint) {
+  await q.query('UPDATE broker_keys SET retired_at = $1 WHERE retired_at IS NULL', [at]);
+}
+
+export async function publicKeyOf(q: Queryable, keyId: string): Promise<Uint8Array | undefined> {
+  const [row] = await q.query<{ public_key: Uint8Array }>(
+    'SELECT public_key FROM broker_keys WHERE key_id = $1',
+    [keyId],
+  );
+  return row?.public_key;
+}
