@@ -12,6 +12,7 @@ import { type BrokerConfig, type BrokerConfigInput, parseBrokerConfig } from './
 import { type BrokerContext, type Notifier, outboxNotifier } from './context.ts';
 import { directoryRoutes } from './directory/routes.ts';
 import { createDirectoryService } from './directory/service.ts';
+import { createFraudService } from './fraud/service.ts';
 import { type BrokerServices, createHttp, type RouteDeps } from './http.ts';
 import { issuanceRoutes } from './issuance/routes.ts';
 import { createIssuanceService } from './issuance/service.ts';
@@ -64,11 +65,12 @@ function createServices(ctx: BrokerContext): BrokerServices {
   const parties = createPartyService(ctx);
   const issuance = createIssuanceService(ctx, keys);
   const directory = createDirectoryService({ ...ctx, leaseMs: ctx.config.leaseSeconds * 1000, parties });
-  const redemption = createRedemptionService(ctx, parties);
+  const fraud = createFraudService(ctx);
+  const redemption = createRedemptionService(ctx, { parties, fraud });
   const refunds = createRefundService(ctx, { keys, parties });
   const settlement = createSettlementService(ctx);
   const wallet = createWalletService(ctx, { parties, customerBalance: issuance.customerBalance });
-  return { keys, accounts, parties, issuance, directory, redemption, refunds, settlement, wallet };
+  return { keys, accounts, parties, issuance, directory, fraud, redemption, refunds, settlement, wallet };
 }
 
 /** Builds the broker: its services over one database, and the Fastify app that serves them. */

@@ -21,6 +21,7 @@ import type { BrokerConfig } from './config.ts';
 import { type BrokerContext, nowSeconds } from './context.ts';
 import type { DirectoryService } from './directory/service.ts';
 import { fail } from './errors.ts';
+import type { FraudService } from './fraud/service.ts';
 import type { IssuanceService } from './issuance/service.ts';
 import type { KeyService } from './keys/service.ts';
 import type { PartyService } from './parties/service.ts';
@@ -136,6 +137,7 @@ export interface BrokerServices {
   readonly parties: PartyService;
   readonly issuance: IssuanceService;
   readonly directory: DirectoryService;
+  readonly fraud: FraudService;
   readonly redemption: RedemptionService;
   readonly refunds: RefundService;
   readonly settlement: SettlementService;

@@ -6,14 +6,14 @@ import type { RouteDeps } from '../http.ts';
 import { auditLedger } from '../ledger/ledger.ts';
 
 export function adminRoutes(app: Routable, d: RouteDeps) {
-  const { keys, parties, issuance, redemption, refunds, settlement, admin, keyed, db } = d;
+  const { keys, parties, issuance, fraud, redemption, refunds, settlement, admin, keyed, db } = d;
   serve(app, B.audit, async (req) => {
     admin(req);
     return auditLedger(db);
   });
   serve(app, B.evidence, async (req) => {
     admin(req);
-    return { evidence: await redemption.evidence() };
+    return { evidence: await fraud.evidence() };
   });
   serve(app, B.chainAccount, async (req) => {
     admin(req);

@@ -2,7 +2,7 @@
 import { brokerApi as B } from '@netpay/api';
 import { type Routable, serve } from '@netpay/service';
 import { type RouteDeps, wire } from '../http.ts';
-import type { RefundPending } from '../refunds/service.ts';
+import type { RefundPending } from './service.ts';
 
 export function refundRoutes(app: Routable, d: RouteDeps) {
   const { refunds, customer, keyed } = d;

@@ -1,0 +1,210 @@
+/**
+ * One claim of a batch judged against its chain and every range before it, the batch's own included
+ * (docs/broker.md §10, steps 2–10): refused (a vendor's misbehaviour kept as evidence), replayed, or
+ * verified and credited, with a double spend detected by fraud/. No I/O here: what the claims add is
+ * collected in the batch that service.ts opened, and written by service.ts at the end.
+ */
+import { allocate, type Claim, currency, money, verifyClaim } from '@netpay/protocol';
+import { heldRange } from '../directory/holdings.ts';
+import type { Holding, RedeemableChain } from '../directory/store.ts';
+import { type ChargeBack, detectDoubleSpend, type Evidence } from '../fraud/service.ts';
+import { SYSTEM_ACCOUNTS, type Transfer, vendorAccount } from '../ledger/ledger.ts';
+import type { ClaimRejection } from './errors.ts';
+import { anchorFor, overlapping, type RangeRow } from './ranges.ts';
+import type { ClaimResult, RedemptionDeps } from './service.ts';
+
+/** What a batch knows while its claims are judged, and what they add (written at the end, by `record`). */
+export interface Batch {
+  readonly partyId: string;
+  readonly now: bigint;
+  readonly vendorKey: Uint8Array;
+  readonly chains: ReadonlyMap<string, RedeemableChain>;
+  /** Each chain's ranges; the batch's own credited ranges are appended as they are credited. */
+  readonly ranges: Map<string, RangeRow[]>;
+  /** The chain each of the batch's claim ids was already recorded on, if any (on any chain). */
+  readonly usedOn: ReadonlyMap<string, string>;
+  /** The claim ids judged so far in this batch. */
+  readonly seen: Set<string>;
+  readonly holdings: readonly Holding[];
+  readonly knownPayees: ReadonlySet<string>;
+  readonly credited: { row: RangeRow; claim: Claim }[];
+  readonly evidence: Evidence[];
+  readonly transfers: Transfer[];
+  readonly chargeBacks: ChargeBack[];
+}
+
+export const rejected = (claimId: string, code: ClaimRejection, message: string): ClaimResult => ({
+  claimId,
+  status: 'rejected',
+  code,
+  message,
+});
+
+const duplicate = (claim: Claim) =>
+  rejected(claim.claimId, 'duplicate_claim_id', 'this claim id was already used for another claim');
+
+/**
+ * Steps 2–7: the claim id is not used for another claim, the chain is known, the claim is not a replay,
+ * it comes in time, its payees are registered and its range lies in the caller's holding. Answers the
+ * claim, or gives its chain and that chain's ranges for the next steps.
+ */
+function admit(d: RedemptionDeps, b: Batch, claim: Claim) {
+  const usedOn = b.usedOn.get(claim.claimId);
+  if ((usedOn !== undefined && usedOn !== claim.chainId) || b.seen.has(claim.claimId))
+    return duplicate(claim);
+  b.seen.add(claim.claimId);
+  const chain = b.chains.get(claim.chainId);
+  if (!chain)
+    return rejected(claim.claimId, 'chain_not_found', `no chain ${claim.chainId} was issued by this broker`);
+  const chainRanges = b.ranges.get(claim.chainId) ?? [];
+  const same = chainRanges.find((r) => r.claim_id === claim.claimId);
+  if (same) return replay(b.partyId, claim, same);
+  if (b.now > chain.expires_at + BigInt(d.config.redemptionGraceSeconds * 1000))
+    return rejected(
+      claim.claimId,
+      'claim_too_late',
+      'the chain expired and its redemption grace period is over',
+    );
+  if (claim.payees?.some((p) => !b.knownPayees.has(p.payeeId)))
+    return rejected(claim.claimId, 'unknown_payee', 'every payee must be a registered vendor or peer');
+  if (!heldRange(b.holdings, claim.chainId, claim.from.index, claim.to.index)) {
+    b.evidence.push({ chainId: claim.chainId, reason: 'not_holder', claim, conflictsWith: null });
+    return rejected(
+      claim.claimId,
+      'not_holder',
+      `coins (${claim.from.index}, ${claim.to.index}] were not accepted while ${b.partyId} held this chain`,
+    );
+  }
+  return { chain, chainRanges };
+}
+
+/** Step 4: the claim id is on this chain already: the stored result if party and range match, else a duplicate. */
+function replay(partyId: string, claim: Claim, same: RangeRow): ClaimResult {
+  if (same.party_id !== partyId || same.from_index !== claim.from.index || same.to_index !== claim.to.index)
+    return duplicate(claim);
+  return {
+    claimId: claim.claimId,
+    status: 'credited',
+    coins: same.to_index - same.from_index,
+    amount: same.amount.toString(),
+    fee: same.fee.toString(),
+    replayed: true,
+  };
+}
+
+/**
+ * Steps 2–9 for one claim, against its chain and every range before it (the batch's too): refused (and
+ * perhaps kept as evidence), replayed, or verified and credited (step 10).
+ */
+export function judge(d: RedemptionDeps, b: Batch, claim: Claim): ClaimResult {
+  const admitted = admit(d, b, claim);
+  if ('status' in admitted) return admitted;
+  const { chain, chainRanges } = admitted;
+  const overlaps = overlapping(chainRanges, claim.from.index, claim.to.index);
+  const own = overlaps.find((r) => r.party_id === b.partyId);
+  if (own) {
+    // The same vendor claiming coins twice is the vendor's fault, never the customer's.
+    b.evidence.push({
+      chainId: claim.chainId,
+      reason: 'overlapping_claim',
+      claim,
+      conflictsWith: own.claim_id,
+    });
+    return rejected(
+      claim.claimId,
+      'overlapping_claim',
+      `coins (${own.from_index}, ${own.to_index}] of this chain were already redeemed by ${b.partyId}`,
+    );
+  }
+  const verified = verifyClaim(claim, {
+    touchstone: chain.touchstone,
+    vendorKey: b.vendorKey,
+    anchor: anchorFor(chain.touchstone, chainRanges, claim.from.index),
+    maxSteps: d.config.maxCoinsPerClaim,
+  });
+  if (!verified.ok) {
+    if (verified.error.code === 'payword_invalid')
+      b.evidence.push({ chainId: claim.chainId, reason: 'payword_invalid', claim, conflictsWith: null });
+    return rejected(claim.claimId, verified.error.code, verified.error.message);
+  }
+  // Coins of this claim already credited to another vendor or refunded: the owner spent them twice (both
+  // holders accepted them under their leases, which only the owner's paywords allow). Both are paid; the
+  // owner is charged back for the second payment, and the claims are kept as evidence.
+  const doubleSpend = detectDoubleSpend(chain, claim, overlaps);
+  if (doubleSpend) {
+    b.evidence.push(doubleSpend.evidence);
+    b.chargeBacks.push(doubleSpend.chargeBack);
+  }
+  return credit(d, b, chainRanges, claim, verified.value);
+}
+
+/** Step 10: credits a verified claim, and adds its range to the chain's for the claims after it. */
+function credit(
+  d: RedemptionDeps,
+  b: Batch,
+  chainRanges: RangeRow[],
+  claim: Claim,
+  verified: { amount: bigint; coins: number },
+): ClaimResult {
+  const { amount } = verified;
+  const { fee, transfers } = creditTransfers(d, b.partyId, claim, amount);
+  b.transfers.push(...transfers);
+  const row: RangeRow = {
+    claim_id: claim.claimId,
+    chain_id: claim.chainId,
+    party_id: b.partyId,
+    kind: 'redemption',
+    from_index: claim.from.index,
+    to_index: claim.to.index,
+    to_payword: claim.to.payword,
+    amount,
+    fee,
+  };
+  chainRanges.push(row);
+  b.ranges.set(claim.chainId, chainRanges);
+  b.credited.push({ row, claim });
+  return {
+    claimId: claim.claimId,
+    status: 'credited',
+    coins: verified.coins,
+    amount: amount.toString(),
+    fee: fee.toString(),
+  };
+}
+
+/** The transfers that pay a claim worth `amount`: the broker's fee, and the rest split among the payees. */
+function creditTransfers(d: RedemptionDeps, partyId: string, claim: Claim, amount: bigint) {
+  // Rounded up, so splitting a range into many small claims never lowers the fee.
+  const fee = (amount * BigInt(d.config.feeBasisPoints) + 9_999n) / 10_000n;
+  const cur = currency(d.config.currency.code, d.config.currency.exponent);
+  const payees = claim.payees ?? [{ payeeId: partyId, share: 10_000 }];
+  const shares = allocate(
+    money(amount - fee, cur),
+    payees.map((p) => BigInt(p.share)),
+  );
+  const transfers: Transfer[] = [];
+  payees.forEach((p, k) => {
+    const part = shares[k]!.minor;
+    if (part > 0n) {
+      transfers.push({
+        id: `redeem:${claim.claimId}:${p.payeeId}`,
+        debit: SYSTEM_ACCOUNTS.coins,
+        credit: vendorAccount(p.payeeId),
+        amount: part,
+        kind: 'redemption',
+        ref: claim.chainId,
+      });
+    }
+  });
+  if (fee > 0n) {
+    transfers.push({
+      id: `redeem:${claim.claimId}:fee`,
+      debit: SYSTEM_ACCOUNTS.coins,
+      credit: SYSTEM_ACCOUNTS.fees,
+      amount: fee,
+      kind: 'redemption_fee',
+      ref: claim.chainId,
+    });
+  }
+  return { fee, transfers };
+}
