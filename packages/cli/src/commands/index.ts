@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { registerBankCommands } from './bank.ts';
 import { registerBrokerCommands } from './broker/index.ts';
-import { registerDemoCommands } from './demo.ts';
+import { registerDemoCommands } from './demo/index.ts';
 import { registerVendorCommands } from './vendor.ts';
 import { registerWalletCommands } from './wallet/index.ts';
 
