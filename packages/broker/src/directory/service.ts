@@ -18,6 +18,7 @@ import {
 } from '@netpay/protocol';
 import { fail } from '../errors.ts';
 import type { PartyService } from '../parties/service.ts';
+import { topRedeemed } from '../redemption/store.ts';
 import {
   closeHolding,
   type HeldChain,
@@ -27,7 +28,6 @@ import {
   recordHandover,
   renewLease,
   setHolder,
-  topRedeemed,
 } from './store.ts';
 
 /** What the directory runs on. */

@@ -85,21 +85,6 @@ export async function recordBackup(
   );
 }
 
-/**
- * The end of the chain's highest redeemed range, if any. It reads the redemption feature's table (coins
- * redeemed are surely spent); it sits here because the directory's SQL lives in one place.
- */
-export async function topRedeemed(
-  q: Queryable,
-  chainId: string,
-): Promise<{ to_index: number; to_payword: string } | undefined> {
-  const [top] = await q.query<{ to_index: number; to_payword: string }>(
-    "SELECT to_index, to_payword FROM redemptions WHERE chain_id = $1 AND kind = 'redemption' ORDER BY to_index DESC LIMIT 1",
-    [chainId],
-  );
-  return top;
-}
-
 // ---- Holdings: one row per vendor that held a chain, from the index it got it at to where it ended ----
 
 /**
@@ -339,13 +324,10 @@ export async function lockExpiredChains(q: Queryable, cutoff: bigint, limit: num
 
 // ---- Keys ----
 
-/**
- * Every broker key (the keys feature's row type `K`) with the latest expiry of the chains it signed, so a
- * retired key is listed while its chains may still be redeemed.
- */
-export async function keysWithLastExpiry<K>(q: Queryable) {
-  return q.query<K & { last_expiry: bigint | null }>(
-    `SELECT k.*, (SELECT max(c.expires_at) FROM chains c WHERE c.key_id = k.key_id) AS last_expiry
-       FROM broker_keys k ORDER BY k.created_at`,
+/** The latest expiry (Unix ms) of the chains each broker key signed, by key id (keys that signed none are absent). */
+export async function lastExpiryByKey(q: Queryable): Promise<Map<string, bigint>> {
+  const rows = await q.query<{ key_id: string; last_expiry: bigint }>(
+    'SELECT key_id, max(expires_at) AS last_expiry FROM chains GROUP BY key_id',
   );
+  return new Map(rows.map((r) => [r.key_id, r.last_expiry]));
 }

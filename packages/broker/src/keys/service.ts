@@ -8,8 +8,7 @@ import type { Db, Queryable } from '@netpay/db';
 import { createSigner, type Ed25519Signer, toBase64url } from '@netpay/protocol';
 import type { BrokerConfig } from '../config.ts';
 import { type BrokerContext, newId } from '../context.ts';
-import { keysWithLastExpiry } from '../directory/store.ts';
-import type { KeyRow } from './store.ts';
+import { lastExpiryByKey } from '../directory/store.ts';
 import * as store from './store.ts';
 
 /** Cached for a minute, so a rotation made by another broker instance is picked up soon. */
@@ -68,7 +67,9 @@ export async function rotate(d: Pick<KeyDeps, 'db' | 'clock' | 'random' | 'cache
 /** Keys vendors should accept: the current one and retired ones whose chains may still be redeemed. */
 export async function list(d: Pick<KeyDeps, 'db' | 'clock' | 'config'>) {
   const graceMs = BigInt(d.config.redemptionGraceSeconds * 1000);
-  const rows = await keysWithLastExpiry<KeyRow>(d.db);
+  const keys = await store.allKeys(d.db);
+  const lastExpiry = await lastExpiryByKey(d.db);
+  const rows = keys.map((k) => ({ ...k, last_expiry: lastExpiry.get(k.key_id) ?? null }));
   const now = BigInt(d.clock());
   return rows
     .filter((r) => r.retired_at === null || (r.last_expiry !== null && r.last_expiry + graceMs > now))

@@ -1,7 +1,7 @@
 /**
  * The SQL of the broker_keys table (migration 0220): the broker's touchstone-signing keys. Nothing else
- * writes it; listing keys with the last expiry of their chains reads the chains table too, so that one
- * statement lives in the directory's store (keysWithLastExpiry). Times are Unix milliseconds as bigint.
+ * touches it; the last expiry of each key's chains comes from the directory's store (lastExpiryByKey).
+ * Times are Unix milliseconds as bigint.
  */
 import type { Queryable } from '@netpay/db';
 
@@ -44,4 +44,9 @@ export async function publicKeyOf(q: Queryable, keyId: string): Promise<Uint8Arr
     [keyId],
   );
   return row?.public_key;
+}
+
+/** Every broker key, oldest first. */
+export async function allKeys(q: Queryable): Promise<KeyRow[]> {
+  return q.query<KeyRow>('SELECT * FROM broker_keys ORDER BY created_at');
 }

@@ -1,8 +1,8 @@
 /**
  * The SQL of the double-entry ledger: the ledger_accounts and ledger_transfers tables (migration 0200).
  * ledger.ts asserts the invariants around these statements and is what the rest of the broker calls.
- * Two other statements read these tables: settlement's vendors' balances due (settlement/store.ts, which
- * locks the accounts it pays out from) and, until it calls postedTransfers below, wallet/charges.ts.
+ * One other statement reads ledger_accounts: settlement's vendors' balances due (settlement/store.ts joins
+ * it with parties and locks the accounts it pays out from).
  * Times are Unix milliseconds as bigint, as the tables store them.
  */
 import type { Queryable } from '@netpay/db';

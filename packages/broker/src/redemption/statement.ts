@@ -3,9 +3,10 @@
  * and, for the operator, one chain's money account (docs/protocol.md §8.9, I2 and I3).
  */
 import { chainSize } from '../directory/store.ts';
+import { payoutsOf } from '../settlement/store.ts';
 import { coveredCoins } from './ranges.ts';
 import type { RedemptionDeps } from './service.ts';
-import { chainRanges, payoutsOf, redeemedTotals } from './store.ts';
+import { chainRanges, redeemedTotals } from './store.ts';
 
 /** A party's balance, its redemption totals and its payouts, oldest first (GET /parties/me/statement). */
 export async function statement(d: Pick<RedemptionDeps, 'db' | 'parties'>, partyId: string) {

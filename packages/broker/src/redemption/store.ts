@@ -63,6 +63,21 @@ export async function insertRefundRange(
   );
 }
 
+/**
+ * The end of the chain's highest redeemed range, if any.
+ * The directory reads it when a chain is taken over: coins redeemed are surely spent.
+ */
+export async function topRedeemed(
+  q: Queryable,
+  chainId: string,
+): Promise<{ to_index: number; to_payword: string } | undefined> {
+  const [top] = await q.query<{ to_index: number; to_payword: string }>(
+    "SELECT to_index, to_payword FROM redemptions WHERE chain_id = $1 AND kind = 'redemption' ORDER BY to_index DESC LIMIT 1",
+    [chainId],
+  );
+  return top;
+}
+
 /** The end of the chain's highest redeemed range (null: none redeemed). */
 export async function topRedeemedIndex(q: Queryable, chainId: string): Promise<number | null> {
   const [spent] = await q.query<{ top: number | null }>(
@@ -88,22 +103,5 @@ export async function chainRanges(q: Queryable, chainId: string) {
   return q.query<{ kind: string; from_index: number; to_index: number; amount: bigint }>(
     'SELECT kind, from_index, to_index, amount FROM redemptions WHERE chain_id = $1',
     [chainId],
-  );
-}
-
-/**
- * A party's payouts, oldest first, for its statement. The `payouts` table is the settlement's (it writes
- * them); the statement only reads it.
- */
-export async function payoutsOf(q: Queryable, partyId: string) {
-  return q.query<{
-    id: string;
-    amount: bigint;
-    status: string;
-    created_at: bigint;
-    completed_at: bigint | null;
-  }>(
-    'SELECT id, amount, status, created_at, completed_at FROM payouts WHERE party_id = $1 ORDER BY created_at',
-    [partyId],
   );
 }

@@ -96,3 +96,20 @@ export async function markFailed(q: Queryable, id: string, error: string, comple
 export async function recordError(q: Queryable, id: string, error: string) {
   await q.query('UPDATE payouts SET last_error = $2 WHERE id = $1', [id, error]);
 }
+
+/**
+ * A party's payouts, oldest first, for its statement. The redemption feature's statement reads
+ * them through here.
+ */
+export async function payoutsOf(q: Queryable, partyId: string) {
+  return q.query<{
+    id: string;
+    amount: bigint;
+    status: string;
+    created_at: bigint;
+    completed_at: bigint | null;
+  }>(
+    'SELECT id, amount, status, created_at, completed_at FROM payouts WHERE party_id = $1 ORDER BY created_at',
+    [partyId],
+  );
+}

@@ -14,6 +14,7 @@ import {
   type Transfer,
   vendorAccount,
 } from '../ledger/ledger.ts';
+import { postedTransfers } from '../ledger/store.ts';
 import { hash, type WalletDeps } from './deps.ts';
 import { usage } from './grants.ts';
 import type { GrantRow } from './store.ts';
@@ -136,17 +137,6 @@ export async function charge(d: WalletDeps, tx: Queryable, vendorId: string, inp
     spent: before.spent + input.amount,
     remaining: before.remaining - input.amount,
   };
-}
-
-/**
- * The ledger transfers `ids` as they were posted. This reads the ledger's own table because the ledger
- * module (ledger/ledger.ts) has no reader of transfers by id yet; it belongs there.
- */
-async function postedTransfers(tx: Queryable, ids: readonly string[]) {
-  return tx.query<{ id: string; credit_account: string; amount: bigint }>(
-    'SELECT id, credit_account, amount FROM ledger_transfers WHERE id = ANY($1::text[])',
-    [ids],
-  );
 }
 
 /** Puts a charge's money back (the vendor's response failed). Voiding twice is a no-op. */
