@@ -1,69 +1,25 @@
+/**
+ * The standalone vendor (`netpay vendor start`): opens a vendor's durable parts (key, chain store, broker
+ * client, gate, redeemer) and serves a folder of files at a price list's prices.
+ */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join, posix, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import cors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
 import { unanswered } from '@netpay/api';
 import { type Db, migrate, openDatabase } from '@netpay/db';
-import {
-  createSigner,
-  HEADERS,
-  MINOR_WIRE_RE,
-  NetPayError,
-  PartyIdSchema,
-  PayeeShareSchema,
-  randomBytes,
-  toBase64url,
-} from '@netpay/protocol';
+import { createSigner, HEADERS, NetPayError, randomBytes, toBase64url } from '@netpay/protocol';
 import { createServiceApp } from '@netpay/service';
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import { createBrokerClient } from './broker-client.ts';
 import { createGate, RECEIPT_SIGNATURE_HEADER, WALLET_RECEIPT_HEADER } from './gate.ts';
 import { netpayFastify } from './http/fastify.ts';
+import { filePath, type PriceList, priceOf } from './price-list.ts';
 import { createRedeemer } from './redeem/redeemer.ts';
 import { createChainStore, VENDOR_MIGRATIONS } from './store/store.ts';
 
-/**
- * The price list of a standalone vendor (`netpay vendor start`): glob patterns of file paths (relative to
- * the folder, `*` within a path segment, `**` across segments) with prices in minor units; the first match
- * wins, else `default`. A file that matches nothing and has no default is free.
- */
-export const PriceListSchema = z.strictObject({
-  vendorId: PartyIdSchema,
-  name: z.string().min(1).max(128).optional(),
-  currency: z
-    .strictObject({ code: z.string(), exponent: z.number().int().min(0).max(18) })
-    .prefault({ code: 'USD', exponent: 4 }),
-  default: z.string().regex(MINOR_WIRE_RE).optional(),
-  prices: z.record(z.string().min(1).max(256), z.string().regex(MINOR_WIRE_RE)).prefault({}),
-  payees: z.array(PayeeShareSchema).max(8).optional(),
-});
-export type PriceList = z.infer<typeof PriceListSchema>;
-
-function globToRegExp(glob: string): RegExp {
-  const segment = (part: string) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*');
-  return new RegExp(`^${glob.split('**').map(segment).join('.*')}$`);
-}
-
-/**
- * The requested file as a normalised relative path (Fastify has already percent-decoded it). A path that
- * climbs out of the folder is a 400, before anything is priced or read.
- */
-export function filePath(params: unknown): string {
-  const raw = (params as { '*'?: string })['*'] ?? '';
-  const normalised = posix.normalize(`/${raw}`).replace(/^\/+/, '');
-  if (normalised.split('/').includes('..') || raw.includes('\0')) {
-    throw Object.assign(new Error('the path leaves the folder'), { statusCode: 400 });
-  }
-  return normalised;
-}
-
-export function priceOf(list: PriceList, path: string): bigint | undefined {
-  for (const [glob, price] of Object.entries(list.prices))
-    if (globToRegExp(glob).test(path)) return BigInt(price);
-  return list.default === undefined ? undefined : BigInt(list.default);
-}
+export { filePath, type PriceList, PriceListSchema, priceOf } from './price-list.ts';
 
 /** The vendor's Ed25519 key, made on first start and kept (owner-only) in its data folder. */
 function loadOrCreateKey(dir: string): Uint8Array {
@@ -163,27 +119,23 @@ function registrationRefusal(vendorId: string, code: string, message: string): s
   return `the broker refused the registration of ${vendorId}: ${code}: ${message}${hint}`;
 }
 
-/**
- * A vendor that sells the files of a folder at the prices of a price list, with no code: registers its key
- * at the broker, answers unpaid downloads with 402 and terms, serves paid ones with a receipt, hands chains
- * over to other vendors, and redeems what it accepted on a schedule.
- */
-export async function startVendorServer(o: StartVendorOptions) {
-  const folder = resolve(o.folder);
-  if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory())
-    throw new Error(`vendor config: ${folder} is not a folder`);
-  let registeredUrl: string | undefined;
-  const { db, signer, store, broker, gate, redeemer, clock } = await openVendor({
-    ...o,
-    vendorId: o.prices.vendorId,
-    currency: o.prices.currency,
-    publicUrl: () => registeredUrl,
-  });
-  const vendorId = o.prices.vendorId;
+type Vendor = Awaited<ReturnType<typeof openVendor>>;
 
-  // A NetPay service app: OpenAPI at /docs, /healthz (a database ping), /metrics, errors as {code, message}.
+/** The folder to sell, as an absolute path; a missing one stops the start. */
+function folderToSell(folder: string): string {
+  const absolute = resolve(folder);
+  if (!statSync(absolute, { throwIfNoEntry: false })?.isDirectory())
+    throw new Error(`vendor config: ${absolute} is not a folder`);
+  return absolute;
+}
+
+/**
+ * The vendor's Fastify app: a NetPay service app (OpenAPI at /docs, /healthz a database ping, /metrics,
+ * errors as {code, message}) with CORS and the gate's hooks.
+ */
+async function createVendorApp(o: StartVendorOptions, { db, gate }: Vendor): Promise<FastifyInstance> {
   const { app } = createServiceApp({
-    title: `${o.prices.name ?? vendorId} (NetPay vendor)`,
+    title: `${o.prices.name ?? o.prices.vendorId} (NetPay vendor)`,
     description:
       'Files sold for NetPay coins: a priced GET answers 402 with the terms (docs/protocol.md §9), a paid one the file and a receipt.',
     logger: o.logger ?? false,
@@ -207,9 +159,14 @@ export async function startVendorServer(o: StartVendorOptions) {
     delegator: (req, done) => done(null, req.url?.startsWith('/netpay/') ? { origin: false } : shared),
   });
   netpayFastify(app, gate);
-  await app.register(fastifyStatic, { root: folder, serve: false });
-  // The statement and the dashboard show the vendor's money at the broker: for this machine only (a
-  // dashboard beside it), never to the customers the shop serves.
+  return app;
+}
+
+/**
+ * The statement and the dashboard show the vendor's money at the broker: for this machine only (a
+ * dashboard beside it), never to the customers the shop serves.
+ */
+function addOwnerPages(app: FastifyInstance, prices: PriceList, { redeemer, store, clock }: Vendor): void {
   const localOnly = (ip: string) => /^(127\.|::1$|::ffff:127\.)/.test(ip);
   const forbidden = { code: 'forbidden', message: 'served to this machine only' };
   app.get('/netpay/statement', async (req, reply) =>
@@ -222,10 +179,15 @@ export async function startVendorServer(o: StartVendorOptions) {
       store.revenue(clock() - 86_400_000),
       store.payeeTotals(),
     ]);
-    return { name: o.prices.name ?? vendorId, currency: o.prices.currency, statement, revenue, payees };
+    return { name: prices.name ?? prices.vendorId, currency: prices.currency, statement, revenue, payees };
   });
-  await o.routes?.(app, { db, vendorId, clock, url: () => registeredUrl ?? '' });
-  // One path, normalised once, is both priced and served: `//a.pdf` or `x/../a.pdf` cannot dodge the price.
+}
+
+/**
+ * The folder's files, priced by the price list. One path, normalised once, is both priced and served:
+ * `//a.pdf` or `x/../a.pdf` cannot dodge the price.
+ */
+function addFolderRoute(app: FastifyInstance, prices: PriceList): void {
   app.get(
     '/*',
     {
@@ -233,8 +195,8 @@ export async function startVendorServer(o: StartVendorOptions) {
         netpay: (req) => {
           const path = filePath(req.params);
           return {
-            amount: priceOf(o.prices, path) ?? 0n,
-            ...(o.prices.payees ? { payees: o.prices.payees } : {}),
+            amount: priceOf(prices, path) ?? 0n,
+            ...(prices.payees ? { payees: prices.payees } : {}),
             description: path,
           };
         },
@@ -242,30 +204,66 @@ export async function startVendorServer(o: StartVendorOptions) {
     },
     async (req, reply) => reply.sendFile(filePath(req.params)),
   );
-  await app.listen({ port: o.port, host: o.host ?? '127.0.0.1' });
-  const address = app.server.address() as AddressInfo;
-  const url = `http://${address.address}:${address.port}`;
-  registeredUrl = o.publicUrl ?? url;
+}
 
-  // Register (or update) this vendor at the broker, proving the key with a signed request.
+/**
+ * Register (or update) this vendor at the broker, proving the key with a signed request. Returns why the
+ * broker could not be reached or refused, or undefined once registered; any other failure is thrown.
+ */
+async function registerAtBroker(
+  o: StartVendorOptions,
+  { signer, broker, clock }: Vendor,
+  url: string,
+): Promise<string | undefined> {
+  const vendorId = o.prices.vendorId;
   const body = {
     id: vendorId,
     kind: 'vendor' as const,
     name: o.prices.name ?? vendorId,
     publicKey: toBase64url(signer.publicKey),
-    url: registeredUrl,
+    url,
     ...(o.bankAccount ? { bankAccount: o.bankAccount } : {}),
     ...(o.invitation ? { invitation: o.invitation } : {}),
   };
-  let refusal: string | undefined;
   try {
     await broker.register(body, `register-${vendorId}-${clock()}`);
+    return undefined;
   } catch (e) {
     if (!(e instanceof NetPayError)) throw e;
-    refusal = unanswered(e)
+    return unanswered(e)
       ? `cannot reach the broker at ${o.brokerUrl}: ${e.message}`
       : registrationRefusal(vendorId, e.code, e.message);
   }
+}
+
+/**
+ * A vendor that sells the files of a folder at the prices of a price list, with no code: registers its key
+ * at the broker, answers unpaid downloads with 402 and terms, serves paid ones with a receipt, hands chains
+ * over to other vendors, and redeems what it accepted on a schedule.
+ */
+export async function startVendorServer(o: StartVendorOptions) {
+  const folder = folderToSell(o.folder);
+  let registeredUrl: string | undefined;
+  const vendor = await openVendor({
+    ...o,
+    vendorId: o.prices.vendorId,
+    currency: o.prices.currency,
+    publicUrl: () => registeredUrl,
+  });
+  const { db, signer, store, redeemer, clock } = vendor;
+  const vendorId = o.prices.vendorId;
+
+  const app = await createVendorApp(o, vendor);
+  await app.register(fastifyStatic, { root: folder, serve: false });
+  addOwnerPages(app, o.prices, vendor);
+  await o.routes?.(app, { db, vendorId, clock, url: () => registeredUrl ?? '' });
+  addFolderRoute(app, o.prices);
+  await app.listen({ port: o.port, host: o.host ?? '127.0.0.1' });
+  const address = app.server.address() as AddressInfo;
+  const url = `http://${address.address}:${address.port}`;
+  registeredUrl = o.publicUrl ?? url;
+
+  const refusal = await registerAtBroker(o, vendor, registeredUrl);
   if (refusal) {
     await app.close();
     await db.close();
