@@ -1,13 +1,14 @@
-import { NetPayError } from '@netpay/protocol';
-import { z } from 'zod';
-import { fillPath, type Route, type RouteAnswer, type RouteInput, type RouteOutput } from './route.ts';
-
 /**
  * The one typed client of every NetPay HTTP API, derived from a contract (an object of routes): the
  * broker's, the bank's and a vendor's. Each route becomes a method taking its params, query and body and
  * answering its parsed response; an error answer or an unreachable server is a NetPayError
  * (status 503 and `details.reason` `network` or `timeout` when nothing answered).
  */
+import { NetPayError } from '@netpay/protocol';
+import { z } from 'zod';
+import { fillPath, type Route, type RouteAnswer, type RouteInput, type RouteOutput } from './route.ts';
+
+/** How a client reaches one server: its URL, credentials, time limit and names for messages. */
 export interface Transport {
   /** The server's base URL (a trailing slash is ignored). */
   readonly url: string;
@@ -60,86 +61,112 @@ export function unanswered(e: unknown): boolean {
   return reason === 'network' || reason === 'timeout';
 }
 
+/** What every call to one server needs: its transport, its root URL and its name in messages. */
+interface Server {
+  readonly transport: Transport;
+  readonly root: string;
+  readonly who: string;
+}
+
+/** A call's headers: JSON body, idempotency key, and a signature or a bearer token by the route's auth. */
+async function headersFor(server: Server, r: Route, path: string, input: RouteInput<Route>) {
+  const h: Record<string, string> = {};
+  if (input.body !== undefined) h['content-type'] = 'application/json';
+  const key = input.key ?? (r.key === 'required' ? globalThis.crypto.randomUUID() : undefined);
+  if (key) h['idempotency-key'] = key;
+  if (r.auth === 'party') {
+    if (!server.transport.sign)
+      throw new TypeError(`${r.method} ${r.path} is a signed route: give the client sign`);
+    Object.assign(h, await server.transport.sign({ method: r.method, path, body: input.body ?? null }));
+  } else if (r.auth !== 'none' || input.token) {
+    const token = input.token ?? server.transport.token?.();
+    if (token) h.authorization = `Bearer ${token}`;
+  }
+  return h;
+}
+
+/** The error for a server that could not be reached or did not answer in time: 503, outcome unknown. */
+function unreachable({ transport, root, who }: Server, e: unknown): NetPayError {
+  const name = (e as { name?: string }).name;
+  const reason = name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network';
+  const what = reason === 'timeout' ? `no answer from ${who} in time` : `cannot reach ${who} at ${root}`;
+  return new NetPayError(transport.unreachableCode ?? 'unreachable', `${what}: ${(e as Error).message}`, {
+    status: 503,
+    details: { reason },
+    cause: e,
+  });
+}
+
+async function send(server: Server, r: Route, input: RouteInput<Route>): Promise<Response> {
+  const path =
+    fillPath(r.path, input.params as Record<string, unknown> | undefined) + queryString(input.query);
+  const init: RequestInit = {
+    method: r.method,
+    headers: await headersFor(server, r, path, input),
+    signal: AbortSignal.timeout(server.transport.timeoutMs ?? 10_000),
+    ...(input.body !== undefined ? { body: JSON.stringify(input.body) } : {}),
+  };
+  try {
+    return await (server.transport.fetch ?? globalThis.fetch)(server.root + path, init);
+  } catch (e) {
+    throw unreachable(server, e);
+  }
+}
+
+/** The error for an answer the route does not list: the server's {code, message} if it sent one. */
+async function refusal(server: Server, r: Route, res: Response): Promise<NetPayError> {
+  const json: unknown = await res.json().catch(() => undefined);
+  const e = ErrorBody.safeParse(json);
+  return new NetPayError(
+    e.success ? e.data.code : 'bad_answer',
+    e.success ? e.data.message : `${server.who} answered ${res.status} to ${r.method} ${r.path}`,
+    { status: res.status, ...(e.success && e.data.details ? { details: e.data.details } : {}) },
+  );
+}
+
+/** The body of a listed answer: nothing, HTML text, or JSON parsed by the route's schema. */
+async function bodyOf(
+  server: Server,
+  r: Route,
+  res: Response,
+  expected: Route['responses'][number],
+): Promise<unknown> {
+  if (expected === 'empty') return undefined;
+  if (expected === 'html') return await res.text();
+  const parsed = expected.safeParse(await res.json().catch(() => undefined));
+  if (!parsed.success)
+    throw new NetPayError(
+      'bad_answer',
+      `unexpected answer from ${server.who} to ${r.method} ${r.path}: ${parsed.error.message}`,
+      { status: 502 },
+    );
+  return parsed.data;
+}
+
+async function answer<R extends Route>(server: Server, r: R, input: RouteInput<R>): Promise<RouteAnswer<R>> {
+  const res = await send(server, r, input as RouteInput<Route>);
+  const expected = r.responses[res.status];
+  if (expected === undefined) throw await refusal(server, r, res);
+  const body = await bodyOf(server, r, res, expected);
+  return { status: res.status, body } as RouteAnswer<R>;
+}
+
 /** Builds a client for one server from its contract. */
 export function createClient<C extends Record<string, Route>>(contract: C, transport: Transport): Client<C> {
-  const root = transport.url.replace(/\/+$/, '');
-  const who = transport.name ?? 'the server';
-
-  async function headersFor(r: Route, path: string, input: RouteInput<Route>) {
-    const h: Record<string, string> = {};
-    if (input.body !== undefined) h['content-type'] = 'application/json';
-    const key = input.key ?? (r.key === 'required' ? globalThis.crypto.randomUUID() : undefined);
-    if (key) h['idempotency-key'] = key;
-    if (r.auth === 'party') {
-      if (!transport.sign)
-        throw new TypeError(`${r.method} ${r.path} is a signed route: give the client sign`);
-      Object.assign(h, await transport.sign({ method: r.method, path, body: input.body ?? null }));
-    } else if (r.auth !== 'none' || input.token) {
-      const token = input.token ?? transport.token?.();
-      if (token) h.authorization = `Bearer ${token}`;
-    }
-    return h;
-  }
-
-  async function send(r: Route, input: RouteInput<Route>): Promise<Response> {
-    const path =
-      fillPath(r.path, input.params as Record<string, unknown> | undefined) + queryString(input.query);
-    const init: RequestInit = {
-      method: r.method,
-      headers: await headersFor(r, path, input),
-      signal: AbortSignal.timeout(transport.timeoutMs ?? 10_000),
-      ...(input.body !== undefined ? { body: JSON.stringify(input.body) } : {}),
-    };
-    try {
-      return await (transport.fetch ?? globalThis.fetch)(root + path, init);
-    } catch (e) {
-      const name = (e as { name?: string }).name;
-      const reason = name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network';
-      const what = reason === 'timeout' ? `no answer from ${who} in time` : `cannot reach ${who} at ${root}`;
-      throw new NetPayError(transport.unreachableCode ?? 'unreachable', `${what}: ${(e as Error).message}`, {
-        status: 503,
-        details: { reason },
-        cause: e,
-      });
-    }
-  }
-
-  async function answer<R extends Route>(r: R, input: RouteInput<R>): Promise<RouteAnswer<R>> {
-    const res = await send(r, input as RouteInput<Route>);
-    const expected = r.responses[res.status];
-    const where = `${r.method} ${r.path}`;
-    if (expected === undefined) {
-      const json: unknown = await res.json().catch(() => undefined);
-      const e = ErrorBody.safeParse(json);
-      throw new NetPayError(
-        e.success ? e.data.code : 'bad_answer',
-        e.success ? e.data.message : `${who} answered ${res.status} to ${where}`,
-        { status: res.status, ...(e.success && e.data.details ? { details: e.data.details } : {}) },
-      );
-    }
-    let body: unknown;
-    if (expected === 'empty') body = undefined;
-    else if (expected === 'html') body = await res.text();
-    else {
-      const parsed = expected.safeParse(await res.json().catch(() => undefined));
-      if (!parsed.success)
-        throw new NetPayError(
-          'bad_answer',
-          `unexpected answer from ${who} to ${where}: ${parsed.error.message}`,
-          {
-            status: 502,
-          },
-        );
-      body = parsed.data;
-    }
-    return { status: res.status, body } as RouteAnswer<R>;
-  }
-
+  const server: Server = {
+    transport,
+    root: transport.url.replace(/\/+$/, ''),
+    who: transport.name ?? 'the server',
+  };
   const methods = Object.fromEntries(
     Object.entries(contract).map(([name, r]) => [
       name,
-      async (input: RouteInput<Route>) => (await answer(r, input)).body,
+      async (input: RouteInput<Route>) => (await answer(server, r, input)).body,
     ]),
   );
-  return { ...methods, url: root, answer } as Client<C>;
+  return {
+    ...methods,
+    url: server.root,
+    answer: <R extends Route>(r: R, input: RouteInput<R>) => answer(server, r, input),
+  } as Client<C>;
 }
