@@ -1,3 +1,7 @@
+/**
+ * The Fastify app every NetPay service starts from: zod schemas, OpenAPI at /docs, /healthz, /metrics and
+ * one error format.
+ */
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { NetPayError } from '@netpay/protocol';
@@ -54,11 +58,8 @@ export function originalBody(req: { body?: unknown }): unknown {
   return 'originalBody' in r ? r.originalBody : r.body;
 }
 
-/**
- * A Fastify app with zod schemas for validation and OpenAPI (served at /docs and /docs/json), /healthz,
- * Prometheus /metrics, and one error format: `{ code, message }` with a 4xx for anything the caller did.
- */
-export function createServiceApp(options: AppOptions) {
+/** Fastify with zod schemas for validation and serialization. */
+function zodFastify(options: AppOptions) {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
@@ -70,7 +71,13 @@ export function createServiceApp(options: AppOptions) {
   app.addHook('preValidation', async (req) => {
     (req as { originalBody?: unknown }).originalBody = req.body;
   });
+  return app;
+}
 
+type ServiceApp = ReturnType<typeof zodFastify>;
+
+/** Counts and times every request by route and status, with the process's default metrics. */
+function addMetrics(app: ServiceApp): Registry {
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
   const requests = new Counter({
@@ -91,7 +98,11 @@ export function createServiceApp(options: AppOptions) {
     requests.inc({ method: req.method, route, status: String(reply.statusCode) });
     latency.observe({ method: req.method, route }, reply.elapsedTime / 1000);
   });
+  return metrics;
+}
 
+/** The OpenAPI document derived from the routes' schemas, at /docs and /docs/json. */
+function addDocs(app: ServiceApp, options: AppOptions): void {
   app.register(fastifySwagger, {
     openapi: {
       info: { title: options.title, description: options.description, version: options.version ?? '0.1.0' },
@@ -99,7 +110,13 @@ export function createServiceApp(options: AppOptions) {
     transform: jsonSchemaTransform,
   });
   app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+}
 
+/**
+ * One error format, `{ code, message }`: a NetPayError with its own status, a 4xx for anything the caller
+ * did (schema, size, media type, JSON, unknown route), and a logged 500 for the rest.
+ */
+function addErrorFormat(app: ServiceApp): void {
   app.setErrorHandler((error: FastifyError, req, reply) => {
     const send = (status: number, body: ErrorBody) => reply.status(status).send(body);
     if (error instanceof NetPayError && error.status !== undefined) {
@@ -131,12 +148,15 @@ export function createServiceApp(options: AppOptions) {
   app.setNotFoundHandler((req, reply) => {
     reply.status(404).send({ code: 'not_found', message: `no route ${req.method} ${req.url}` });
   });
+}
 
+/** /healthz (with the service's own readiness check) and the Prometheus /metrics, both hidden from /docs. */
+function addProbes(app: ServiceApp, health: AppOptions['health'], metrics: Registry): void {
   app.get(
     '/healthz',
     { schema: { hide: true, response: { 200: z.object({ status: z.literal('ok') }) } } },
     async () => {
-      await options.health?.();
+      await health?.();
       return { status: 'ok' as const };
     },
   );
@@ -144,6 +164,17 @@ export function createServiceApp(options: AppOptions) {
     reply.header('content-type', metrics.contentType);
     return metrics.metrics();
   });
+}
 
+/**
+ * A Fastify app with zod schemas for validation and OpenAPI (served at /docs and /docs/json), /healthz,
+ * Prometheus /metrics, and one error format: `{ code, message }` with a 4xx for anything the caller did.
+ */
+export function createServiceApp(options: AppOptions) {
+  const app = zodFastify(options);
+  const metrics = addMetrics(app);
+  addDocs(app, options);
+  addErrorFormat(app);
+  addProbes(app, options.health, metrics);
   return { app, metrics };
 }
