@@ -25,6 +25,8 @@ const BROWSER = ['packages/wallet/test/browser.test.ts', 'packages/web/test/**/*
 const ALL = ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'];
 // One PostgreSQL server for the whole run, shared by the tiers that list it (tools/pg-global-setup.ts).
 const PG = './tools/pg-global-setup.ts';
+// One empty PGlite cluster per run, copied for servers started on PGlite (tools/pglite-template.ts).
+const PGLITE = './tools/pglite-template.ts';
 
 export default defineConfig({
   test: {
@@ -38,12 +40,17 @@ export default defineConfig({
       { extends: true, test: { name: 'unit', include: UNIT } },
       {
         extends: true,
-        test: { name: 'store', include: ALL, exclude: [...UNIT, ...E2E, ...BROWSER], globalSetup: [PG] },
+        test: {
+          name: 'store',
+          include: ALL,
+          exclude: [...UNIT, ...E2E, ...BROWSER],
+          globalSetup: [PG, PGLITE],
+        },
       },
-      { extends: true, test: { name: 'e2e', include: E2E, globalSetup: [PG] } },
+      { extends: true, test: { name: 'e2e', include: E2E, globalSetup: [PG, PGLITE] } },
       {
         extends: true,
-        test: { name: 'browser', include: BROWSER, globalSetup: [PG, './tools/chromium.ts'] },
+        test: { name: 'browser', include: BROWSER, globalSetup: [PG, PGLITE, './tools/chromium.ts'] },
       },
     ],
   },

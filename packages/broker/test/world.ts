@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BankClient, createBankClient, startBank } from '@netpay/bank';
 import { type Db, migrate } from '@netpay/db';
-import { openTestDatabase, type TestDatabaseKind } from '@netpay/db/testing';
+import { openTestDatabase, seedPgliteDataDir, type TestDatabaseKind } from '@netpay/db/testing';
 import {
   ChainTraversal,
   createSigner,
@@ -64,6 +64,7 @@ export async function startWorld(
   options: { config?: BrokerConfigInput; wrapBank?: (bank: Bank) => Bank; db?: Db } = {},
 ) {
   const bankDir = mkdtempSync(join(tmpdir(), 'netpay-bank-'));
+  seedPgliteDataDir(bankDir);
   const bank = await startBank({
     port: 0,
     dev: true,

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seedPgliteDataDir } from '@netpay/db/testing';
 import { afterAll } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../bin/netpay.mjs', import.meta.url));
@@ -62,8 +63,11 @@ export function processScope(prefix: string) {
     running.push(run);
     return run;
   };
+  // The helpers below start their servers on a copy of an empty PGlite cluster (no initdb, seconds
+  // each); cli.test.ts, broker-cli.test.ts, vendor-cli.test.ts and demo.test.ts start some from nothing.
   /** Starts the stand-in bank (counting in 4 decimals, like the broker) and returns its URL. */
   const bank = async () => {
+    seedPgliteDataDir(join(dir, 'bank'));
     const run = start([
       'bank',
       'start',
@@ -79,6 +83,7 @@ export function processScope(prefix: string) {
   };
   /** Starts a dev broker beside that bank (data in the scope's folder) and returns its URL. */
   const broker = async (bankUrl: string, extra: string[] = []) => {
+    seedPgliteDataDir(join(dir, 'broker'));
     const run = start([
       'broker',
       'start',
@@ -109,6 +114,7 @@ export function processScope(prefix: string) {
   }) => {
     const pricesFile = join(dir, `${o.vendorId}.json`);
     writeFileSync(pricesFile, JSON.stringify({ vendorId: o.vendorId, prices: o.prices }));
+    if (!o.env?.DATABASE_URL) seedPgliteDataDir(join(dir, o.data ?? o.vendorId, 'db'));
     const run = start(
       [
         'vendor',

@@ -1,12 +1,18 @@
 import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, inject } from 'vitest';
 import { type Db, openDatabase } from './index.ts';
 
 /**
- * Test helpers: run store tests against both PGlite (in memory) and a real PostgreSQL server, one fresh
- * database per call. The PostgreSQL server is started once per `vitest run` by tools/pg-global-setup.ts
- * (or is NETPAY_TEST_PG_URL), which provides its admin URL as `inject('pgAdminUrl')`.
+ * Test helpers: run store tests against both PGlite and a real PostgreSQL server, one fresh database per
+ * call. The PostgreSQL server is started once per `vitest run` by tools/pg-global-setup.ts (or is
+ * NETPAY_TEST_PG_URL), which provides its admin URL as `inject('pgAdminUrl')`. A PGlite database is a copy
+ * of the run's empty cluster (tools/pglite-template.ts, `inject('pgliteTemplateDir')`) in a fresh folder,
+ * as the servers keep it in production; without the template, one in memory.
  *
  *   describeEachDatabase('ledger store', (open) => {
  *     it('…', async () => { const db = await open(); … });   // closed after the block
@@ -15,6 +21,7 @@ import { type Db, openDatabase } from './index.ts';
 declare module 'vitest' {
   export interface ProvidedContext {
     pgAdminUrl: string;
+    pgliteTemplateDir: string;
   }
 }
 
@@ -37,6 +44,29 @@ export function testServerUrl(): string {
     );
   }
   return url;
+}
+
+/**
+ * Fills `dataDir` (when it is missing or empty) with a copy of the run's empty PGlite cluster
+ * (tools/pglite-template.ts), so a bank, broker or vendor started on it skips PGlite's initdb (seconds of
+ * CPU) and runs only its migrations. Without the template (another config) it does nothing: the server
+ * then creates the cluster itself, as it does in production.
+ */
+export function seedPgliteDataDir(dataDir: string): void {
+  const template = inject('pgliteTemplateDir');
+  if (!template || (existsSync(dataDir) && readdirSync(dataDir).length > 0)) return;
+  cpSync(template, dataDir, { recursive: true });
+}
+
+/** Folders for PGlite copies: tmpfs when there is one (a copy then costs no disk writes). */
+const COPIES = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+
+/** A new folder holding a copy of the empty cluster, or undefined without a template. */
+function pgliteCopy(): string | undefined {
+  if (!inject('pgliteTemplateDir')) return undefined;
+  const dataDir = join(mkdtempSync(join(COPIES, 'netpay-pglite-')), 'data');
+  seedPgliteDataDir(dataDir);
+  return dataDir;
 }
 
 export interface TestPostgresDatabase {
@@ -64,11 +94,21 @@ export async function createTestPostgresDatabase(): Promise<TestPostgresDatabase
 }
 
 /**
- * Opens a fresh database of the given kind: PGlite in memory, or a new database on the test PostgreSQL
- * server (dropped again by `close()`). `close()` may be called more than once.
+ * Opens a fresh database of the given kind: PGlite (its folder removed again by `close()`), or a new
+ * database on the test PostgreSQL server (dropped again by `close()`). `close()` may be called more than once.
  */
 export async function openTestDatabase(kind: TestDatabaseKind): Promise<Db> {
-  if (kind === 'pglite') return closeOnce(await openDatabase());
+  if (kind === 'pglite') {
+    const dataDir = pgliteCopy();
+    if (!dataDir) return closeOnce(await openDatabase());
+    const removeCopy = () => rm(dirname(dataDir), { recursive: true, force: true });
+    try {
+      return closeOnce(await openDatabase({ dataDir }), removeCopy);
+    } catch (e) {
+      await removeCopy();
+      throw e;
+    }
+  }
   const created = await createTestPostgresDatabase();
   let db: Db;
   try {
