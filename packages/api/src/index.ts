@@ -3,3 +3,4 @@ export * from './broker/index.ts';
 export * from './client.ts';
 export * from './route.ts';
 export * from './vendor.ts';
+export * from './web.ts';

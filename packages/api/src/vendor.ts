@@ -1,5 +1,6 @@
 import { HandoverResponseSchema, HEADERS, MinorWireSchema, TermsSchema } from '@netpay/protocol';
 import { z } from 'zod';
+import { SignedMinorWireSchema } from './bank.ts';
 import { route } from './route.ts';
 
 /**
@@ -22,6 +23,69 @@ export const paidRequest = {
 
 /** Where a vendor serves hand-over requests unless configured otherwise. */
 export const DEFAULT_HANDOVER_PATH = '/netpay/handover';
+
+const Count = z.number().int().min(0);
+
+/**
+ * The vendor's statement (the gate's redeem/statement.ts): its own accounts in minor units, and its account
+ * at the broker (null when the broker cannot be reached).
+ */
+export const VendorStatementSchema = z
+  .looseObject({
+    vendorId: z.string(),
+    chains: Count.describe('chains held now'),
+    accepted: MinorWireSchema.describe('coins taken, over all chains ever held'),
+    redeemed: MinorWireSchema.describe('credited by the broker'),
+    // Signed: its sums are read by separate statements, so a coin taken and credited between them is
+    // counted credited but not yet accepted.
+    awaitingRedemption: SignedMinorWireSchema.describe('receipted, not yet credited nor refused'),
+    missing: MinorWireSchema.describe('receipted, then claimed and refused by the broker'),
+    missingRanges: z.array(
+      z.looseObject({
+        chainId: z.string(),
+        fromIndex: Count,
+        toIndex: Count,
+        code: z.string(),
+        amount: MinorWireSchema,
+      }),
+    ),
+    refusedClaims: Count,
+    claimsAwaitingAnswer: Count,
+    walletCharged: MinorWireSchema.describe('server-side wallet sales kept'),
+    walletVoidsPending: MinorWireSchema.describe('voids of failed responses waiting for the broker'),
+    walletOwed: MinorWireSchema.describe('voids the broker refused: owed to customers'),
+    broker: z
+      .looseObject({
+        balance: MinorWireSchema.describe('waiting for payout'),
+        paidOut: MinorWireSchema,
+        payoutsPending: MinorWireSchema,
+        credited: MinorWireSchema,
+        matches: z.boolean().describe("the broker's record of credits is the vendor's own"),
+      })
+      .nullable(),
+  })
+  .describe('VendorStatement');
+
+/** What the vendor dashboard shows: the statement, revenue per minute over the last day, payees' shares. */
+export const VendorDashboardSchema = z
+  .looseObject({
+    name: z.string(),
+    currency: z.looseObject({ code: z.string(), exponent: z.number().int() }),
+    statement: VendorStatementSchema,
+    revenue: z
+      .array(
+        z.looseObject({
+          minute: Count.describe('ms since 1970, whole minutes'),
+          amount: MinorWireSchema,
+          payments: Count,
+        }),
+      )
+      .describe('oldest first'),
+    payees: z
+      .array(z.looseObject({ payeeId: z.string(), amount: MinorWireSchema }))
+      .describe('gross, before the broker fee'),
+  })
+  .describe('VendorDashboard');
 
 const Local = 'Served to the vendor machine itself only (127.0.0.1): 403 `forbidden` from elsewhere.';
 
@@ -50,7 +114,7 @@ export const vendorApi = {
     path: '/netpay/statement',
     summary: `The vendor's coins accepted, redeemed and missing, and its account at the broker. ${Local}`,
     auth: 'none',
-    responses: { 200: z.looseObject({ vendorId: z.string() }) },
+    responses: { 200: VendorStatementSchema },
     errors: ['forbidden'],
   }),
   dashboard: route({
@@ -59,13 +123,7 @@ export const vendorApi = {
     summary: `What the vendor dashboard shows: statement, revenue by minute, payees. ${Local}`,
     auth: 'none',
     responses: {
-      200: z.looseObject({
-        name: z.string(),
-        currency: z.looseObject({ code: z.string(), exponent: z.number().int() }),
-        statement: z.looseObject({ vendorId: z.string() }),
-        revenue: z.array(z.looseObject({ amount: MinorWireSchema })),
-        payees: z.array(z.looseObject({ payeeId: z.string() })),
-      }),
+      200: VendorDashboardSchema,
     },
     errors: ['forbidden'],
   }),
