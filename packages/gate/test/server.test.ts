@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, vendorApi } from '@netpay/api';
+import { seedPgliteDataDir } from '@netpay/db/testing';
 import { encodeHeader, fromBase64url, HEADERS, type Payment, toBase64url } from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, type Customer, clientChain, startWorld, type World } from '../../broker/test/world.ts';
@@ -19,6 +20,8 @@ describe('standalone vendor selling a folder [pglite]', () => {
     writeFileSync(join(dir, 'files', 'guide.pdf'), 'the guide');
     writeFileSync(join(dir, 'files', 'music', 'track.mp3'), 'la la la');
     writeFileSync(join(dir, 'files', 'readme.txt'), 'free to read');
+    // Its database on a copy of the run's empty PGlite cluster (no initdb); the process tests start one from nothing.
+    seedPgliteDataDir(join(dir, 'data', 'db'));
     shop = await startVendorServer({
       port: 0,
       folder: join(dir, 'files'),

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seedPgliteDataDir } from '@netpay/db/testing';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureChromium } from '../../../tools/chromium.ts';
@@ -37,6 +38,7 @@ describe('mobile view with a server-side wallet, 390 px [pglite]', () => {
       join(dir, 'files', 'wallpapers', 'sunset.html'),
       '<!doctype html><meta name="viewport" content="width=device-width"><h1>Sunset wallpaper</h1>',
     );
+    seedPgliteDataDir(join(dir, 'shop', 'db')); // a copy of the run's empty PGlite cluster: no initdb
     const shop = await startVendorServer({
       port: 0,
       folder: join(dir, 'files'),

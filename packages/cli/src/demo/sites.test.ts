@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { seedPgliteDataDir } from '@netpay/db/testing';
 import { HEADERS } from '@netpay/protocol';
 import { createPayFetch, memoryStorage, openWallet, recoverPayments, type Wallet } from '@netpay/wallet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,7 @@ describe('e-greetings sends cards [pglite]', () => {
 
   beforeAll(async () => {
     w = await startWorld('pglite');
+    seedPgliteDataDir(join(dir, 'data', 'db')); // a copy of the run's empty PGlite cluster: no initdb
     shop = await startGreetings({
       port: 0,
       dataDir: join(dir, 'data'),
