@@ -1,11 +1,12 @@
 /**
- * Serves the built web apps (`buildWeb`) with the `config.json` they read: which broker, which shops.
+ * Serves the built web apps (`buildWeb`) and the web server's own API (the contract `webApi` of
+ * @netpay/api): the `config.json` they read (which broker, which shops) and each shop's dashboard.
  */
 import type { AddressInfo } from 'node:net';
 import fastifyStatic from '@fastify/static';
-import { createClient, unanswered, vendorApi } from '@netpay/api';
+import { createClient, unanswered, vendorApi, WebConfigSchema, type WebShop, webApi } from '@netpay/api';
 import { isNetPayError } from '@netpay/protocol';
-import Fastify from 'fastify';
+import { createServiceApp, serve } from '@netpay/service';
 import { buildWeb } from './build.ts';
 
 export interface WebOptions {
@@ -14,21 +15,18 @@ export interface WebOptions {
   /** Where the build goes (made on each start, so it always matches the code). */
   readonly outDir: string;
   readonly broker: string;
-  readonly shops: readonly {
-    id: string;
-    name: string;
-    url: string;
-    sample: string;
-  }[];
+  readonly shops: readonly WebShop[];
 }
 
 export async function startWeb(o: WebOptions) {
+  // Checked at start: a config the apps would refuse stops the server here, saying which field.
+  const config = Object.freeze(WebConfigSchema.parse({ broker: o.broker, shops: o.shops }));
   await buildWeb(o.outDir);
-  const app = Fastify();
-  app.get('/config.json', async (_req, reply) =>
-    reply.header('cache-control', 'no-store').send({ broker: o.broker, shops: o.shops }),
-  );
-  app.get('/healthz', async () => ({ ok: true }));
+  const { app } = createServiceApp({
+    title: 'NetPay web apps',
+    description:
+      'The wallet, the wallet frame, the vendor dashboard and the operator page, and what they read.',
+  });
   // Only the wallet frame may be framed (by any shop's page); the wallet's own pages may not (clickjacking).
   app.addHook('onSend', async (req, reply, payload) => {
     if (String(reply.getHeader('content-type') ?? '').startsWith('text/html')) {
@@ -38,18 +36,22 @@ export async function startWeb(o: WebOptions) {
     }
     return payload;
   });
-  // Each shop's dashboard data, fetched here on this machine (the shops serve it to this machine only and
-  // to no other site), so the dashboard page reads it from its own origin.
-  app.get('/shops/:id/dashboard.json', async (req, reply) => {
-    const shop = o.shops.find((s) => s.id === (req.params as { id: string }).id);
-    if (!shop) return reply.code(404).send({ code: 'not_found', message: 'no such shop' });
-    const vendor = createClient(vendorApi, { url: shop.url, name: shop.name, timeoutMs: 5_000 });
-    try {
-      return await vendor.dashboard({});
-    } catch (e) {
-      if (isNetPayError(e) && !unanswered(e)) return reply.code(e.status ?? 502).send(e.toBody());
-      return reply.code(502).send({ code: 'shop_unreachable', message: `${shop.name} cannot be reached` });
-    }
+  // Routes go in a plugin so they register after @fastify/swagger has loaded and so appear in /docs.
+  app.register(async (r) => {
+    serve(r, webApi.config, async (_req, reply) => reply.header('cache-control', 'no-store').send(config));
+    // Each shop's dashboard data, fetched here on this machine (the shops serve it to this machine only and
+    // to no other site), so the dashboard page reads it from its own origin.
+    serve(r, webApi.dashboard, async (req, reply) => {
+      const shop = config.shops.find((s) => s.id === req.params.id);
+      if (!shop) return reply.code(404).send({ code: 'not_found', message: 'no such shop' });
+      const vendor = createClient(vendorApi, { url: shop.url, name: shop.name, timeoutMs: 5_000 });
+      try {
+        return await vendor.dashboard({});
+      } catch (e) {
+        if (isNetPayError(e) && !unanswered(e)) return reply.code(e.status ?? 502).send(e.toBody());
+        return reply.code(502).send({ code: 'shop_unreachable', message: `${shop.name} cannot be reached` });
+      }
+    });
   });
   await app.register(fastifyStatic, { root: o.outDir });
   await app.listen({ port: o.port, host: o.host ?? '127.0.0.1' });

@@ -9,6 +9,7 @@ import htm from 'htm';
 import { h, render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { z } from 'zod';
+import { site } from './site.ts';
 
 const html = htm.bind(h);
 
@@ -114,8 +115,8 @@ function Admin({ broker }: { broker: string }) {
 async function main() {
   const root = document.getElementById('app')!;
   try {
-    const config = (await fetch('./config.json').then((r) => r.json())) as { broker: string };
-    render(html`<header><h1>NetPay broker operator</h1></header><${Admin} broker=${config.broker} />`, root);
+    const { broker } = await site().config({});
+    render(html`<header><h1>NetPay broker operator</h1></header><${Admin} broker=${broker} />`, root);
   } catch (e) {
     root.textContent = `The page could not start: ${(e as Error).message}`;
   }

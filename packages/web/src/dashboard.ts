@@ -3,44 +3,17 @@
  * the balance waiting for payout and what was paid out, and each payee's share. Reads each shop's
  * /netpay/dashboard.json through this site (./shops/<id>/dashboard.json) for the shops in ./config.json.
  */
-import { currency, formatAmount, formatMoney, money } from '@netpay/protocol';
+import type { RouteOutput, WebApi, WebShop } from '@netpay/api';
+import { currency, formatAmount, formatMoney, isNetPayError, money } from '@netpay/protocol';
 import htm from 'htm';
 import { h, render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
+import { site } from './site.ts';
 
 const html = htm.bind(h);
 
-interface Shop {
-  readonly id: string;
-  readonly name: string;
-  readonly url: string;
-}
-interface Dashboard {
-  name: string;
-  currency: { code: string; exponent: number };
-  statement: {
-    chains: number;
-    accepted: string;
-    redeemed: string;
-    refusedClaims: number;
-    claimsAwaitingAnswer: number;
-    walletCharged: string;
-    walletVoidsPending: string;
-    walletOwed: string;
-    awaitingRedemption: string;
-    missing: string;
-    broker: {
-      balance: string;
-      paidOut: string;
-      payoutsPending: string;
-      credited: string;
-      matches: boolean;
-    } | null;
-  };
-  revenue: { minute: number; amount: string; payments: number }[];
-  payees: { payeeId: string; amount: string }[];
-}
+type Dashboard = RouteOutput<WebApi['dashboard']>;
 
 function Chart({
   data,
@@ -88,17 +61,17 @@ function Chart({
   </div>`;
 }
 
-function ShopPanel({ shop }: { shop: Shop }) {
+function ShopPanel({ shop }: { shop: WebShop }) {
   const [data, setData] = useState<Dashboard | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = async () => {
     try {
-      const res = await fetch(`./shops/${encodeURIComponent(shop.id)}/dashboard.json`);
-      if (!res.ok) throw new Error(`${shop.name} answered ${res.status}`);
-      setData(await res.json());
+      setData(await site().dashboard({ params: { id: shop.id } }));
       setError(null);
     } catch (e) {
-      setError(`${shop.name} cannot be reached: ${(e as Error).message}`);
+      // The server says so itself when the shop does not answer; anything else is the shop's or the site's.
+      const unreachable = isNetPayError(e) && e.code === 'shop_unreachable';
+      setError(unreachable ? e.message : `${shop.name} cannot be reached: ${(e as Error).message}`);
     }
   };
   useEffect(() => {
@@ -141,10 +114,10 @@ function ShopPanel({ shop }: { shop: Shop }) {
 async function main() {
   const root = document.getElementById('app')!;
   try {
-    const config = (await fetch('./config.json').then((r) => r.json())) as { shops: Shop[] };
+    const { shops } = await site().config({});
     render(
       html`<header><h1>NetPay vendor dashboard</h1></header>
-        <main>${config.shops.map((s) => html`<${ShopPanel} shop=${s} />`)}</main>`,
+        <main>${shops.map((s) => html`<${ShopPanel} shop=${s} />`)}</main>`,
       root,
     );
   } catch (e) {

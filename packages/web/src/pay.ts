@@ -20,7 +20,8 @@ import { indexedDbStorage, openWallet, recoverPayments, type Wallet } from '@net
 import { CHANGES } from './limits.ts';
 import { $, shown } from './pay/ask.ts';
 import { FOR_THE_PAGE, PayRequestSchema, refusal } from './pay/messages.ts';
-import { type FrameConfig, framePayer } from './pay/payer.ts';
+import { framePayer } from './pay/payer.ts';
+import { site } from './site.ts';
 
 const MAX_WAITING = 8;
 
@@ -33,7 +34,7 @@ async function main() {
     return;
   }
   const peer: Window = found;
-  const config = (await fetch('./config.json').then((r) => r.json())) as FrameConfig;
+  const config = await site().config({});
   let wallet: Wallet;
   try {
     wallet = await openWallet({ storage: indexedDbStorage('netpay-wallet'), brokerUrl: config.broker });

@@ -7,11 +7,12 @@ import { indexedDbStorage, openWallet } from '@netpay/wallet';
 import { render } from 'preact';
 import { App } from './portal/app.ts';
 import { html, type PortalConfig } from './portal/view.ts';
+import { site } from './site.ts';
 
 async function main() {
   const root = document.getElementById('app')!;
   try {
-    const config = (await fetch('./config.json').then((r) => r.json())) as PortalConfig;
+    const config: PortalConfig = await site().config({});
     const wallet = await openWallet({ storage: indexedDbStorage('netpay-wallet'), brokerUrl: config.broker });
     render(
       html`<header><h1>NetPay wallet</h1><span>${wallet.signedInAs ?? ''}</span></header><${App} config=${config} wallet=${wallet} />`,

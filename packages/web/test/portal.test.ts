@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createClient, operationsIn, operationsOf, webApi } from '@netpay/api';
 import Fastify from 'fastify';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -316,6 +317,18 @@ describe('web wallet in chromium [pglite]', () => {
       walletUrl = sameSite;
       await context.close();
     }
+  });
+
+  it('answers its own API as its contract says (@netpay/api webApi) and lists it at /docs', async () => {
+    const docs = await (await fetch(`${walletUrl}/docs/json`)).json();
+    expect(operationsIn(docs)).toEqual(operationsOf(webApi));
+    const site = createClient(webApi, { url: walletUrl });
+    expect((await site.config({})).shops.map((s) => s.id)).toEqual(['e-greetings', 'e-music']);
+    expect((await site.dashboard({ params: { id: 'e-music' } })).name).toBe('E-music');
+    await expect(site.dashboard({ params: { id: 'nobody' } })).rejects.toMatchObject({
+      code: 'not_found',
+      status: 404,
+    });
   });
 
   it('pays nothing for a page that is not the shop it names, or for another site', async () => {
