@@ -3,6 +3,9 @@
  * HTTP; a real bank or card API can replace it. Transfers are idempotent by `key`: sending the same key
  * again never moves money twice, which is what makes loads, unloads and payouts exactly-once.
  */
+import { isNetPayError, NetPayError } from '@netpay/protocol';
+import { BROKER_ERROR_STATUS, fail } from './errors.ts';
+
 export interface BankTransferRequest {
   /** Idempotency key at the bank; also how a timed-out transfer is looked up. */
   readonly key: string;
@@ -20,15 +23,28 @@ export interface Bank {
   findTransfer(key: string, fromToken: string): Promise<{ id: string } | null>;
 }
 
-/** The bank said no (insufficient funds, unknown account, bad token): retrying will not help. */
-export class BankRejected extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/**
+ * The bank said no (insufficient funds, unknown account, bad token): retrying will not help. The bank's own
+ * code is in `details.bankCode`.
+ */
+export const bankRejected = (bankCode: string, message: string): NetPayError =>
+  fail('bank_rejected', `the bank refused the transfer: ${message}`, { bankCode });
 
-/** The bank could not be reached or did not answer in time: the outcome is unknown, retry with the same key. */
-export class BankUnavailable extends Error {}
+/**
+ * The bank could not be reached or did not answer in time: the outcome is unknown, retry with the same key.
+ * What went wrong (for the operator's payout log) is the error's `cause`.
+ */
+export const bankUnavailable = (reason: string): NetPayError =>
+  new NetPayError('bank_unavailable', 'the bank did not answer; retry with the same Idempotency-Key', {
+    status: BROKER_ERROR_STATUS.bank_unavailable,
+    details: {},
+    cause: reason,
+  });
+
+/** What a failed bank call says for the log: the bank's reason when it did not answer, else the message. */
+export const bankFailureText = (e: unknown): string =>
+  isNetPayError(e, 'bank_unavailable') && typeof e.cause === 'string'
+    ? e.cause
+    : e instanceof Error
+      ? e.message
+      : String(e);

@@ -1,6 +1,6 @@
 import { type BankClient, createBankClient } from '@netpay/bank';
 import { NetPayError } from '@netpay/protocol';
-import { type Bank, BankRejected, BankUnavailable } from './bank.ts';
+import { type Bank, bankRejected, bankUnavailable } from './bank.ts';
 
 /** The `Bank` adapter over the stand-in bank's HTTP API (packages/bank). */
 export function httpBank(client: BankClient | string): Bank {
@@ -8,8 +8,8 @@ export function httpBank(client: BankClient | string): Bank {
   const translate = (e: unknown): never => {
     // An answer below 500 is the bank's decision; a 5xx, a bad answer or no answer leaves it unknown.
     if (!(e instanceof NetPayError)) throw e;
-    if (e.status !== undefined && e.status < 500) throw new BankRejected(e.code, e.message);
-    throw new BankUnavailable(e.message);
+    if (e.status !== undefined && e.status < 500) throw bankRejected(e.code, e.message);
+    throw bankUnavailable(e.message);
   };
   return {
     async transfer(req) {

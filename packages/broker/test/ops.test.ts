@@ -2,7 +2,7 @@ import { TEST_DATABASES } from '@netpay/db/testing';
 import { signMessage, toBase64url } from '@netpay/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBroker } from '../src/app.ts';
-import { type Bank, BankUnavailable } from '../src/bank.ts';
+import { type Bank, bankUnavailable } from '../src/bank.ts';
 import { ADMIN, clientChain, startWorld, type World } from './world.ts';
 
 /** A bank adapter that can be down, or can lose its answers after doing the transfer. */
@@ -11,9 +11,9 @@ function flaky(bank: Bank) {
   const wrapped: Bank = {
     async transfer(req) {
       mode.calls++;
-      if (mode.down) throw new BankUnavailable('bank is down (test)');
+      if (mode.down) throw bankUnavailable('bank is down (test)');
       const r = await bank.transfer(req);
-      if (mode.loseAnswers) throw new BankUnavailable('answer lost (test)');
+      if (mode.loseAnswers) throw bankUnavailable('answer lost (test)');
       return r;
     },
     findTransfer: (key, token) => bank.findTransfer(key, token),

@@ -1,7 +1,7 @@
 /** A customer's broker balance, and debiting it within the limits: what unloads, purchases and sends share. */
 import type { Queryable } from '@netpay/db';
 import { fail } from '../errors.ts';
-import { customerAccount, InsufficientFunds } from '../ledger/ledger.ts';
+import { customerAccount } from '../ledger/ledger.ts';
 import type { IssuanceDeps } from './deps.ts';
 
 /** The customer's balance in minor units (their ledger account). */
@@ -26,19 +26,15 @@ export async function debitCustomer(
       `balance ${balance} is not enough for ${amount}${minBalance > 0n ? ` while keeping ${minBalance}` : ''}`,
     );
   }
-  try {
-    await d.ledger.post(tx, [
-      {
-        id: transfer.id,
-        debit: account,
-        credit: transfer.credit,
-        amount,
-        kind: transfer.kind,
-        ref: transfer.ref,
-      },
-    ]);
-  } catch (e) {
-    if (e instanceof InsufficientFunds) throw fail('insufficient_funds', e.message);
-    throw e;
-  }
+  // A shortfall found by the ledger itself (a concurrent debit) is its insufficient_funds error.
+  await d.ledger.post(tx, [
+    {
+      id: transfer.id,
+      debit: account,
+      credit: transfer.credit,
+      amount,
+      kind: transfer.kind,
+      ref: transfer.ref,
+    },
+  ]);
 }

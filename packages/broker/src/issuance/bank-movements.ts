@@ -5,8 +5,8 @@
  * moves each key once. Its SQL is in store.ts.
  */
 import type { Queryable } from '@netpay/db';
-import { sha256, toHex, utf8 } from '@netpay/protocol';
-import { type Bank, BankRejected, BankUnavailable } from '../bank.ts';
+import { isNetPayError, sha256, toHex, utf8 } from '@netpay/protocol';
+import type { Bank } from '../bank.ts';
 import type { BrokerConfig } from '../config.ts';
 import { fail } from '../errors.ts';
 import { customerAccount, SYSTEM_ACCOUNTS } from '../ledger/ledger.ts';
@@ -43,15 +43,6 @@ function requireBank(d: Pick<IssuanceDeps, 'bank' | 'config'>): BankLink {
   if (!d.bank || !d.config.bank)
     throw fail('bank_unavailable', 'this broker has no bank connection configured');
   return { bank: d.bank, own: d.config.bank };
-}
-
-function bankFailure(e: unknown): never {
-  if (e instanceof BankRejected)
-    throw fail('bank_rejected', `the bank refused the transfer: ${e.message}`, { bankCode: e.code });
-  if (e instanceof BankUnavailable) {
-    throw fail('bank_unavailable', 'the bank did not answer; retry with the same Idempotency-Key', {});
-  }
-  throw e;
 }
 
 /** Marks a bank movement done or failed now; only one still pending when `onlyPending`. */
@@ -147,8 +138,8 @@ export async function load(
         reference: m.id,
       });
     } catch (e) {
-      if (e instanceof BankRejected) await markMovement(d, d.db, m.id, 'failed', false);
-      bankFailure(e);
+      if (isNetPayError(e, 'bank_rejected')) await markMovement(d, d.db, m.id, 'failed', false);
+      throw e;
     }
     await completeLoad(d, m);
   }
@@ -193,7 +184,7 @@ async function sendUnload(d: MovementDeps, { bank, own }: BankLink, m: Movement)
       reference: m.id,
     });
   } catch (e) {
-    if (e instanceof BankRejected) {
+    if (isNetPayError(e, 'bank_rejected')) {
       // Definitive refusal: put the money back where it was.
       await creditForMovement(d, m, {
         applies: (st) => st === 'pending',
@@ -202,7 +193,7 @@ async function sendUnload(d: MovementDeps, { bank, own }: BankLink, m: Movement)
         status: 'failed',
       });
     }
-    bankFailure(e);
+    throw e;
   }
   await markMovement(d, d.db, m.id, 'done');
 }

@@ -1,6 +1,7 @@
 /** The double-entry ledger: accounts, transfers between them, its invariants asserted, its audit and statements. */
 import type { Queryable } from '@netpay/db';
 import { InvariantError } from '@netpay/protocol';
+import { fail } from '../errors.ts';
 import * as store from './store.ts';
 
 export type AccountKind = 'customer' | 'vendor' | 'coins' | 'fees' | 'bank' | 'fraud';
@@ -25,15 +26,9 @@ export interface Transfer {
   readonly ref?: string;
 }
 
-export class InsufficientFunds extends Error {
-  constructor(
-    readonly account: string,
-    readonly balance: bigint,
-    readonly needed: bigint,
-  ) {
-    super(`account ${account} has ${balance}, needs ${needed}`);
-  }
-}
+/** A shortfall: `account` has `balance`, a posting needs `needed` from it (insufficient_funds). */
+export const insufficientFunds = (account: string, balance: bigint, needed: bigint) =>
+  fail('insufficient_funds', `account ${account} has ${balance}, needs ${needed}`);
 
 /** What the ledger runs on: the clock that stamps accounts and transfers (Unix milliseconds). */
 export interface LedgerDeps {
@@ -76,7 +71,7 @@ function deltas(transfers: readonly Transfer[]): Map<string, bigint> {
 
 /**
  * Posts transfers atomically with multi-row statements, in the caller's transaction. Customer, vendor and
- * coin accounts may not go negative: a shortfall throws InsufficientFunds before anything is written.
+ * coin accounts may not go negative: a shortfall throws insufficient_funds (a NetPayError) before anything is written.
  */
 export async function post(d: LedgerDeps, tx: Queryable, transfers: readonly Transfer[]): Promise<void> {
   if (transfers.length === 0) return;
@@ -94,7 +89,7 @@ export async function post(d: LedgerDeps, tx: Queryable, transfers: readonly Tra
   for (const [id, change] of delta) {
     const a = accounts.get(id)!;
     if ((a.kind === 'customer' || a.kind === 'vendor' || a.kind === 'coins') && a.balance + change < 0n) {
-      throw new InsufficientFunds(id, a.balance, -change);
+      throw insufficientFunds(id, a.balance, -change);
     }
   }
   await store.insertTransfers(tx, transfers, BigInt(d.clock()));

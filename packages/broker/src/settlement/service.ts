@@ -8,7 +8,8 @@
  * Plain functions over SettlementDeps; createSettlementService binds them. Their SQL is in store.ts.
  */
 import type { Db } from '@netpay/db';
-import { type Bank, BankRejected } from '../bank.ts';
+import { isNetPayError } from '@netpay/protocol';
+import { type Bank, bankFailureText } from '../bank.ts';
 import type { BrokerConfig } from '../config.ts';
 import { type BrokerContext, newId } from '../context.ts';
 import { fail } from '../errors.ts';
@@ -102,8 +103,8 @@ async function sendPayout(
     await store.markSent(d.db, p.id, t.id, BigInt(d.clock()));
     return 'sent';
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    if (!(e instanceof BankRejected)) {
+    const message = bankFailureText(e);
+    if (!isNetPayError(e, 'bank_rejected')) {
       await store.recordError(d.db, p.id, message);
       return 'retrying';
     }

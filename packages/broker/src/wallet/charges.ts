@@ -4,16 +4,10 @@
  * the cap or the balance; a charge for a response that failed is voided, which puts the money back.
  */
 import type { Queryable } from '@netpay/db';
-import { allocate, currency, money } from '@netpay/protocol';
+import { allocate, currency, isNetPayError, money } from '@netpay/protocol';
 import { newId } from '../context.ts';
 import { fail } from '../errors.ts';
-import {
-  customerAccount,
-  InsufficientFunds,
-  SYSTEM_ACCOUNTS,
-  type Transfer,
-  vendorAccount,
-} from '../ledger/ledger.ts';
+import { customerAccount, SYSTEM_ACCOUNTS, type Transfer, vendorAccount } from '../ledger/ledger.ts';
 import { postedTransfers } from '../ledger/store.ts';
 import { hash, type WalletDeps } from './deps.ts';
 import { usage } from './grants.ts';
@@ -38,7 +32,7 @@ async function postOr(d: Pick<WalletDeps, 'ledger'>, tx: Queryable, transfers: T
   try {
     await d.ledger.post(tx, transfers);
   } catch (e) {
-    if (e instanceof InsufficientFunds) throw fail('insufficient_funds', message);
+    if (isNetPayError(e, 'insufficient_funds')) throw fail('insufficient_funds', message);
     throw e;
   }
 }

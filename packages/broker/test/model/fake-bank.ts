@@ -3,10 +3,10 @@
  * system in the model test. It behaves like packages/bank where it matters: transfers are idempotent per
  * payer account and key (same key and body: the same answer; same key, other body: refused), a refused
  * transfer does not use its key up, and `findTransfer` finds a transfer by key for its payer or its payee.
- * Faults come from the seeded RNG: the bank is down before applying (BankUnavailable), applies the
- * transfer and the answer is lost (BankUnavailable after applying), or refuses it (BankRejected).
+ * Faults come from the seeded RNG: the bank is down before applying (bank_unavailable), applies the
+ * transfer and the answer is lost (bank_unavailable after applying), or refuses it (bank_rejected).
  */
-import { type Bank, BankRejected, type BankTransferRequest, BankUnavailable } from '../../src/bank.ts';
+import { type Bank, type BankTransferRequest, bankRejected, bankUnavailable } from '../../src/bank.ts';
 import type { Rng } from './prng.ts';
 
 export interface BankFaults {
@@ -93,21 +93,21 @@ export class FakeBank implements Bank {
     const from = this.accounts.get(req.from);
     if (!from || from.token !== req.token) {
       call('rejected', 'unauthorized');
-      throw new BankRejected('unauthorized', 'unknown account or wrong token');
+      throw bankRejected('unauthorized', 'unknown account or wrong token');
     }
     const stored = this.transfers.get(`${req.from}\n${req.key}`);
     if (this.rng.chance(this.faults.down)) {
       call('down');
-      throw new BankUnavailable('bank down');
+      throw bankUnavailable('bank down');
     }
     if (stored) {
       if (stored.to !== req.to || stored.amount !== req.amount) {
         call('rejected', 'idempotency_conflict');
-        throw new BankRejected('idempotency_conflict', 'this key was used for another transfer');
+        throw bankRejected('idempotency_conflict', 'this key was used for another transfer');
       }
       if (this.rng.chance(this.faults.lost)) {
         call('lost');
-        throw new BankUnavailable('answer lost');
+        throw bankUnavailable('answer lost');
       }
       call('replayed');
       return { id: stored.id };
@@ -115,21 +115,21 @@ export class FakeBank implements Bank {
     const to = this.accounts.get(req.to);
     if (!to) {
       call('rejected', 'unknown_account');
-      throw new BankRejected('unknown_account', `no account ${req.to}`);
+      throw bankRejected('unknown_account', `no account ${req.to}`);
     }
     if (req.amount <= 0n) {
       call('rejected', 'bad_amount');
-      throw new BankRejected('bad_amount', 'amount must be positive');
+      throw bankRejected('bad_amount', 'amount must be positive');
     }
     if (this.rng.chance(this.faults.reject)) {
       call('rejected', 'refused');
-      throw new BankRejected('refused', 'the bank refused the transfer');
+      throw bankRejected('refused', 'the bank refused the transfer');
     }
     if (from.balance < req.amount) {
       if (req.from === this.brokerAccount)
         this.overdrafts.push(`${req.key}: ${from.balance} < ${req.amount}`);
       call('rejected', 'insufficient_funds');
-      throw new BankRejected('insufficient_funds', `balance ${from.balance} < ${req.amount}`);
+      throw bankRejected('insufficient_funds', `balance ${from.balance} < ${req.amount}`);
     }
     const t: StoredTransfer = { id: `bt_${++this.seq}`, from: req.from, to: req.to, amount: req.amount };
     from.balance -= req.amount;
@@ -137,7 +137,7 @@ export class FakeBank implements Bank {
     this.transfers.set(`${req.from}\n${req.key}`, t);
     if (this.rng.chance(this.faults.lost)) {
       call('lost');
-      throw new BankUnavailable('answer lost');
+      throw bankUnavailable('answer lost');
     }
     call('ok');
     return { id: t.id };
@@ -146,12 +146,12 @@ export class FakeBank implements Bank {
   async findTransfer(key: string, fromToken: string): Promise<{ id: string } | null> {
     if (this.rng.chance(this.faults.findDown)) {
       this.log.push({ op: 'find', key, outcome: 'down' });
-      throw new BankUnavailable('bank down');
+      throw bankUnavailable('bank down');
     }
     const owner = [...this.accounts].find(([, a]) => a.token === fromToken)?.[0];
     if (!owner) {
       this.log.push({ op: 'find', key, outcome: 'rejected', code: 'unauthorized' });
-      throw new BankRejected('unauthorized', 'unknown token');
+      throw bankRejected('unauthorized', 'unknown token');
     }
     // Like packages/bank: the payer's own transfer under the key first, else one paid to this account.
     const t =
