@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './tools/sequencer.ts';
 
 /**
  * Four tiers, each runnable alone (`npm run test:unit|store|e2e|browser`); `npm test` runs them all and
@@ -31,6 +32,11 @@ const PGLITE = './tools/pglite-template.ts';
 export default defineConfig({
   test: {
     reporters: ['default', './tools/summary-reporter.ts'],
+    // Vitest's default on 2 cores is one file at a time, but most files spend their time waiting (for
+    // child processes, a browser, leases running out, a database on another thread): three at once keep
+    // both cores busy. Longest files first (tools/sequencer.ts).
+    maxWorkers: 3,
+    sequence: { sequencer: LongestFirst },
     testTimeout: 60_000,
     // Starting a bank, a broker and a vendor on PGlite takes seconds on a busy 2-core machine.
     hookTimeout: 120_000,

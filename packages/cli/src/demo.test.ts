@@ -12,7 +12,11 @@ describe('netpay demo (npm start)', () => {
     return { run, info: JSON.parse(await firstLine(run, 90_000)) };
   };
 
-  it('starts the bank, the broker and two vendor sites with demo accounts, and stops on Ctrl-C', async () => {
+  // Three demo starts of four servers, two from empty folders (an initdb per server): on a busy 2-core
+  // machine that can take over a minute, the default limit.
+  it('starts the bank, the broker and two vendor sites with demo accounts, and stops on Ctrl-C', {
+    timeout: 240_000,
+  }, async () => {
     const { run, info } = await demo();
     for (const url of [
       info.urls.bank,
