@@ -10,13 +10,20 @@ export interface Notifier {
   send(tx: Queryable, message: { recipient: string; kind: string; body: string }): Promise<void>;
 }
 
-/** What every broker service is built from: injected so tests can move the clock and replay randomness. */
-export interface BrokerContext {
+/**
+ * What every feature's dependencies start from: the database, the parsed config, and the clock and random
+ * source (injected, so tests can move time and replay randomness).
+ */
+export interface BrokerBasics {
   readonly db: Db;
   readonly config: BrokerConfig;
   /** Unix milliseconds. */
   readonly clock: () => number;
   readonly random: (length: number) => Uint8Array;
+}
+
+/** What the broker's services are built from: the basics, the ledger, the bank and the notifier. */
+export interface BrokerContext extends BrokerBasics {
   readonly ledger: Ledger;
   readonly bank: Bank | null;
   readonly notifier: Notifier;

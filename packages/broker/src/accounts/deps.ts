@@ -1,16 +1,10 @@
 /** What customers' accounts are built from (injected, so tests can move the clock and replay randomness). */
 import type { Db } from '@netpay/db';
 import { sha256, toHex, utf8 } from '@netpay/protocol';
-import type { BrokerConfig } from '../config.ts';
-import type { Notifier } from '../context.ts';
+import type { BrokerBasics, Notifier } from '../context.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 
-export interface AccountDeps {
-  readonly db: Db;
-  readonly config: BrokerConfig;
-  /** Unix milliseconds. */
-  readonly clock: () => number;
-  readonly random: (length: number) => Uint8Array;
+export interface AccountDeps extends BrokerBasics {
   /** Each customer has a ledger account, opened at registration. */
   readonly ledger: Pick<Ledger, 'openAccount' | 'balance'>;
   /** Sends device codes to the login (SMS, e-mail; the outbox in dev mode). */

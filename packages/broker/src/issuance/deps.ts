@@ -1,17 +1,13 @@
 /** What issuance is built from (injected, so tests can move the clock, replay randomness and fake the bank). */
+
 import type { Db } from '@netpay/db';
 import type { Bank } from '../bank.ts';
-import type { BrokerConfig } from '../config.ts';
+import type { BrokerBasics } from '../context.ts';
 import type { KeyService } from '../keys/service.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 
-export interface IssuanceDeps {
-  readonly db: Db;
-  /** Limits, denominations, chain length and lifetime, currency, broker id, and the broker's bank account. */
-  readonly config: BrokerConfig;
-  /** Unix milliseconds. */
-  readonly clock: () => number;
-  readonly random: (length: number) => Uint8Array;
+export interface IssuanceDeps extends BrokerBasics {
+  // It reads from config: limits, denominations, chain length and lifetime, currency, broker id, and the broker's bank account.
   /** Loads, unloads, purchases and sends are ledger transfers; balances are read from it. */
   readonly ledger: Pick<Ledger, 'post' | 'balance'>;
   /** Where loads come from and unloads go; null when this broker has no bank connection. */

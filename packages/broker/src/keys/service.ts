@@ -6,8 +6,7 @@
  */
 import type { Db, Queryable } from '@netpay/db';
 import { createSigner, type Ed25519Signer, toBase64url } from '@netpay/protocol';
-import type { BrokerConfig } from '../config.ts';
-import { type BrokerContext, newId } from '../context.ts';
+import { type BrokerBasics, type BrokerContext, newId } from '../context.ts';
 import { lastExpiryByKey } from '../directory/store.ts';
 import * as store from './store.ts';
 
@@ -20,13 +19,8 @@ export interface KeyCache {
 }
 
 /** What the keys run on. */
-export interface KeyDeps {
-  readonly db: Db;
-  /** The broker's id, and the redemption grace that keeps a retired key listed. */
-  readonly config: BrokerConfig;
-  /** Unix milliseconds. */
-  readonly clock: () => number;
-  readonly random: (length: number) => Uint8Array;
+export interface KeyDeps extends BrokerBasics {
+  // It reads from config: the broker's id, and the redemption grace that keeps a retired key listed.
   readonly cache: KeyCache;
 }
 

@@ -4,20 +4,16 @@
  * A new party needs an operator's invitation unless registration is open (dev mode, invitations.ts).
  * Every function takes its dependencies explicitly; createPartyService binds them.
  */
+
 import type { Db, Queryable } from '@netpay/db';
 import { fromBase64url, toBase64url } from '@netpay/protocol';
-import type { BrokerConfig } from '../config.ts';
+import type { BrokerBasics } from '../context.ts';
 import { fail } from '../errors.ts';
 import { type Ledger, vendorAccount } from '../ledger/ledger.ts';
 import { createInvitation, type InvitationRequest, useInvitation } from './invitations.ts';
 import * as store from './store.ts';
 
-export interface PartyDeps {
-  readonly db: Db;
-  readonly config: BrokerConfig;
-  /** Unix milliseconds. */
-  readonly clock: () => number;
-  readonly random: (length: number) => Uint8Array;
+export interface PartyDeps extends BrokerBasics {
   readonly ledger: Pick<Ledger, 'openAccount' | 'balance'>;
   /** Public keys by party id: a party's key never changes, so it is read once. */
   readonly keyCache: Map<string, Uint8Array>;

@@ -10,21 +10,15 @@
 import type { Db } from '@netpay/db';
 import { isNetPayError } from '@netpay/protocol';
 import { type Bank, bankFailureText } from '../bank.ts';
-import type { BrokerConfig } from '../config.ts';
-import { type BrokerContext, newId } from '../context.ts';
+import { type BrokerBasics, type BrokerContext, newId } from '../context.ts';
 import { fail } from '../errors.ts';
 import { type Ledger, SYSTEM_ACCOUNTS, vendorAccount } from '../ledger/ledger.ts';
 import type { PayoutRow } from './store.ts';
 import * as store from './store.ts';
 
 /** What settlement runs on. */
-export interface SettlementDeps {
-  readonly db: Db;
-  /** The broker's bank account, and the payouts' attempt limit and back-off. */
-  readonly config: BrokerConfig;
-  /** Unix milliseconds. */
-  readonly clock: () => number;
-  readonly random: (length: number) => Uint8Array;
+export interface SettlementDeps extends BrokerBasics {
+  // It reads from config: the broker's bank account, and the payouts' attempt limit and back-off.
   /** A payout is a transfer vendor → bank; a refused one is reversed. */
   readonly ledger: Pick<Ledger, 'post'>;
   /** Where payouts are sent; null when this broker has no bank connection. */

@@ -1,16 +1,12 @@
 /** What server-side wallets are built from (injected, so tests can move the clock and replay randomness). */
+
 import type { Db, Queryable } from '@netpay/db';
 import { sha256, toHex, utf8 } from '@netpay/protocol';
-import type { BrokerConfig } from '../config.ts';
+import type { BrokerBasics } from '../context.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { PartyService } from '../parties/service.ts';
 
-export interface WalletDeps {
-  readonly db: Db;
-  readonly config: BrokerConfig;
-  /** Unix milliseconds. */
-  readonly clock: () => number;
-  readonly random: (length: number) => Uint8Array;
+export interface WalletDeps extends BrokerBasics {
   /** Charges and voids are ledger transfers (customer → payees and the broker's fee, and back). */
   readonly ledger: Pick<Ledger, 'post'>;
   /** The vendors grants are for, and the payees charges are split among. */
