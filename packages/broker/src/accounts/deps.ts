@@ -1,5 +1,4 @@
 /** What customers' accounts are built from (injected, so tests can move the clock and replay randomness). */
-import type { Db } from '@netpay/db';
 import { sha256, toHex, utf8 } from '@netpay/protocol';
 import type { BrokerBasics, Notifier } from '../context.ts';
 import type { Ledger } from '../ledger/ledger.ts';

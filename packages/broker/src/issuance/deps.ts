@@ -1,6 +1,4 @@
 /** What issuance is built from (injected, so tests can move the clock, replay randomness and fake the bank). */
-
-import type { Db } from '@netpay/db';
 import type { Bank } from '../bank.ts';
 import type { BrokerBasics } from '../context.ts';
 import type { KeyService } from '../keys/service.ts';

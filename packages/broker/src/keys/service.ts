@@ -4,7 +4,7 @@
  *
  * Plain functions over KeyDeps; createKeyService binds them to one cache. Their SQL is in store.ts.
  */
-import type { Db, Queryable } from '@netpay/db';
+import type { Queryable } from '@netpay/db';
 import { createSigner, type Ed25519Signer, toBase64url } from '@netpay/protocol';
 import { type BrokerBasics, type BrokerContext, newId } from '../context.ts';
 import { lastExpiryByKey } from '../directory/store.ts';

@@ -4,8 +4,7 @@
  * A new party needs an operator's invitation unless registration is open (dev mode, invitations.ts).
  * Every function takes its dependencies explicitly; createPartyService binds them.
  */
-
-import type { Db, Queryable } from '@netpay/db';
+import type { Queryable } from '@netpay/db';
 import { fromBase64url, toBase64url } from '@netpay/protocol';
 import type { BrokerBasics } from '../context.ts';
 import { fail } from '../errors.ts';

@@ -7,7 +7,6 @@
  *
  * Plain functions over SettlementDeps; createSettlementService binds them. Their SQL is in store.ts.
  */
-import type { Db } from '@netpay/db';
 import { isNetPayError } from '@netpay/protocol';
 import { type Bank, bankFailureText } from '../bank.ts';
 import { type BrokerBasics, type BrokerContext, newId } from '../context.ts';

@@ -1,6 +1,5 @@
 /** What server-side wallets are built from (injected, so tests can move the clock and replay randomness). */
-
-import type { Db, Queryable } from '@netpay/db';
+import type { Queryable } from '@netpay/db';
 import { sha256, toHex, utf8 } from '@netpay/protocol';
 import type { BrokerBasics } from '../context.ts';
 import type { Ledger } from '../ledger/ledger.ts';
