@@ -1,3 +1,4 @@
+/** `netpay vendor …`: start a vendor that sells a folder at a price list's prices, or redeem a stopped one. */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -55,22 +56,28 @@ export function registerVendorCommands(program: Command): void {
       'after',
       '\nExample:\n  $ netpay vendor start --folder ./public --prices prices.json --broker http://127.0.0.1:4200',
     );
+  addStartCommand(vendor);
+  addRedeemCommand(vendor);
+}
 
-  const common = (c: Command) =>
-    c
-      .requiredOption(
-        '--prices <file>',
-        'price list JSON: {"vendorId", "prices": {"*.pdf": "50", "music/**": "10"}, "default"?}',
-      )
-      .requiredOption('--broker <url>', 'URL of the broker', zodArg(UrlSchema))
-      .option(
-        '-d, --data <dir>',
-        'folder for the vendor key and, without DATABASE_URL, its embedded database (default ./.netpay/vendor)',
-        zodArg(DirSchema),
-      )
-      .option('--json', 'print one JSON line instead of text');
+/** The flags every vendor command takes: the price list, the broker, the data folder, --json. */
+function withCommonFlags(c: Command): Command {
+  return c
+    .requiredOption(
+      '--prices <file>',
+      'price list JSON: {"vendorId", "prices": {"*.pdf": "50", "music/**": "10"}, "default"?}',
+    )
+    .requiredOption('--broker <url>', 'URL of the broker', zodArg(UrlSchema))
+    .option(
+      '-d, --data <dir>',
+      'folder for the vendor key and, without DATABASE_URL, its embedded database (default ./.netpay/vendor)',
+      zodArg(DirSchema),
+    )
+    .option('--json', 'print one JSON line instead of text');
+}
 
-  common(
+function addStartCommand(vendor: Command): void {
+  withCommonFlags(
     vendor
       .command('start')
       .description('serve a folder, selling each file at its price until Ctrl-C')
@@ -107,8 +114,10 @@ Example:
   $ netpay vendor start --folder ./public --prices prices.json --broker http://127.0.0.1:4200`,
     )
     .action((flags: StartFlags) => start(flags));
+}
 
-  common(
+function addRedeemCommand(vendor: Command): void {
+  withCommonFlags(
     vendor
       .command('redeem')
       .description('redeem every accepted, unredeemed coin now and print the statement'),
