@@ -19,22 +19,30 @@ export function registerBrokerCommands(program: Command): void {
       'after',
       '\nExample:\n  $ netpay broker start --bank http://127.0.0.1:4100 --config broker.json',
     );
+  addStartCommand(broker);
+  addSettleCommand(broker);
+  addInviteCommand(broker);
+  addAuditCommand(broker);
+}
 
-  const common = (c: Command) =>
-    c
-      .option(
-        '-d, --data <dir>',
-        'folder of the embedded database (default ./.netpay/broker)',
-        zodArg(DirSchema),
-      )
-      .option(
-        '-c, --config <file>',
-        'broker config as JSON (see docs/broker.md): currency, denominations, limits, bank account…',
-      )
-      .option('--bank <url>', 'URL of the bank service the broker loads, unloads and pays out through')
-      .option('--json', 'print one JSON line instead of text');
+/** The flags of the commands that open the broker's database: data folder, config, bank, --json. */
+function withCommonFlags(c: Command): Command {
+  return c
+    .option(
+      '-d, --data <dir>',
+      'folder of the embedded database (default ./.netpay/broker)',
+      zodArg(DirSchema),
+    )
+    .option(
+      '-c, --config <file>',
+      'broker config as JSON (see docs/broker.md): currency, denominations, limits, bank account…',
+    )
+    .option('--bank <url>', 'URL of the bank service the broker loads, unloads and pays out through')
+    .option('--json', 'print one JSON line instead of text');
+}
 
-  common(
+function addStartCommand(broker: Command): void {
+  withCommonFlags(
     broker
       .command('start')
       .description('run the broker until Ctrl-C (PGlite in a folder, or PostgreSQL when DATABASE_URL is set)')
@@ -63,8 +71,10 @@ Examples:
   $ netpay broker start --port 0 --json --data /tmp/broker`,
     )
     .action((flags: StartFlags) => startBroker(flags));
+}
 
-  common(
+function addSettleCommand(broker: Command): void {
+  withCommonFlags(
     broker
       .command('settle')
       .description('run one settlement batch: pay credited vendor balances out to their banks'),
@@ -79,7 +89,10 @@ Example:
   $ netpay broker settle --bank http://127.0.0.1:4100 --config broker.json`,
     )
     .action((flags: CommonFlags) => offline(flags, 'settle'));
+}
 
+/** Talks to a running broker, so it takes none of the database flags. */
+function addInviteCommand(broker: Command): void {
   broker
     .command('invite')
     .description('make an invitation for a new vendor or peer to register at a running broker')
@@ -98,8 +111,10 @@ Example:
   $ NETPAY_ADMIN_TOKEN=… netpay broker invite --id my-shop`,
     )
     .action((flags: InviteFlags) => invite(flags));
+}
 
-  common(broker.command('audit').description("check the ledger's invariants and print its totals"))
+function addAuditCommand(broker: Command): void {
+  withCommonFlags(broker.command('audit').description("check the ledger's invariants and print its totals"))
     .addHelpText('after', '\nExample:\n  $ netpay broker audit --json')
     .action((flags: CommonFlags) => offline(flags, 'audit'));
 }
