@@ -5,8 +5,15 @@
  */
 import { brokerApi, createClient } from '@netpay/api';
 import { currency, formatMoney, money } from '@netpay/protocol';
-import { createPayFetch, type PaidInfo, paymentDeclined, type Terms, type Wallet } from '@netpay/wallet';
-import { limitFor } from '../limits.ts';
+import {
+  createPayFetch,
+  type PaidInfo,
+  paymentDeclined,
+  type SpendPolicy,
+  type Terms,
+  type Wallet,
+} from '@netpay/wallet';
+import { limitFor, type ShopLimit } from '../limits.ts';
 import { ask } from './ask.ts';
 import type { PayRequest } from './messages.ts';
 
@@ -15,80 +22,116 @@ export interface FrameConfig {
   readonly shops: readonly { id: string }[];
 }
 
+/** What the frame's payer keeps across requests: the wallet, the page's window, and how to show money. */
+interface Payer {
+  readonly wallet: Wallet;
+  /** The page's window, where a question to the customer is shown. */
+  readonly peer: Window;
+  readonly show: (minor: bigint) => string;
+  readonly limitOf: (vendorId: string) => ShopLimit;
+  readonly party: ReturnType<typeof partyLookup>;
+}
+
+/** One page request being paid, and the vendors found registered at the page's origin so far. */
+interface Payment {
+  readonly request: PayRequest;
+  readonly pageOrigin: string;
+  readonly verified: Set<string>;
+}
+
 export async function framePayer(wallet: Wallet, config: FrameConfig, peer: Window) {
   const c = await wallet.currency();
   const cur = currency(c.code, c.exponent);
-  const show = (m: bigint) => formatMoney(money(m, cur));
-  const limitOf = (vendorId: string) =>
-    limitFor(
-      vendorId,
-      config.shops.some((s) => s.id === vendorId),
-    );
-  const party = partyLookup(config.broker);
+  const payer: Payer = {
+    wallet,
+    peer,
+    show: (m: bigint) => formatMoney(money(m, cur)),
+    limitOf: (vendorId: string) =>
+      limitFor(
+        vendorId,
+        config.shops.some((s) => s.id === vendorId),
+      ),
+    party: partyLookup(config.broker),
+  };
+  return (request: PayRequest, pageOrigin: string) => pay(payer, request, pageOrigin);
+}
 
-  return async function pay(request: PayRequest, pageOrigin: string) {
-    await wallet.refresh(); // another tab (the wallet page, another shop) may have changed it
-    const verified = new Set<string>();
-    // The page has stopped waiting: pay nothing it will not see.
-    const pageWaits = () => {
-      if (Date.now() >= request.deadline) throw paymentDeclined('expired', 'the page stopped waiting');
-      return true;
-    };
-    pageWaits();
-    const payFetch = createPayFetch(wallet, {
-      policy: {
-        // Only for a vendor found at this page's origin (a page learns nothing of other shops' limits).
-        maxPerVendorPerDay: (vendorId) =>
-          verified.has(vendorId) ? BigInt(limitOf(vendorId).perDay) : undefined,
-        ask: async (terms: Terms) => {
-          const vendor = await party(terms.vendorId);
-          if (!vendor?.url || new URL(vendor.url).origin !== pageOrigin)
-            throw paymentDeclined('vendor_mismatch', 'not the registered origin', terms);
-          const price = BigInt(terms.price);
-          const { coins } = await wallet.balance({ broker: false });
-          if (coins < price) throw paymentDeclined('no_coins', 'not enough coins', terms);
-          verified.add(terms.vendorId);
-          // The day's limit, before asking (and again where the payment is counted: another tab).
-          const limit = limitOf(terms.vendorId);
-          const spent = wallet.spentToday(terms.vendorId);
-          if (spent + price > BigInt(limit.perDay))
-            throw paymentDeclined('spending_limit', 'over the limit', terms);
-          if (price <= BigInt(limit.askAbove)) return pageWaits();
-          const yes = await ask(
-            peer,
-            pageOrigin,
-            `${vendor.name} asks ${show(price)} for ${terms.description ?? terms.resource}.`,
-            `At ${new URL(vendor.url).host}. You have ${show(coins)} in coins; ${show(spent)} spent there today.`,
-            request.deadline,
-          );
-          return yes && pageWaits();
-        },
+async function pay(payer: Payer, request: PayRequest, pageOrigin: string) {
+  await payer.wallet.refresh(); // another tab (the wallet page, another shop) may have changed it
+  const payment: Payment = { request, pageOrigin, verified: new Set<string>() };
+  pageWaits(request);
+  const payFetch = createPayFetch(payer.wallet, { policy: policyFor(payer, payment) });
+  const res: Response & { netpay?: PaidInfo } = await payFetch(request.url, {
+    method: request.method,
+    headers: request.headers,
+    redirect: 'error',
+    signal: AbortSignal.timeout(60_000),
+    ...(request.body === null ? {} : { body: request.body }),
+  });
+  return answerForPage(res, payer.show);
+}
+
+/** The page has stopped waiting: pay nothing it will not see. */
+function pageWaits(request: PayRequest): true {
+  if (Date.now() >= request.deadline) throw paymentDeclined('expired', 'the page stopped waiting');
+  return true;
+}
+
+function policyFor(payer: Payer, payment: Payment): SpendPolicy {
+  return {
+    // Only for a vendor found at this page's origin (a page learns nothing of other shops' limits).
+    maxPerVendorPerDay: (vendorId) =>
+      payment.verified.has(vendorId) ? BigInt(payer.limitOf(vendorId).perDay) : undefined,
+    ask: (terms: Terms) => approve(payer, payment, terms),
+  };
+}
+
+/**
+ * Whether to pay what these terms ask: the vendor must be registered at the page's origin, the coins must
+ * cover the price, the day's limit must hold, and above the "ask" amount the customer says yes.
+ */
+async function approve(payer: Payer, { request, pageOrigin, verified }: Payment, terms: Terms) {
+  const { wallet, show } = payer;
+  const vendor = await payer.party(terms.vendorId);
+  if (!vendor?.url || new URL(vendor.url).origin !== pageOrigin)
+    throw paymentDeclined('vendor_mismatch', 'not the registered origin', terms);
+  const price = BigInt(terms.price);
+  const { coins } = await wallet.balance({ broker: false });
+  if (coins < price) throw paymentDeclined('no_coins', 'not enough coins', terms);
+  verified.add(terms.vendorId);
+  // The day's limit, before asking (and again where the payment is counted: another tab).
+  const limit = payer.limitOf(terms.vendorId);
+  const spent = wallet.spentToday(terms.vendorId);
+  if (spent + price > BigInt(limit.perDay)) throw paymentDeclined('spending_limit', 'over the limit', terms);
+  if (price <= BigInt(limit.askAbove)) return pageWaits(request);
+  const yes = await ask(
+    payer.peer,
+    pageOrigin,
+    `${vendor.name} asks ${show(price)} for ${terms.description ?? terms.resource}.`,
+    `At ${new URL(vendor.url).host}. You have ${show(coins)} in coins; ${show(spent)} spent there today.`,
+    request.deadline,
+  );
+  return yes && pageWaits(request);
+}
+
+/** The vendor's response as the page gets it (the body transferred, not copied), with what was paid. */
+async function answerForPage(res: Response & { netpay?: PaidInfo }, show: Payer['show']) {
+  const body = await res.arrayBuffer();
+  return {
+    transfer: [body],
+    result: {
+      ok: true,
+      status: res.status,
+      statusText: res.statusText,
+      headers: [...res.headers.entries()],
+      body,
+      netpay: res.netpay && {
+        paid: res.netpay.paid.toString(),
+        formatted: show(res.netpay.paid),
+        vendorId: res.netpay.vendorId,
+        receipt: res.netpay.receipt,
       },
-    });
-    const res: Response & { netpay?: PaidInfo } = await payFetch(request.url, {
-      method: request.method,
-      headers: request.headers,
-      redirect: 'error',
-      signal: AbortSignal.timeout(60_000),
-      ...(request.body === null ? {} : { body: request.body }),
-    });
-    const body = await res.arrayBuffer();
-    return {
-      transfer: [body],
-      result: {
-        ok: true,
-        status: res.status,
-        statusText: res.statusText,
-        headers: [...res.headers.entries()],
-        body,
-        netpay: res.netpay && {
-          paid: res.netpay.paid.toString(),
-          formatted: show(res.netpay.paid),
-          vendorId: res.netpay.vendorId,
-          receipt: res.netpay.receipt,
-        },
-      },
-    };
+    },
   };
 }
 
