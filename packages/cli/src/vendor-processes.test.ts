@@ -192,7 +192,11 @@ describe('vendors as real processes: hand-over, take-over, two instances', () =>
     const c = await buyChain(20);
     for (let i = 1; i <= 4; i++) expect((await pay(a.url, c, i)).status).toBe(200);
     // Wait for A's backup of index 4 to reach the broker, then kill A without a chance to hand anything over.
-    await new Promise((r) => setTimeout(r, 2_500));
+    await expect
+      .poll(async () => (await call('GET', `/me/chains/${c.chainId}`)).body.knownSpentIndex, {
+        timeout: 10_000,
+      })
+      .toBe(4);
     a.run.child.kill('SIGKILL');
     await a.run.exit;
     // While A's lease runs (it may be slow, not dead) B is told to wait; then it takes the chain over.
