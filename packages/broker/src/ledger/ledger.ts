@@ -3,8 +3,9 @@ import type { Queryable } from '@netpay/db';
 import { InvariantError } from '@netpay/protocol';
 import { fail } from '../errors.ts';
 import * as store from './store.ts';
+import type { AccountKind, Transfer } from './types.ts';
 
-export type AccountKind = 'customer' | 'vendor' | 'coins' | 'fees' | 'bank' | 'fraud';
+export type { AccountKind, Transfer } from './types.ts';
 
 export const SYSTEM_ACCOUNTS = {
   coins: 'coins_outstanding',
@@ -15,16 +16,6 @@ export const SYSTEM_ACCOUNTS = {
 
 export const customerAccount = (customerId: string) => `customer:${customerId}`;
 export const vendorAccount = (partyId: string) => `vendor:${partyId}`;
-
-export interface Transfer {
-  /** Unique per money movement: replaying the same id is a no-op error, never a second movement. */
-  readonly id: string;
-  readonly debit: string;
-  readonly credit: string;
-  readonly amount: bigint;
-  readonly kind: string;
-  readonly ref?: string;
-}
 
 /** A shortfall: `account` has `balance`, a posting needs `needed` from it (insufficient_funds). */
 export const insufficientFunds = (account: string, balance: bigint, needed: bigint) =>

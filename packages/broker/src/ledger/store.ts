@@ -6,7 +6,7 @@
  * Times are Unix milliseconds as bigint, as the tables store them.
  */
 import type { Queryable } from '@netpay/db';
-import type { AccountKind, Transfer } from './ledger.ts';
+import type { AccountKind, Transfer } from './types.ts';
 
 export async function insertAccount(q: Queryable, id: string, kind: AccountKind, createdAt: bigint) {
   await q.query(

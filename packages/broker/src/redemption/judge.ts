@@ -9,9 +9,9 @@ import { heldRange } from '../directory/holdings.ts';
 import type { Holding, RedeemableChain } from '../directory/store.ts';
 import { type ChargeBack, detectDoubleSpend, type Evidence } from '../fraud/service.ts';
 import { SYSTEM_ACCOUNTS, type Transfer, vendorAccount } from '../ledger/ledger.ts';
+import type { ClaimResult, RedemptionDeps } from './deps.ts';
 import type { ClaimRejection } from './errors.ts';
 import { anchorFor, overlapping, type RangeRow } from './ranges.ts';
-import type { ClaimResult, RedemptionDeps } from './service.ts';
 
 /** What a batch knows while its claims are judged, and what they add (written at the end, by `record`). */
 export interface Batch {

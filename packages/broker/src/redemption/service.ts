@@ -10,43 +10,22 @@
  * against its chain and the claims before it, credit it, and record it all. Plain functions over
  * RedemptionDeps; createRedemptionService binds them. Their SQL is in store.ts.
  */
-import type { Db, Queryable } from '@netpay/db';
+import type { Queryable } from '@netpay/db';
 import { type Claim, decodeMessage } from '@netpay/protocol';
-import type { BrokerConfig } from '../config.ts';
 import type { BrokerContext } from '../context.ts';
 import { holdingsOf, lockChainsToRedeem } from '../directory/store.ts';
-import type { FraudService } from '../fraud/service.ts';
-import type { Ledger } from '../ledger/ledger.ts';
-import type { PartyService } from '../parties/service.ts';
-import type { ClaimRejection } from './errors.ts';
+import type { ClaimResult, RedemptionDeps } from './deps.ts';
 import { type Batch, judge, rejected } from './judge.ts';
 import type { RangeRow } from './ranges.ts';
 import { chainAccount, statement } from './statement.ts';
 import { insertRedemptions, rangesOf } from './store.ts';
 
+export type { ClaimResult, RedemptionDeps } from './deps.ts';
 /** The gate's invariant checks import it from here. */
 export { coveredCoins } from './ranges.ts';
 
-export type ClaimResult =
-  | { claimId: string; status: 'credited'; coins: number; amount: string; fee: string; replayed?: boolean }
-  | { claimId: string; status: 'rejected'; code: ClaimRejection; message: string };
-
 /** Most claims one redemption request may carry. */
 export const MAX_CLAIMS_PER_REQUEST = 200;
-
-/** What redemption runs on. */
-export interface RedemptionDeps {
-  readonly db: Db;
-  /** Unix milliseconds. */
-  readonly clock: () => number;
-  readonly config: Pick<
-    BrokerConfig,
-    'currency' | 'feeBasisPoints' | 'maxCoinsPerClaim' | 'redemptionGraceSeconds'
-  >;
-  readonly ledger: Pick<Ledger, 'post'>;
-  readonly parties: Pick<PartyService, 'publicKey' | 'get' | 'names'>;
-  readonly fraud: Pick<FraudService, 'chargeBack' | 'recordEvidence' | 'chargedBack'>;
-}
 
 /** A claim that decoded and is the caller's, with its place in the request. */
 interface Decoded {

@@ -4,8 +4,8 @@
  */
 import { chainSize } from '../directory/store.ts';
 import { payoutsOf } from '../settlement/store.ts';
+import type { RedemptionDeps } from './deps.ts';
 import { coveredCoins } from './ranges.ts';
-import type { RedemptionDeps } from './service.ts';
 import { chainRanges, redeemedTotals } from './store.ts';
 
 /** A party's balance, its redemption totals and its payouts, oldest first (GET /parties/me/statement). */

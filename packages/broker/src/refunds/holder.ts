@@ -18,7 +18,7 @@ import {
 import { nowSeconds } from '../context.ts';
 import type { RefundableChain } from '../directory/store.ts';
 import type { PartyService } from '../parties/service.ts';
-import type { RefundDeps } from './service.ts';
+import type { RefundDeps } from './deps.ts';
 
 /**
  * Sends the holder the broker's hand-over request and checks its answer: the holder's final index,

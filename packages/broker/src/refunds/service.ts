@@ -11,9 +11,8 @@
  * state is the directory's (directory/store.ts), the refunded range is kept with the redeemed ones
  * (redemption/store.ts), the money moves in the ledger. Their errors are the directory's codes.
  */
-import type { Db, Queryable } from '@netpay/db';
+import type { Queryable } from '@netpay/db';
 import type { IndexMessage } from '@netpay/protocol';
-import type { BrokerConfig } from '../config.ts';
 import { type BrokerContext, newId } from '../context.ts';
 import { leaseLeft } from '../directory/service.ts';
 import {
@@ -27,23 +26,14 @@ import {
   requestRefund,
 } from '../directory/store.ts';
 import { fail } from '../errors.ts';
-import type { KeyService } from '../keys/service.ts';
-import { customerAccount, type Ledger, SYSTEM_ACCOUNTS } from '../ledger/ledger.ts';
-import type { PartyService } from '../parties/service.ts';
+import { customerAccount, SYSTEM_ACCOUNTS } from '../ledger/ledger.ts';
 import { insertRefundRange, topRedeemedIndex } from '../redemption/store.ts';
+import type { RefundDeps } from './deps.ts';
 import { askHolder, validFinal } from './holder.ts';
 
+export type { RefundDeps } from './deps.ts';
+
 /** What refunds run on. */
-export interface RefundDeps {
-  readonly db: Db;
-  /** Unix milliseconds. */
-  readonly clock: () => number;
-  readonly random: BrokerContext['random'];
-  readonly config: Pick<BrokerConfig, 'brokerId' | 'handoverTimeoutMs' | 'redemptionGraceSeconds'>;
-  readonly ledger: Pick<Ledger, 'post' | 'balance'>;
-  readonly keys: Pick<KeyService, 'currentKey'>;
-  readonly parties: Pick<PartyService, 'get' | 'publicKey'>;
-}
 
 export interface RefundDone {
   readonly status: 'refunded';
