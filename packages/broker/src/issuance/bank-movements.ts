@@ -34,6 +34,11 @@ interface Movement {
 
 type MovementDeps = Pick<IssuanceDeps, 'db' | 'clock' | 'ledger'>;
 
+/** The movement at the bank, keyed (and referenced) by its id: the bank moves each key once. */
+function transfer(bank: Bank, m: Movement, way: { from: string; to: string; token: string }) {
+  return bank.transfer({ key: m.id, amount: m.amount, reference: m.id, ...way });
+}
+
 /** The movement's id (and the bank's key): the same for the same customer and Idempotency-Key. */
 function movementId(kind: MovementKind, customerId: string, key: string): string {
   return `${kind}_${toHex(sha256(utf8(`${customerId}\n${key}`))).slice(0, 40)}`;
@@ -129,14 +134,7 @@ export async function load(
   if (status === 'failed') throw fail('bank_rejected', 'this load was refused by the bank');
   if (status === 'pending') {
     try {
-      await bank.transfer({
-        key: m.id,
-        from: input.bankAccount,
-        to: own.account,
-        amount: input.amount,
-        token: input.bankToken,
-        reference: m.id,
-      });
+      await transfer(bank, m, { from: input.bankAccount, to: own.account, token: input.bankToken });
     } catch (e) {
       if (isNetPayError(e, 'bank_rejected')) await markMovement(d, d.db, m.id, 'failed', false);
       throw e;
@@ -175,14 +173,7 @@ export async function unload(
 /** Sends an unload to the bank (again, after a time-out: same key); a refusal puts the money back. */
 async function sendUnload(d: MovementDeps, { bank, own }: BankLink, m: Movement) {
   try {
-    await bank.transfer({
-      key: m.id,
-      from: own.account,
-      to: m.bankAccount,
-      amount: m.amount,
-      token: own.token,
-      reference: m.id,
-    });
+    await transfer(bank, m, { from: own.account, to: m.bankAccount, token: own.token });
   } catch (e) {
     if (isNetPayError(e, 'bank_rejected')) {
       // Definitive refusal: put the money back where it was.
