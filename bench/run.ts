@@ -1,25 +1,36 @@
 /**
- * `npm run bench`: runs every benchmark in one process and prints one JSON object with the figures.
- * Progress goes to stderr so stdout stays a single JSON document.
+ * `npm run bench`: runs every benchmark and prints one JSON object with the figures; `npm run bench --
+ * vendor` (or protocol, broker) runs only the sections named. Progress goes to stderr so stdout stays a
+ * single JSON document.
  */
 import os from 'node:os';
 import { runBrokerBench } from '../packages/broker/bench/broker.bench.ts';
 import { runVendorBench } from '../packages/gate/bench/vendor.bench.ts';
 import { runProtocolBench } from '../packages/protocol/bench/protocol.bench.ts';
 
-const started = new Date().toISOString();
-process.stderr.write('bench: protocol …\n');
-const protocol = runProtocolBench();
-process.stderr.write('bench: broker …\n');
-const broker = await runBrokerBench();
-process.stderr.write('bench: vendor …\n');
-const vendor = await runVendorBench();
+const SECTIONS = {
+  protocol: async () => runProtocolBench(),
+  broker: runBrokerBench,
+  vendor: runVendorBench,
+} as const;
+type Section = keyof typeof SECTIONS;
 
-const result = {
-  started,
+const asked = process.argv.slice(2);
+const unknown = asked.filter((a) => !(a in SECTIONS));
+if (unknown.length > 0) {
+  process.stderr.write(
+    `bench: unknown section ${unknown.join(', ')}; sections: ${Object.keys(SECTIONS).join(', ')}\n`,
+  );
+  process.exit(2);
+}
+const sections = (asked.length > 0 ? asked : Object.keys(SECTIONS)) as Section[];
+
+const result: Record<string, unknown> = {
+  started: new Date().toISOString(),
   machine: { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown' },
-  protocol,
-  broker,
-  vendor,
 };
+for (const s of sections) {
+  process.stderr.write(`bench: ${s} …\n`);
+  result[s] = await SECTIONS[s]();
+}
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -1,42 +1,89 @@
 /**
- * One vendor server for the benchmark, in a process of its own (forked by vendor.bench.ts) so the load
- * generator and the broker do not share its event loop. Reads NETPAY_BENCH_BROKER, NETPAY_BENCH_VENDOR
- * and NETPAY_BENCH_DATA (a folder: PGlite on disk; absent: in memory). Tells the parent its URL and
- * public key once listening; answers { type: 'stats' } with the coins it accepted.
+ * One server for the vendor benchmark, in a process of its own (forked by vendor.bench.ts) so the load
+ * generator and the broker do not share its event loop. The same Fastify app serves `GET /free` and
+ * `GET /paid` (1 KiB each); NETPAY_BENCH_GATE says what guards /paid: `netpay` (the NetPay gate, the
+ * default), or one of the peers in bench/peers (`l402`, `x402`). Reads NETPAY_BENCH_BROKER,
+ * NETPAY_BENCH_VENDOR and NETPAY_BENCH_DATA (a folder: PGlite on disk; absent: in memory).
+ *
+ * Messages from the parent: `window-start` notes this process's CPU time (process.cpuUsage()) and starts
+ * counting responses; `window-stop` answers with the CPU microseconds and responses since — the server's
+ * own cost per request, whatever the load generator manages. `stats` answers the coins accepted.
  */
 import type { AddressInfo } from 'node:net';
 import { migrate, openDatabase } from '@netpay/db';
 import { createSigner, randomBytes, toBase64url } from '@netpay/protocol';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { l402Check } from '../../../bench/peers/l402.ts';
+import { x402Gate } from '../../../bench/peers/x402-voucher.ts';
 import { createBrokerClient } from '../src/broker-client.ts';
 import { createGate } from '../src/gate.ts';
 import { netpayFastify } from '../src/http/fastify.ts';
 import { createChainStore, VENDOR_MIGRATIONS } from '../src/store/store.ts';
 
 const BODY = 'x'.repeat(1024);
-const brokerUrl = process.env.NETPAY_BENCH_BROKER!;
-const name = process.env.NETPAY_BENCH_VENDOR!;
-const dataDir = process.env.NETPAY_BENCH_DATA;
+const env = process.env;
+const kind = env.NETPAY_BENCH_GATE ?? 'netpay';
 
-const signer = createSigner(randomBytes(32));
-const databaseUrl = process.env.NETPAY_BENCH_DATABASE_URL;
-const db = await openDatabase(
-  databaseUrl
-    ? { url: databaseUrl }
-    : { ...(dataDir ? { dataDir } : {}), thread: process.env.NETPAY_BENCH_THREAD === '1' },
-);
-await migrate(db, VENDOR_MIGRATIONS);
-const store = createChainStore({ db });
-const gate = createGate({
-  vendorId: name,
-  signer,
-  broker: createBrokerClient({ url: brokerUrl, vendorId: name, signer }),
-  brokerUrl,
-  store,
-  currency: { code: 'USD', exponent: 4 },
-});
+/** The NetPay gate over a chain store in PGlite (on disk with NETPAY_BENCH_DATA) or PostgreSQL. */
+async function netpay(app: FastifyInstance) {
+  const name = env.NETPAY_BENCH_VENDOR!;
+  const signer = createSigner(randomBytes(32));
+  const db = await openDatabase(
+    env.NETPAY_BENCH_DATABASE_URL
+      ? { url: env.NETPAY_BENCH_DATABASE_URL }
+      : {
+          ...(env.NETPAY_BENCH_DATA ? { dataDir: env.NETPAY_BENCH_DATA } : {}),
+          thread: env.NETPAY_BENCH_THREAD === '1',
+        },
+  );
+  await migrate(db, VENDOR_MIGRATIONS);
+  const brokerUrl = env.NETPAY_BENCH_BROKER!;
+  const gate = createGate({
+    vendorId: name,
+    signer,
+    broker: createBrokerClient({ url: brokerUrl, vendorId: name, signer }),
+    brokerUrl,
+    store: createChainStore({ db }),
+    currency: { code: 'USD', exponent: 4 },
+  });
+  netpayFastify(app, gate);
+  const coins = async () => {
+    const [row] = await db.query<{ coins: bigint }>(
+      'SELECT COALESCE(sum(accepted_index - start_index), 0)::int8 AS coins FROM vendor_chains',
+    );
+    return Number(row?.coins ?? 0n);
+  };
+  return { publicKey: toBase64url(signer.publicKey), coins, close: () => db.close() };
+}
+
+/** A peer gate as a preHandler on /paid: 402 unless `check` accepts the request's credential. */
+function peer(app: FastifyInstance, header: string, check: (value: string | undefined) => boolean) {
+  app.addHook('preHandler', async (req, reply) => {
+    if (req.routeOptions.url !== '/paid') return;
+    const v = req.headers[header];
+    if (!check(typeof v === 'string' ? v : undefined))
+      return reply.code(402).send({ code: 'payment_required' });
+  });
+}
+
 const app = Fastify();
-netpayFastify(app, gate);
+let counting = { requests: 0, cpu: process.cpuUsage() };
+app.addHook('onResponse', async () => {
+  counting.requests++;
+});
+let vendor: Awaited<ReturnType<typeof netpay>> | undefined;
+if (kind === 'netpay') vendor = await netpay(app);
+else if (kind === 'l402') {
+  const rootKey = Buffer.from(env.NETPAY_BENCH_L402_KEY!, 'base64url');
+  peer(app, 'authorization', (v) => l402Check(rootKey, v));
+} else if (kind === 'x402') {
+  const keys = JSON.parse(env.NETPAY_BENCH_X402_KEYS!) as Record<string, string>;
+  peer(
+    app,
+    'x-payment',
+    x402Gate(new Map(Object.entries(keys).map(([c, k]) => [c, Buffer.from(k, 'base64url')]))),
+  );
+}
 app.get('/free', async (_req, reply) => reply.type('text/plain').send(BODY));
 app.get('/paid', { config: { netpay: { amount: 1n } } }, async (_req, reply) =>
   reply.type('text/plain').send(BODY),
@@ -45,15 +92,18 @@ await app.listen({ port: 0, host: '127.0.0.1' });
 const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
 process.on('message', async (m: { type: string }) => {
-  if (m.type === 'stats') {
-    const [row] = await db.query<{ coins: bigint }>(
-      'SELECT COALESCE(sum(accepted_index - start_index), 0)::int8 AS coins FROM vendor_chains',
-    );
-    process.send!({ type: 'stats', coinsAccepted: Number(row?.coins ?? 0n) });
+  if (m.type === 'window-start') {
+    counting = { requests: 0, cpu: process.cpuUsage() };
+    process.send!({ type: 'window-started' });
+  } else if (m.type === 'window-stop') {
+    const used = process.cpuUsage(counting.cpu);
+    process.send!({ type: 'window', cpuUs: used.user + used.system, requests: counting.requests });
+  } else if (m.type === 'stats') {
+    process.send!({ type: 'stats', coinsAccepted: vendor ? await vendor.coins() : 0 });
   } else if (m.type === 'stop') {
     await app.close();
-    await db.close();
+    await vendor?.close();
     process.exit(0);
   }
 });
-process.send!({ type: 'ready', url, publicKey: toBase64url(signer.publicKey) });
+process.send!({ type: 'ready', url, publicKey: vendor?.publicKey ?? '' });

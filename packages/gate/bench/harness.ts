@@ -1,0 +1,153 @@
+/**
+ * The vendor benchmark's harness: a broker in this process, servers (vendor-process.ts) and the load
+ * generator (load-process.ts) each in a process of its own, chains bought and held, and one measured
+ * window = the server's CPU per request (process.cpuUsage() inside it) beside the generator's figures.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { migrate, openDatabase } from '@netpay/db';
+import { ChainTraversal, encodeHeader, HEADERS, randomBytes, toBase64url } from '@netpay/protocol';
+import { createBroker } from '../../broker/src/app.ts';
+import { customerAccount, SYSTEM_ACCOUNTS } from '../../broker/src/ledger/ledger.ts';
+import { BROKER_MIGRATIONS } from '../../broker/src/migrations.ts';
+import type { LoadResult, Payment, Window } from './load-process.ts';
+
+export const WINDOW_SECONDS = 3;
+export const WINDOWS = 3;
+export const CONNECTIONS = 32;
+
+export const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+export const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+
+/** A forked child speaking { type } messages: send one, await the next of a type. */
+export function child(file: string, env: Record<string, string>) {
+  const proc: ChildProcess = fork(fileURLToPath(new URL(file, import.meta.url)), {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const next = <T>(type: string) =>
+    new Promise<T>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`${file} exited (${code})`));
+      const onMessage = (m: { type: string }) => {
+        if (m.type !== type) return;
+        proc.off('message', onMessage);
+        proc.off('exit', onExit);
+        resolve(m as T);
+      };
+      proc.once('exit', onExit);
+      proc.on('message', onMessage);
+    });
+  const ask = <T>(message: object, answer: string) => {
+    const p = next<T>(answer);
+    proc.send(message);
+    return p;
+  };
+  const stop = async () => {
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.send({ type: 'stop' });
+    await exited;
+  };
+  return { proc, next, ask, stop };
+}
+
+export async function broker() {
+  const db = await openDatabase();
+  await migrate(db, BROKER_MIGRATIONS);
+  const b = createBroker({
+    db,
+    config: { argon2: { t: 1, m: 64, p: 1 }, maxChainLength: 5000, registration: 'open' },
+  });
+  await b.app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(b.app.server.address() as AddressInfo).port}`;
+  const { customerId } = await b.services.accounts.register({
+    login: 'bench@example.com',
+    password: 'bench password 1',
+    deviceName: 'b',
+  });
+  const funds = {
+    id: 'funds',
+    debit: SYSTEM_ACCOUNTS.bank,
+    credit: customerAccount(customerId),
+    kind: 'load',
+  };
+  await db.transaction((tx) => b.ctx.ledger.post(tx, [{ ...funds, amount: 10n ** 12n }]));
+  return { b, db, url, customerId };
+}
+export type Broker = Awaited<ReturnType<typeof broker>>;
+
+/** A server process (vendor-process.ts) guarded by `gate`; a NetPay vendor is registered at the broker. */
+export async function server(brk: Broker, name: string, env: Record<string, string> = {}) {
+  const c = child('./vendor-process.ts', { NETPAY_BENCH_BROKER: brk.url, NETPAY_BENCH_VENDOR: name, ...env });
+  const ready = await c.next<{ url: string; publicKey: string }>('ready');
+  if (ready.publicKey) {
+    const party = { id: name, kind: 'vendor' as const, name, publicKey: ready.publicKey, url: ready.url };
+    await brk.b.services.parties.register(party);
+  }
+  return {
+    url: ready.url,
+    /** Runs `load` as one measured window: the server's CPU µs per request, and the load's figures. */
+    async window(load: () => Promise<LoadResult>) {
+      await c.ask({ type: 'window-start' }, 'window-started');
+      const result = await load();
+      const used = await c.ask<{ cpuUs: number; requests: number }>({ type: 'window-stop' }, 'window');
+      return { ...result, cpuUsPerRequest: used.cpuUs / Math.max(1, used.requests) };
+    },
+    coinsAccepted: async () =>
+      (await c.ask<{ coinsAccepted: number }>({ type: 'stats' }, 'stats')).coinsAccepted,
+    stop: c.stop,
+  };
+}
+export type Server = Awaited<ReturnType<typeof server>>;
+
+/** The load generator process, told its payment once. */
+export async function generator(payment?: Payment) {
+  const c = child('./load-process.ts', {});
+  await c.next('ready');
+  if (payment) await c.ask({ type: 'payment', payment }, 'ready');
+  return {
+    run: async (w: Window) =>
+      (await c.ask<{ result: LoadResult }>({ type: 'run', window: w }, 'result')).result,
+    stop: () => c.proc.kill(),
+  };
+}
+
+/** `count` chains of `n` coins bought at the broker, each as its payment headers in order. */
+export async function chains(brk: Broker, count: number, n: number) {
+  const out: { chainId: string; headers: string[] }[] = [];
+  for (let k = 0; k < count; k++) {
+    const id = randomBytes(16);
+    const { traversal, root } = ChainTraversal.create(randomBytes(32), id, n);
+    const chainId = toBase64url(id);
+    const order = [{ coinValue: 1n, n, chainId, root: toBase64url(root) }];
+    await brk.db.transaction((tx) =>
+      brk.b.services.issuance.buy(tx, brk.customerId, order, `bench-${chainId}`),
+    );
+    const headers: string[] = [];
+    for (let w = traversal.next(); w; w = traversal.next())
+      headers.push(
+        encodeHeader({ v: 1, parts: [{ chainId, index: w.index, payword: toBase64url(w.payword) }] }),
+      );
+    out.push({ chainId, headers });
+  }
+  return out;
+}
+
+/** A NetPay vendor holding `count` chains (each paid once, through the directory), and their other coins. */
+export async function heldChains(brk: Broker, v: Server, count: number, n: number): Promise<Payment> {
+  const pool = await chains(brk, count, n);
+  for (const c of pool) {
+    const r = await fetch(`${v.url}/paid`, { headers: { [HEADERS.payment]: c.headers[0]! } });
+    if (r.status !== 200) throw new Error(`warm-up payment failed: ${r.status} ${await r.text()}`);
+  }
+  return { header: HEADERS.payment, sequences: pool.map((c) => c.headers.slice(1)) };
+}
+
+export const saturate = (url: string, paid: boolean): Window => ({
+  url,
+  paid,
+  seconds: WINDOW_SECONDS,
+  connections: CONNECTIONS,
+});
