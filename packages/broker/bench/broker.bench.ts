@@ -26,6 +26,7 @@ async function world() {
     config: {
       argon2: { t: 1, m: 64, p: 1 },
       maxChainLength: COINS,
+      registration: 'open',
       limits: { maxOutstanding: '9000000000000', maxTransaction: '9000000000000', maxLoad: '9000000000000' },
     },
   });

@@ -24,7 +24,12 @@ export const quantile = (sorted: number[], q: number) =>
 
 /** A forked child speaking { type } messages: send one, await the next of a type. */
 export function child(file: string, env: Record<string, string>) {
+  // NETPAY_BENCH_PROFILE=DIR writes a V8 CPU profile of each server process there (open it in DevTools).
+  const profile = process.env.NETPAY_BENCH_PROFILE;
+  const execArgv =
+    profile && file.includes('vendor-process') ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
   const proc: ChildProcess = fork(fileURLToPath(new URL(file, import.meta.url)), {
+    execArgv: [...process.execArgv, ...execArgv],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

