@@ -153,24 +153,32 @@ export interface NewChain {
   readonly createdAt: bigint;
 }
 
-/** Inserts a chain; false when a chain with its id exists already. */
-export async function insertChain(q: Queryable, c: NewChain): Promise<boolean> {
-  const inserted = await q.query(
+/**
+ * Inserts the chains of one purchase in one statement; the ids of those that existed already (and so
+ * were not inserted). Seeds travel as hex and touchstones as JSON text, so every driver passes them alike.
+ */
+export async function insertChains(q: Queryable, chains: readonly NewChain[]): Promise<string[]> {
+  const inserted = await q.query<{ chain_id: string }>(
     `INSERT INTO chains (chain_id, customer_id, key_id, n, coin_value, touchstone, expires_at, server_seed, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (chain_id) DO NOTHING RETURNING 1`,
+       SELECT c.chain_id, c.customer_id, c.key_id, c.n, c.coin_value, c.touchstone::jsonb, c.expires_at,
+              decode(c.server_seed, 'hex'), c.created_at
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::text[], $7::int8[], $8::text[], $9::int8[])
+           AS c(chain_id, customer_id, key_id, n, coin_value, touchstone, expires_at, server_seed, created_at)
+       ON CONFLICT (chain_id) DO NOTHING RETURNING chain_id`,
     [
-      c.chainId,
-      c.customerId,
-      c.keyId,
-      c.n,
-      c.coinValue,
-      JSON.stringify(c.touchstone),
-      c.expiresAt,
-      c.serverSeed,
-      c.createdAt,
+      chains.map((c) => c.chainId),
+      chains.map((c) => c.customerId),
+      chains.map((c) => c.keyId),
+      chains.map((c) => c.n),
+      chains.map((c) => c.coinValue.toString()),
+      chains.map((c) => JSON.stringify(c.touchstone)),
+      chains.map((c) => c.expiresAt.toString()),
+      chains.map((c) => (c.serverSeed ? Buffer.from(c.serverSeed).toString('hex') : null)),
+      chains.map((c) => c.createdAt.toString()),
     ],
   );
-  return inserted.length > 0;
+  const made = new Set(inserted.map((r) => r.chain_id));
+  return chains.map((c) => c.chainId).filter((id) => !made.has(id));
 }
 
 /** Value (minor units) of the customer's active chains not yet redeemed or refunded. */
