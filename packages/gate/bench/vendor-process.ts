@@ -38,22 +38,36 @@ async function netpay(app: FastifyInstance) {
   );
   await migrate(db, VENDOR_MIGRATIONS);
   const brokerUrl = env.NETPAY_BENCH_BROKER!;
+  const store = createChainStore({
+    db,
+    ...(env.NETPAY_BENCH_DATA && env.NETPAY_BENCH_JOURNAL !== '0'
+      ? { journal: `${env.NETPAY_BENCH_DATA}.journal` }
+      : {}),
+  });
   const gate = createGate({
     vendorId: name,
     signer,
     broker: createBrokerClient({ url: brokerUrl, vendorId: name, signer }),
     brokerUrl,
-    store: createChainStore({ db }),
+    store,
     currency: { code: 'USD', exponent: 4 },
   });
   netpayFastify(app, gate);
   const coins = async () => {
+    await store.statement(); // the journal's coins written behind first
     const [row] = await db.query<{ coins: bigint }>(
       'SELECT COALESCE(sum(accepted_index - start_index), 0)::int8 AS coins FROM vendor_chains',
     );
     return Number(row?.coins ?? 0n);
   };
-  return { publicKey: toBase64url(signer.publicKey), coins, close: () => db.close() };
+  return {
+    publicKey: toBase64url(signer.publicKey),
+    coins,
+    close: async () => {
+      await store.close();
+      await db.close();
+    },
+  };
 }
 
 /** A peer gate as a preHandler on /paid: 402 unless `check` accepts the request's credential. */

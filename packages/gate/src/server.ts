@@ -52,7 +52,10 @@ export async function openVendor(o: {
   const db = await openDatabase(o.databaseUrl ? { url: o.databaseUrl } : { dataDir: join(dataDir, 'db') });
   await migrate(db, VENDOR_MIGRATIONS);
   const clock = o.clock ?? Date.now;
-  const store = createChainStore({ db, clock });
+  // On PGlite this process is the database's only writer: accepted coins go to a journal (group fdatasync)
+  // and are written behind into SQL. Over PostgreSQL, SQL's compare-and-set keeps instances apart.
+  const journal = o.databaseUrl ? {} : { journal: join(dataDir, 'journal') };
+  const store = createChainStore({ db, clock, ...journal });
   const broker = createBrokerClient({ url: o.brokerUrl, vendorId: o.vendorId, signer, clock });
   const gate = createGate({
     vendorId: o.vendorId,
@@ -266,6 +269,7 @@ export async function startVendorServer(o: StartVendorOptions) {
   const refusal = await registerAtBroker(o, vendor, registeredUrl);
   if (refusal) {
     await app.close();
+    await store.close();
     await db.close();
     throw new Error(`vendor config: ${refusal}`);
   }
@@ -283,6 +287,7 @@ export async function startVendorServer(o: StartVendorOptions) {
       closed ??= (async () => {
         stop();
         await app.close();
+        await store.close();
         await db.close();
       })();
       return closed;

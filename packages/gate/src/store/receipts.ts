@@ -59,7 +59,7 @@ async function flush(s: StoreState, q: CommitQueue): Promise<void> {
 }
 
 /** A committed advance moves the cached chain's accepted index on (never back). */
-function accepted(s: StoreState, a: Advance): void {
+export function accepted(s: StoreState, a: Advance): void {
   const c = s.cache.get(a.chainId);
   if (c && c.acceptedIndex < a.toIndex) {
     c.acceptedIndex = a.toIndex;
@@ -81,7 +81,7 @@ function rounds(advances: readonly Advance[]): Advance[][] {
   return out;
 }
 
-async function writeBatch(s: StoreState, advances: Advance[]): Promise<Set<string>> {
+export async function writeBatch(s: StoreState, advances: Advance[]): Promise<Set<string>> {
   const now = BigInt(s.clock());
   const all = rounds(advances);
   if (all.length === 1) return writeRound(s.db, all[0]!, now);

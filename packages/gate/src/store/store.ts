@@ -4,6 +4,8 @@
  *   chains.ts          the chains held or held before (vendor_chains) and their cache
  *   holdings.ts        where a holding begins and ends (hand-overs in and out), and its lease
  *   receipts.ts        accepted coins and receipts by group commit; round.ts its one statement
+ *   journal.ts         with `journal`: accepted coins on disk first (group fdatasync), and behind.ts
+ *                      writes them behind into SQL, merged
  *   redemptions.ts     ranges to redeem, the payees that cut them, and the claims made for them
  *   wallet-charges.ts  server-side wallet charges kept or to void
  *   statement.ts       the vendor's accounts: accepted, redeemed, missing, revenue, payees' shares
@@ -12,6 +14,7 @@ import { type Db, type Migration, type Queryable, sqlMigrations } from '@netpay/
 import type { StoreState } from './chains.ts';
 import * as chains from './chains.ts';
 import * as holdings from './holdings.ts';
+import { journaled } from './journaled.ts';
 import * as receipts from './receipts.ts';
 import * as redemptions from './redemptions.ts';
 import type { Advance } from './round.ts';
@@ -32,16 +35,38 @@ export interface StoreOptions {
   readonly clock?: () => number;
   /** Most advances written in one transaction. Default 1,000. */
   readonly maxBatch?: number;
+  /**
+   * A journal file: accepted coins go there (durable, group fdatasync) instead of through SQL on each
+   * payment, and are written behind into SQL. Only for a database this process alone writes (PGlite):
+   * over a shared PostgreSQL, leave it out (the compare-and-set in SQL keeps instances apart).
+   */
+  readonly journal?: string;
+  /** Where write-behind failures are reported (they are retried). Default: stderr. */
+  readonly onError?: (e: unknown) => void;
 }
 
 /**
  * The chain store: hot state in memory, written through to SQL by group commit, each advance applied only
  * if its chain is still where the payment was verified (compare-and-set, receipts.ts), so two instances
- * over one PostgreSQL never both accept the same coin.
+ * over one PostgreSQL never both accept the same coin. With `journal`: journaled.ts.
  */
 export function createChainStore(o: StoreOptions) {
   const s: StoreState = { db: o.db, clock: o.clock ?? Date.now, cache: new Map(), leases: new Map() };
   const queue = receipts.commitQueue(o.maxBatch ?? 1000);
+  const base = bind(s, o.db, {
+    commit: (advance: Advance) => receipts.commit(s, queue, advance),
+    commitAll: (advances: readonly Advance[]) => receipts.commitAll(s, queue, advances),
+  });
+  return o.journal
+    ? journaled(s, base, o.journal, o.onError ?? reportError)
+    : { ...base, close: async () => {} };
+}
+
+const reportError = (e: unknown) =>
+  console.error('netpay: writing the journal behind failed (will retry):', e);
+
+/** The store's modules bound to one state and database; `commits` are how coins are accepted. */
+function bind(s: StoreState, db: Queryable, commits: Pick<ChainStoreBase, 'commit' | 'commitAll'>) {
   const on =
     <A extends unknown[], R>(f: (s: StoreState, ...args: A) => R) =>
     (...args: A): R =>
@@ -49,7 +74,7 @@ export function createChainStore(o: StoreOptions) {
   const read =
     <A extends unknown[], R>(f: (db: Queryable, ...args: A) => R) =>
     (...args: A): R =>
-      f(o.db, ...args);
+      f(db, ...args);
   return {
     statement: read(accounts.statement),
     revenue: read(accounts.revenue),
@@ -65,8 +90,7 @@ export function createChainStore(o: StoreOptions) {
     reload: on(chains.reload),
     hold: on(holdings.hold),
     release: on(holdings.release),
-    commit: (advance: Advance) => receipts.commit(s, queue, advance),
-    commitAll: (advances: readonly Advance[]) => receipts.commitAll(s, queue, advances),
+    ...commits,
     receipt: on(receipts.receipt),
     unredeemed: on(chains.unredeemed),
     heldChains: on(chains.heldChains),
@@ -81,4 +105,9 @@ export function createChainStore(o: StoreOptions) {
   };
 }
 
-export type ChainStore = ReturnType<typeof createChainStore>;
+interface ChainStoreBase {
+  commit(advance: Advance): Promise<boolean>;
+  commitAll(advances: readonly Advance[]): Promise<boolean>;
+}
+type Bound = ReturnType<typeof bind>;
+export type ChainStore = Bound & { close(): Promise<void> };

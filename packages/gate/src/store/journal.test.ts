@@ -1,0 +1,124 @@
+/**
+ * The journal (journal.ts, behind.ts, journaled.ts): coins durable before their receipt, written behind
+ * into SQL merged, what a crash leaves recovered exactly once, a torn last line dropped, a holding's end
+ * waiting for every coin accepted before it. On PGlite, the database the journal is for.
+ */
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Db, migrate } from '@netpay/db';
+import { openTestDatabase } from '@netpay/db/testing';
+import { ChainTraversal, randomBytes, type Touchstone, toBase64url } from '@netpay/protocol';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { merged } from './behind.ts';
+import { openJournal, replay } from './journal.ts';
+import type { Advance } from './round.ts';
+import { createChainStore, VENDOR_MIGRATIONS } from './store.ts';
+
+/** A chain of `n` coins worth 5 each: its touchstone (only what the store reads) and its paywords. */
+function chain(n: number) {
+  const id = randomBytes(16);
+  const { traversal, root } = ChainTraversal.create(randomBytes(32), id, n);
+  const words = [root];
+  for (let w = traversal.next(); w; w = traversal.next()) words.push(w.payword);
+  const touchstone = { chainId: toBase64url(id), n, coinValue: '5' } as unknown as Touchstone;
+  return { touchstone, words };
+}
+
+/** The advance paying coin `i` of `c` (one coin, from i − 1). */
+const coin = (c: ReturnType<typeof chain>, i: number): Advance => ({
+  chainId: c.touchstone.chainId,
+  fromIndex: i - 1,
+  fromPayword: c.words[i - 1]!,
+  toIndex: i,
+  payword: c.words[i]!,
+  receipt: { index: i },
+});
+
+describe('the vendor journal [pglite]', () => {
+  let dir: string;
+  let db: Db;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'netpay-journal-'));
+    db = await openTestDatabase('pglite');
+    await migrate(db, VENDOR_MIGRATIONS);
+  });
+  afterEach(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('merges consecutive advances of a chain, but not those with payees', () => {
+    const a = chain(5);
+    const b = chain(5);
+    const out = merged([coin(a, 1), coin(b, 1), coin(a, 2), coin(a, 3), { ...coin(b, 2), payees: '[]' }]);
+    expect(
+      out.map((x) => [
+        x.chainId === a.touchstone.chainId ? 'a' : 'b',
+        x.fromIndex,
+        x.toIndex,
+        x.payments ?? 1,
+      ]),
+    ).toEqual([
+      ['a', 0, 3, 3],
+      ['b', 0, 1, 1],
+      ['b', 1, 2, 1],
+    ]);
+  });
+
+  it('accepts coins through the journal; SQL has them, merged, before any reader; the journal is emptied', async () => {
+    const path = join(dir, 'journal');
+    const store = createChainStore({ db, journal: path });
+    const c = chain(10);
+    await store.hold(c.touchstone, { index: 0, payword: c.words[0]! });
+    for (let i = 1; i <= 6; i++) expect(await store.commit(coin(c, i))).toBe(true);
+    expect(await store.commit(coin(c, 3))).toBe(false); // spent already: refused in memory
+    expect((await store.statement()).accepted).toBe('30');
+    const [revenue] = await db.query<{ payments: bigint; amount: bigint }>(
+      'SELECT payments, amount FROM vendor_revenue',
+    );
+    expect(revenue).toMatchObject({ payments: 6, amount: 30n });
+    expect(readFileSync(path, 'utf8')).toBe('');
+    await store.close();
+  });
+
+  it('recovers what a crash left in the journal once, and drops a torn last line', async () => {
+    const path = join(dir, 'journal');
+    const first = createChainStore({ db, journal: path });
+    const c = chain(10);
+    await first.hold(c.touchstone, { index: 0, payword: c.words[0]! });
+    expect(await first.commit(coin(c, 1))).toBe(true);
+    await first.close();
+    // Coins 2–4 on disk but never written behind (the process died), then half a line.
+    const journal = await openJournal(path);
+    for (let i = 2; i <= 4; i++) await journal.append(coin(c, i));
+    await journal.close();
+    appendFileSync(path, '1a2b3c {"c":"torn');
+    expect(replay(path).map((a) => a.toIndex)).toEqual([2, 3, 4]);
+    const copy = readFileSync(path);
+    const second = createChainStore({ db, journal: path });
+    expect((await second.get(c.touchstone.chainId))?.acceptedIndex).toBe(4);
+    expect((await second.statement()).accepted).toBe('20');
+    expect(await second.commit(coin(c, 5))).toBe(true);
+    await second.close();
+    // The same journal replayed again (a crash during recovery) changes nothing.
+    writeFileSync(path, copy);
+    const third = createChainStore({ db, journal: path });
+    expect((await third.statement()).accepted).toBe('25');
+    await third.close();
+  });
+
+  it('ends a holding only once every coin accepted before is in SQL', async () => {
+    const store = createChainStore({ db, journal: join(dir, 'journal') });
+    const c = chain(10);
+    await store.hold(c.touchstone, { index: 0, payword: c.words[0]! });
+    store.setLease(c.touchstone.chainId, Date.now() + 60_000);
+    // Three payments on their way to disk when the hand-over comes: it signs their end, not an earlier one.
+    const paid = [1, 2, 3].map((i) => store.commit(coin(c, i)));
+    const ended = await store.release(c.touchstone.chainId);
+    expect(await Promise.all(paid)).toEqual([true, true, true]);
+    expect(ended).toMatchObject({ acceptedIndex: 3, status: 'handed' });
+    expect(await store.commit(coin(c, 4))).toBe(false); // handed on: nothing more is accepted
+    await store.close();
+  });
+});

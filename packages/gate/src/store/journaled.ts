@@ -1,0 +1,129 @@
+/**
+ * The chain store with a journal (issue 15: no SQL on the hot path). A payment's coins are checked
+ * against the chain's state in memory (this process is the only writer of its database), appended to the
+ * journal and made durable with the payments around it (one fdatasync per group), and only then does the
+ * receipt leave; SQL gets them written behind (behind.ts). Every other operation reads or changes SQL, so
+ * it first waits until SQL has every coin accepted so far (`drain`): what the redeemer claims, what a
+ * hand-over signs as the final index and what the statement shows are exactly as without a journal.
+ * On opening, what a crash left in the journal is written into SQL before anything else runs.
+ */
+import { InvariantError } from '@netpay/protocol';
+import { type Behind, writeBehind } from './behind.ts';
+import type { StoreState } from './chains.ts';
+import { type Journal, openJournal, replay } from './journal.ts';
+import { accepted, writeBatch } from './receipts.ts';
+import { type Advance, appliedKey } from './round.ts';
+import type { ChainStore } from './store.ts';
+
+type Base = Omit<ChainStore, 'close'>;
+
+/** Writes what a crash left in the journal into SQL (the advances SQL has already are skipped). */
+async function recover(s: StoreState, path: string): Promise<void> {
+  const left = replay(path);
+  if (left.length === 0) return;
+  const ids = [...new Set(left.map((a) => a.chainId))];
+  const rows = await s.db.query<{ chain_id: string; accepted_index: number }>(
+    'SELECT chain_id, accepted_index FROM vendor_chains WHERE chain_id = ANY($1::text[])',
+    [ids],
+  );
+  const at = new Map(rows.map((r) => [r.chain_id, r.accepted_index]));
+  for (const a of left) {
+    const index = at.get(a.chainId);
+    if (index === undefined || index >= a.toIndex) continue;
+    const applied = await writeBatch(s, [a]);
+    if (!applied.has(appliedKey(a.chainId, a.toIndex)))
+      throw new InvariantError(`journal recovery: chain ${a.chainId} is at ${index}, not ${a.fromIndex}`);
+    at.set(a.chainId, a.toIndex);
+  }
+}
+
+/** The journal's way to accept one chain's coins: in memory, then on disk, then written behind. */
+function journalCommit(s: StoreState, journal: Journal, behind: Behind) {
+  return async (advance: Advance): Promise<boolean> => {
+    // No await before the append: a hand-over that ends the holding from now on waits for this coin.
+    const c = s.cache.get(advance.chainId);
+    if (c?.status !== 'held' || c.acceptedIndex !== advance.fromIndex) return false;
+    const durable = journal.append(advance);
+    c.acceptedIndex = advance.toIndex; // no other payment on this chain may take the same coins
+    c.acceptedPayword = advance.payword;
+    try {
+      await durable;
+    } catch (e) {
+      s.cache.delete(advance.chainId); // reloaded from SQL next time: the coin was not accepted
+      throw e;
+    }
+    accepted(s, advance);
+    behind.push(advance);
+    return true;
+  };
+}
+
+export function journaled(
+  s: StoreState,
+  base: Base,
+  path: string,
+  onError: (e: unknown) => void,
+): ChainStore {
+  let opened: { journal: Journal; behind: Behind } | undefined;
+  const ready = (async () => {
+    await recover(s, path);
+    const journal = await openJournal(path);
+    await journal.truncateIfAllWritten(0);
+    opened = { journal, behind: writeBehind(s, journal, onError) };
+    return opened;
+  })();
+  const open = async () => opened ?? (await ready);
+  const drain = async () => (await open()).behind.drain();
+  /** `f` once SQL has every coin accepted so far. */
+  const current =
+    <A extends unknown[], R>(f: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      await drain();
+      return f(...args);
+    };
+  /** A holding ends: no coin is accepted from now on (its lease is gone), and SQL gets every one first. */
+  const ending =
+    <R>(f: (chainId: string) => Promise<R>) =>
+    async (chainId: string): Promise<R> => {
+      s.leases.delete(chainId);
+      await drain();
+      return f(chainId);
+    };
+  let commit: ((a: Advance) => Promise<boolean>) | undefined;
+  return {
+    ...base,
+    statement: current(base.statement),
+    revenue: current(base.revenue),
+    payeeTotals: current(base.payeeTotals),
+    recordClaims: current(base.recordClaims),
+    sentClaims: current(base.sentClaims),
+    settleClaim: current(base.settleClaim),
+    get: async (chainId) => {
+      if (!opened) await ready;
+      return base.get(chainId);
+    },
+    reload: current(base.reload),
+    hold: current(base.hold),
+    release: ending(base.release),
+    releaseTakenOver: ending(base.releaseTakenOver),
+    commit: (a) => {
+      if (!opened) return ready.then(() => commit!(a));
+      commit ??= journalCommit(s, opened.journal, opened.behind);
+      return commit(a);
+    },
+    commitAll: current(base.commitAll),
+    receipt: current(base.receipt),
+    unredeemed: current(base.unredeemed),
+    heldChains: current(base.heldChains),
+    heldChainsAfter: current(base.heldChainsAfter),
+    markBackedUp: current(base.markBackedUp),
+    markRedeemed: current(base.markRedeemed),
+    pendingRanges: current(base.pendingRanges),
+    payeeRuns: current(base.payeeRuns),
+    close: async () => {
+      if (!opened) await ready;
+      await drain();
+      await opened!.journal.close();
+    },
+  };
+}
