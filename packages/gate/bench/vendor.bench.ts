@@ -1,8 +1,8 @@
 /**
  * Vendor benchmarks (`npm run bench`, or `npm run bench -- vendor` alone), on the harness (harness.ts):
  * one Fastify route returning 1 KiB, unpaid (`/free`), paid with one NetPay coin per request from a pool
- * of chains the vendor holds (durable group commits on PGlite on disk), and — in the same run, with the
- * same generator and route — behind the least an L402 gate and an x402 voucher gate do per request
+ * of chains the vendor holds (PGlite on disk, coins journaled: durable by group fdatasync), and — in the
+ * same run, with the same generator and route — behind the least an L402 gate and an x402 voucher gate do per request
  * (bench/peers). The headline is the server's own CPU per request; every figure is the median of WINDOWS
  * windows, the kinds interleaved so that the machine's noise hits them alike. Then the added p99 at a fixed
  * rate below saturation, and hand-over latency between two vendor processes through a real broker.
@@ -117,7 +117,10 @@ async function netpay(brk: Broker, dataDir: string) {
   return { full, rps, fixed: { unpaid: summary(fixed.unpaid), paid: summary(fixed.paid) }, coinsAccepted };
 }
 
-/** Paid windows on another chain store: PGlite on a worker thread, and PostgreSQL out of process. */
+/**
+ * Paid windows on other chain stores, for comparison with the journal: PGlite by group commit (as before
+ * the journal), PGlite on a worker thread, and PostgreSQL out of process.
+ */
 async function storages(brk: Broker, dataDir: string) {
   const paidOn = async (name: string, env: Record<string, string>) => {
     const v = await server(brk, name, env);
@@ -129,9 +132,14 @@ async function storages(brk: Broker, dataDir: string) {
     await v.stop();
     return summary(ws);
   };
+  const sqlGroupCommit = await paidOn('bench-vendor-sql', {
+    NETPAY_BENCH_DATA: `${dataDir}-sql`,
+    NETPAY_BENCH_JOURNAL: '0',
+  });
   const thread = await paidOn('bench-vendor-thread', {
     NETPAY_BENCH_DATA: dataDir,
     NETPAY_BENCH_THREAD: '1',
+    NETPAY_BENCH_JOURNAL: '0',
   });
   const pgServer = await startServer();
   try {
@@ -140,7 +148,11 @@ async function storages(brk: Broker, dataDir: string) {
     await admin.query('CREATE DATABASE bench_vendor');
     await admin.end();
     const url = pgServer.url.replace(/\/postgres$/, '/bench_vendor');
-    return { thread, postgres: await paidOn('bench-vendor-pg', { NETPAY_BENCH_DATABASE_URL: url }) };
+    return {
+      sqlGroupCommit,
+      thread,
+      postgres: await paidOn('bench-vendor-pg', { NETPAY_BENCH_DATABASE_URL: url }),
+    };
   } finally {
     await pgServer.stop();
   }
@@ -179,7 +191,7 @@ export async function runVendorBench() {
     const hand = await handover(brk);
     const { unpaid, paid } = np.full;
     return {
-      method: `GET returning 1 KiB; autocannon ${CONNECTIONS} connections in its own process; ${WINDOWS} windows of ${WINDOW_SECONDS} s per kind, interleaved, medians; server CPU from process.cpuUsage() inside the server process; paid = one coin per request, PGlite on disk`,
+      method: `GET returning 1 KiB; autocannon ${CONNECTIONS} connections in its own process; ${WINDOWS} windows of ${WINDOW_SECONDS} s per kind, interleaved, medians; server CPU from process.cpuUsage() inside the server process; paid = one coin per request, PGlite on disk with the journal (durable: fdatasync per group)`,
       serverCpu: {
         unpaidUs: unpaid.cpuUs,
         paidUs: paid.cpuUs,
@@ -205,6 +217,11 @@ export async function runVendorBench() {
       },
       handover: { ...hand, goal: GOALS.handoverP99Ms },
       paidOtherStores: {
+        pgliteGroupCommit: {
+          ...other.sqlGroupCommit,
+          ratioToUnpaidRps: round(other.sqlGroupCommit.rps / unpaid.rps, 3),
+          database: 'PGlite on disk, every payment through SQL by group commit (no journal)',
+        },
         pgliteThread: { ...other.thread, ratioToUnpaidRps: round(other.thread.rps / unpaid.rps, 3) },
         postgres: {
           ...other.postgres,

@@ -90,6 +90,12 @@ export function journaled(
       return f(chainId);
     };
   let commit: ((a: Advance) => Promise<boolean>) | undefined;
+  const journalOrWait = (a: Advance): Promise<boolean> => {
+    if (!opened) return ready.then(() => journalOrWait(a));
+    commit ??= journalCommit(s, opened.journal, opened.behind);
+    return commit(a);
+  };
+  const sqlCommitAll = current(base.commitAll);
   return {
     ...base,
     statement: current(base.statement),
@@ -106,12 +112,10 @@ export function journaled(
     hold: current(base.hold),
     release: ending(base.release),
     releaseTakenOver: ending(base.releaseTakenOver),
-    commit: (a) => {
-      if (!opened) return ready.then(() => commit!(a));
-      commit ??= journalCommit(s, opened.journal, opened.behind);
-      return commit(a);
-    },
-    commitAll: current(base.commitAll),
+    commit: journalOrWait,
+    // A payment from one chain (the usual case) goes through the journal; one from several chains is
+    // committed all or none in one SQL transaction, once SQL is current.
+    commitAll: (advances) => (advances.length === 1 ? journalOrWait(advances[0]!) : sqlCommitAll(advances)),
     receipt: current(base.receipt),
     unredeemed: current(base.unredeemed),
     heldChains: current(base.heldChains),
