@@ -186,6 +186,61 @@ describe('vendors as real processes: hand-over, take-over, two instances', () =>
     for (const v of [a, b]) await stop(v.run);
   });
 
+  it('keeps every coin it gave a receipt for when killed under load, and redeems each once', async () => {
+    const v = await vendorProcess('kill-load', ['--redeem-every', '0']);
+    const chains = await Promise.all(Array.from({ length: 8 }, () => buyChain(400)));
+    // Eight customers' wallets pay one coin after another until the vendor dies under them.
+    const receipted = chains.map(() => 0);
+    let dead = false;
+    const payers = chains.map(async (c, k) => {
+      for (let i = 1; i <= 400 && !dead; i++) {
+        const r = await pay(v.url, c, i).catch(() => undefined);
+        if (!r) return;
+        await r.arrayBuffer();
+        if (r.status !== 200) return;
+        expect(r.headers.get(HEADERS.receipt)).toBeTruthy();
+        receipted[k] = i;
+      }
+    });
+    await expect.poll(() => receipted.reduce((a, b) => a + b, 0), { timeout: 20_000 }).toBeGreaterThan(300);
+    v.run.child.kill('SIGKILL');
+    await v.run.exit;
+    dead = true;
+    await Promise.all(payers);
+    // Back from the same folder: it recovers its journal, then redeems everything it accepted.
+    const back = await vendorProcess('kill-load', ['--redeem-every', '0']);
+    for (const [k, c] of chains.entries()) {
+      // A coin receipted before the kill is not accepted again: its payword is spent here.
+      const again = await pay(back.url, c, receipted[k]!);
+      expect([200, 409]).toContain(again.status);
+      if (again.status === 200) expect(again.headers.get(HEADERS.receipt)).toBeTruthy(); // the same answer, replayed
+    }
+    await stop(back.run);
+    const r = start([
+      'vendor',
+      'redeem',
+      '--json',
+      '--prices',
+      back.prices,
+      '--broker',
+      brokerUrl,
+      '--data',
+      join(dir, 'kill-load'),
+    ]);
+    const out = JSON.parse(await firstLine(r));
+    await r.exit;
+    expect(out.redemption.rejected, JSON.stringify(out)).toBe(0);
+    for (const [k, c] of chains.entries()) {
+      const account = await call('GET', `/admin/chains/${c.chainId}`, undefined, ADMIN);
+      expect(account.body.balanced, JSON.stringify(account.body)).toBe(true);
+      // Every receipted coin is credited to the vendor (a coin in flight at the kill may be too), none twice.
+      expect(BigInt(account.body.credited)).toBeGreaterThanOrEqual(BigInt(receipted[k]!) * 10n);
+      expect(account.body.chargedBackCoins).toBe(0);
+    }
+    const audit = await fetch(`${brokerUrl}/admin/audit`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(await audit.json()).toMatchObject({ ok: true });
+  });
+
   it('takes a chain over through the broker when its holder is killed mid-run', async () => {
     const a = await vendorProcess('kill-a', ['--redeem-every', '1']);
     const b = await vendorProcess('kill-b');
