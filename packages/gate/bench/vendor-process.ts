@@ -18,6 +18,7 @@ import { x402Gate } from '../../../bench/peers/x402-voucher.ts';
 import { createBrokerClient } from '../src/broker-client.ts';
 import { createGate } from '../src/gate.ts';
 import { netpayFastify } from '../src/http/fastify.ts';
+import { createRedeemer } from '../src/redeem/redeemer.ts';
 import { createChainStore, VENDOR_MIGRATIONS } from '../src/store/store.ts';
 
 const BODY = 'x'.repeat(1024);
@@ -53,6 +54,10 @@ async function netpay(app: FastifyInstance) {
     currency: { code: 'USD', exponent: 4 },
   });
   netpayFastify(app, gate);
+  // As `netpay vendor start` runs it: backups of the chains in use every 3 s (they renew their leases, so
+  // no payment waits for a renewal) and redemption every minute.
+  const broker = createBrokerClient({ url: brokerUrl, vendorId: name, signer });
+  const stopRedeemer = createRedeemer({ vendorId: name, signer, broker, store }).start(60_000);
   const coins = async () => {
     await store.statement(); // the journal's coins written behind first
     const [row] = await db.query<{ coins: bigint }>(
@@ -64,6 +69,7 @@ async function netpay(app: FastifyInstance) {
     publicKey: toBase64url(signer.publicKey),
     coins,
     close: async () => {
+      stopRedeemer();
       await store.close();
       await db.close();
     },
