@@ -94,17 +94,26 @@ export async function openJournal(path: string): Promise<Journal> {
   let writing: Promise<void> | null = null;
   let durable = 0;
 
-  /** Writes every waiting line in one write and one fdatasync, then the ones that came meanwhile. */
+  /**
+   * Once a write or an fdatasync failed, what is on disk after the last good line is unknown: the journal
+   * takes no more appends (each payment then fails, charging nothing) until the process starts again and
+   * `replay` reads the good lines back.
+   */
+  let broken: unknown;
+
+  /** Writes every waiting line (all its bytes) and one fdatasync, then the ones that came meanwhile. */
   async function writeAll(): Promise<void> {
     while (waiting.length > 0) {
       const group = waiting;
       waiting = [];
       try {
-        await file.write(group.map((g) => g.line).join(''));
+        if (broken) throw broken;
+        await file.appendFile(group.map((g) => g.line).join(''));
         await file.datasync();
         durable += group.length;
         for (const g of group) g.done();
       } catch (e) {
+        broken ??= e;
         for (const g of group) g.fail(e);
       }
     }
@@ -126,6 +135,7 @@ export async function openJournal(path: string): Promise<Journal> {
 
   return {
     append(a) {
+      if (broken) return Promise.reject(broken);
       return new Promise<void>((done, fail) => {
         waiting.push({ line: toLine(a), done, fail });
         void start();

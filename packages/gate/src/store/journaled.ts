@@ -49,7 +49,10 @@ function journalCommit(s: StoreState, journal: Journal, behind: Behind) {
     try {
       await durable;
     } catch (e) {
-      s.cache.delete(advance.chainId); // reloaded from SQL next time: the coin was not accepted
+      // Not accepted: memory goes back (the chain's lock is this payment's, nothing came in between).
+      // Not dropped from the cache: SQL lags behind memory, so a reload could forget receipted coins.
+      c.acceptedIndex = advance.fromIndex;
+      c.acceptedPayword = advance.fromPayword;
       throw e;
     }
     accepted(s, advance);
@@ -72,6 +75,8 @@ export function journaled(
     opened = { journal, behind: writeBehind(s, journal, onError) };
     return opened;
   })();
+  // A failed recovery fails every operation that waits for it (the vendor must not run on stale state).
+  ready.catch(onError);
   const open = async () => opened ?? (await ready);
   const drain = async () => (await open()).behind.drain();
   /** `f` once SQL has every coin accepted so far. */
@@ -95,7 +100,13 @@ export function journaled(
     commit ??= journalCommit(s, opened.journal, opened.behind);
     return commit(a);
   };
-  const sqlCommitAll = current(base.commitAll);
+  /** A payment from several chains: all or none in SQL, once SQL is current and the leases still hold. */
+  const sqlCommitAll = async (advances: readonly Advance[]) => {
+    await drain();
+    // Waiting for SQL may have taken part of the margin the gate's lease check counted on.
+    if (advances.some((a) => !base.leaseValid(a.chainId, s.clock()))) return false;
+    return base.commitAll(advances);
+  };
   return {
     ...base,
     statement: current(base.statement),
