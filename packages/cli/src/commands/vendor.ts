@@ -196,6 +196,7 @@ async function redeem(flags: CommonFlags): Promise<void> {
       );
     }
   } finally {
+    await v.store.close(); // its journal, if any, emptied into SQL first
     await v.db.close();
   }
 }
