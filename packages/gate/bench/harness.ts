@@ -97,8 +97,15 @@ export async function server(brk: Broker, name: string, env: Record<string, stri
     async window(load: () => Promise<LoadResult>) {
       await c.ask({ type: 'window-start' }, 'window-started');
       const result = await load();
-      const used = await c.ask<{ cpuUs: number; requests: number }>({ type: 'window-stop' }, 'window');
-      return { ...result, cpuUsPerRequest: used.cpuUs / Math.max(1, used.requests) };
+      const used = await c.ask<{ cpuUs: number; requests: number; loopMaxMs: number }>(
+        { type: 'window-stop' },
+        'window',
+      );
+      return {
+        ...result,
+        cpuUsPerRequest: used.cpuUs / Math.max(1, used.requests),
+        loopMaxMs: used.loopMaxMs,
+      };
     },
     coinsAccepted: async () =>
       (await c.ask<{ coinsAccepted: number }>({ type: 'stats' }, 'stats')).coinsAccepted,

@@ -10,6 +10,7 @@
  * own cost per request, whatever the load generator manages. `stats` answers the coins accepted.
  */
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { migrate, openDatabase } from '@netpay/db';
 import { createSigner, randomBytes, toBase64url } from '@netpay/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -88,6 +89,8 @@ function peer(app: FastifyInstance, header: string, check: (value: string | unde
 
 const app = Fastify();
 let counting = { requests: 0, cpu: process.cpuUsage() };
+// How long the event loop was blocked during a window: a stall there is every request's latency.
+const loop = monitorEventLoopDelay({ resolution: 5 });
 app.addHook('onResponse', async () => {
   counting.requests++;
 });
@@ -114,10 +117,14 @@ const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 process.on('message', async (m: { type: string }) => {
   if (m.type === 'window-start') {
     counting = { requests: 0, cpu: process.cpuUsage() };
+    loop.reset();
+    loop.enable();
     process.send!({ type: 'window-started' });
   } else if (m.type === 'window-stop') {
     const used = process.cpuUsage(counting.cpu);
-    process.send!({ type: 'window', cpuUs: used.user + used.system, requests: counting.requests });
+    loop.disable();
+    const loopMaxMs = loop.max / 1e6;
+    process.send!({ type: 'window', cpuUs: used.user + used.system, requests: counting.requests, loopMaxMs });
   } else if (m.type === 'stats') {
     process.send!({ type: 'stats', coinsAccepted: vendor ? await vendor.coins() : 0 });
   } else if (m.type === 'stop') {

@@ -51,6 +51,8 @@ function summary(ws: readonly Measured[]) {
     cpuUs: round(median(ws.map((w) => w.cpuUsPerRequest))),
     rps: median(ws.map((w) => w.requestsPerSec)),
     p99Ms: median(ws.map((w) => w.p99Ms)),
+    /** The longest the server's event loop was blocked in a window (median over windows). */
+    loopMaxMs: round(median(ws.map((w) => w.loopMaxMs))),
     non2xx: ws.reduce((a, w) => a + w.non2xx, 0),
   };
 }
@@ -213,6 +215,7 @@ export async function runVendorBench() {
         unpaidP99Ms: np.fixed.unpaid.p99Ms,
         paidP99Ms: np.fixed.paid.p99Ms,
         addedP99Ms: np.fixed.paid.p99Ms - np.fixed.unpaid.p99Ms,
+        loopMaxMs: { unpaid: np.fixed.unpaid.loopMaxMs, paid: np.fixed.paid.loopMaxMs },
         goal: GOALS.addedP99Ms,
       },
       handover: { ...hand, goal: GOALS.handoverP99Ms },
