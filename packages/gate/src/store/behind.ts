@@ -32,7 +32,7 @@ export function merged(advances: readonly Advance[]): Advance[] {
 }
 
 /** Writes `advances` to SQL; each must apply: the journal's holder is the only writer of its chains. */
-async function writeAll(s: StoreState, advances: readonly Advance[]): Promise<void> {
+export async function writeAll(s: StoreState, advances: readonly Advance[]): Promise<void> {
   const batch = merged(advances);
   const applied = await writeBatch(s, batch);
   const lost = batch.filter((a) => !applied.has(appliedKey(a.chainId, a.toIndex)));

@@ -7,17 +7,18 @@
  * hand-over signs as the final index and what the statement shows are exactly as without a journal.
  * On opening, what a crash left in the journal is written into SQL before anything else runs.
  */
-import { InvariantError } from '@netpay/protocol';
-import { type Behind, writeBehind } from './behind.ts';
+import { type Behind, writeAll, writeBehind } from './behind.ts';
 import type { StoreState } from './chains.ts';
 import { type Journal, openJournal, replay } from './journal.ts';
-import { accepted, writeBatch } from './receipts.ts';
-import { type Advance, appliedKey } from './round.ts';
+import type { Advance } from './round.ts';
 import type { ChainStore } from './store.ts';
 
 type Base = Omit<ChainStore, 'close'>;
 
-/** Writes what a crash left in the journal into SQL (the advances SQL has already are skipped). */
+/**
+ * Writes what a crash left in the journal into SQL, the way the write-behind does (behind.ts), leaving
+ * out the advances SQL has already (a chain's row is always at the end of one of its advances).
+ */
 async function recover(s: StoreState, path: string): Promise<void> {
   const left = replay(path);
   if (left.length === 0) return;
@@ -27,14 +28,10 @@ async function recover(s: StoreState, path: string): Promise<void> {
     [ids],
   );
   const at = new Map(rows.map((r) => [r.chain_id, r.accepted_index]));
-  for (const a of left) {
-    const index = at.get(a.chainId);
-    if (index === undefined || index >= a.toIndex) continue;
-    const applied = await writeBatch(s, [a]);
-    if (!applied.has(appliedKey(a.chainId, a.toIndex)))
-      throw new InvariantError(`journal recovery: chain ${a.chainId} is at ${index}, not ${a.fromIndex}`);
-    at.set(a.chainId, a.toIndex);
-  }
+  await writeAll(
+    s,
+    left.filter((a) => a.toIndex > (at.get(a.chainId) ?? Number.POSITIVE_INFINITY)),
+  );
 }
 
 /** The journal's way to accept one chain's coins: in memory, then on disk, then written behind. */
@@ -55,7 +52,6 @@ function journalCommit(s: StoreState, journal: Journal, behind: Behind) {
       c.acceptedPayword = advance.fromPayword;
       throw e;
     }
-    accepted(s, advance);
     behind.push(advance);
     return true;
   };
@@ -67,12 +63,15 @@ export function journaled(
   path: string,
   onError: (e: unknown) => void,
 ): ChainStore {
-  let opened: { journal: Journal; behind: Behind } | undefined;
+  let opened:
+    | { behind: Behind; commit: (a: Advance) => Promise<boolean>; close: () => Promise<void> }
+    | undefined;
   const ready = (async () => {
     await recover(s, path);
     const journal = await openJournal(path);
     await journal.truncateIfAllWritten(0);
-    opened = { journal, behind: writeBehind(s, journal, onError) };
+    const behind = writeBehind(s, journal, onError);
+    opened = { behind, commit: journalCommit(s, journal, behind), close: () => journal.close() };
     return opened;
   })();
   // A failed recovery fails every operation that waits for it (the vendor must not run on stale state).
@@ -94,12 +93,8 @@ export function journaled(
       await drain();
       return f(chainId);
     };
-  let commit: ((a: Advance) => Promise<boolean>) | undefined;
-  const journalOrWait = (a: Advance): Promise<boolean> => {
-    if (!opened) return ready.then(() => journalOrWait(a));
-    commit ??= journalCommit(s, opened.journal, opened.behind);
-    return commit(a);
-  };
+  const journalOrWait = (a: Advance): Promise<boolean> =>
+    opened ? opened.commit(a) : ready.then((o) => o.commit(a));
   /** A payment from several chains: all or none in SQL, once SQL is current and the leases still hold. */
   const sqlCommitAll = async (advances: readonly Advance[]) => {
     await drain();
@@ -138,7 +133,7 @@ export function journaled(
     close: async () => {
       if (!opened) await ready;
       await drain();
-      await opened!.journal.close();
+      await opened!.close();
     },
   };
 }

@@ -59,7 +59,7 @@ async function flush(s: StoreState, q: CommitQueue): Promise<void> {
 }
 
 /** A committed advance moves the cached chain's accepted index on (never back). */
-export function accepted(s: StoreState, a: Advance): void {
+function accepted(s: StoreState, a: Advance): void {
   const c = s.cache.get(a.chainId);
   if (c && c.acceptedIndex < a.toIndex) {
     c.acceptedIndex = a.toIndex;
