@@ -40,6 +40,7 @@ async function netpay(app: FastifyInstance) {
   );
   await migrate(db, VENDOR_MIGRATIONS);
   const brokerUrl = env.NETPAY_BENCH_BROKER!;
+  const broker = createBrokerClient({ url: brokerUrl, vendorId: name, signer });
   const store = createChainStore({
     db,
     ...(env.NETPAY_BENCH_DATA && env.NETPAY_BENCH_JOURNAL !== '0'
@@ -49,7 +50,7 @@ async function netpay(app: FastifyInstance) {
   const gate = createGate({
     vendorId: name,
     signer,
-    broker: createBrokerClient({ url: brokerUrl, vendorId: name, signer }),
+    broker,
     brokerUrl,
     store,
     currency: { code: 'USD', exponent: 4 },
@@ -57,7 +58,6 @@ async function netpay(app: FastifyInstance) {
   netpayFastify(app, gate);
   // As `netpay vendor start` runs it: backups of the chains in use every 3 s (they renew their leases, so
   // no payment waits for a renewal) and redemption every minute.
-  const broker = createBrokerClient({ url: brokerUrl, vendorId: name, signer });
   const stopRedeemer = createRedeemer({ vendorId: name, signer, broker, store }).start(60_000);
   const coins = async () => {
     await store.statement(); // the journal's coins written behind first
