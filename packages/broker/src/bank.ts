@@ -3,8 +3,8 @@
  * HTTP; a real bank or card API can replace it. Transfers are idempotent by `key`: sending the same key
  * again never moves money twice, which is what makes loads, unloads and payouts exactly-once.
  */
-import { isNetPayError, NetPayError } from '@netpay/protocol';
-import { BROKER_ERROR_STATUS, fail } from './errors.ts';
+import { isNetPayError, type NetPayError } from '@netpay/protocol';
+import { fail } from './errors.ts';
 
 export interface BankTransferRequest {
   /** Idempotency key at the bank; also how a timed-out transfer is looked up. */
@@ -35,11 +35,7 @@ export const bankRejected = (bankCode: string, message: string): NetPayError =>
  * What went wrong (for the operator's payout log) is the error's `cause`.
  */
 export const bankUnavailable = (reason: string): NetPayError =>
-  new NetPayError('bank_unavailable', 'the bank did not answer; retry with the same Idempotency-Key', {
-    status: BROKER_ERROR_STATUS.bank_unavailable,
-    details: {},
-    cause: reason,
-  });
+  fail('bank_unavailable', 'the bank did not answer; retry with the same Idempotency-Key', {}, reason);
 
 /** What a failed bank call says for the log: the bank's reason when it did not answer, else the message. */
 export const bankFailureText = (e: unknown): string =>

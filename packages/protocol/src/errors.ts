@@ -35,9 +35,13 @@ export function isNetPayError(e: unknown, ...codes: readonly string[]): e is Net
 /**
  * A package's registry of error codes and their HTTP statuses, and the thrower for them:
  * `const fail = errorRegistry({ insufficient_funds: 409 }); throw fail('insufficient_funds', '…')`.
- * A code missing from the table fails to compile.
+ * A code missing from the table fails to compile. `cause` keeps what went wrong underneath, for logs.
  */
 export function errorRegistry<Code extends string>(statuses: Readonly<Record<Code, number>>) {
-  return (code: Code, message: string, details?: Record<string, unknown>) =>
-    new NetPayError(code, message, { status: statuses[code], ...(details ? { details } : {}) });
+  return (code: Code, message: string, details?: Record<string, unknown>, cause?: unknown) =>
+    new NetPayError(code, message, {
+      status: statuses[code],
+      ...(details ? { details } : {}),
+      ...(cause === undefined ? {} : { cause }),
+    });
 }
