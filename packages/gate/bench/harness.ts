@@ -93,11 +93,14 @@ export async function server(brk: Broker, name: string, env: Record<string, stri
   }
   return {
     url: ready.url,
-    /** Runs `load` as one measured window: the server's CPU µs per request, and the load's figures. */
-    async window(load: () => Promise<LoadResult>) {
-      await c.ask({ type: 'window-start' }, 'window-started');
+    /**
+     * Runs `load` as one measured window: the server's CPU µs per request, and the load's figures; `timed`
+     * also times each request inside the server (its p99).
+     */
+    async window(load: () => Promise<LoadResult>, timed = false) {
+      await c.ask({ type: 'window-start', timed }, 'window-started');
       const result = await load();
-      const used = await c.ask<{ cpuUs: number; requests: number; loopMaxMs: number }>(
+      const used = await c.ask<{ cpuUs: number; requests: number; loopMaxMs: number; serverP99Ms: number }>(
         { type: 'window-stop' },
         'window',
       );
@@ -105,6 +108,7 @@ export async function server(brk: Broker, name: string, env: Record<string, stri
         ...result,
         cpuUsPerRequest: used.cpuUs / Math.max(1, used.requests),
         loopMaxMs: used.loopMaxMs,
+        serverP99Ms: used.serverP99Ms,
       };
     },
     coinsAccepted: async () =>

@@ -10,7 +10,7 @@
  * own cost per request, whatever the load generator manages. `stats` answers the coins accepted.
  */
 import type { AddressInfo } from 'node:net';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { migrate, openDatabase } from '@netpay/db';
 import { createSigner, randomBytes, toBase64url } from '@netpay/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -35,7 +35,10 @@ async function netpay(app: FastifyInstance) {
       ? { url: env.NETPAY_BENCH_DATABASE_URL }
       : {
           ...(env.NETPAY_BENCH_DATA ? { dataDir: env.NETPAY_BENCH_DATA } : {}),
-          thread: env.NETPAY_BENCH_THREAD === '1',
+          // As `netpay vendor start` runs it: on a thread with the journal; NETPAY_BENCH_THREAD says otherwise.
+          thread: env.NETPAY_BENCH_THREAD
+            ? env.NETPAY_BENCH_THREAD === '1'
+            : env.NETPAY_BENCH_JOURNAL !== '0',
         },
   );
   await migrate(db, VENDOR_MIGRATIONS);
@@ -44,7 +47,7 @@ async function netpay(app: FastifyInstance) {
   const store = createChainStore({
     db,
     ...(env.NETPAY_BENCH_DATA && env.NETPAY_BENCH_JOURNAL !== '0'
-      ? { journal: `${env.NETPAY_BENCH_DATA}.journal` }
+      ? { journal: `${env.NETPAY_BENCH_DATA}.journal`, databaseDir: env.NETPAY_BENCH_DATA }
       : {}),
   });
   const gate = createGate({
@@ -91,8 +94,18 @@ const app = Fastify();
 let counting = { requests: 0, cpu: process.cpuUsage() };
 // How long the event loop was blocked during a window: a stall there is every request's latency.
 const loop = monitorEventLoopDelay({ resolution: 5 });
-app.addHook('onResponse', async () => {
+// Each request's time inside this process (arrival to response sent), apart from the generator's view;
+// only in windows that ask (`timed`), so the CPU windows carry no timing hooks' cost.
+let inServer = createHistogram();
+let timed = false;
+const arrived = new WeakMap<object, bigint>();
+app.addHook('onRequest', async (req) => {
+  if (timed) arrived.set(req.raw, process.hrtime.bigint());
+});
+app.addHook('onResponse', async (req) => {
   counting.requests++;
+  const t = timed ? arrived.get(req.raw) : undefined;
+  if (t !== undefined) inServer.record(Math.max(1, Number(process.hrtime.bigint() - t)));
 });
 let vendor: Awaited<ReturnType<typeof netpay>> | undefined;
 if (kind === 'netpay') vendor = await netpay(app);
@@ -114,17 +127,25 @@ app.get('/paid', { config: { netpay: { amount: 1n } } }, async (_req, reply) =>
 await app.listen({ port: 0, host: '127.0.0.1' });
 const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
-process.on('message', async (m: { type: string }) => {
+process.on('message', async (m: { type: string; timed?: boolean }) => {
   if (m.type === 'window-start') {
+    timed = m.timed === true;
     counting = { requests: 0, cpu: process.cpuUsage() };
     loop.reset();
     loop.enable();
+    inServer = createHistogram();
     process.send!({ type: 'window-started' });
   } else if (m.type === 'window-stop') {
     const used = process.cpuUsage(counting.cpu);
     loop.disable();
     const loopMaxMs = loop.max / 1e6;
-    process.send!({ type: 'window', cpuUs: used.user + used.system, requests: counting.requests, loopMaxMs });
+    process.send!({
+      type: 'window',
+      cpuUs: used.user + used.system,
+      requests: counting.requests,
+      loopMaxMs,
+      serverP99Ms: inServer.count > 0 ? inServer.percentile(99) / 1e6 : 0,
+    });
   } else if (m.type === 'stats') {
     process.send!({ type: 'stats', coinsAccepted: vendor ? await vendor.coins() : 0 });
   } else if (m.type === 'stop') {

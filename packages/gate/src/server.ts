@@ -49,12 +49,18 @@ export async function openVendor(o: {
 }) {
   const dataDir = resolve(o.dataDir ?? '.netpay/vendor');
   const signer = createSigner(loadOrCreateKey(dataDir));
-  const db = await openDatabase(o.databaseUrl ? { url: o.databaseUrl } : { dataDir: join(dataDir, 'db') });
+  // PGlite on a thread of its own: what the journal writes behind (and every other statement) never
+  // stalls the requests this event loop answers.
+  const db = await openDatabase(
+    o.databaseUrl ? { url: o.databaseUrl } : { dataDir: join(dataDir, 'db'), thread: true },
+  );
   await migrate(db, VENDOR_MIGRATIONS);
   const clock = o.clock ?? Date.now;
   // On PGlite this process is the database's only writer: accepted coins go to a journal (group fdatasync)
   // and are written behind into SQL. Over PostgreSQL, SQL's compare-and-set keeps instances apart.
-  const journal = o.databaseUrl ? {} : { journal: join(dataDir, 'journal') };
+  const journal = o.databaseUrl
+    ? {}
+    : { journal: join(dataDir, 'journal'), databaseDir: join(dataDir, 'db') };
   const store = createChainStore({ db, clock, ...journal });
   const broker = createBrokerClient({ url: o.brokerUrl, vendorId: o.vendorId, signer, clock });
   const gate = createGate({

@@ -3,7 +3,7 @@
  * needs the database to be current (`drain`), the advances made durable since are merged — consecutive
  * advances of one chain become one, since the chain's row keeps only its latest state (not those with
  * payees: each of those is a row of its own) — and written by group commit's statement (round.ts),
- * compare-and-set included. Only once the database has every advance in the journal is it emptied.
+ * compare-and-set included. A journal file is dropped only once the database has its advances on disk.
  */
 import { InvariantError } from '@netpay/protocol';
 import type { StoreState } from './chains.ts';
@@ -11,7 +11,16 @@ import type { Journal } from './journal.ts';
 import { writeBatch } from './receipts.ts';
 import { type Advance, appliedKey } from './round.ts';
 
-const FLUSH_MS = 50;
+/**
+ * How often the advances are written behind. Consecutive advances of a chain are merged, so a longer
+ * spell writes fewer rows; SQL is current whenever something needs it anyway (drain).
+ */
+const FLUSH_MS = 500;
+/**
+ * How often the database is made durable (PGlite does not fsync its files: syncDatabase does) and the
+ * journal files it then holds are dropped. Until then a crash or a power loss replays them.
+ */
+const CHECKPOINT_MS = 10_000;
 
 /** Consecutive advances of one chain, none with payees, as one advance (in order otherwise). */
 export function merged(advances: readonly Advance[]): Advance[] {
@@ -44,52 +53,97 @@ export async function writeAll(s: StoreState, advances: readonly Advance[]): Pro
 }
 
 export interface Behind {
-  /** An advance now durable in the journal, to be written behind. */
-  push(a: Advance): void;
-  /** Resolves once every advance appended so far is in the database. */
+  /** Resolves once every advance accepted so far is in the database. */
   drain(): Promise<void>;
+  /** Drains, makes the database durable and drops every journal file; stops the timers. */
+  close(): Promise<void>;
 }
 
-export function writeBehind(s: StoreState, journal: Journal, onError: (e: unknown) => void): Behind {
-  let queue: Advance[] = [];
-  /** Advances written to SQL since the journal was last emptied. */
-  let written = 0;
+/**
+ * Writes the journal behind into SQL every FLUSH_MS, and every CHECKPOINT_MS makes the database durable
+ * (`syncDatabase`) and drops the journal files it then has for good. Without `syncDatabase` (PostgreSQL,
+ * durable at commit, or a database in memory) a file is dropped as soon as SQL has it. `recovered`: the
+ * files of a journal a crash left, already written into SQL.
+ */
+export function writeBehind(
+  s: StoreState,
+  journal: Journal,
+  onError: (e: unknown) => void,
+  o: { syncDatabase?: () => Promise<void>; recovered?: readonly string[] } = {},
+): Behind {
+  /** Cut from the journal but not in SQL yet (a failed write keeps them, in order), and their files. */
+  let unwritten: Advance[] = [];
+  let unwrittenFiles: string[] = [];
+  /** In SQL, not yet durable there: dropped at the next checkpoint. */
+  let toDrop: string[] = [...(o.recovered ?? [])];
   let flushing: Promise<void> | null = null;
-  let timer: NodeJS.Timeout | null = null;
+  /** Flushes started, and the last that wrote everything it cut (drain waits for one after its call). */
+  let started = 0;
+  let completed = 0;
 
-  async function flushAll() {
-    while (queue.length > 0) {
-      const batch = queue;
-      queue = [];
-      try {
-        await writeAll(s, batch);
-      } catch (e) {
-        queue = batch.concat(queue); // kept: still in the journal, tried again
-        throw e;
-      }
-      written += batch.length;
-    }
-    if (await journal.truncateIfAllWritten(written)) written = 0;
+  async function flushOnce() {
+    const number = ++started;
+    const cut = await journal.cut();
+    unwritten = unwritten.concat(cut.advances);
+    unwrittenFiles = unwrittenFiles.concat(cut.files);
+    if (unwritten.length > 0) await writeAll(s, unwritten); // throws: all kept for the next flush
+    toDrop = toDrop.concat(unwrittenFiles);
+    unwritten = [];
+    unwrittenFiles = [];
+    completed = number;
+    if (!o.syncDatabase) await dropWritten();
   }
 
   const flush = (): Promise<void> => {
-    if (timer) clearTimeout(timer);
-    timer = null;
-    flushing ??= flushAll().finally(() => {
+    flushing ??= flushOnce().finally(() => {
       flushing = null;
     });
     return flushing;
   };
 
+  async function dropWritten() {
+    const files = toDrop;
+    toDrop = [];
+    if (files.length === 0) return;
+    try {
+      await o.syncDatabase?.();
+      await journal.drop(files);
+    } catch (e) {
+      toDrop = files.concat(toDrop);
+      throw e;
+    }
+  }
+
+  let checkpointing: Promise<void> | null = null;
+  const checkpoint = () => {
+    checkpointing ??= dropWritten().finally(() => {
+      checkpointing = null;
+    });
+    return checkpointing;
+  };
+
+  const flushTimer = setInterval(() => {
+    if (journal.pending > 0 || unwritten.length > 0) flush().catch(onError);
+  }, FLUSH_MS).unref();
+  const checkpointTimer = setInterval(() => {
+    if (toDrop.length > 0) checkpoint().catch(onError);
+  }, CHECKPOINT_MS).unref();
+
+  async function drain() {
+    // Appends under way become durable first; then a flush that starts after this point writes them all.
+    await journal.settled();
+    const after = started;
+    while (completed <= after) await flush();
+  }
+
   return {
-    push(a) {
-      queue.push(a);
-      timer ??= setTimeout(() => flush().catch(onError), FLUSH_MS);
-    },
-    async drain() {
-      // Appends under way become durable (and queued) first; then everything queued is written.
-      await journal.idle();
-      while (flushing || queue.length > 0) await flush();
+    drain,
+    async close() {
+      clearInterval(flushTimer);
+      clearInterval(checkpointTimer);
+      await drain();
+      while (checkpointing) await checkpointing;
+      await checkpoint();
     },
   };
 }

@@ -2,17 +2,19 @@
  * The vendor's journal of accepted coins (issue 15: no SQL on the hot path). While this vendor holds a
  * chain, its state in memory is the authority; each accepted advance is appended here and is on disk
  * (fdatasync) before its receipt leaves. Appends made while one is being written wait and go together,
- * so many payments share one fdatasync. The database gets the same advances written behind (behind.ts);
- * once it has all of them the journal is emptied. After a crash, `replay` reads back what is left.
+ * so many payments share one fdatasync. The journal is a run of segment files: the write-behind (behind.ts)
+ * cuts it, writes the cut's advances into the database, and drops the cut's files once the database has
+ * them on disk. After a crash, `replay` reads back every segment left.
  *
  * Why a file and not lmdb: one fdatasync of an append is all a group needs; a record is one line,
  * `crc32 json`, so a torn last write (the process died inside it, before its fdatasync, so before any of
  * its receipts left) is recognised and dropped.
  */
-import { closeSync, openSync, readFileSync } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { fromBase64url, toBase64url } from '@netpay/protocol';
+import { fromBase64url, InvariantError, toBase64url } from '@netpay/protocol';
 import type { Advance } from './round.ts';
 
 interface Line {
@@ -56,43 +58,82 @@ function fromLine(line: string): Advance | undefined {
   };
 }
 
-/** The advances a journal file holds, in order, up to its first damaged line (none if it is absent). */
-export function replay(path: string): Advance[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
+/** The segment files of the journal at `path` (`path.1`, `path.2`, …; a lone `path` from before counts first). */
+export function segments(path: string): string[] {
+  const base = basename(path);
+  const found: [number, string][] = [];
+  for (const name of readdirSync(dirname(path))) {
+    if (name === base) found.push([0, name]);
+    const n = name.startsWith(`${base}.`) ? Number(name.slice(base.length + 1)) : Number.NaN;
+    if (Number.isInteger(n) && n > 0) found.push([n, name]);
   }
+  return found.sort((a, b) => a[0] - b[0]).map(([, name]) => join(dirname(path), name));
+}
+
+/** The advances the journal holds, in order: each segment up to its first damaged line (a torn write). */
+export function replay(path: string): Advance[] {
   const out: Advance[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    const a = fromLine(line);
-    if (!a) break;
-    out.push(a);
+  for (const file of segments(path)) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (line === '') continue;
+      const a = fromLine(line);
+      if (!a) break;
+      out.push(a);
+    }
   }
   return out;
+}
+
+/** What `cut` hands over: the advances made durable since the last cut, and the files that hold them. */
+export interface Cut {
+  readonly advances: readonly Advance[];
+  readonly files: readonly string[];
 }
 
 export interface Journal {
   /** Resolves once `a` is on disk; appends waiting meanwhile share the next write and fdatasync. */
   append(a: Advance): Promise<void>;
-  /** Resolves when no append is waiting or being written. */
-  idle(): Promise<void>;
-  /** Empties the file when every advance in it is in the database too (`written` of them): true if so. */
-  truncateIfAllWritten(written: number): Promise<boolean>;
-  /** Advances made durable since the last truncation. */
-  readonly durable: number;
+  /** Resolves once every append made before the call is on disk (or failed). */
+  settled(): Promise<void>;
+  /**
+   * Every advance made durable since the last cut; appends from now on go to a new segment file, so the
+   * returned files can be dropped once the database has their advances for good (`drop`). Never waits
+   * for the journal to be idle, which under steady payments it never is: the switch is made between two
+   * groups' writes.
+   */
+  cut(): Promise<Cut>;
+  /** Deletes segment files whose advances the database has durably. */
+  drop(files: readonly string[]): Promise<void>;
+  /** Advances made durable since the last cut. */
+  readonly pending: number;
   close(): Promise<void>;
 }
 
+interface Waiting {
+  readonly line: string;
+  readonly advance: Advance;
+  readonly done: () => void;
+  readonly fail: (e: unknown) => void;
+}
+
+/**
+ * Opens a new segment after the journal's existing ones (those stay until dropped: the caller has
+ * replayed them). Segments are cut by the write-behind, so no file grows without end.
+ */
 export async function openJournal(path: string): Promise<Journal> {
-  closeSync(openSync(path, 'a'));
-  const file: FileHandle = await open(path, 'a');
-  let waiting: { line: string; done: () => void; fail: (e: unknown) => void }[] = [];
+  const last = segments(path).at(-1);
+  let number = last && last !== path ? Number(last.slice(path.length + 1)) : 0;
+  const next = async () => ({ handle: await open(`${path}.${++number}`, 'a'), name: `${path}.${number}` });
+  let file = await next();
+  let waiting: Waiting[] = [];
   let writing: Promise<void> | null = null;
-  let durable = 0;
+  /** Appends made, and appends written or failed: `settled` waits for the second to reach the first. */
+  let appended = 0;
+  let finished = 0;
+  let settledWaiters: { target: number; resolve: () => void }[] = [];
+  /** Made durable since the last cut. */
+  let sinceCut: Advance[] = [];
+  let cutAsked: { fresh: Awaited<ReturnType<typeof next>>; resolve: (c: Cut) => void } | null = null;
 
   /**
    * Once a write or an fdatasync failed, what is on disk after the last good line is unknown: the journal
@@ -101,66 +142,90 @@ export async function openJournal(path: string): Promise<Journal> {
    */
   let broken: unknown;
 
-  /** Writes every waiting line (all its bytes) and one fdatasync, then the ones that came meanwhile. */
-  async function writeAll(): Promise<void> {
-    while (waiting.length > 0) {
-      const group = waiting;
-      waiting = [];
-      try {
-        if (broken) throw broken;
-        await file.appendFile(group.map((g) => g.line).join(''));
-        await file.datasync();
-        durable += group.length;
-        for (const g of group) g.done();
-      } catch (e) {
-        broken ??= e;
-        for (const g of group) g.fail(e);
-      }
-    }
+  /** A cut asked for, made now (no group is being written): the next group goes to the fresh file. */
+  function switchFile() {
+    if (!cutAsked) return;
+    const { fresh, resolve } = cutAsked;
+    cutAsked = null;
+    const old = file;
+    file = fresh;
+    const cut = { advances: sinceCut, files: [old.name] };
+    sinceCut = [];
+    void old.handle.close().catch(() => {}); // its last group was fdatasynced: nothing is left to lose
+    resolve(cut);
   }
 
-  /** One file operation at a time: a group's write and fdatasync, or a truncation. */
+  /** One group: its lines (all their bytes) and one fdatasync; then anyone waiting for it is told. */
+  async function writeGroup(group: Waiting[]) {
+    try {
+      if (broken) throw broken;
+      await file.handle.appendFile(group.map((g) => g.line).join(''));
+      await file.handle.datasync();
+      for (const g of group) {
+        sinceCut.push(g.advance);
+        g.done();
+      }
+    } catch (e) {
+      broken ??= e;
+      for (const g of group) g.fail(e);
+    }
+    finished += group.length;
+    const ready = settledWaiters.filter((w) => w.target <= finished);
+    settledWaiters = settledWaiters.filter((w) => w.target > finished);
+    for (const w of ready) w.resolve();
+  }
+
+  /** Writes the waiting groups one after another, switching files between two when a cut is asked. */
   const start = (): Promise<void> => {
     if (writing) return writing;
-    writing = new Promise<void>((r) => setImmediate(r)).then(writeAll).finally(() => {
-      writing = null;
-      if (waiting.length > 0) void start();
-    });
+    writing = new Promise<void>((r) => setImmediate(r))
+      .then(async () => {
+        while (waiting.length > 0) {
+          const group = waiting;
+          waiting = [];
+          await writeGroup(group);
+          switchFile();
+        }
+      })
+      .finally(() => {
+        writing = null;
+        switchFile();
+        if (waiting.length > 0) void start();
+      });
     return writing;
   };
-
-  async function idle() {
-    while (writing) await writing;
-  }
 
   return {
     append(a) {
       if (broken) return Promise.reject(broken);
+      appended++;
       return new Promise<void>((done, fail) => {
-        waiting.push({ line: toLine(a), done, fail });
+        waiting.push({ line: toLine(a), advance: a, done, fail });
         void start();
       });
     },
-    idle,
-    async truncateIfAllWritten(written) {
-      await idle();
-      if (written !== durable || waiting.length > 0) return false;
-      // Set before any await: an append from now on waits for the truncation to be done.
-      writing = file
-        .truncate(0)
-        .then(() => {
-          durable = 0;
-        })
-        .finally(() => {
-          writing = null;
-          if (waiting.length > 0) void start();
-        });
-      await writing;
-      return true;
+    settled() {
+      const target = appended;
+      if (finished >= target) return Promise.resolve();
+      return new Promise<void>((resolve) => settledWaiters.push({ target, resolve }));
     },
-    get durable() {
-      return durable;
+    async cut() {
+      if (cutAsked) throw new InvariantError('a journal cut is already under way');
+      const fresh = await next();
+      return new Promise<Cut>((resolve) => {
+        cutAsked = { fresh, resolve };
+        if (!writing) switchFile();
+      });
     },
-    close: () => file.close(),
+    async drop(files) {
+      for (const f of files) await rm(f, { force: true });
+    },
+    get pending() {
+      return sinceCut.length;
+    },
+    close: async () => {
+      while (writing) await writing;
+      await file.handle.close();
+    },
   };
 }

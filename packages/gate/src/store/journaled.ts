@@ -9,7 +9,7 @@
  */
 import { type Behind, writeAll, writeBehind } from './behind.ts';
 import type { StoreState } from './chains.ts';
-import { type Journal, openJournal, replay } from './journal.ts';
+import { type Journal, openJournal, replay, segments } from './journal.ts';
 import type { Advance } from './round.ts';
 import type { ChainStore } from './store.ts';
 
@@ -35,7 +35,7 @@ async function recover(s: StoreState, path: string): Promise<void> {
 }
 
 /** The journal's way to accept one chain's coins: in memory, then on disk, then written behind. */
-function journalCommit(s: StoreState, journal: Journal, behind: Behind) {
+function journalCommit(s: StoreState, journal: Journal) {
   return async (advance: Advance): Promise<boolean> => {
     // No await before the append: a hand-over that ends the holding from now on waits for this coin.
     const c = s.cache.get(advance.chainId);
@@ -52,30 +52,38 @@ function journalCommit(s: StoreState, journal: Journal, behind: Behind) {
       c.acceptedPayword = advance.fromPayword;
       throw e;
     }
-    behind.push(advance);
-    return true;
+    return true; // the write-behind takes it from the journal
   };
 }
 
 export function journaled(
   s: StoreState,
   base: Base,
-  path: string,
-  onError: (e: unknown) => void,
+  o: { path: string; onError: (e: unknown) => void; syncDatabase?: () => Promise<void> },
 ): ChainStore {
   let opened:
     | { behind: Behind; commit: (a: Advance) => Promise<boolean>; close: () => Promise<void> }
     | undefined;
   const ready = (async () => {
-    await recover(s, path);
-    const journal = await openJournal(path);
-    await journal.truncateIfAllWritten(0);
-    const behind = writeBehind(s, journal, onError);
-    opened = { behind, commit: journalCommit(s, journal, behind), close: () => journal.close() };
+    const recovered = segments(o.path);
+    await recover(s, o.path);
+    const journal = await openJournal(o.path);
+    const behind = writeBehind(s, journal, o.onError, {
+      recovered,
+      ...(o.syncDatabase ? { syncDatabase: o.syncDatabase } : {}),
+    });
+    opened = {
+      behind,
+      commit: journalCommit(s, journal),
+      close: async () => {
+        await behind.close();
+        await journal.close();
+      },
+    };
     return opened;
   })();
   // A failed recovery fails every operation that waits for it (the vendor must not run on stale state).
-  ready.catch(onError);
+  ready.catch(o.onError);
   const open = async () => opened ?? (await ready);
   const drain = async () => (await open()).behind.drain();
   /** `f` once SQL has every coin accepted so far. */
@@ -132,7 +140,6 @@ export function journaled(
     payeeRuns: current(base.payeeRuns),
     close: async () => {
       if (!opened) await ready;
-      await drain();
       await opened!.close();
     },
   };

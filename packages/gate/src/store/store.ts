@@ -5,7 +5,7 @@
  *   holdings.ts        where a holding begins and ends (hand-overs in and out), and its lease
  *   receipts.ts        accepted coins and receipts by group commit; round.ts its one statement
  *   journal.ts         with `journal`: accepted coins on disk first (group fdatasync), and behind.ts
- *                      writes them behind into SQL, merged
+ *                      writes them behind into SQL, merged; sync-database.ts makes PGlite durable
  *   redemptions.ts     ranges to redeem, the payees that cut them, and the claims made for them
  *   wallet-charges.ts  server-side wallet charges kept or to void
  *   statement.ts       the vendor's accounts: accepted, redeemed, missing, revenue, payees' shares
@@ -19,6 +19,7 @@ import * as receipts from './receipts.ts';
 import * as redemptions from './redemptions.ts';
 import type { Advance } from './round.ts';
 import * as accounts from './statement.ts';
+import { databaseSyncer } from './sync-database.ts';
 import * as wallet from './wallet-charges.ts';
 
 export type { HeldChain } from './chains.ts';
@@ -41,6 +42,12 @@ export interface StoreOptions {
    * over a shared PostgreSQL, leave it out (the compare-and-set in SQL keeps instances apart).
    */
   readonly journal?: string;
+  /**
+   * PGlite's data folder, with `journal`: PGlite does not fsync its files, so before a journal file is
+   * dropped the database is checkpointed and its files fsynced (power-loss safe). Absent: a database in
+   * memory, or one durable at commit.
+   */
+  readonly databaseDir?: string;
   /** Where write-behind failures are reported (they are retried). Default: stderr. */
   readonly onError?: (e: unknown) => void;
 }
@@ -57,9 +64,12 @@ export function createChainStore(o: StoreOptions) {
     commit: (advance: Advance) => receipts.commit(s, queue, advance),
     commitAll: (advances: readonly Advance[]) => receipts.commitAll(s, queue, advances),
   });
-  return o.journal
-    ? journaled(s, base, o.journal, o.onError ?? reportError)
-    : { ...base, close: async () => {} };
+  if (!o.journal) return { ...base, close: async () => {} };
+  return journaled(s, base, {
+    path: o.journal,
+    onError: o.onError ?? reportError,
+    ...(o.databaseDir ? { syncDatabase: databaseSyncer(o.db, o.databaseDir) } : {}),
+  });
 }
 
 const reportError = (e: unknown) =>

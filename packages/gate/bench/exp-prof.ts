@@ -1,0 +1,30 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { broker, CONNECTIONS, generator, heldChains, saturate, server } from './harness.ts';
+
+const brk = await broker();
+const dir = mkdtempSync(join(tmpdir(), 'exp-'));
+const mode = process.env.MODE ?? 'paid';
+const env = JSON.parse(process.env.VENV ?? '{}');
+const v = await server(brk, 'bench-vendor', { NETPAY_BENCH_DATA: join(dir, 'd'), ...env });
+const g =
+  mode === 'paid' ? await generator(await heldChains(brk, v, 2 * CONNECTIONS, 4000)) : await generator();
+const url = `${v.url}/${mode === 'paid' ? 'paid' : 'free'}`;
+await g.run({ ...saturate(url, mode === 'paid'), seconds: 1 });
+for (let i = 0; i < Number(process.env.N ?? 3); i++) {
+  const w = await v.window(() => g.run(saturate(url, mode === 'paid')));
+  console.log(
+    JSON.stringify({
+      mode,
+      rps: w.requestsPerSec,
+      cpu: w.cpuUsPerRequest.toFixed(1),
+      loop: w.loopMaxMs,
+      non2xx: w.non2xx,
+    }),
+  );
+}
+await v.stop();
+g.stop();
+await brk.b.app.close();
+await brk.db.close();
