@@ -18,7 +18,7 @@ for (let i = 0; i < Number(process.env.N ?? 3); i++) {
     JSON.stringify({
       mode,
       rps: w.requestsPerSec,
-      cpu: w.cpuUsPerRequest.toFixed(1),
+      cpu: w.cpuUsPerRequest.toFixed(1), sys: w.systemUsPerRequest.toFixed(1),
       loop: w.loopMaxMs,
       non2xx: w.non2xx,
     }),

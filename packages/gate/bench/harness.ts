@@ -100,13 +100,21 @@ export async function server(brk: Broker, name: string, env: Record<string, stri
     async window(load: () => Promise<LoadResult>, timed = false) {
       await c.ask({ type: 'window-start', timed }, 'window-started');
       const result = await load();
-      const used = await c.ask<{ cpuUs: number; requests: number; loopMaxMs: number; serverP99Ms: number }>(
+      const used = await c.ask<{
+        cpuUs: number;
+        systemUs: number;
+        requests: number;
+        loopMaxMs: number;
+        serverP99Ms: number;
+      }>(
         { type: 'window-stop' },
         'window',
       );
       return {
         ...result,
         cpuUsPerRequest: used.cpuUs / Math.max(1, used.requests),
+        /** The part of it spent in the kernel (system calls: sockets, the journal's writes and fdatasync). */
+        systemUsPerRequest: used.systemUs / Math.max(1, used.requests),
         loopMaxMs: used.loopMaxMs,
         serverP99Ms: used.serverP99Ms,
       };

@@ -142,6 +142,7 @@ process.on('message', async (m: { type: string; timed?: boolean }) => {
     process.send!({
       type: 'window',
       cpuUs: used.user + used.system,
+      systemUs: used.system,
       requests: counting.requests,
       loopMaxMs,
       serverP99Ms: inServer.count > 0 ? inServer.percentile(99) / 1e6 : 0,

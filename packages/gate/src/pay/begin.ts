@@ -8,7 +8,6 @@ import {
   bytesEqual,
   type ChainStep,
   chainStepper,
-  decodeHeader,
   fromBase64url,
   HEADERS,
   type PaymentPart,
@@ -25,6 +24,7 @@ import { createPayeeCheck, payeesJson } from './payees.ts';
 import { makeReceipt } from './receipt.ts';
 import { paymentRequired, withTerms } from './terms.ts';
 import type { Begun, ChainAdvance } from './ticket.ts';
+import { readPaymentHeader } from './wire.ts';
 
 /** Refusals a stale cache could cause (another instance advanced the chain): worth one reload. */
 const RELOAD_ON = new Set<string>([
@@ -50,12 +50,12 @@ export function createBegin(ctx: GateContext) {
   const steps = new Map<string, ChainStep>();
   const checkPayees = createPayeeCheck(ctx);
   return async function begin(req: GateRequest, price: Price): Promise<Begun> {
-    await ctx.keys.warmUp(500);
+    if (ctx.keys.list().length === 0) await ctx.keys.warmUp(500);
     // HEAD shows the terms and is never charged.
     if (req.method === 'HEAD') return { answer: paymentRequired(ctx, price, req) };
     const sent = header(req, HEADERS.payment);
     if (sent === undefined) return unpaid(ctx, req, price);
-    const decoded = decodeHeader('payment', sent);
+    const decoded = readPaymentHeader(sent);
     if (!decoded.ok) return { answer: paymentRequired(ctx, price, req, 'malformed', decoded.error.message) };
     if (price.payees) {
       const refused = await checkPayees(price.payees);
@@ -131,7 +131,12 @@ async function advanceAll(
   let replays = 0;
   for (const part of p.parts) {
     if (fresh) await ctx.store.reload(part.chainId);
-    const chain = await acquire(ctx, part.chainId, refuse);
+    // The usual case, without a promise: the chain held here under a valid lease, as cached.
+    const cached = ctx.store.peek(part.chainId);
+    const chain =
+      cached?.status === 'held' && ctx.store.leaseValid(part.chainId, ctx.clock())
+        ? cached
+        : await acquire(ctx, part.chainId, refuse);
     if (isAnswer(chain)) return chain;
     const t = chain.touchstone;
     if (t.currency !== ctx.cur.code || t.exponent !== ctx.cur.exponent)

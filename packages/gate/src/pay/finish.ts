@@ -9,6 +9,7 @@ import type { GateContext } from '../deps.ts';
 import { answer, type GateAnswer } from '../errors.ts';
 import { finishWallet } from '../server-wallet/charge.ts';
 import type { CoinTicket, Ticket } from './ticket.ts';
+import { receiptHeader } from './wire.ts';
 
 export type Finished = { headers: Record<string, string> } | { answer: GateAnswer };
 
@@ -16,7 +17,7 @@ export function createFinish(ctx: GateContext) {
   return async function finish(ticket: Ticket, succeeded: boolean): Promise<Finished> {
     try {
       if (ticket.wallet) return await finishWallet(ctx, ticket.wallet, succeeded, ticket.payees);
-      if (ticket.replay) return receiptHeader(ticket);
+      if (ticket.replay) return withReceipt(ticket);
       if (!succeeded) return { headers: {} };
       return await commit(ctx, ticket);
     } finally {
@@ -54,9 +55,12 @@ async function commit(ctx: GateContext, ticket: CoinTicket): Promise<Finished> {
       ),
     };
   }
-  return receiptHeader(ticket);
+  return withReceipt(ticket);
 }
 
-const receiptHeader = (ticket: CoinTicket) => ({
-  headers: { [HEADERS.receipt.toLowerCase()]: encodeHeader(ticket.receipt) },
+const RECEIPT = HEADERS.receipt.toLowerCase();
+
+/** A signed receipt (asked for, or a replay's) through the general encoder; the usual one from its template. */
+const withReceipt = (ticket: CoinTicket) => ({
+  headers: { [RECEIPT]: ticket.receipt.sig ? encodeHeader(ticket.receipt) : receiptHeader(ticket.receipt) },
 });

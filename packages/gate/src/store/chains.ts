@@ -55,6 +55,9 @@ const fromRow = (r: Row): HeldChain => ({
   status: r.status,
 });
 
+/** The chain as cached, without reading the database (undefined when not cached). */
+export const peek = (s: StoreState, chainId: string): HeldChain | undefined => s.cache.get(chainId);
+
 export async function get(s: StoreState, chainId: string): Promise<HeldChain | undefined> {
   const hit = s.cache.get(chainId);
   if (hit) return hit;

@@ -3,8 +3,14 @@
  * into SQL merged, what a crash leaves recovered exactly once, a torn last line dropped, a holding's end
  * waiting for every coin accepted before it. On PGlite, the database the journal is for.
  */
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+
+/**
+ * The journal (journal.ts, behind.ts, journaled.ts): coins durable before their receipt, written behind
+ * into SQL merged, what a crash leaves recovered exactly once, a torn last line dropped, a holding's end
+ * waiting for every coin accepted before it. On PGlite, the database the journal is for.
+ */
+import fs, { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Db, migrate, openDatabase } from '@netpay/db';
@@ -168,17 +174,17 @@ describe('the vendor journal [pglite]', () => {
     const c = chain(10);
     await store.hold(c.touchstone, { index: 0, payword: c.words[0]! });
     expect(await store.commit(coin(c, 1))).toBe(true);
-    const handle = await open(join(dir, 'probe'), 'w');
-    const proto = Object.getPrototypeOf(handle) as { appendFile: (...a: unknown[]) => Promise<void> };
-    await handle.close();
-    const appendFile = proto.appendFile;
-    proto.appendFile = async () => {
+    // The disk fails: the journal's next write throws (fs's own export, replaced for this write).
+    const writeSync = fs.writeSync;
+    fs.writeSync = () => {
       throw Object.assign(new Error('disk failed (test)'), { code: 'EIO' });
     };
+    syncBuiltinESMExports();
     try {
       await expect(store.commit(coin(c, 2))).rejects.toThrow(/disk failed/);
     } finally {
-      proto.appendFile = appendFile;
+      fs.writeSync = writeSync;
+      syncBuiltinESMExports();
     }
     // Broken until restarted: the disk may hold part of a line.
     await expect(store.commit(coin(c, 2))).rejects.toThrow(/disk failed/);

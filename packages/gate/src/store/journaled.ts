@@ -122,6 +122,8 @@ export function journaled(
       if (!opened) await ready;
       return base.get(chainId);
     },
+    // Before recovery the cache may lag behind the journal: nothing is cached-current until it is done.
+    peek: (chainId) => (opened ? base.peek(chainId) : undefined),
     reload: current(base.reload),
     hold: current(base.hold),
     release: ending(base.release),

@@ -97,6 +97,7 @@ function bind(s: StoreState, db: Queryable, commits: Pick<ChainStoreBase, 'commi
     sentClaims: on(redemptions.sentClaims),
     settleClaim: on(redemptions.settleClaim),
     get: on(chains.get),
+    peek: on(chains.peek),
     reload: on(chains.reload),
     hold: on(holdings.hold),
     release: on(holdings.release),
