@@ -35,7 +35,7 @@ async function recover(s: StoreState, path: string): Promise<void> {
 }
 
 /** The journal's way to accept one chain's coins: in memory, then on disk, then written behind. */
-function journalCommit(s: StoreState, journal: Journal) {
+function journalCommit(s: StoreState, journal: Journal, last: LastReceipts) {
   return async (advance: Advance): Promise<boolean> => {
     // No await before the append: a hand-over that ends the holding from now on waits for this coin.
     const c = s.cache.get(advance.chainId);
@@ -52,9 +52,13 @@ function journalCommit(s: StoreState, journal: Journal) {
       c.acceptedPayword = advance.fromPayword;
       throw e;
     }
+    last.set(advance.chainId, { index: advance.toIndex, receipt: advance.receipt });
     return true; // the write-behind takes it from the journal
   };
 }
+
+/** Each chain's latest receipt given here, so a retry is answered without waiting for SQL. */
+type LastReceipts = Map<string, { index: number; receipt: unknown }>;
 
 export function journaled(
   s: StoreState,
@@ -64,6 +68,7 @@ export function journaled(
   let opened:
     | { behind: Behind; commit: (a: Advance) => Promise<boolean>; close: () => Promise<void> }
     | undefined;
+  const last: LastReceipts = new Map();
   const ready = (async () => {
     const recovered = segments(o.path);
     await recover(s, o.path);
@@ -74,7 +79,7 @@ export function journaled(
     });
     opened = {
       behind,
-      commit: journalCommit(s, journal),
+      commit: journalCommit(s, journal, last),
       close: async () => {
         await behind.close();
         await journal.close();
@@ -98,6 +103,7 @@ export function journaled(
     <R>(f: (chainId: string) => Promise<R>) =>
     async (chainId: string): Promise<R> => {
       s.leases.delete(chainId);
+      last.delete(chainId);
       await drain();
       return f(chainId);
     };
@@ -132,11 +138,17 @@ export function journaled(
     // A payment from one chain (the usual case) goes through the journal; one from several chains is
     // committed all or none in one SQL transaction, once SQL is current.
     commitAll: (advances) => (advances.length === 1 ? journalOrWait(advances[0]!) : sqlCommitAll(advances)),
-    receipt: current(base.receipt),
+    // A retry of the chain's latest payment (the usual retry) from memory; an older one from SQL.
+    receipt: async (chainId, index) => {
+      const l = last.get(chainId);
+      const latest = l?.index === index && s.cache.get(chainId)?.acceptedIndex === index;
+      return latest ? l!.receipt : current(base.receipt)(chainId, index);
+    },
     unredeemed: current(base.unredeemed),
     heldChains: current(base.heldChains),
     heldChainsAfter: current(base.heldChainsAfter),
-    markBackedUp: current(base.markBackedUp),
+    // No drain: the backed-up index was read by heldChains (which drains), and SQL only moves on from it.
+    markBackedUp: base.markBackedUp,
     markRedeemed: current(base.markRedeemed),
     pendingRanges: current(base.pendingRanges),
     payeeRuns: current(base.payeeRuns),
