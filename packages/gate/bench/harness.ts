@@ -103,18 +103,18 @@ export async function server(brk: Broker, name: string, env: Record<string, stri
       const used = await c.ask<{
         cpuUs: number;
         systemUs: number;
+        threads: Record<string, number>;
         requests: number;
         loopMaxMs: number;
         serverP99Ms: number;
-      }>(
-        { type: 'window-stop' },
-        'window',
-      );
+      }>({ type: 'window-stop' }, 'window');
       return {
         ...result,
         cpuUsPerRequest: used.cpuUs / Math.max(1, used.requests),
         /** The part of it spent in the kernel (system calls: sockets, the journal's writes and fdatasync). */
         systemUsPerRequest: used.systemUs / Math.max(1, used.requests),
+        /** CPU ticks (1/100 s) per thread name over the window. */
+        threads: used.threads,
         loopMaxMs: used.loopMaxMs,
         serverP99Ms: used.serverP99Ms,
       };

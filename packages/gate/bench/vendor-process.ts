@@ -9,6 +9,7 @@
  * counting responses; `window-stop` answers with the CPU microseconds and responses since — the server's
  * own cost per request, whatever the load generator manages. `stats` answers the coins accepted.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { migrate, openDatabase } from '@netpay/db';
@@ -91,6 +92,26 @@ function peer(app: FastifyInstance, header: string, check: (value: string | unde
 }
 
 const app = Fastify();
+/**
+ * CPU ticks (user + system) of this process's main thread and of all its other threads (PGlite's worker,
+ * libuv's pool, V8's helpers: Node 20 names them all "node"), from /proc (Linux).
+ */
+function threadTicks(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = tid === String(process.pid) ? 'main' : 'others';
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+      out.set(name, (out.get(name) ?? 0) + ticks);
+    }
+  } catch {
+    // not Linux: no breakdown
+  }
+  return out;
+}
+let threadsAtStart = threadTicks();
 let counting = { requests: 0, cpu: process.cpuUsage() };
 // How long the event loop was blocked during a window: a stall there is every request's latency.
 const loop = monitorEventLoopDelay({ resolution: 5 });
@@ -130,6 +151,7 @@ const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 process.on('message', async (m: { type: string; timed?: boolean }) => {
   if (m.type === 'window-start') {
     timed = m.timed === true;
+    threadsAtStart = threadTicks();
     counting = { requests: 0, cpu: process.cpuUsage() };
     loop.reset();
     loop.enable();
@@ -143,6 +165,12 @@ process.on('message', async (m: { type: string; timed?: boolean }) => {
       type: 'window',
       cpuUs: used.user + used.system,
       systemUs: used.system,
+      // Where the CPU went: the main thread, and the others.
+      threads: Object.fromEntries(
+        [...threadTicks()]
+          .map(([name, t]) => [name, t - (threadsAtStart.get(name) ?? 0)])
+          .filter(([, t]) => (t as number) > 0),
+      ),
       requests: counting.requests,
       loopMaxMs,
       serverP99Ms: inServer.count > 0 ? inServer.percentile(99) / 1e6 : 0,

@@ -53,6 +53,9 @@ function summary(ws: readonly Measured[]) {
     p99Ms: median(ws.map((w) => w.p99Ms)),
     /** The longest the server's event loop was blocked in a window (median over windows). */
     loopMaxMs: round(median(ws.map((w) => w.loopMaxMs))),
+    /** p99 of the time requests spent inside the server (timed windows only). */
+    serverP99Ms: round(median(ws.map((w) => w.serverP99Ms)), 2),
+    systemUs: round(median(ws.map((w) => w.systemUsPerRequest))),
     non2xx: ws.reduce((a, w) => a + w.non2xx, 0),
   };
 }
@@ -108,9 +111,11 @@ async function netpay(brk: Broker, dataDir: string) {
   const fixed = { unpaid: [] as Measured[], paid: [] as Measured[] };
   for (let i = 0; i < WINDOWS; i++) {
     fixed.unpaid.push(
-      await v.window(() => free.run({ ...saturate(`${v.url}/free`, false), overallRate: rps })),
+      await v.window(() => free.run({ ...saturate(`${v.url}/free`, false), overallRate: rps }), true),
     );
-    fixed.paid.push(await v.window(() => paid.run({ ...saturate(`${v.url}/paid`, true), overallRate: rps })));
+    fixed.paid.push(
+      await v.window(() => paid.run({ ...saturate(`${v.url}/paid`, true), overallRate: rps }), true),
+    );
   }
   const coinsAccepted = await v.coinsAccepted();
   await v.stop();
@@ -160,6 +165,46 @@ async function storages(brk: Broker, dataDir: string) {
   }
 }
 
+/**
+ * One shop on one vendor process, then on two (each its own vendor identity, data folder and journal,
+ * holding its own chains: a load balancer keeps a customer on one, so a chain moves only by hand-over).
+ * Each process gets half the chains and its own generator; the two run side by side in the same windows.
+ */
+async function scale(brk: Broker, dataDir: string) {
+  const run = async (count: number) => {
+    const servers: Server[] = [];
+    const loads: Awaited<ReturnType<typeof generator>>[] = [];
+    for (let k = 0; k < count; k++) {
+      const v = await server(brk, `shop-${count}-${k + 1}`, {
+        NETPAY_BENCH_DATA: `${dataDir}-${count}-${k}`,
+      });
+      servers.push(v);
+      loads.push(await generator(await heldChains(brk, v, (2 * CONNECTIONS) / count, COINS_PER_CHAIN)));
+    }
+    const load = (k: number) => () =>
+      loads[k]!.run({ ...saturate(`${servers[k]!.url}/paid`, true), connections: CONNECTIONS / count });
+    const rps: number[] = [];
+    const cpu: number[] = [];
+    for (let i = 0; i < WINDOWS; i++) {
+      const ws = await Promise.all(servers.map((v, k) => v.window(load(k))));
+      const requests = ws.reduce((a, w) => a + w.requests, 0);
+      rps.push(ws.reduce((a, w) => a + w.requestsPerSec, 0));
+      cpu.push(ws.reduce((a, w) => a + w.cpuUsPerRequest * w.requests, 0) / Math.max(1, requests));
+    }
+    for (const v of servers) await v.stop();
+    for (const l of loads) l.stop();
+    return { rps: median(rps), cpuUs: round(median(cpu)) };
+  };
+  const one = await run(1);
+  const two = await run(2);
+  return {
+    oneProcess: one,
+    twoProcesses: two,
+    ratio: round(two.rps / one.rps, 2),
+    note: `paid requests only, ${CONNECTIONS} connections in all; this machine has 2 cores, shared by the load generators`,
+  };
+}
+
 /** Hand-over latency: chains held by vendor A, each paid next at vendor B (claim, ask A, record, verify). */
 async function handover(brk: Broker) {
   const a = await server(brk, 'vendor-a');
@@ -191,12 +236,14 @@ export async function runVendorBench() {
     const peer = await peers(brk);
     const other = await storages(brk, join(dataDir, 'thread'));
     const hand = await handover(brk);
+    const scaled = await scale(brk, join(dataDir, 'scale'));
     const { unpaid, paid } = np.full;
     return {
       method: `GET returning 1 KiB; autocannon ${CONNECTIONS} connections in its own process; ${WINDOWS} windows of ${WINDOW_SECONDS} s per kind, interleaved, medians; server CPU from process.cpuUsage() inside the server process; paid = one coin per request, PGlite on disk with the journal (durable: fdatasync per group)`,
       serverCpu: {
         unpaidUs: unpaid.cpuUs,
         paidUs: paid.cpuUs,
+        systemUs: { unpaid: unpaid.systemUs, paid: paid.systemUs },
         ratio: round(paid.cpuUs / unpaid.cpuUs, 2),
         l402StyleUs: peer.l402.cpuUs,
         x402VoucherStyleUs: peer.x402.cpuUs,
@@ -216,9 +263,17 @@ export async function runVendorBench() {
         paidP99Ms: np.fixed.paid.p99Ms,
         addedP99Ms: np.fixed.paid.p99Ms - np.fixed.unpaid.p99Ms,
         loopMaxMs: { unpaid: np.fixed.unpaid.loopMaxMs, paid: np.fixed.paid.loopMaxMs },
+        // The same windows timed inside the server (arrival to response sent): the generator's own
+        // scheduling on the shared cores is not in these.
+        inServer: {
+          unpaidP99Ms: np.fixed.unpaid.serverP99Ms,
+          paidP99Ms: np.fixed.paid.serverP99Ms,
+          addedP99Ms: round(np.fixed.paid.serverP99Ms - np.fixed.unpaid.serverP99Ms, 2),
+        },
         goal: GOALS.addedP99Ms,
       },
       handover: { ...hand, goal: GOALS.handoverP99Ms },
+      scale: scaled,
       paidOtherStores: {
         pgliteGroupCommit: {
           ...other.sqlGroupCommit,

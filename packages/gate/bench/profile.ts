@@ -1,3 +1,10 @@
+/**
+ * One kind of window on one vendor process, for looking into its cost (not part of `npm run bench`):
+ *   MODE=paid|free N=3 npx tsx packages/gate/bench/profile.ts
+ * prints each window's figures (CPU µs per request, system part, CPU ticks of the main thread and of the
+ * others). With NETPAY_BENCH_PROFILE=DIR the server writes V8 CPU profiles there; VENV='{"NETPAY_BENCH_THREAD":"0"}'
+ * passes settings to the server process (vendor-process.ts).
+ */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +25,9 @@ for (let i = 0; i < Number(process.env.N ?? 3); i++) {
     JSON.stringify({
       mode,
       rps: w.requestsPerSec,
-      cpu: w.cpuUsPerRequest.toFixed(1), sys: w.systemUsPerRequest.toFixed(1),
+      cpu: w.cpuUsPerRequest.toFixed(1),
+      sys: w.systemUsPerRequest.toFixed(1),
+      th: w.threads,
       loop: w.loopMaxMs,
       non2xx: w.non2xx,
     }),
