@@ -189,6 +189,26 @@ const suite = (open: () => Promise<Db>, kind: 'pglite' | 'postgres') => {
 
 describeEachDatabase('db', suite);
 
+describe.each([false, true])('db [pglite, on a thread: %s]', (thread) => {
+  it('fails a statement made on db inside a transaction instead of hanging, and runs it nowhere', async () => {
+    const db = await openDatabase({ thread, transactionWaitMs: 300 });
+    try {
+      await db.exec('CREATE TABLE nested (n int4 NOT NULL)');
+      const tx = db.transaction(async (t) => {
+        await t.query('INSERT INTO nested VALUES (1)');
+        await db.query('INSERT INTO nested VALUES (2)'); // the bug: db, not t
+      });
+      await expect(tx).rejects.toThrow(/inside one\? use the transaction's handle/);
+      // Statements from outside made meanwhile wait for the transaction and then run as usual.
+      expect(await db.query('SELECT n FROM nested')).toEqual([]);
+      await db.transaction((t) => t.query('INSERT INTO nested VALUES (3)'));
+      expect(await db.query('SELECT n FROM nested')).toEqual([{ n: 3 }]);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
 describe('db [pglite on a worker thread]', () => {
   const opened: Db[] = [];
   const open = async () => {

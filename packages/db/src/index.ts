@@ -29,12 +29,17 @@ export interface OpenOptions {
    * loop (a server answering HTTP while it commits). Each statement costs a message round trip (~50 µs).
    */
   readonly thread?: boolean;
+  /**
+   * PGlite: how long a statement made while transactions are open waits for them before it fails as one
+   * made inside a transaction on `db` instead of its `tx` (which would wait forever). Default 30 s.
+   */
+  readonly transactionWaitMs?: number;
 }
 
 export async function openDatabase(options: OpenOptions = {}): Promise<Db> {
   if (options.url) return openPostgres(options.url, options.poolSize ?? 10);
-  if (options.thread) return openPgliteThread(options.dataDir);
-  return openPglite(options.dataDir);
+  if (options.thread) return openPgliteThread(options.dataDir, options.transactionWaitMs);
+  return openPglite(options.dataDir, options.transactionWaitMs);
 }
 
 /** True for a unique-constraint violation (two writers racing for the same key). */

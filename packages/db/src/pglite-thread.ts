@@ -19,7 +19,7 @@ interface WorkerLink {
 }
 
 /** The same Db over PGlite in a worker thread (pglite-worker.mjs). */
-export async function openPgliteThread(dataDir: string | undefined): Promise<Db> {
+export async function openPgliteThread(dataDir: string | undefined, waitMs?: number): Promise<Db> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const link = await startWorker(dataDir);
   const direct: Queryable = {
@@ -38,6 +38,7 @@ export async function openPgliteThread(dataDir: string | undefined): Promise<Db>
       await shared(() => link.send<void>('close'));
       await link.terminate();
     },
+    waitMs,
   );
 }
 
