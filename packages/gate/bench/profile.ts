@@ -1,7 +1,7 @@
 /**
  * One kind of window on one vendor process, for looking into its cost (not part of `npm run bench`):
  *   MODE=paid|free N=3 npx tsx packages/gate/bench/profile.ts
- * prints each window's figures (CPU µs per request, system part, CPU ticks of the main thread and of the
+ * (RATE=rps: at that fixed rate, each request timed inside the server) prints each window's figures (CPU µs per request, system part, CPU ticks of the main thread and of the
  * others). With NETPAY_BENCH_PROFILE=DIR the server writes V8 CPU profiles there; VENV='{"NETPAY_BENCH_THREAD":"0"}'
  * passes settings to the server process (vendor-process.ts).
  */
@@ -20,13 +20,14 @@ const g =
 const url = `${v.url}/${mode === 'paid' ? 'paid' : 'free'}`;
 await g.run({ ...saturate(url, mode === 'paid'), seconds: 1 });
 for (let i = 0; i < Number(process.env.N ?? 3); i++) {
-  const w = await v.window(() => g.run(saturate(url, mode === 'paid')));
+  const rate = process.env.RATE ? { overallRate: Number(process.env.RATE) } : {};
+  const w = await v.window(() => g.run({ ...saturate(url, mode === 'paid'), ...rate }), 'overallRate' in rate);
   console.log(
     JSON.stringify({
       mode,
       rps: w.requestsPerSec,
       cpu: w.cpuUsPerRequest.toFixed(1),
-      sys: w.systemUsPerRequest.toFixed(1),
+      sys: w.systemUsPerRequest.toFixed(1), p99: w.p99Ms, serverP99: w.serverP99Ms,
       th: w.threads,
       loop: w.loopMaxMs,
       non2xx: w.non2xx,

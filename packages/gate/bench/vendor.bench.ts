@@ -41,7 +41,7 @@ const GOALS = {
   handoverP99Ms: { must: 10, goal: 3 },
 };
 /** Coins per chain of the paid pool: enough for every paid window at full speed. */
-const COINS_PER_CHAIN = 2000;
+const COINS_PER_CHAIN = 4000;
 
 type Measured = Awaited<ReturnType<Server['window']>>;
 

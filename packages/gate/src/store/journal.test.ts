@@ -174,16 +174,17 @@ describe('the vendor journal [pglite]', () => {
     const c = chain(10);
     await store.hold(c.touchstone, { index: 0, payword: c.words[0]! });
     expect(await store.commit(coin(c, 1))).toBe(true);
-    // The disk fails: the journal's next write throws (fs's own export, replaced for this write).
-    const writeSync = fs.writeSync;
-    fs.writeSync = () => {
-      throw Object.assign(new Error('disk failed (test)'), { code: 'EIO' });
+    // The disk fails: the journal's next write fails (fs's own export, replaced for this write).
+    const write = fs.write;
+    (fs as { write: unknown }).write = (...args: unknown[]) => {
+      const callback = args.at(-1) as (e: Error) => void;
+      process.nextTick(() => callback(Object.assign(new Error('disk failed (test)'), { code: 'EIO' })));
     };
     syncBuiltinESMExports();
     try {
       await expect(store.commit(coin(c, 2))).rejects.toThrow(/disk failed/);
     } finally {
-      fs.writeSync = writeSync;
+      fs.write = write;
       syncBuiltinESMExports();
     }
     // Broken until restarted: the disk may hold part of a line.
