@@ -40,8 +40,10 @@ const OWNER: Record<string, string> = {
 
 /** Reads of another feature's table inside one statement, each with why it is not two calls. */
 const CROSS_READS: Record<string, readonly string[]> = {
-  // A customer's chains and their outstanding value sum the chains' redemptions in the same statement.
-  'directory/store.ts': ['redemptions'],
+  // A customer's chains and their outstanding value sum the chains' redemptions in the same statement;
+  // a claim locks its chain and reads the URL of the vendor holding it in one statement (a hand-over's
+  // first step, on the payment's path).
+  'directory/store.ts': ['redemptions', 'parties'],
   // The vendors' balances due are found and locked (FOR UPDATE OF the ledger account) in one statement.
   'settlement/store.ts': ['parties', 'ledger_accounts'],
 };

@@ -1,4 +1,5 @@
 import { type BrokerAnswers, brokerApi, createClient, type RouteInput } from '@netpay/api';
+import { keptAliveFetch } from '@netpay/api/node';
 import {
   type Ed25519Signer,
   fromBase64url,
@@ -43,6 +44,8 @@ export function createBrokerClient(o: BrokerClientOptions) {
     url: o.url,
     name: 'the broker',
     timeoutMs: o.timeoutMs ?? 10_000,
+    // Kept-alive connections: a hand-over calls the broker twice, and backups run all the time.
+    fetch: keptAliveFetch,
     sign: (req) => signRequest(o.signer, o.vendorId, req, Math.floor(clock() / 1000)),
   });
   const partyKeys = new Map<string, { publicKey: Uint8Array; url: string | null }>();

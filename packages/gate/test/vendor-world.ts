@@ -57,6 +57,8 @@ export async function startFront(target: () => string) {
     set(m: 'pass' | 'drop' | 'hold') {
       mode = m;
     },
+    /** How many requests it holds now. */
+    holding: () => held.length,
     /** Lets the held requests through (they reach the vendor late). */
     release() {
       const now = held;

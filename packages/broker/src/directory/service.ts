@@ -5,7 +5,9 @@
  * vendor, or — when the holder does not answer — by a take-over, granted only once the holder's lease has
  * run out (the holder has stopped accepting by then), from the holder's last backup index.
  *
- * Plain functions over DirectoryDeps; createDirectoryService binds them. Their SQL is in store.ts.
+ * Plain functions over DirectoryDeps; createDirectoryService binds them. Their SQL is in store.ts. Each
+ * runs in the transaction it is given (the route's, which records the idempotent answer with it: one
+ * transaction per call), or in one of its own.
  */
 import type { Db, Queryable } from '@netpay/db';
 import {
@@ -22,8 +24,8 @@ import { topRedeemed } from '../redemption/store.ts';
 import {
   closeHolding,
   type HeldChain,
+  lockChainToClaim,
   lockHeldChain,
-  openHolding,
   recordBackup,
   recordHandover,
   renewLease,
@@ -37,7 +39,7 @@ export interface DirectoryDeps {
   readonly clock: () => number;
   /** How long a claim, hand-over or backup lets the holder accept without the directory hearing from it. */
   readonly leaseMs: number;
-  readonly parties: Pick<PartyService, 'publicKey' | 'get'>;
+  readonly parties: Pick<PartyService, 'publicKey'>;
 }
 
 /** How long a lease has left (ms, never negative) and when it ends (Unix ms, broker clock). */
@@ -52,9 +54,17 @@ const newLease = (d: DirectoryDeps) => BigInt(d.clock() + d.leaseMs);
 const refunding = () =>
   fail('chain_refunding', 'the owner is refunding this chain: it accepts no more payments');
 
+/** `f` in the caller's transaction, or in one of its own. */
+const within = <T>(d: DirectoryDeps, tx: Queryable | undefined, f: (tx: Queryable) => Promise<T>) =>
+  tx ? f(tx) : d.db.transaction(f);
+
 /** Locks a chain that may still be paid with: issued here, active and not expired. */
 async function lockChain(d: DirectoryDeps, tx: Queryable, chainId: string): Promise<HeldChain> {
-  const c = await lockHeldChain(tx, chainId);
+  return usable(d, chainId, await lockHeldChain(tx, chainId));
+}
+
+/** The locked chain, if it may still be paid with: issued here, active and not expired. */
+function usable<C extends HeldChain>(d: DirectoryDeps, chainId: string, c: C | undefined): C {
   if (!c) throw fail('chain_not_found', `no chain ${chainId} was issued by this broker`);
   if (c.status !== 'active')
     throw fail('chain_refunded', 'this chain was refunded or closed and accepts no payments');
@@ -106,17 +116,11 @@ async function checkIndex(
   if (!checked.ok) throw fail(checked.error.code, checked.error.message);
 }
 
-async function holderInfo(d: DirectoryDeps, id: string) {
-  const p = await d.parties.get(id);
-  return { id: p.id, url: p.url };
-}
-
 /** Makes `partyId` the holder of a chain nobody holds, or renews its lease if it holds it already. */
 async function grant(d: DirectoryDeps, tx: Queryable, c: HeldChain, partyId: string) {
   const lease = newLease(d);
   if (c.holder === null) {
-    await setHolder(tx, c.chain_id, partyId, BigInt(d.clock()), lease);
-    await openHolding(tx, c.chain_id, partyId, c.backup_index, d.clock());
+    await setHolder(tx, c.chain_id, partyId, BigInt(d.clock()), lease, c.backup_index);
   } else {
     await renewLease(tx, c.chain_id, lease);
   }
@@ -133,9 +137,9 @@ async function grant(d: DirectoryDeps, tx: Queryable, c: HeldChain, partyId: str
  * A vendor meets a chain: it becomes the holder if nobody holds it, else it learns who does. The holder
  * asking again renews its lease (after a restart, or when its lease ran out while the chain was idle).
  */
-export async function claim(d: DirectoryDeps, partyId: string, chainId: string) {
-  const result = await d.db.transaction(async (tx) => {
-    const c = await lockChain(d, tx, chainId);
+export async function claim(d: DirectoryDeps, partyId: string, chainId: string, tx?: Queryable) {
+  return within(d, tx, async (tx) => {
+    const c = usable(d, chainId, await lockChainToClaim(tx, chainId, partyId));
     if (c.refund_requested_at !== null) throw refunding();
     if (c.holder !== null && c.holder !== partyId) {
       // No backup for a vendor that does not hold the chain: its payword would let a vendor that once
@@ -144,23 +148,40 @@ export async function claim(d: DirectoryDeps, partyId: string, chainId: string) 
         granted: false as const,
         touchstone: c.touchstone,
         backup: null,
-        holder: c.holder,
+        holder: { id: c.holder, url: c.holder_url },
         ...leaseLeft(c.lease_until, d.clock()),
       };
     }
-    return grant(d, tx, c, partyId);
+    return { ...(await grant(d, tx, c, partyId)), holder: { id: partyId, url: c.holder_url } };
   });
-  return { ...result, holder: await holderInfo(d, result.holder) };
 }
 
 /**
  * The new holder presents the index the old holder signed over to it. The old holding ends there (a hard
  * end: the holder signed that it stopped). During a refund the index still fixes where the old holding
- * ended, but the chain goes to nobody: the refund starts there.
+ * ended, but the chain goes to nobody: the refund starts there, and the caller is refused
+ * (chain_refunding) once that is recorded.
  */
 export async function handover(d: DirectoryDeps, partyId: string, input: unknown) {
+  return handedOver(await recordHandoverIn(d, partyId, input));
+}
+
+/** What a recorded hand-over answers: the new holding, or chain_refunding for one that went to nobody. */
+export function handedOver(out: RecordedHandover): Exclude<RecordedHandover, { refused: true }> {
+  if (out.refused) throw refunding();
+  return out;
+}
+
+type RecordedHandover = Awaited<ReturnType<typeof recordHandoverIn>>;
+
+/**
+ * `handover`'s work, in the caller's transaction if given: the refusal of a hand-over during a refund is
+ * an answer here (`{ refused: true }`), so that what it records is committed; `handedOver` turns it into
+ * the error.
+ */
+export async function recordHandoverIn(d: DirectoryDeps, partyId: string, input: unknown, tx?: Queryable) {
   const index = decodeIndex(input);
-  const out = await d.db.transaction(async (tx) => {
+  return within(d, tx, async (tx) => {
     const c = await lockChain(d, tx, index.chainId);
     if (c.holder !== index.vendorId) {
       throw fail(
@@ -172,9 +193,7 @@ export async function handover(d: DirectoryDeps, partyId: string, input: unknown
     const to = c.refund_requested_at === null ? partyId : null;
     const lease = to === null ? null : newLease(d);
     await recordHandover(tx, index.chainId, to, BigInt(d.clock()), index, lease);
-    await closeHolding(tx, index.chainId, index.index, false);
     if (to === null) return { refused: true as const };
-    await openHolding(tx, index.chainId, partyId, index.index, d.clock());
     return {
       granted: true as const,
       chainId: index.chainId,
@@ -182,19 +201,17 @@ export async function handover(d: DirectoryDeps, partyId: string, input: unknown
       ...leaseLeft(lease, d.clock()),
     };
   });
-  if ('refused' in out) throw refunding();
-  return out;
 }
 
 /**
  * The holder pushes its latest index (handedTo null) as a backup for take-over; it renews the lease,
  * except while the owner is refunding the chain (then the lease runs out and the refund completes).
  */
-export async function backup(d: DirectoryDeps, partyId: string, input: unknown) {
+export async function backup(d: DirectoryDeps, partyId: string, input: unknown, tx?: Queryable) {
   const index = decodeIndex(input);
   if (index.vendorId !== partyId)
     throw fail('forbidden', 'an index can only be backed up by the vendor that signed it');
-  return d.db.transaction(async (tx) => {
+  return within(d, tx, async (tx) => {
     const c = await lockChain(d, tx, index.chainId);
     if (c.holder !== partyId) throw fail('chain_not_held', `${partyId} does not hold this chain`);
     await checkIndex(d, tx, c, index, null);
@@ -216,8 +233,8 @@ export async function backup(d: DirectoryDeps, partyId: string, input: unknown) 
  * holding ends softly there: coins its holder accepted under its lease after that backup stay its own to
  * redeem, and an overlap with the new holder's coins is charged to the owner who spent them twice.
  */
-export async function takeover(d: DirectoryDeps, partyId: string, chainId: string) {
-  return d.db.transaction(async (tx) => {
+export async function takeover(d: DirectoryDeps, partyId: string, chainId: string, tx?: Queryable) {
+  return within(d, tx, async (tx) => {
     const c = await lockChain(d, tx, chainId);
     if (c.refund_requested_at !== null) throw refunding();
     if (c.holder === partyId || c.holder === null) {
@@ -234,10 +251,9 @@ export async function takeover(d: DirectoryDeps, partyId: string, chainId: strin
       });
     }
     const lease = newLease(d);
-    await setHolder(tx, chainId, partyId, BigInt(d.clock()), lease);
     const startPoint = await spentPoint(tx, c);
     await closeHolding(tx, chainId, startPoint.index, true);
-    await openHolding(tx, chainId, partyId, startPoint.index, d.clock());
+    await setHolder(tx, chainId, partyId, BigInt(d.clock()), lease, startPoint.index);
     return {
       granted: true as const,
       touchstone: c.touchstone,
@@ -253,10 +269,14 @@ export async function takeover(d: DirectoryDeps, partyId: string, chainId: strin
 /** The directory as one object (what the routes and tests call): the functions above, bound to `d`. */
 export function createDirectoryService(d: DirectoryDeps) {
   return {
-    claim: (partyId: string, chainId: string) => claim(d, partyId, chainId),
+    claim: (partyId: string, chainId: string, tx?: Queryable) => claim(d, partyId, chainId, tx),
     handover: (partyId: string, input: unknown) => handover(d, partyId, input),
-    backup: (partyId: string, input: unknown) => backup(d, partyId, input),
-    takeover: (partyId: string, chainId: string) => takeover(d, partyId, chainId),
+    /** The hand-over in the caller's transaction; `handedOver` makes its answer (or refusal) after commit. */
+    recordHandover: (partyId: string, input: unknown, tx?: Queryable) =>
+      recordHandoverIn(d, partyId, input, tx),
+    handedOver,
+    backup: (partyId: string, input: unknown, tx?: Queryable) => backup(d, partyId, input, tx),
+    takeover: (partyId: string, chainId: string, tx?: Queryable) => takeover(d, partyId, chainId, tx),
   };
 }
 

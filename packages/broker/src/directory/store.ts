@@ -34,27 +34,53 @@ export async function lockHeldChain(q: Queryable, chainId: string): Promise<Held
   return c;
 }
 
-/** Makes `holder` the chain's holder from `since`, under a lease until `leaseUntil`. */
+/**
+ * Locks a chain for `partyId`'s claim, with the URL of the vendor it names: the holder's, or the
+ * claimant's own when nobody else holds it (one statement: a hand-over needs the holder's URL at once).
+ */
+export async function lockChainToClaim(
+  q: Queryable,
+  chainId: string,
+  partyId: string,
+): Promise<(HeldChain & { holder_url: string | null }) | undefined> {
+  const [c] = await q.query<HeldChain & { holder_url: string | null }>(
+    `SELECT chain_id, n, status, touchstone, expires_at, holder, backup_index, backup_message, lease_until,
+         refund_requested_at, (SELECT url FROM parties WHERE id = COALESCE(holder, $2)) AS holder_url
+       FROM chains WHERE chain_id = $1 FOR UPDATE`,
+    [chainId, partyId],
+  );
+  return c;
+}
+
+/**
+ * Makes `holder` the chain's holder from `since` under a lease until `leaseUntil`, and opens its holding
+ * at `startIndex` (one statement). The previous holding, if any, must be closed already.
+ */
 export async function setHolder(
   q: Queryable,
   chainId: string,
   holder: string,
   since: bigint,
   leaseUntil: bigint,
+  startIndex: number,
 ) {
-  await q.query('UPDATE chains SET holder = $2, holder_since = $3, lease_until = $4 WHERE chain_id = $1', [
-    chainId,
-    holder,
-    since,
-    leaseUntil,
-  ]);
+  await q.query(
+    `WITH held AS (
+       UPDATE chains SET holder = $2, holder_since = $3, lease_until = $4 WHERE chain_id = $1
+     )
+     ${OPEN_HOLDING}`,
+    [chainId, holder, since, leaseUntil, startIndex],
+  );
 }
 
 export async function renewLease(q: Queryable, chainId: string, leaseUntil: bigint) {
   await q.query('UPDATE chains SET lease_until = $2 WHERE chain_id = $1', [chainId, leaseUntil]);
 }
 
-/** Moves the chain to `to` (nobody, during a refund) at the hand-over index the old holder signed. */
+/**
+ * Moves the chain to `to` at the hand-over index the old holder signed: the old holding ends there (a hard
+ * end), and `to`'s opens there. To nobody (during a refund): the chain is left without a holder.
+ */
 export async function recordHandover(
   q: Queryable,
   chainId: string,
@@ -64,9 +90,14 @@ export async function recordHandover(
   leaseUntil: bigint | null,
 ) {
   await q.query(
-    `UPDATE chains SET holder = $2, holder_since = $3, backup_index = $4, backup_message = $5, lease_until = $6
-         WHERE chain_id = $1`,
-    [chainId, to, since, index.index, JSON.stringify(index), leaseUntil],
+    `WITH moved AS (
+       UPDATE chains SET holder = $2, holder_since = $3, lease_until = $4, backup_index = $5,
+           backup_message = $6 WHERE chain_id = $1
+     ), ended AS (
+       UPDATE chain_holdings SET end_index = $5, soft_end = false WHERE chain_id = $1 AND end_index IS NULL
+     )
+     ${OPEN_HOLDING} HAVING $2::text IS NOT NULL`,
+    [chainId, to, since, leaseUntil, index.index, JSON.stringify(index)],
   );
 }
 
@@ -90,21 +121,12 @@ export async function recordBackup(
 /**
  * The holding history of a chain: one row per vendor that held it, with the index it got the chain at and
  * the index it handed the chain on at (open while it holds it). Redemption consults it so a vendor can
- * only redeem coins from its own holding.
+ * only redeem coins from its own holding. A holding is opened by the statement that makes its vendor the
+ * holder (setHolder, recordHandover): $1 chain, $2 vendor, $3 since, $5 start index. Its data-modifying
+ * parts see the holdings as they were before the statement, so the one it closes is never the new one.
  */
-export async function openHolding(
-  tx: Queryable,
-  chainId: string,
-  partyId: string,
-  startIndex: number,
-  now: number,
-) {
-  await tx.query(
-    `INSERT INTO chain_holdings (chain_id, seq, party_id, start_index, started_at)
-     SELECT $1, COALESCE(max(seq), 0) + 1, $2, $3, $4 FROM chain_holdings WHERE chain_id = $1`,
-    [chainId, partyId, startIndex, BigInt(now)],
-  );
-}
+const OPEN_HOLDING = `INSERT INTO chain_holdings (chain_id, seq, party_id, start_index, started_at)
+     SELECT $1, COALESCE(max(seq), 0) + 1, $2, $5, $3 FROM chain_holdings WHERE chain_id = $1`;
 
 /**
  * Ends the open holding of a chain at `endIndex` (the index it was handed on, taken over or refunded at).

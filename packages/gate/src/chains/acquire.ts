@@ -17,15 +17,23 @@ export async function acquire(
   refuse: Refuse,
 ): Promise<HeldChain | GateAnswer> {
   const { store, clock } = ctx;
+  // A chain not in memory is claimed while the database is read: met here for the first time (the usual
+  // case) it is claimed anyway, and a claim by its holder only renews the lease.
+  let sentAt = clock();
+  let asked = store.peek(chainId) ? undefined : settled(ctx.broker.claim(chainId));
   const held = await store.get(chainId);
   if (held?.status === 'held' && store.leaseValid(chainId, clock())) return held;
   // Past expiry no lease is granted: the payment check refuses its coins as touchstone_expired.
   if (held?.status === 'held' && clock() >= held.touchstone.expiresAt * 1000) return held;
-  const sentAt = clock();
+  if (!asked) {
+    sentAt = clock();
+    asked = settled(ctx.broker.claim(chainId));
+  }
+  const claimed = await asked;
   let claim: ClaimAnswer;
-  try {
-    claim = await ctx.broker.claim(chainId);
-  } catch (e) {
+  if (claimed.ok) claim = claimed.value;
+  else {
+    const e = claimed.error;
     if (!refusedByBroker(e))
       return answer('broker_unavailable', 'the broker cannot be reached to check this chain; try again');
     if (held?.status === 'held') await store.releaseTakenOver(chainId);
@@ -49,6 +57,13 @@ export async function acquire(
   ctx.keepLease(chainId, sentAt, claim.leaseMs);
   return chain;
 }
+
+/** A promise's outcome as a value: it may be left unread without an unhandled rejection. */
+const settled = <T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> =>
+  p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
 
 /** The broker's refusal of a claim, in the gate's codes. */
 function claimRefused(e: { code: string; message: string }, refuse: Refuse): GateAnswer {

@@ -5,6 +5,7 @@
  * broker hands the chain over from its last backup once the holder's lease has run out.
  */
 import { createClient, DEFAULT_HANDOVER_PATH, unanswered, vendorApi } from '@netpay/api';
+import { keptAliveFetch } from '@netpay/api/node';
 import {
   decodeMessage,
   fromBase64url,
@@ -38,10 +39,7 @@ export async function handoverFrom(
   const sentAt = ctx.clock();
   try {
     if (index) {
-      const done = await ctx.broker.handover(index);
-      const chain = await ctx.store.hold(t, { index: index.index, payword: fromBase64url(index.payword)! });
-      ctx.keepLease(t.chainId, sentAt, done.leaseMs);
-      return chain;
+      return await handedOver(ctx, t, index, sentAt);
     }
     const taken = await ctx.broker.takeover(t.chainId);
     const start = taken.start ?? { index: 0, payword: t.root };
@@ -51,6 +49,29 @@ export async function handoverFrom(
   } catch (e) {
     return handoverRefused(e, holder.id, refuse);
   }
+}
+
+/**
+ * Records the hand-over at the broker and, meanwhile, the holding here from the index handed over: no
+ * coin of it is accepted before the broker's answer brings the lease. Refused there, the holding here
+ * ends again, empty. (Not reached, the broker may have recorded it: the next payment's claim says.)
+ */
+async function handedOver(
+  ctx: GateContext,
+  t: Touchstone,
+  index: IndexMessage,
+  sentAt: number,
+): Promise<HeldChain> {
+  const start = { index: index.index, payword: fromBase64url(index.payword)! };
+  const [done, chain] = await Promise.allSettled([ctx.broker.handover(index), ctx.store.hold(t, start)]);
+  if (done.status === 'rejected') {
+    if (chain.status === 'fulfilled' && refusedByBroker(done.reason))
+      await ctx.store.releaseTakenOver(t.chainId);
+    throw done.reason;
+  }
+  if (chain.status === 'rejected') throw chain.reason;
+  ctx.keepLease(t.chainId, sentAt, done.value.leaseMs);
+  return chain.value;
 }
 
 /** The broker's refusal of a hand-over or take-over, in the gate's codes. */
@@ -140,5 +161,5 @@ function validHandover(
 const handoverClient = (ctx: GateContext, url: string) =>
   createClient(
     { handover: { ...vendorApi.handover, path: ctx.handoverPath ?? DEFAULT_HANDOVER_PATH } },
-    { url, name: 'the holder', timeoutMs: ctx.handoverTimeoutMs },
+    { url, name: 'the holder', timeoutMs: ctx.handoverTimeoutMs, fetch: keptAliveFetch },
   );

@@ -31,7 +31,8 @@ export interface StoreState {
   readonly leases: Map<string, number>;
 }
 
-interface Row {
+/** A vendor_chains row, as read (the columns the cache keeps). */
+export interface Row {
   chain_id: string;
   touchstone: Touchstone;
   start_index: number;
@@ -70,8 +71,13 @@ export async function reload(s: StoreState, chainId: string): Promise<HeldChain 
     s.cache.delete(chainId);
     return undefined;
   }
+  return cached(s, row);
+}
+
+/** A row just read or written, cached as the chain's state. */
+export function cached(s: StoreState, row: Row): HeldChain {
   const chain = fromRow(row);
-  s.cache.set(chainId, chain);
+  s.cache.set(row.chain_id, chain);
   return chain;
 }
 

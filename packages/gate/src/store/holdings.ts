@@ -3,7 +3,7 @@
  * taken over, refunded), and the lease that lets this vendor accept coins meanwhile (docs/protocol.md §8.4).
  */
 import { type Touchstone, toBase64url } from '@netpay/protocol';
-import { type HeldChain, reload, type StoreState } from './chains.ts';
+import { cached, type HeldChain, type Row, reload, type StoreState } from './chains.ts';
 
 /** The broker granted or renewed this chain's lease: coins may be accepted until `untilMs` (local). */
 export function setLease(s: StoreState, chainId: string, untilMs: number): void {
@@ -22,7 +22,7 @@ export async function hold(
   start: { index: number; payword: Uint8Array },
 ): Promise<HeldChain> {
   const w = toBase64url(start.payword);
-  await s.db.query(
+  const [row] = await s.db.query<Row>(
     `INSERT INTO vendor_chains (chain_id, touchstone, start_index, start_payword, accepted_index, accepted_payword,
          redeemed_index, redeemed_payword, status, updated_at)
        VALUES ($1, $2, $3, $4, $3, $4, $3, $4, 'held', $5)
@@ -32,10 +32,12 @@ export async function hold(
          -- must not be served here as a retry.
          last_receipt = NULL
        -- A chain this vendor (or another instance of it) holds already keeps its state: never go backwards.
-       WHERE vendor_chains.status = 'handed' AND vendor_chains.accepted_index <= $3`,
+       WHERE vendor_chains.status = 'handed' AND vendor_chains.accepted_index <= $3
+       RETURNING *`,
     [touchstone.chainId, JSON.stringify(touchstone), start.index, w, BigInt(s.clock())],
   );
-  return (await reload(s, touchstone.chainId))!;
+  // Not written (the row is held already, or ahead): the chain as it is.
+  return row ? cached(s, row) : (await reload(s, touchstone.chainId))!;
 }
 
 /**
@@ -44,8 +46,8 @@ export async function hold(
  */
 export async function release(s: StoreState, chainId: string): Promise<HeldChain | undefined> {
   s.leases.delete(chainId);
-  await endHolding(s, chainId);
-  return reload(s, chainId);
+  const ended = await endHolding(s, chainId);
+  return ended ? cached(s, ended) : reload(s, chainId);
 }
 
 /**
@@ -61,26 +63,30 @@ export async function releaseTakenOver(s: StoreState, chainId: string): Promise<
 
 /**
  * Ends the current holding of a chain: it accepts nothing more here. Its range moves to vendor_ranges —
- * the redeemed part marked so, the rest (up to the accepted index) to redeem.
+ * the redeemed part marked so, the rest (up to the accepted index) to redeem. One statement: the row is
+ * locked first and both the ranges and the end are made from the locked row, so a payment committing on
+ * another instance lands before or after, never between. Answers the ended chain's row, or undefined if
+ * it was not held.
  */
-async function endHolding(s: StoreState, chainId: string): Promise<void> {
-  await s.db.transaction(async (tx) => {
-    // Locked first, so a payment committing on another instance lands before or after, never between.
-    await tx.query('SELECT 1 FROM vendor_chains WHERE chain_id = $1 FOR UPDATE', [chainId]);
-    await tx.query(
-      `INSERT INTO vendor_ranges (chain_id, from_index, from_payword, to_index, to_payword, redeemed)
-         SELECT chain_id, start_index, start_payword, redeemed_index, redeemed_payword, true FROM vendor_chains
-           WHERE chain_id = $1 AND status = 'held' AND redeemed_index > start_index
+async function endHolding(s: StoreState, chainId: string): Promise<Row | undefined> {
+  const [row] = await s.db.query<Row>(
+    `WITH ending AS (
+       SELECT chain_id, start_index, start_payword, accepted_index, accepted_payword, redeemed_index,
+           redeemed_payword FROM vendor_chains WHERE chain_id = $1 AND status = 'held' FOR UPDATE
+     ), ranges AS (
+       INSERT INTO vendor_ranges (chain_id, from_index, from_payword, to_index, to_payword, redeemed)
+         SELECT chain_id, start_index, start_payword, redeemed_index, redeemed_payword, true FROM ending
+           WHERE redeemed_index > start_index
          UNION ALL
-         SELECT chain_id, redeemed_index, redeemed_payword, accepted_index, accepted_payword, false FROM vendor_chains
-           WHERE chain_id = $1 AND status = 'held' AND accepted_index > redeemed_index
-         ON CONFLICT DO NOTHING`,
-      [chainId],
-    );
-    await tx.query(
-      `UPDATE vendor_chains SET status = 'handed', redeemed_index = accepted_index,
-           redeemed_payword = accepted_payword, updated_at = $2 WHERE chain_id = $1`,
-      [chainId, BigInt(s.clock())],
-    );
-  });
+         SELECT chain_id, redeemed_index, redeemed_payword, accepted_index, accepted_payword, false FROM ending
+           WHERE accepted_index > redeemed_index
+         ON CONFLICT DO NOTHING
+     )
+     UPDATE vendor_chains v SET status = 'handed', redeemed_index = e.accepted_index,
+         redeemed_payword = e.accepted_payword, updated_at = $2
+       FROM ending e WHERE v.chain_id = e.chain_id
+       RETURNING v.*`,
+    [chainId, BigInt(s.clock())],
+  );
+  return row;
 }
