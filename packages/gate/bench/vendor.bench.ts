@@ -205,10 +205,14 @@ async function scale(brk: Broker, dataDir: string) {
   };
 }
 
-/** Hand-over latency: chains held by vendor A, each paid next at vendor B (claim, ask A, record, verify). */
-async function handover(brk: Broker) {
-  const a = await server(brk, 'vendor-a');
-  const b = await server(brk, 'vendor-b');
+/**
+ * Hand-over latency: chains held by vendor A, each paid next at vendor B (claim, ask A, record, verify);
+ * bench/handover-probe.ts breaks it down.
+ */
+async function handover(brk: Broker, dataDir: string) {
+  // As `netpay vendor start` runs them: PGlite on disk, coins journaled.
+  const a = await server(brk, 'vendor-a', { NETPAY_BENCH_DATA: `${dataDir}-a` });
+  const b = await server(brk, 'vendor-b', { NETPAY_BENCH_DATA: `${dataDir}-b` });
   const moving = await chains(brk, 200, 4);
   for (const c of moving) await fetch(`${a.url}/paid`, { headers: { [HEADERS.payment]: c.headers[0]! } });
   const times: number[] = [];
@@ -235,7 +239,7 @@ export async function runVendorBench() {
     const np = await netpay(brk, join(dataDir, 'main'));
     const peer = await peers(brk);
     const other = await storages(brk, join(dataDir, 'thread'));
-    const hand = await handover(brk);
+    const hand = await handover(brk, join(dataDir, 'handover'));
     const scaled = await scale(brk, join(dataDir, 'scale'));
     const { unpaid, paid } = np.full;
     return {

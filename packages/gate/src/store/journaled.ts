@@ -131,7 +131,9 @@ export function journaled(
     // Before recovery the cache may lag behind the journal: nothing is cached-current until it is done.
     peek: (chainId) => (opened ? base.peek(chainId) : undefined),
     reload: current(base.reload),
-    hold: current(base.hold),
+    // No drain: a chain is held anew only when it is not held here, and every holding's end drained its
+    // coins already (`ending`); the other chains' coins have nothing to do with this row.
+    hold: base.hold,
     release: ending(base.release),
     releaseTakenOver: ending(base.releaseTakenOver),
     commit: journalOrWait,
