@@ -21,13 +21,18 @@ const url = `${v.url}/${mode === 'paid' ? 'paid' : 'free'}`;
 await g.run({ ...saturate(url, mode === 'paid'), seconds: 1 });
 for (let i = 0; i < Number(process.env.N ?? 3); i++) {
   const rate = process.env.RATE ? { overallRate: Number(process.env.RATE) } : {};
-  const w = await v.window(() => g.run({ ...saturate(url, mode === 'paid'), ...rate }), 'overallRate' in rate);
+  const w = await v.window(
+    () => g.run({ ...saturate(url, mode === 'paid'), ...rate }),
+    'overallRate' in rate,
+  );
   console.log(
     JSON.stringify({
       mode,
       rps: w.requestsPerSec,
       cpu: w.cpuUsPerRequest.toFixed(1),
-      sys: w.systemUsPerRequest.toFixed(1), p99: w.p99Ms, serverP99: w.serverP99Ms,
+      sys: w.systemUsPerRequest.toFixed(1),
+      p99: w.p99Ms,
+      serverP99: w.serverP99Ms,
       th: w.threads,
       loop: w.loopMaxMs,
       non2xx: w.non2xx,
