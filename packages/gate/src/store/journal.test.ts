@@ -154,6 +154,38 @@ describe('the vendor journal [pglite]', () => {
     await third.close();
   });
 
+  it('replays every complete group around one a crash tore, in order per chain', async () => {
+    const path = join(dir, 'journal');
+    const journal = await openJournal(path);
+    const c = chain(10);
+    await Promise.all([1, 2].map((i) => journal.append(coin(c, i)))); // one group
+    await journal.close();
+    const [file] = segments(path);
+    const written = readFileSync(file!, 'utf8');
+    // Groups go to disk up to four at once: one torn by a crash may lie before one that finished.
+    const torn = written.slice(0, 30); // its first line cut short
+    writeFileSync(file!, `${written}${torn}${written}`);
+    expect(replay(path).map((a) => a.toIndex)).toEqual([1, 2, 1, 2]);
+  });
+
+  it('writes groups side by side and still answers each payment once its own group is on disk', async () => {
+    const path = join(dir, 'journal');
+    const journal = await openJournal(path);
+    const chains = Array.from({ length: 40 }, () => chain(3));
+    // Appends in different turns of the event loop: several groups, written at once.
+    const paid: Promise<void>[] = [];
+    for (const c of chains) {
+      paid.push(journal.append(coin(c, 1)));
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(paid);
+    await journal.settled();
+    const cut = await journal.cut();
+    expect(cut.advances).toHaveLength(40);
+    expect(new Set(replay(path).map((a) => a.chainId)).size).toBe(40);
+    await journal.close();
+  });
+
   it('ends a holding only once every coin accepted before is in SQL', async () => {
     const store = createChainStore({ db, journal: join(dir, 'journal') });
     const c = chain(10);

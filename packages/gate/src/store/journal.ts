@@ -70,15 +70,19 @@ export function segments(path: string): string[] {
   return found.sort((a, b) => a[0] - b[0]).map(([, name]) => join(dirname(path), name));
 }
 
-/** The advances the journal holds, in order: each segment up to its first damaged line (a torn write). */
+/**
+ * The advances the journal holds, in order, leaving out damaged lines. Groups are written up to
+ * MAX_IN_FLIGHT at a time, so a crash may leave a torn group before complete ones; each group starts on a
+ * fresh line, so a tear spoils only its own lines. Per chain the order holds: a chain's next payment is
+ * checked only after its last one is on disk (the chain's lock), so it is always in a later group.
+ */
 export function replay(path: string): Advance[] {
   const out: Advance[] = [];
   for (const file of segments(path)) {
     for (const line of readFileSync(file, 'utf8').split('\n')) {
       if (line === '') continue;
       const a = fromLine(line);
-      if (!a) break;
-      out.push(a);
+      if (a) out.push(a); // a damaged line is a group whose write never finished: none of it was receipted
     }
   }
   return out;
@@ -114,16 +118,20 @@ interface Waiting {
   readonly fail: (e: unknown) => void;
 }
 
+/** Groups written at once (libuv's pool has four threads): a payment waits for its own group's write only. */
+const MAX_IN_FLIGHT = 4;
+
 /**
  * Opens a new segment after the journal's existing ones (those stay until dropped: the caller has
  * replayed them). Segments are cut by the write-behind, so no file grows without end.
  *
  * A group is one `write` to a file opened O_SYNC (durable when it returns, like write + fdatasync), done
- * on libuv's pool so the event loop never waits for the disk; one group at a time, and the appends made
- * meanwhile form the next. Measured here, per group: fs/promises appendFile + datasync ≈ 80 µs user +
- * 125 µs system CPU; one O_SYNC write by callback ≈ 28 + 80; synchronous write + fdatasync ≈ 3 + 63 but
- * with the whole event loop stalled for the disk (up to 250 ms seen while other processes wrote); a worker
- * thread ≈ 50 + 80. lmdb-js was the other candidate; a file needs nothing but this and its checksums.
+ * on libuv's pool so the event loop never waits for the disk; up to MAX_IN_FLIGHT groups at once, and the
+ * appends made while all are busy form the next. Measured here, per group: fs/promises appendFile +
+ * datasync ≈ 80 µs user + 125 µs system CPU; one O_SYNC write by callback ≈ 28 + 80; synchronous write +
+ * fdatasync ≈ 3 + 63 but with the whole event loop stalled for the disk (up to 250 ms seen while other
+ * processes wrote); a worker thread ≈ 50 + 80. lmdb-js was the other candidate; a file needs nothing but
+ * this and its checksums.
  */
 export async function openJournal(path: string): Promise<Journal> {
   const last = segments(path).at(-1);
@@ -135,10 +143,11 @@ export async function openJournal(path: string): Promise<Journal> {
   let file = next();
   let waiting: Waiting[] = [];
   let scheduled = false;
-  let writing = false;
-  /** Appends made, and appends written or failed: `settled` waits for the second to reach the first. */
+  /** Groups being written, by the sequence number of their first append. */
+  const inFlight = new Set<number>();
+  /** Appends made, and appends handed to a write: sequence numbers 1, 2, … */
   let appended = 0;
-  let finishedCount = 0;
+  let sent = 0;
   let settledWaiters: { target: number; resolve: () => void }[] = [];
   /** Made durable since the last cut. */
   let sinceCut: Advance[] = [];
@@ -151,9 +160,12 @@ export async function openJournal(path: string): Promise<Journal> {
    */
   let broken: unknown;
 
-  /** A cut asked for, made now (no group is being written): the next group goes to a new file. */
+  /** Every append up to this sequence number is written or failed. */
+  const doneThrough = () => (inFlight.size === 0 ? sent : Math.min(...inFlight) - 1);
+
+  /** A cut asked for, made now if no group is being written: later groups go to a new file. */
   function switchFile() {
-    if (!cutAsked) return;
+    if (!cutAsked || inFlight.size > 0) return;
     const resolve = cutAsked;
     cutAsked = null;
     const old = file;
@@ -164,32 +176,37 @@ export async function openJournal(path: string): Promise<Journal> {
     resolve(cut);
   }
 
-  /** Writes the waiting group (all its bytes, O_SYNC); when done, the group that gathered meanwhile. */
+  /** Writes the waiting appends as one group (all its bytes, O_SYNC), if a write may start now. */
   function writeGroup() {
     scheduled = false;
-    if (writing || waiting.length === 0) return;
+    // While a cut waits, no group starts: the ones in flight finish, the file switches, then writing goes on.
+    if (waiting.length === 0 || inFlight.size >= MAX_IN_FLIGHT || cutAsked) return;
     const group = waiting;
     waiting = [];
-    writing = true;
+    const first = sent + 1;
+    sent += group.length;
+    inFlight.add(first);
     const finished = (e: unknown) => {
-      writing = false;
+      inFlight.delete(first);
       if (e) broken ??= e;
       for (const g of group) {
-        if (broken) g.fail(broken);
+        if (e || broken) g.fail(e ?? broken);
         else {
           sinceCut.push(g.advance);
           g.done();
         }
       }
-      finishedCount += group.length;
-      const told = settledWaiters.filter((w) => w.target <= finishedCount);
-      settledWaiters = settledWaiters.filter((w) => w.target > finishedCount);
+      const through = doneThrough();
+      const told = settledWaiters.filter((w) => w.target <= through);
+      settledWaiters = settledWaiters.filter((w) => w.target > through);
       for (const w of told) w.resolve();
       switchFile();
       writeGroup();
     };
     if (broken) return finished(broken);
-    writeAllBytes(file.fd, Buffer.from(group.map((g) => g.line).join(''), 'utf8'), finished);
+    // A fresh line first: a group torn by a crash never runs into the next one's first line.
+    const text = `\n${group.map((g) => g.line).join('')}`;
+    writeAllBytes(file.fd, Buffer.from(text, 'utf8'), finished);
   }
 
   return {
@@ -198,7 +215,7 @@ export async function openJournal(path: string): Promise<Journal> {
       appended++;
       return new Promise<void>((done, fail) => {
         waiting.push({ line: toLine(a), advance: a, done, fail });
-        if (!scheduled && !writing) {
+        if (!scheduled) {
           scheduled = true;
           setImmediate(writeGroup); // after every request read this turn has appended
         }
@@ -206,13 +223,14 @@ export async function openJournal(path: string): Promise<Journal> {
     },
     settled() {
       const target = appended;
-      if (finishedCount >= target) return Promise.resolve();
+      if (doneThrough() >= target) return Promise.resolve();
       return new Promise<void>((resolve) => settledWaiters.push({ target, resolve }));
     },
     cut() {
       return new Promise<Cut>((resolve) => {
         cutAsked = resolve;
-        if (!writing) switchFile();
+        switchFile();
+        writeGroup(); // appends that waited for the switch
       });
     },
     async drop(files) {
@@ -223,7 +241,7 @@ export async function openJournal(path: string): Promise<Journal> {
     },
     async close() {
       const target = appended;
-      if (finishedCount < target)
+      if (doneThrough() < target)
         await new Promise<void>((resolve) => settledWaiters.push({ target, resolve }));
       closeSync(file.fd);
     },
