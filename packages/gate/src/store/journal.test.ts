@@ -162,7 +162,7 @@ describe('the vendor journal [pglite]', () => {
     await journal.close();
     const [file] = segments(path);
     const written = readFileSync(file!, 'utf8');
-    // Groups go to disk up to four at once: one torn by a crash may lie before one that finished.
+    // Groups go to disk side by side: one torn by a crash may lie before one that finished.
     const torn = written.slice(0, 30); // its first line cut short
     writeFileSync(file!, `${written}${torn}${written}`);
     expect(replay(path).map((a) => a.toIndex)).toEqual([1, 2, 1, 2]);
