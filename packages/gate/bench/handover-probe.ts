@@ -9,15 +9,14 @@
  *
  *   npx tsx packages/gate/bench/handover-probe.ts [runs=3] [chains=200] [journal]
  *
- * `journal`: the vendors keep PGlite on disk with the journal, as `netpay vendor start` runs them (the
- * benchmark's hand-over runs them in memory without one).
+ * `journal`: the vendors keep PGlite on disk with the journal, as `netpay vendor start` runs them and as
+ * the benchmark's hand-over does; without it, in memory.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HEADERS } from '@netpay/protocol';
-import { broker, chains, median, quantile, round, server } from './harness.ts';
+import { broker, heldChains, median, quantile, round, server, timeHandovers } from './harness.ts';
 import type { LoadResult } from './load-process.ts';
 
 const runs = Number(process.argv[2] ?? 3);
@@ -68,20 +67,10 @@ async function once(brk: Awaited<ReturnType<typeof broker>>, run: number) {
   const b = await server(brk, `probe-b-${run}`, env('b'));
   const timing = brokerTimes(brk.b.app.server);
   try {
-    const moving = await chains(brk, count, 4);
-    for (const c of moving) {
-      const r = await fetch(`${a.url}/paid`, { headers: { [HEADERS.payment]: c.headers[0]! } });
-      if (r.status !== 200) throw new Error(`payment at A failed: ${r.status} ${await r.text()}`);
-    }
+    const held = await heldChains(brk, a, count, 4);
     const times: number[] = [];
     const handOver = async (): Promise<LoadResult> => {
-      for (const c of moving) {
-        const t0 = performance.now();
-        const r = await fetch(`${b.url}/paid`, { headers: { [HEADERS.payment]: c.headers[1]! } });
-        await r.arrayBuffer();
-        times.push(performance.now() - t0);
-        if (r.status !== 200) throw new Error(`hand-over payment failed: ${r.status}`);
-      }
+      times.push(...(await timeHandovers(b, held)));
       return { requests: count, requestsPerSec: 0, p50Ms: 0, p99Ms: 0, non2xx: 0 };
     };
     timing.start();

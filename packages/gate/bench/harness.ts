@@ -169,6 +169,22 @@ export async function heldChains(brk: Broker, v: Server, count: number, n: numbe
   return { header: HEADERS.payment, sequences: pool.map((c) => c.headers.slice(1)) };
 }
 
+/**
+ * Hand-overs one after another: the next coin of each chain of `held` (held at another vendor, as
+ * heldChains leaves them) paid at vendor `b`, which takes the chain over first. The ms each payment took.
+ */
+export async function timeHandovers(b: Server, held: Payment): Promise<number[]> {
+  const times: number[] = [];
+  for (const sequence of held.sequences ?? []) {
+    const t0 = performance.now();
+    const r = await fetch(`${b.url}/paid`, { headers: { [held.header]: sequence[0]! } });
+    await r.arrayBuffer();
+    times.push(performance.now() - t0);
+    if (r.status !== 200) throw new Error(`hand-over payment failed: ${r.status}`);
+  }
+  return times;
+}
+
 export const saturate = (url: string, paid: boolean): Window => ({
   url,
   paid,

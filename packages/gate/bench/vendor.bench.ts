@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HEADERS, toBase64url } from '@netpay/protocol';
+import { toBase64url } from '@netpay/protocol';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import pg from 'pg';
 import { l402Credential } from '../../../bench/peers/l402.ts';
@@ -21,7 +21,6 @@ import {
   type Broker,
   broker,
   CONNECTIONS,
-  chains,
   generator,
   heldChains,
   median,
@@ -30,6 +29,7 @@ import {
   type Server,
   saturate,
   server,
+  timeHandovers,
   WINDOW_SECONDS,
   WINDOWS,
 } from './harness.ts';
@@ -213,16 +213,7 @@ async function handover(brk: Broker, dataDir: string) {
   // As `netpay vendor start` runs them: PGlite on disk, coins journaled.
   const a = await server(brk, 'vendor-a', { NETPAY_BENCH_DATA: `${dataDir}-a` });
   const b = await server(brk, 'vendor-b', { NETPAY_BENCH_DATA: `${dataDir}-b` });
-  const moving = await chains(brk, 200, 4);
-  for (const c of moving) await fetch(`${a.url}/paid`, { headers: { [HEADERS.payment]: c.headers[0]! } });
-  const times: number[] = [];
-  for (const c of moving) {
-    const t0 = performance.now();
-    const r = await fetch(`${b.url}/paid`, { headers: { [HEADERS.payment]: c.headers[1]! } });
-    await r.arrayBuffer();
-    times.push(performance.now() - t0);
-    if (r.status !== 200) throw new Error(`hand-over payment failed: ${r.status}`);
-  }
+  const times = await timeHandovers(b, await heldChains(brk, a, 200, 4));
   times.sort((x, y) => x - y);
   for (const s of [a, b]) await s.stop();
   return {
