@@ -83,9 +83,12 @@ export function writeBehind(
 
   async function flushOnce() {
     const number = ++started;
-    const cut = await journal.cut();
-    unwritten = unwritten.concat(cut.advances);
-    unwrittenFiles = unwrittenFiles.concat(cut.files);
+    // Nothing durable since the last cut (a drain while idle): no new file for nothing.
+    if (journal.pending > 0) {
+      const cut = await journal.cut();
+      unwritten = unwritten.concat(cut.advances);
+      unwrittenFiles = unwrittenFiles.concat(cut.files);
+    }
     if (unwritten.length > 0) await writeAll(s, unwritten); // throws: all kept for the next flush
     toDrop = toDrop.concat(unwrittenFiles);
     unwritten = [];
