@@ -1,10 +1,11 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createClient } from './client.ts';
 import { keptAliveFetch } from './client-node.ts';
 import { route } from './route.ts';
+import { scriptedServer } from './scripted-server.ts';
 
 /** A contract for a small server on loopback that answers what each test sets, and records the request. */
 const api = {
@@ -22,38 +23,15 @@ const api = {
   remove: route({ method: 'DELETE', path: '/x', summary: 'gone', auth: 'none', responses: { 204: 'empty' } }),
 };
 
-let server: Server;
-let url: string;
-let next: { status: number; body: string; type?: string; waitMs?: number } = { status: 200, body: '{}' };
-let seen: { method?: string; url?: string; headers: IncomingMessage['headers']; body: string };
-/** The connections the server accepted. */
-let connections = 0;
-
+let srv: Awaited<ReturnType<typeof scriptedServer>>;
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => {
-      body += c;
-    });
-    req.on('end', () => {
-      seen = { method: req.method, url: req.url, headers: req.headers, body };
-      const answer = () => {
-        res.writeHead(next.status, { 'content-type': next.type ?? 'application/json' });
-        res.end(next.body);
-      };
-      if (next.waitMs) setTimeout(answer, next.waitMs);
-      else answer();
-    });
-  });
-  server.on('connection', () => connections++);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  srv = await scriptedServer();
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => srv.close());
 
 const client = (timeoutMs = 2_000) =>
   createClient(api, {
-    url,
+    url: srv.url,
     name: 'the shop',
     fetch: keptAliveFetch,
     timeoutMs,
@@ -62,23 +40,23 @@ const client = (timeoutMs = 2_000) =>
 
 describe('keptAliveFetch', () => {
   it('sends what createClient sends and parses the answers, over one kept-alive connection', async () => {
-    next = { status: 200, body: '{"done":true}' };
-    const before = connections;
+    srv.next = { status: 200, body: '{"done":true}' };
+    const before = srv.connections;
     for (let i = 0; i < 5; i++) {
       expect(await client().buy({ params: { id: 'a b' }, body: { amount: `${i}` } })).toEqual({ done: true });
-      expect(seen).toMatchObject({ method: 'POST', url: '/orders/a%20b', body: `{"amount":"${i}"}` });
-      expect(seen.headers).toMatchObject({ 'netpay-signed': 'yes', 'content-type': 'application/json' });
-      expect(seen.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(srv.seen).toMatchObject({ method: 'POST', url: '/orders/a%20b', body: `{"amount":"${i}"}` });
+      expect(srv.seen.headers).toMatchObject({ 'netpay-signed': 'yes', 'content-type': 'application/json' });
+      expect(srv.seen.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
     }
-    expect(connections - before).toBe(1);
-    next = { status: 200, body: '<p>hi</p>', type: 'text/html' };
+    expect(srv.connections - before).toBe(1);
+    srv.next = { status: 200, body: '<p>hi</p>', type: 'text/html' };
     expect(await client().page({})).toBe('<p>hi</p>');
-    next = { status: 204, body: '' };
+    srv.next = { status: 204, body: '' };
     expect(await client().remove({})).toBeUndefined();
   });
 
   it('turns error answers, an unreachable server and one too slow into the errors the global fetch gives', async () => {
-    next = { status: 409, body: '{"code":"lease_active","message":"wait","details":{"retryAfter":4}}' };
+    srv.next = { status: 409, body: '{"code":"lease_active","message":"wait","details":{"retryAfter":4}}' };
     expect(
       await client()
         .page({})
@@ -88,7 +66,7 @@ describe('keptAliveFetch', () => {
       status: 409,
       details: { retryAfter: 4 },
     });
-    next = { status: 200, body: '{"done":true}', waitMs: 300 };
+    srv.next = { status: 200, body: '{"done":true}', waitMs: 300 };
     expect(
       await client(50)
         .buy({ params: { id: 'x' }, body: { amount: '1' } })

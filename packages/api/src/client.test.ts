@@ -1,10 +1,11 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NetPayError } from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createClient } from './client.ts';
 import { route } from './route.ts';
+import { scriptedServer } from './scripted-server.ts';
 
 /** A contract for a small server on loopback that answers what each test sets, and records the request. */
 const api = {
@@ -36,31 +37,15 @@ const api = {
   }),
 };
 
-let server: Server;
-let url: string;
-let next: { status: number; body: string; type?: string } = { status: 200, body: '{}' };
-let seen: { method?: string; url?: string; headers: IncomingMessage['headers']; body: string };
-
+let srv: Awaited<ReturnType<typeof scriptedServer>>;
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => {
-      body += c;
-    });
-    req.on('end', () => {
-      seen = { method: req.method, url: req.url, headers: req.headers, body };
-      res.writeHead(next.status, { 'content-type': next.type ?? 'application/json' });
-      res.end(next.body);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  srv = await scriptedServer();
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => srv.close());
 
 const client = () =>
   createClient(api, {
-    url,
+    url: `${srv.url}/`,
     name: 'the shop',
     token: () => 'session-1',
     sign: (r) => ({ 'netpay-signed': `${r.method} ${r.path} ${JSON.stringify(r.body)}` }),
@@ -68,25 +53,25 @@ const client = () =>
 
 describe('createClient', () => {
   it('fills the path and query, sends the bearer token, and parses the answer', async () => {
-    next = { status: 200, body: '{"id":"a b","price":"25","extra":1}' };
+    srv.next = { status: 200, body: '{"id":"a b","price":"25","extra":1}' };
     const item = await client().item({ params: { id: 'a b' }, query: { full: 'yes' } });
     expect(item).toEqual({ id: 'a b', price: '25' });
-    expect(seen).toMatchObject({ method: 'GET', url: '/items/a%20b?full=yes' });
-    expect(seen.headers.authorization).toBe('Bearer session-1');
+    expect(srv.seen).toMatchObject({ method: 'GET', url: '/items/a%20b?full=yes' });
+    expect(srv.seen.headers.authorization).toBe('Bearer session-1');
   });
 
   it('signs a party route over its path and body, and keys it (fresh, or the caller’s)', async () => {
-    next = { status: 201, body: '{"done":true}' };
+    srv.next = { status: 201, body: '{"done":true}' };
     expect(await client().buy({ body: { amount: '5' } })).toEqual({ done: true });
-    expect(seen.headers['netpay-signed']).toBe('POST /orders {"amount":"5"}');
-    expect(seen.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
-    expect(seen.headers.authorization).toBeUndefined();
+    expect(srv.seen.headers['netpay-signed']).toBe('POST /orders {"amount":"5"}');
+    expect(srv.seen.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(srv.seen.headers.authorization).toBeUndefined();
     await client().buy({ body: { amount: '5' }, key: 'retry-key-1' });
-    expect(seen.headers['idempotency-key']).toBe('retry-key-1');
+    expect(srv.seen.headers['idempotency-key']).toBe('retry-key-1');
   });
 
   it('tells apart the success statuses of a route', async () => {
-    next = { status: 202, body: '{"retryAfter":3}' };
+    srv.next = { status: 202, body: '{"retryAfter":3}' };
     expect(await client().answer(api.buy, { body: { amount: '5' } })).toEqual({
       status: 202,
       body: { retryAfter: 3 },
@@ -94,15 +79,15 @@ describe('createClient', () => {
   });
 
   it('reads HTML pages as text and empty answers as nothing', async () => {
-    next = { status: 200, body: '<p>hi</p>', type: 'text/html' };
+    srv.next = { status: 200, body: '<p>hi</p>', type: 'text/html' };
     expect(await client().page({})).toBe('<p>hi</p>');
-    next = { status: 204, body: '' };
+    srv.next = { status: 204, body: '' };
     expect(await client().remove({ token: 'admin-1' })).toBeUndefined();
-    expect(seen.headers.authorization).toBe('Bearer admin-1');
+    expect(srv.seen.headers.authorization).toBe('Bearer admin-1');
   });
 
   it('turns an error answer into a NetPayError with its code, status and details', async () => {
-    next = { status: 409, body: '{"code":"lease_active","message":"wait","details":{"retryAfter":4}}' };
+    srv.next = { status: 409, body: '{"code":"lease_active","message":"wait","details":{"retryAfter":4}}' };
     const e = await client()
       .buy({ body: { amount: '5' } })
       .catch((x: unknown) => x);
@@ -113,7 +98,7 @@ describe('createClient', () => {
       status: 409,
       details: { retryAfter: 4 },
     });
-    next = { status: 500, body: 'oops', type: 'text/plain' };
+    srv.next = { status: 500, body: 'oops', type: 'text/plain' };
     expect(
       await client()
         .page({})
@@ -122,7 +107,7 @@ describe('createClient', () => {
   });
 
   it('refuses an answer that does not match the contract', async () => {
-    next = { status: 200, body: '{"id":"a"}' };
+    srv.next = { status: 200, body: '{"id":"a"}' };
     const e = await client()
       .item({ params: { id: 'a' } })
       .catch((x: unknown) => x);
