@@ -150,9 +150,9 @@ export async function openJournal(path: string): Promise<Journal> {
   let scheduled = false;
   /** Groups being written, by the sequence number of their first append. */
   const inFlight = new Set<number>();
-  /** Appends made, and appends handed to a write: sequence numbers 1, 2, … */
-  let appended = 0;
+  /** Appends handed to a write (sequence numbers 1, 2, …); those made are these and the waiting ones. */
   let sent = 0;
+  const appended = () => sent + waiting.length;
   let settledWaiters: { target: number; resolve: () => void }[] = [];
   /** Made durable since the last cut. */
   let sinceCut: Advance[] = [];
@@ -217,7 +217,6 @@ export async function openJournal(path: string): Promise<Journal> {
   return {
     append(a) {
       if (broken) return Promise.reject(broken);
-      appended++;
       return new Promise<void>((done, fail) => {
         waiting.push({ line: toLine(a), advance: a, done, fail });
         if (!scheduled) {
@@ -227,7 +226,7 @@ export async function openJournal(path: string): Promise<Journal> {
       });
     },
     settled() {
-      const target = appended;
+      const target = appended();
       if (doneThrough() >= target) return Promise.resolve();
       return new Promise<void>((resolve) => settledWaiters.push({ target, resolve }));
     },
@@ -245,7 +244,7 @@ export async function openJournal(path: string): Promise<Journal> {
       return sinceCut.length;
     },
     async close() {
-      const target = appended;
+      const target = appended();
       if (doneThrough() < target)
         await new Promise<void>((resolve) => settledWaiters.push({ target, resolve }));
       closeSync(file.fd);
