@@ -14,6 +14,7 @@ import { createServiceApp } from '@netpay/service';
 import type { FastifyInstance } from 'fastify';
 import { createBrokerClient } from './broker-client.ts';
 import { createGate, RECEIPT_SIGNATURE_HEADER, WALLET_RECEIPT_HEADER } from './gate.ts';
+import { closeWithin, STOP_GRACE_MS } from './http/close.ts';
 import { netpayFastify } from './http/fastify.ts';
 import { filePath, type PriceList, priceOf } from './price-list.ts';
 import { createRedeemer } from './redeem/redeemer.ts';
@@ -49,18 +50,14 @@ export async function openVendor(o: {
 }) {
   const dataDir = resolve(o.dataDir ?? '.netpay/vendor');
   const signer = createSigner(loadOrCreateKey(dataDir));
-  // PGlite on a thread of its own: what the journal writes behind (and every other statement) never
-  // stalls the requests this event loop answers.
-  const db = await openDatabase(
-    o.databaseUrl ? { url: o.databaseUrl } : { dataDir: join(dataDir, 'db'), thread: true },
-  );
+  // PGlite on a thread of its own: no statement (the journal's write-behind included) stalls a request.
+  const local = { dataDir: join(dataDir, 'db'), thread: true };
+  const db = await openDatabase(o.databaseUrl ? { url: o.databaseUrl } : local);
   await migrate(db, VENDOR_MIGRATIONS);
   const clock = o.clock ?? Date.now;
-  // On PGlite this process is the database's only writer: accepted coins go to a journal (group fdatasync)
+  // On PGlite this process is the database's only writer: accepted coins go to a journal (O_SYNC groups)
   // and are written behind into SQL. Over PostgreSQL, SQL's compare-and-set keeps instances apart.
-  const journal = o.databaseUrl
-    ? {}
-    : { journal: join(dataDir, 'journal'), databaseDir: join(dataDir, 'db') };
+  const journal = o.databaseUrl ? {} : { journal: join(dataDir, 'journal'), databaseDir: local.dataDir };
   const store = createChainStore({ db, clock, ...journal });
   const broker = createBrokerClient({ url: o.brokerUrl, vendorId: o.vendorId, signer, clock });
   const gate = createGate({
@@ -292,7 +289,7 @@ export async function startVendorServer(o: StartVendorOptions) {
     close() {
       closed ??= (async () => {
         stop();
-        await app.close();
+        await closeWithin(app, STOP_GRACE_MS);
         await store.close();
         await db.close();
       })();
