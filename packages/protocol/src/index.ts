@@ -4,6 +4,7 @@ export * from './chain.ts';
 export type { CryptoBackend, Ed25519Signer } from './crypto/types.ts';
 export * from './errors.ts';
 export * from './headers.ts';
+export * from './merkle.ts';
 export * from './messages.ts';
 export * from './money.ts';
 export * from './result.ts';
