@@ -39,7 +39,18 @@ export interface GateOptions {
   readonly publicUrl?: string | (() => string | undefined);
   /** Where the server-side wallet sign-in routes live. Default /netpay/wallet. */
   readonly walletPath?: string;
+  /**
+   * P2P (docs/p2p.md §3): this gate is a peer's. A payer's first payment from a chain carries the
+   * touchstone and the payer's own signed index, checked offline with the payer's key from here (the CIS's
+   * `GET /parties/:id`, cached by the caller); no directory, no lease.
+   */
+  readonly peerKeys?: PeerKeys;
 }
+
+/** A payer peer's registered key and whether the CIS froze it; undefined if it is not registered. */
+export type PeerKeys = (
+  peerId: string,
+) => Promise<{ readonly publicKey: Uint8Array; readonly frozen: boolean } | undefined>;
 
 export const DEFAULT_WALLET_PATH = '/netpay/wallet';
 
@@ -62,6 +73,7 @@ export interface GateContext {
   readonly keepLease: (chainId: string, sentAt: number, leaseMs: number) => void;
   readonly keys: BrokerKeys;
   readonly lock: ChainLocks;
+  readonly peerKeys: PeerKeys | undefined;
 }
 
 export function gateContext(o: GateOptions): GateContext {
@@ -88,5 +100,6 @@ export function gateContext(o: GateOptions): GateContext {
       o.store.setLease(chainId, leaseEnd(sentAt, leaseMs, leaseMarginMs)),
     keys: createBrokerKeys(o.broker),
     lock: createChainLocks(),
+    peerKeys: o.peerKeys,
   };
 }

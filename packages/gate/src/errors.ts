@@ -51,6 +51,10 @@ export const GATE_ONLY_ERRORS = {
     500,
     'The price names a payee the broker does not know (a misconfigured price). Nothing was charged.',
   ],
+  peer_frozen: [
+    403,
+    'P2P: the paying peer is frozen at the CIS (it spent coins twice) and is refused everywhere.',
+  ],
   broker_unavailable: [
     503,
     'The broker was needed (first payment from a chain, a renewal, a hand-over) and could not be reached; retry.',

@@ -13,6 +13,7 @@ import { createSigner, HEADERS, NetPayError, randomBytes, toBase64url } from '@n
 import { createServiceApp } from '@netpay/service';
 import type { FastifyInstance } from 'fastify';
 import { createBrokerClient } from './broker-client.ts';
+import type { PeerKeys } from './deps.ts';
 import { createGate, RECEIPT_SIGNATURE_HEADER, WALLET_RECEIPT_HEADER } from './gate.ts';
 import { closeWithin, STOP_GRACE_MS } from './http/close.ts';
 import { netpayFastify } from './http/fastify.ts';
@@ -23,8 +24,8 @@ import { createChainStore, VENDOR_MIGRATIONS } from './store/store.ts';
 export { filePath, type PriceList, PriceListSchema, priceOf } from './price-list.ts';
 
 /** The vendor's Ed25519 key, made on first start and kept (owner-only) in its data folder. */
-function loadOrCreateKey(dir: string): Uint8Array {
-  const file = join(dir, 'vendor-key.json');
+function loadOrCreateKey(dir: string, name = 'vendor-key.json'): Uint8Array {
+  const file = join(dir, name);
   if (existsSync(file))
     return Uint8Array.from(Buffer.from(JSON.parse(readFileSync(file, 'utf8')).seed, 'base64url'));
   mkdirSync(dir, { recursive: true });
@@ -47,9 +48,13 @@ export async function openVendor(o: {
   clock?: () => number;
   /** The vendor's public URL (server-side wallet sign-in); may be known only once it listens. */
   publicUrl?: () => string | undefined;
+  /** A peer's gate (docs/p2p.md §3): payers' keys, for checking their first payments offline. */
+  peerKeys?: PeerKeys;
+  /** Where the key is kept in `dataDir`. Default vendor-key.json. */
+  keyFile?: string;
 }) {
   const dataDir = resolve(o.dataDir ?? '.netpay/vendor');
-  const signer = createSigner(loadOrCreateKey(dataDir));
+  const signer = createSigner(loadOrCreateKey(dataDir, o.keyFile));
   // PGlite on a thread of its own: no statement (the journal's write-behind included) stalls a request.
   const local = { dataDir: join(dataDir, 'db'), thread: true };
   const db = await openDatabase(o.databaseUrl ? { url: o.databaseUrl } : local);
@@ -69,6 +74,7 @@ export async function openVendor(o: {
     currency: o.currency,
     clock,
     ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
+    ...(o.peerKeys ? { peerKeys: o.peerKeys } : {}),
   });
   const redeemer = createRedeemer({ vendorId: o.vendorId, signer, broker, store, clock });
   return { db, signer, store, broker, gate, redeemer, clock };

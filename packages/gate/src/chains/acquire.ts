@@ -75,7 +75,7 @@ function claimRefused(e: { code: string; message: string }, refuse: Refuse): Gat
 }
 
 /** The touchstone verified under the broker's published key, or the answer refusing it. */
-async function checkTouchstone(
+export async function checkTouchstone(
   ctx: GateContext,
   t: Touchstone,
   refuse: Refuse,

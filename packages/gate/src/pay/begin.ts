@@ -16,6 +16,7 @@ import {
   walletCookieName,
 } from '@netpay/protocol';
 import { acquire } from '../chains/acquire.ts';
+import { acquireOffline } from '../chains/offline.ts';
 import type { GateContext } from '../deps.ts';
 import { type GateAnswer, isAnswer } from '../errors.ts';
 import { cookie, type GateRequest, header, type Price, resourceOf } from '../request.ts';
@@ -136,7 +137,9 @@ async function advanceAll(
     const chain =
       cached?.status === 'held' && ctx.store.leaseValid(part.chainId, ctx.clock())
         ? cached
-        : await acquire(ctx, part.chainId, refuse);
+        : ctx.peerKeys
+          ? await acquireOffline(ctx, ctx.peerKeys, part, refuse)
+          : await acquire(ctx, part.chainId, refuse);
     if (isAnswer(chain)) return chain;
     const t = chain.touchstone;
     if (t.currency !== ctx.cur.code || t.exponent !== ctx.cur.exponent)

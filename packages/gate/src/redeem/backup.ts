@@ -28,7 +28,8 @@ export const backupState = (): BackupState => ({
  * Pushes a signed index for every held chain that advanced since its last backup; each push renews the
  * chain's lease (idle chains' leases run out, and their next payment renews them at the broker). After a
  * start it also sweeps every held chain once (1,000 a round): a chain the broker moved on or refunded
- * while this vendor was away is found out here and stops being accepted.
+ * while this vendor was away is found out here and stops being accepted. P2P holdings (docs/p2p.md §3)
+ * have no lease and are left out.
  */
 export async function backup(d: RedeemerDeps, st: BackupState) {
   let pushed = 0;
@@ -40,7 +41,8 @@ export async function backup(d: RedeemerDeps, st: BackupState) {
   }
   const seen = new Set<string>();
   for (const c of [...due, ...swept]) {
-    if (seen.has(c.chainId)) continue;
+    // A chain held offline in P2P (from the payer's own index) is not in the broker's directory: no lease.
+    if (seen.has(c.chainId) || c.startMessage) continue;
     seen.add(c.chainId);
     const fresh = (st.backedUp.get(c.chainId) ?? -1) < c.acceptedIndex;
     if (!fresh && !swept.includes(c)) continue;

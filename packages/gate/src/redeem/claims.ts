@@ -3,7 +3,15 @@
  * current one's, cut where the payees change, signed, with a claim id derived from the range itself so a
  * claim resent after a lost answer is the same claim.
  */
-import { type Claim, type PayeeShare, sha256, signMessage, toBase64url, utf8 } from '@netpay/protocol';
+import {
+  type Claim,
+  type IndexMessage,
+  type PayeeShare,
+  sha256,
+  signMessage,
+  toBase64url,
+  utf8,
+} from '@netpay/protocol';
 import type { ChainStore, ClaimRow } from '../store/store.ts';
 import type { RedeemerDeps } from './deps.ts';
 
@@ -15,6 +23,8 @@ export interface Range {
   earlier: boolean;
   /** Payees' shares of every coin in the range; absent: all the vendor's. */
   payees?: PayeeShare[];
+  /** P2P: the payer's signed index the holding began at (docs/p2p.md §3), sent as the claim's `startIndex`. */
+  startIndex?: IndexMessage;
 }
 
 function claimId(vendorId: string, r: Range): string {
@@ -30,12 +40,14 @@ export async function ranges(store: ChainStore): Promise<Range[]> {
     from: { index: r.from_index, payword: r.from_payword },
     to: { index: r.to_index, payword: r.to_payword },
     earlier: true,
+    ...(r.start_message ? { startIndex: r.start_message } : {}),
   }));
   const current = (await store.unredeemed()).map((c) => ({
     chainId: c.chainId,
     from: { index: c.redeemedIndex, payword: toBase64url(c.redeemedPayword) },
     to: { index: c.acceptedIndex, payword: toBase64url(c.acceptedPayword) },
     earlier: false,
+    ...(c.startMessage ? { startIndex: c.startMessage } : {}),
   }));
   return [...earlier, ...current];
 }
@@ -80,6 +92,7 @@ export function claimRow(d: RedeemerDeps, r: Range): ClaimRow & { claim: Claim }
       chainId: r.chainId,
       from: r.from,
       to: r.to,
+      ...(r.startIndex ? { startIndex: r.startIndex } : {}),
       ...(r.payees ? { payees: r.payees } : {}),
       issuedAt: Math.floor(d.clock() / 1000),
     },

@@ -4,7 +4,7 @@
  * the same `StoreState`.
  */
 import type { Db } from '@netpay/db';
-import { fromBase64url, type Touchstone, toBase64url } from '@netpay/protocol';
+import { fromBase64url, type IndexMessage, type Touchstone, toBase64url } from '@netpay/protocol';
 
 /** What the vendor knows of one chain. Paywords as bytes in memory, base64url in the database. */
 export interface HeldChain {
@@ -17,6 +17,8 @@ export interface HeldChain {
   redeemedIndex: number;
   redeemedPayword: Uint8Array;
   status: 'held' | 'handed';
+  /** P2P: the payer's signed index this holding began at (its claims carry it as `startIndex`). */
+  readonly startMessage?: IndexMessage;
 }
 
 /** What every store function works over: the database, the clock, and the hot state in memory. */
@@ -42,6 +44,7 @@ export interface Row {
   redeemed_index: number;
   redeemed_payword: string;
   status: 'held' | 'handed';
+  start_message: IndexMessage | null;
 }
 
 const fromRow = (r: Row): HeldChain => ({
@@ -54,6 +57,7 @@ const fromRow = (r: Row): HeldChain => ({
   redeemedIndex: r.redeemed_index,
   redeemedPayword: fromBase64url(r.redeemed_payword)!,
   status: r.status,
+  ...(r.start_message ? { startMessage: r.start_message } : {}),
 });
 
 /** The chain as cached, without reading the database (undefined when not cached). */

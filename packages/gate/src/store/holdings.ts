@@ -2,7 +2,7 @@
  * Holdings of a chain: where one begins (first claim, hand-over in, take-over) and ends (hand-over out,
  * taken over, refunded), and the lease that lets this vendor accept coins meanwhile (docs/protocol.md §8.4).
  */
-import { type Touchstone, toBase64url } from '@netpay/protocol';
+import { type IndexMessage, type Touchstone, toBase64url } from '@netpay/protocol';
 import { cached, type HeldChain, type Row, reload, type StoreState } from './chains.ts';
 
 /** The broker granted or renewed this chain's lease: coins may be accepted until `untilMs` (local). */
@@ -15,18 +15,23 @@ export function leaseValid(s: StoreState, chainId: string, nowMs: number): boole
   return (s.leases.get(chainId) ?? 0) > nowMs;
 }
 
-/** Records that this vendor now holds a chain from `start` (first claim, hand-over or take-over). */
+/**
+ * Records that this vendor now holds a chain from `start` (first claim, hand-over or take-over; in P2P the
+ * payer's own signed index, `startMessage`, which its claims will carry).
+ */
 export async function hold(
   s: StoreState,
   touchstone: Touchstone,
   start: { index: number; payword: Uint8Array },
+  startMessage?: IndexMessage,
 ): Promise<HeldChain> {
   const w = toBase64url(start.payword);
   const [row] = await s.db.query<Row>(
     `INSERT INTO vendor_chains (chain_id, touchstone, start_index, start_payword, accepted_index, accepted_payword,
-         redeemed_index, redeemed_payword, status, updated_at)
-       VALUES ($1, $2, $3, $4, $3, $4, $3, $4, 'held', $5)
+         redeemed_index, redeemed_payword, status, updated_at, start_message)
+       VALUES ($1, $2, $3, $4, $3, $4, $3, $4, 'held', $5, $6)
        ON CONFLICT (chain_id) DO UPDATE SET status = 'held', updated_at = $5, start_index = $3, start_payword = $4,
+         start_message = $6,
          accepted_index = $3, accepted_payword = $4, redeemed_index = $3, redeemed_payword = $4, backup_index = NULL, backup_payword = NULL,
          -- The answer to an earlier holding's last payment is not this holding's: a payword spent elsewhere
          -- must not be served here as a retry.
@@ -34,7 +39,14 @@ export async function hold(
        -- A chain this vendor (or another instance of it) holds already keeps its state: never go backwards.
        WHERE vendor_chains.status = 'handed' AND vendor_chains.accepted_index <= $3
        RETURNING *`,
-    [touchstone.chainId, JSON.stringify(touchstone), start.index, w, BigInt(s.clock())],
+    [
+      touchstone.chainId,
+      JSON.stringify(touchstone),
+      start.index,
+      w,
+      BigInt(s.clock()),
+      startMessage ? JSON.stringify(startMessage) : null,
+    ],
   );
   // Not written (the row is held already, or ahead): the chain as it is.
   return row ? cached(s, row) : (await reload(s, touchstone.chainId))!;
@@ -72,13 +84,13 @@ async function endHolding(s: StoreState, chainId: string): Promise<Row | undefin
   const [row] = await s.db.query<Row>(
     `WITH ending AS (
        SELECT chain_id, start_index, start_payword, accepted_index, accepted_payword, redeemed_index,
-           redeemed_payword FROM vendor_chains WHERE chain_id = $1 AND status = 'held' FOR UPDATE
+           redeemed_payword, start_message FROM vendor_chains WHERE chain_id = $1 AND status = 'held' FOR UPDATE
      ), ranges AS (
-       INSERT INTO vendor_ranges (chain_id, from_index, from_payword, to_index, to_payword, redeemed)
-         SELECT chain_id, start_index, start_payword, redeemed_index, redeemed_payword, true FROM ending
+       INSERT INTO vendor_ranges (chain_id, from_index, from_payword, to_index, to_payword, redeemed, start_message)
+         SELECT chain_id, start_index, start_payword, redeemed_index, redeemed_payword, true, start_message FROM ending
            WHERE redeemed_index > start_index
          UNION ALL
-         SELECT chain_id, redeemed_index, redeemed_payword, accepted_index, accepted_payword, false FROM ending
+         SELECT chain_id, redeemed_index, redeemed_payword, accepted_index, accepted_payword, false, start_message FROM ending
            WHERE accepted_index > redeemed_index
          ON CONFLICT DO NOTHING
      )

@@ -133,9 +133,9 @@ export function journaled(
     reload: current(base.reload),
     // No drain: a chain is held anew only when it is not held here, and every holding's end drained its
     // coins already (`ending`); the other chains' coins have nothing to do with this row.
-    hold: async (touchstone, start) => {
+    hold: async (touchstone, start, startMessage) => {
       if (!opened) await ready; // after recovery, as everything else
-      return base.hold(touchstone, start);
+      return base.hold(touchstone, start, startMessage);
     },
     release: ending(base.release),
     releaseTakenOver: ending(base.releaseTakenOver),

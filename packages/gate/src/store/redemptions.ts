@@ -4,7 +4,7 @@
  * claims as sent and answered (vendor_claims).
  */
 import type { Queryable } from '@netpay/db';
-import { fromBase64url } from '@netpay/protocol';
+import { fromBase64url, type IndexMessage } from '@netpay/protocol';
 import { markRedeemed, type StoreState } from './chains.ts';
 
 /** A run of coins of one chain paid for at one set of payees' shares. */
@@ -34,8 +34,9 @@ export async function pendingRanges(s: StoreState, limit = 500) {
     from_payword: string;
     to_index: number;
     to_payword: string;
+    start_message: IndexMessage | null;
   }>(
-    `SELECT chain_id, from_index, from_payword, to_index, to_payword FROM vendor_ranges
+    `SELECT chain_id, from_index, from_payword, to_index, to_payword, start_message FROM vendor_ranges
        WHERE NOT redeemed ORDER BY chain_id, from_index LIMIT $1`,
     [limit],
   );
