@@ -4,3 +4,4 @@ export * from './client.ts';
 export * from './route.ts';
 export * from './vendor.ts';
 export * from './web.ts';
+export * from './peer.ts';

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerBankCommands } from './bank.ts';
 import { registerBrokerCommands } from './broker/index.ts';
 import { registerDemoCommands } from './demo/index.ts';
+import { registerPeerCommands } from './peer.ts';
 import { registerVendorCommands } from './vendor.ts';
 import { registerWalletCommands } from './wallet/index.ts';
 
@@ -16,5 +17,6 @@ export const COMMAND_GROUPS: readonly ((program: Command) => void)[] = [
   registerBrokerCommands,
   registerVendorCommands,
   registerWalletCommands,
+  registerPeerCommands,
   registerDemoCommands,
 ];

@@ -75,6 +75,9 @@ interface Indexed extends SharedFile {
   readonly leaves: readonly Uint8Array[];
 }
 
+/** A download in progress (get/download.ts writes `<name>.part` and its record): not shared until done. */
+const DOWNLOADING = /\.part(\.json)?$/;
+
 const isMissing = (e: unknown) => (e as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 
 /**
@@ -102,7 +105,7 @@ async function walk(
       const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
       if (entry.isDirectory()) {
         if (!(await visit(path))) return false;
-      } else if (entry.isFile()) {
+      } else if (entry.isFile() && !DOWNLOADING.test(entry.name)) {
         if (files.length >= limit) return false;
         try {
           const s = await stat(join(dir, path));

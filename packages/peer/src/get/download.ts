@@ -1,0 +1,232 @@
+/**
+ * Downloading a file as an R-peer (docs/p2p.md §3, §5): the manifest from any peer that has the file,
+ * checked against the file id; then every chunk, paid one at a time from the peer's wallet and checked
+ * against its leaf before that seller is paid for another. Sellers work in parallel, one chunk in flight
+ * each. A seller that sends a bad chunk, refuses, or goes away is dropped and its chunk goes back in the
+ * queue for the others; so a download costs at most one chunk per bad seller beyond the chunks it got.
+ *
+ * Chunks are written in place into `<out>.part`; which ones are done is kept in `<out>.part.json`, so a
+ * download that stopped resumes where it was (from any peer) and pays only for what it still needs.
+ */
+import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chunkPath, createClient, peerApi } from '@netpay/api';
+import {
+  type CheckedManifest,
+  checkManifest,
+  chunkCount,
+  chunkLength,
+  chunkMatches,
+  encodeHeader,
+  HEADERS,
+  NetPayError,
+} from '@netpay/protocol';
+import type { PeerWallet } from '../wallet/peer-wallet.ts';
+
+/** A peer offering the file (from the CIS's search, docs/p2p.md §2). */
+export interface Seller {
+  readonly peerId: string;
+  readonly url: string;
+  /** Price per chunk, minor units. */
+  readonly price: bigint;
+}
+
+export interface Progress {
+  readonly bytes: number;
+  readonly total: number;
+  readonly chunks: number;
+  readonly totalChunks: number;
+  /** Paid so far in this run, minor units. */
+  readonly spent: bigint;
+  /** Sellers still in use. */
+  readonly sellers: number;
+}
+
+export interface DownloadOptions {
+  readonly fileId: string;
+  readonly sellers: readonly Seller[];
+  /** Where the file goes (written as `<out>.part` until complete). */
+  readonly out: string;
+  readonly wallet: Pick<PeerWallet, 'pay'>;
+  /** Most to pay per chunk; sellers asking more are not used. */
+  readonly maxPrice?: bigint;
+  readonly onProgress?: (p: Progress) => void;
+  /** Why a seller was dropped (bad chunk, refusal, gone). */
+  readonly onDrop?: (peerId: string, why: string) => void;
+  /** Per-request time limit. Default 30 s. */
+  readonly timeoutMs?: number;
+  readonly fetch?: typeof fetch;
+}
+
+export interface DownloadResult {
+  readonly path: string;
+  readonly size: number;
+  /** Paid in this run, minor units (bad chunks included). */
+  readonly spent: bigint;
+  /** Chunks fetched in this run from each seller (good ones). */
+  readonly from: Record<string, number>;
+  /** Sellers dropped, with why. */
+  readonly dropped: Record<string, string>;
+}
+
+/** Fetches, checks and pays for every missing chunk of a file; throws `download_incomplete` when no seller is left. */
+export async function download(o: DownloadOptions): Promise<DownloadResult> {
+  const fetchFn = o.fetch ?? fetch;
+  const sellers = o.sellers.filter((s) => o.maxPrice === undefined || s.price <= o.maxPrice);
+  if (sellers.length === 0)
+    throw new NetPayError(
+      'no_seller',
+      `no peer offers ${o.fileId}${o.maxPrice === undefined ? '' : ` at ${o.maxPrice} or less per chunk`}`,
+      { status: 404 },
+    );
+  const dropped: Record<string, string> = {};
+  const drop = (s: Seller, why: string) => {
+    dropped[s.peerId] = why;
+    o.onDrop?.(s.peerId, why);
+  };
+  const checked = await manifestFrom(o, sellers, fetchFn, drop);
+  const { manifest } = checked;
+  const total = chunkCount(manifest.size, manifest.chunkSize);
+  const state = await openPart(o.out, o.fileId, manifest.size);
+  const queue = Array.from({ length: total }, (_, k) => k).filter((k) => !state.done.has(k));
+  let spent = 0n;
+  let bytes = [...state.done].reduce((n, k) => n + chunkLength(manifest.size, manifest.chunkSize, k), 0);
+  const from: Record<string, number> = {};
+  let live = sellers.filter((s) => !(s.peerId in dropped));
+  const report = () =>
+    o.onProgress?.({
+      bytes,
+      total: manifest.size,
+      chunks: state.done.size,
+      totalChunks: total,
+      spent,
+      sellers: live.length,
+    });
+  report();
+
+  /** One seller's loop: take a chunk, pay, check, write; on any failure the chunk goes back and the seller stops. */
+  async function work(s: Seller) {
+    for (let k = queue.shift(); k !== undefined; k = queue.shift()) {
+      const got = await fetchChunk(o, s, k, fetchFn);
+      if (got.paid) spent += s.price;
+      if ('error' in got || !chunkMatches(got.bytes, checked.leaves[k]!)) {
+        queue.unshift(k);
+        drop(s, 'error' in got ? got.error : `chunk ${k} does not match the file's hash`);
+        live = live.filter((x) => x !== s);
+        report();
+        return;
+      }
+      await state.write(k, got.bytes, manifest.chunkSize);
+      bytes += got.bytes.length;
+      from[s.peerId] = (from[s.peerId] ?? 0) + 1;
+      report();
+    }
+  }
+  // A seller that finds the queue empty stops; one dropped puts its chunk back while others may still run,
+  // so the pass repeats until the queue is empty or nobody is left.
+  while (queue.length > 0 && live.length > 0) await Promise.all(live.map(work));
+  await state.close();
+  if (queue.length > 0)
+    throw new NetPayError(
+      'download_incomplete',
+      `${queue.length} of ${total} chunks are missing and no seller is left (${Object.entries(dropped)
+        .map(([p, w]) => `${p}: ${w}`)
+        .join('; ')}); run it again to resume`,
+      { status: 502 },
+    );
+  await rename(`${o.out}.part`, o.out);
+  await rm(`${o.out}.part.json`, { force: true });
+  return { path: o.out, size: manifest.size, spent, from, dropped };
+}
+
+/** The manifest from the first seller whose answer checks out against the file id. */
+async function manifestFrom(
+  o: DownloadOptions,
+  sellers: readonly Seller[],
+  fetchFn: typeof fetch,
+  drop: (s: Seller, why: string) => void,
+): Promise<CheckedManifest> {
+  for (const s of sellers) {
+    const client = createClient(peerApi, {
+      url: s.url,
+      name: `peer ${s.peerId}`,
+      timeoutMs: o.timeoutMs ?? 30_000,
+      fetch: fetchFn,
+    });
+    try {
+      const m = checkManifest(await client.manifest({ params: { fileId: o.fileId } }));
+      if (m.ok && m.value.manifest.fileId === o.fileId) return m.value;
+      drop(s, m.ok ? 'sent the manifest of another file' : m.error.message);
+    } catch (e) {
+      drop(s, e instanceof Error ? e.message : String(e));
+    }
+  }
+  throw new NetPayError('download_incomplete', `no seller sent a manifest that matches ${o.fileId}`, {
+    status: 502,
+  });
+}
+
+type Fetched = { bytes: Uint8Array; paid: boolean } | { error: string; paid: boolean };
+
+/** Chunk k from a seller, paid at its price: the bytes, or why not (paid says whether coins left). */
+async function fetchChunk(o: DownloadOptions, s: Seller, k: number, fetchFn: typeof fetch): Promise<Fetched> {
+  const payment = await o.wallet.pay(s.peerId, s.price);
+  let res: Response;
+  try {
+    res = await fetchFn(s.url.replace(/\/+$/, '') + chunkPath(o.fileId, k), {
+      headers: { [HEADERS.payment]: encodeHeader(payment) },
+      signal: AbortSignal.timeout(o.timeoutMs ?? 30_000),
+    });
+  } catch (e) {
+    return { error: `unreachable: ${e instanceof Error ? e.message : String(e)}`, paid: true };
+  }
+  if (res.status !== 200) {
+    const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
+    // A refusal (402, 4xx) recorded no coin; the coins are not reused, to keep the wallet simple and safe.
+    return { error: `answered ${res.status} ${body.code ?? ''}: ${body.message ?? ''}`.trim(), paid: false };
+  }
+  try {
+    return { bytes: new Uint8Array(await res.arrayBuffer()), paid: true };
+  } catch (e) {
+    return {
+      error: `the chunk did not arrive whole: ${e instanceof Error ? e.message : String(e)}`,
+      paid: true,
+    };
+  }
+}
+
+/** The partial file and the record of its chunks done, made or resumed. */
+async function openPart(out: string, fileId: string, size: number) {
+  const record = `${out}.part.json`;
+  let done = new Set<number>();
+  try {
+    const saved = JSON.parse(await readFile(record, 'utf8')) as { fileId?: unknown; done?: unknown };
+    if (saved.fileId === fileId && Array.isArray(saved.done))
+      done = new Set(saved.done.filter((k): k is number => Number.isInteger(k)));
+  } catch {
+    // nothing to resume
+  }
+  let f = done.size > 0 ? await open(`${out}.part`, 'r+').catch(() => undefined) : undefined;
+  if (!f) {
+    done = new Set(); // the record without its file: start again
+    f = await open(`${out}.part`, 'w');
+  }
+  await f.truncate(size);
+  const file = f;
+  let saving: Promise<void> = Promise.resolve();
+  return {
+    done,
+    async write(k: number, bytes: Uint8Array, chunkSize: number) {
+      await file.write(bytes, 0, bytes.length, k * chunkSize);
+      done.add(k);
+      // The chunk is written before it is recorded as done; the record is rewritten in order.
+      const text = JSON.stringify({ fileId, done: [...done] });
+      saving = saving.then(() => writeFile(record, text));
+      await saving;
+    },
+    async close() {
+      await saving;
+      await file.sync();
+      await file.close();
+    },
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * A running peer (docs/p2p.md): as an S-peer it serves a folder's files for coins behind the NetPay gate
+ * (offline first payments, `peerKeys`), keeps its offer at the CIS current as the folder changes, and
+ * redeems what it accepted; `netpay peer start`. Downloading (get.ts) runs in its own process with the
+ * peer's wallet.
+ */
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { createServiceApp } from '@netpay/service';
+import { netpayFastify } from '@netpay/vendor/fastify';
+import { openVendor } from '@netpay/vendor/server';
+import { cisClient, ensureRegistered, PEER_KEY_FILE, peerIdentity, peerKeysFrom } from './cis.ts';
+import { createSharedFolder, type SharedFile } from './files/shared-folder.ts';
+import { peerRoutes } from './serve/routes.ts';
+
+export interface StartPeerOptions {
+  /** The folder whose files this peer sells. */
+  readonly share: string;
+  /** The CIS (the broker). */
+  readonly cisUrl: string;
+  /** Price of one chunk of any shared file, minor units of the CIS's currency. */
+  readonly price: bigint;
+  /** Key, embedded database and wallet. Default ./.netpay/peer. */
+  readonly dataDir?: string;
+  readonly port?: number;
+  readonly host?: string;
+  /** The URL other peers reach this one at; default the listening URL. */
+  readonly publicUrl?: string;
+  /** The pseudonym, on first start only (default derived from the key). */
+  readonly peerId?: string;
+  readonly name?: string;
+  /** The operator's invitation, where the CIS's registration is not open. */
+  readonly invitation?: string;
+  /** Redeem accepted coins this often (ms); 0: only on demand. Default 60 s. */
+  readonly redeemEveryMs?: number;
+  readonly clock?: () => number;
+  /** Where failures of background work (publishing the index) are reported. Default stderr. */
+  readonly onError?: (e: unknown) => void;
+}
+
+export async function startPeer(o: StartPeerOptions) {
+  const clock = o.clock ?? Date.now;
+  const dataDir = resolve(o.dataDir ?? '.netpay/peer');
+  const id = peerIdentity(dataDir, o.peerId);
+  const cis = cisClient(o.cisUrl, id, clock);
+  const config = await cis.config({});
+  const vendor = await openVendor({
+    vendorId: id.peerId,
+    brokerUrl: o.cisUrl,
+    currency: { code: config.currency, exponent: config.exponent },
+    dataDir,
+    keyFile: PEER_KEY_FILE,
+    peerKeys: peerKeysFrom(cis, clock),
+    clock,
+  });
+  const onError = o.onError ?? ((e: unknown) => console.error('netpay peer:', (e as Error).message ?? e));
+  const publisher = createPublisher(cis, onError);
+  const folder = await createSharedFolder({
+    dir: o.share,
+    price: o.price,
+    // A failed publish is reported by the publisher (onError); the next change publishes again.
+    onChange: (files) => void publisher.publish(files).catch(() => {}),
+    onError,
+  });
+  const { app } = createServiceApp({
+    title: `NetPay peer ${id.peerId}`,
+    description:
+      'A P2P-NetPay peer: shared files, their manifests, and chunks sold for coins (docs/p2p.md §3).',
+    logger: false,
+    health: async () => {
+      await vendor.db.query('SELECT 1');
+    },
+  });
+  netpayFastify(app, vendor.gate);
+  peerRoutes(app, folder);
+  await app.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1' });
+  const listening = `http://${o.host ?? '127.0.0.1'}:${(app.server.address() as AddressInfo).port}`;
+  const url = o.publicUrl ?? listening;
+  try {
+    await ensureRegistered(cis, id, {
+      url,
+      force: true, // the URL may have changed
+      ...(o.name ? { name: o.name } : {}),
+      ...(o.invitation ? { invitation: o.invitation } : {}),
+    });
+    await publisher.publish(folder.list());
+  } catch (e) {
+    await app.close();
+    await folder.close();
+    await vendor.store.close();
+    await vendor.db.close();
+    throw e;
+  }
+  const every = o.redeemEveryMs ?? 60_000;
+  const stopRedeemer = every > 0 ? vendor.redeemer.start(every) : () => {};
+  return {
+    peerId: id.peerId,
+    url,
+    app,
+    folder,
+    vendor,
+    cis,
+    /** Publishes the shared files now (they are also published on every change of the folder). */
+    publish: () => publisher.publish(folder.list()),
+    /** Redeems every accepted coin now. */
+    redeem: () => vendor.redeemer.redeem(),
+    async close() {
+      stopRedeemer();
+      await app.close();
+      await folder.close();
+      await publisher.idle();
+      await vendor.store.close();
+      await vendor.db.close();
+    },
+  };
+}
+
+export type RunningPeer = Awaited<ReturnType<typeof startPeer>>;
+
+/** Publishes the shared files at the CIS, one PUT at a time, the latest list winning. */
+function createPublisher(cis: ReturnType<typeof cisClient>, onError: (e: unknown) => void) {
+  let latest: readonly SharedFile[] | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const send = async (files: readonly SharedFile[]) => {
+    await cis.shareFiles({
+      body: {
+        files: files.map((f) => ({
+          fileId: f.manifest.fileId,
+          name: f.manifest.name,
+          size: f.manifest.size,
+          chunkSize: f.manifest.chunkSize,
+          price: f.price.toString(),
+        })),
+      },
+    });
+  };
+  return {
+    publish(files: readonly SharedFile[]): Promise<void> {
+      latest = files;
+      running = running.then(async () => {
+        const now = latest;
+        latest = undefined;
+        if (now) await send(now);
+      });
+      const mine = running;
+      running = running.catch(onError);
+      return mine;
+    },
+    idle: () => running,
+  };
+}

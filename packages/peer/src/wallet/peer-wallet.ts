@@ -1,0 +1,265 @@
+/**
+ * The peer's own wallet (docs/p2p.md §3): client-side chains bought at the CIS with the peer's key, spent
+ * a coin or a few per chunk. Each payment part carries the chain's touchstone and the peer's own signed
+ * index (`lastIndex`, handed to the seller), so a seller checks it offline.
+ *
+ * No payword is ever handed out twice, even across a crash: paywords are taken from a chain's traversal a
+ * batch at a time (`RESERVE`), and the batch is written down (traversal, highest index, its payword)
+ * before any of it is handed out. After a crash the batch's unused coins are skipped — at most RESERVE
+ * coins of a chain lost, never a coin spent twice. One durable write per batch instead of one per chunk
+ * keeps paying cheap next to moving 256 KiB.
+ *
+ * Each seller gets a chain of its own where the wallet has one (`lastSeller`): interleaving sellers on one
+ * chain would cut it into many holdings, each a claim (and a fee) of its own.
+ */
+import {
+  ChainTraversal,
+  type Ed25519Signer,
+  fromBase64url,
+  NetPayError,
+  type PaymentPart,
+  randomBytes,
+  signMessage,
+  type Touchstone,
+  toBase64url,
+} from '@netpay/protocol';
+import { loadDocument, type PeerChain, type PeerWalletDocument, saveDocument } from './document.ts';
+
+/** Paywords taken from a traversal per durable write. */
+export const RESERVE = 64;
+
+/** What the wallet needs from the CIS: a purchase of client-side chains, idempotent under `key`. */
+export type BuyChains = (
+  body: { chains: { coinValue: string; n: number; chainId: string; root: string }[] },
+  key: string,
+) => Promise<{ chains: { chainId: string; touchstone: Touchstone }[] }>;
+
+export interface PeerWalletOptions {
+  /** The wallet's file (JSON, written atomically). */
+  readonly path: string;
+  readonly peerId: string;
+  readonly signer: Ed25519Signer;
+  readonly buy: BuyChains;
+  readonly clock?: () => number;
+}
+
+/** A chain in use: the stored part, and the paywords reserved for it but not handed out yet. */
+interface Live {
+  readonly stored: PeerChain;
+  traversal: ChainTraversal | undefined;
+  /** Reserved paywords, W(spent + 1) … W(reserved). */
+  ready: Uint8Array[];
+  /** W(spent): the payword at the point a payment's lastIndex states. */
+  last: Uint8Array;
+  spent: number;
+}
+
+export async function openPeerWallet(o: PeerWalletOptions) {
+  const clock = o.clock ?? Date.now;
+  const doc: PeerWalletDocument = (await loadDocument(o.path)) ?? { format: 1, peerId: o.peerId, chains: [] };
+  if (doc.peerId !== o.peerId)
+    throw new NetPayError('wallet_storage', `${o.path} is the wallet of peer ${doc.peerId}, not ${o.peerId}`);
+  // After a restart every reserved coin counts as spent: it may have left before the crash.
+  const live = new Map<string, Live>();
+  for (const c of doc.chains) {
+    if (c.status === 'active')
+      live.set(c.chainId, {
+        stored: c,
+        traversal: undefined,
+        ready: [],
+        last: fromBase64url(c.lastPayword)!,
+        spent: c.reserved,
+      });
+  }
+  let saving: Promise<void> = Promise.resolve();
+  const save = () => {
+    saving = saving.then(() => saveDocument(o.path, doc));
+    return saving;
+  };
+  await finishPending();
+
+  /** Purchases written down but not confirmed (a crash, a lost answer): sent again under the same key. */
+  async function finishPending() {
+    for (const c of doc.chains.filter((x) => x.status === 'pending')) await confirm([c]);
+  }
+
+  async function confirm(chains: PeerChain[]) {
+    const got = await o.buy(
+      { chains: chains.map((c) => ({ coinValue: c.coinValue, n: c.n, chainId: c.chainId, root: c.root })) },
+      chains[0]!.buyKey,
+    );
+    for (const c of chains) {
+      const t = got.chains.find((x) => x.chainId === c.chainId)?.touchstone;
+      if (!t) throw new NetPayError('wallet_damaged', `the CIS did not return chain ${c.chainId}`);
+      c.touchstone = t;
+      c.status = 'active';
+      live.set(c.chainId, {
+        stored: c,
+        traversal: undefined,
+        ready: [],
+        last: fromBase64url(c.root)!,
+        spent: 0,
+      });
+    }
+    await save();
+  }
+
+  /** Buys `count` chains of `n` coins worth `coinValue` each (the seed never leaves this wallet). */
+  async function buy(coinValue: bigint, n: number, count = 1) {
+    const key = `p2p-buy-${toBase64url(randomBytes(16))}`;
+    const made: PeerChain[] = [];
+    for (let k = 0; k < count; k++) {
+      const seed = randomBytes(32);
+      const id = randomBytes(16);
+      const { root } = ChainTraversal.create(seed, id, n);
+      const chainId = toBase64url(id);
+      made.push({
+        chainId,
+        coinValue: coinValue.toString(),
+        n,
+        seed: toBase64url(seed),
+        root: toBase64url(root),
+        status: 'pending',
+        buyKey: key,
+        touchstone: null,
+        reserved: 0,
+        lastPayword: toBase64url(root),
+        traversal: null,
+        lastSeller: null,
+      });
+    }
+    doc.chains.push(...made);
+    await save(); // the seeds are on disk before the purchase is sent
+    await confirm(made);
+    return made.map((c) => c.chainId);
+  }
+
+  /**
+   * A payment of exactly `amount` to `seller`: one part per chain used, each with the chain's touchstone
+   * and this peer's index handed to the seller. Throws `insufficient_coins` when the chains cannot make it.
+   */
+  function pay(seller: string, amount: bigint): Promise<{ v: 1; parts: PaymentPart[] }> {
+    // One payment at a time: each takes its coins from where the one before left the chain.
+    const run = turn.then(async () => {
+      const picked = pick(seller, amount);
+      if (!picked)
+        throw new NetPayError(
+          'insufficient_coins',
+          `coins worth exactly ${amount} are not in this wallet; buy more`,
+        );
+      const parts: PaymentPart[] = [];
+      for (const { chain, coins } of picked) parts.push(await take(chain, coins, seller));
+      return { v: 1 as const, parts };
+    });
+    turn = run.catch(() => {});
+    return run;
+  }
+  let turn: Promise<unknown> = Promise.resolve();
+
+  /** Chains that make `amount`: the seller's own chain first, then unused ones, largest coins first. */
+  function pick(seller: string, amount: bigint) {
+    const rank = (l: Live) => (l.stored.lastSeller === seller ? 0 : l.spent === 0 ? 1 : 2);
+    const usable = [...live.values()]
+      .filter((l) => l.spent < l.stored.n)
+      .sort((a, b) => {
+        const va = BigInt(a.stored.coinValue);
+        const vb = BigInt(b.stored.coinValue);
+        if (va !== vb) return va > vb ? -1 : 1;
+        return rank(a) - rank(b);
+      });
+    let rest = amount;
+    const out: { chain: Live; coins: number }[] = [];
+    for (const l of usable) {
+      const v = BigInt(l.stored.coinValue);
+      const coins = Math.min(Number(rest / v), l.stored.n - l.spent, 1000);
+      if (coins <= 0) continue;
+      out.push({ chain: l, coins });
+      rest -= BigInt(coins) * v;
+      if (rest === 0n) return out;
+    }
+    return undefined;
+  }
+
+  /** Takes `coins` coins from a chain for `seller`, reserving (durably) more paywords first when needed. */
+  async function take(l: Live, coins: number, seller: string): Promise<PaymentPart> {
+    const from = { index: l.spent, payword: l.last };
+    if (l.ready.length < coins) await reserve(l, Math.max(RESERVE, coins - l.ready.length));
+    const used = l.ready.splice(0, coins);
+    l.spent += coins;
+    l.last = used.at(-1)!;
+    if (l.stored.lastSeller !== seller) {
+      l.stored.lastSeller = seller; // a hint for picking; written down with the next reserve
+    }
+    const lastIndex = signMessage(
+      'index',
+      {
+        v: 1,
+        chainId: l.stored.chainId,
+        index: from.index,
+        payword: toBase64url(from.payword),
+        vendorId: o.peerId,
+        handedTo: seller,
+        issuedAt: Math.floor(clock() / 1000),
+      },
+      o.signer,
+    );
+    return {
+      chainId: l.stored.chainId,
+      index: l.spent,
+      payword: toBase64url(l.last),
+      touchstone: l.stored.touchstone!,
+      lastIndex,
+    };
+  }
+
+  /** Steps the chain's traversal `count` paywords on (as far as the chain goes) and writes it down. */
+  async function reserve(l: Live, count: number) {
+    const t = traversalOf(l);
+    const c = l.stored;
+    for (let k = 0; k < count && c.reserved < c.n; k++) {
+      const next = t.next();
+      if (!next || next.index !== c.reserved + 1)
+        throw new NetPayError('wallet_damaged', `chain ${c.chainId} is out of step with its traversal`);
+      l.ready.push(next.payword);
+      c.reserved = next.index;
+      c.lastPayword = toBase64url(next.payword);
+    }
+    c.traversal = t.toJSON();
+    await save(); // before any of these paywords leaves
+  }
+
+  function traversalOf(l: Live): ChainTraversal {
+    if (l.traversal) return l.traversal;
+    const c = l.stored;
+    if (c.traversal) {
+      const parsed = ChainTraversal.fromJSON(c.traversal);
+      if (!parsed.ok) throw new NetPayError('wallet_damaged', `chain ${c.chainId}: ${parsed.error.message}`);
+      l.traversal = parsed.value;
+    } else {
+      l.traversal = ChainTraversal.create(fromBase64url(c.seed)!, fromBase64url(c.chainId)!, c.n).traversal;
+    }
+    return l.traversal;
+  }
+
+  return {
+    buy,
+    pay,
+    /** Coins not spent yet, in minor units, over every active chain. */
+    coins(): bigint {
+      let total = 0n;
+      for (const l of live.values()) total += BigInt(l.stored.n - l.spent) * BigInt(l.stored.coinValue);
+      return total;
+    },
+    chains: () =>
+      [...live.values()].map((l) => ({
+        chainId: l.stored.chainId,
+        coinValue: BigInt(l.stored.coinValue),
+        n: l.stored.n,
+        spent: l.spent,
+      })),
+    /** Waits for the last write. */
+    close: () => saving,
+  };
+}
+
+export type PeerWallet = Awaited<ReturnType<typeof openPeerWallet>>;

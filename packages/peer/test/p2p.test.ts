@@ -1,0 +1,200 @@
+/**
+ * P2P-NetPay end to end in one process (docs/p2p.md): a CIS (the broker, real HTTP on loopback, PGlite),
+ * peers each with its own embedded database, gate, shared folder and wallet. Peers publish, search, sell
+ * and buy chunk by chunk, redeem; the broker's audit balances after each scenario. The same flows as
+ * separate processes are in packages/cli/src/peer-processes.test.ts.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorld, type World } from '../../broker/test/world.ts';
+import { getFile } from '../src/get.ts';
+import { type RunningPeer, startPeer } from '../src/peer.ts';
+
+const CHUNK = 262_144;
+const tmp = (p: string) => mkdtempSync(join(tmpdir(), `netpay-p2p-${p}-`));
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** A file of `chunks` full chunks and a partial one, its bytes from a seed. */
+function makeFile(dir: string, name: string, chunks: number, seed: number) {
+  const bytes = Buffer.alloc(chunks * CHUNK + 1000);
+  let x = seed;
+  for (let i = 0; i < bytes.length; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    bytes[i] = x >>> 24;
+  }
+  writeFileSync(join(dir, name), bytes);
+  return bytes;
+}
+
+describe('P2P-NetPay [pglite]', () => {
+  let w: World;
+  const peers: RunningPeer[] = [];
+  beforeAll(async () => {
+    w = await startWorld('pglite', { config: { p2p: { currency: 'tokens', grant: '1000000' } } });
+  });
+  afterAll(async () => {
+    for (const p of peers) await p.close().catch(() => {});
+    await w?.close();
+  });
+
+  async function peer(name: string, files: (dir: string) => void = () => {}, price = 10n) {
+    const share = tmp(`${name}-share`);
+    files(share);
+    const p = await startPeer({
+      share,
+      cisUrl: w.url,
+      price,
+      dataDir: tmp(`${name}-data`),
+      clock: w.clock,
+      redeemEveryMs: 0,
+    });
+    peers.push(p);
+    return p;
+  }
+
+  /** Coins the CIS credited to a seller's claims. */
+  const credited = async (p: RunningPeer) => {
+    const [row] = await p.vendor.db.query<{ coins: number }>(
+      `SELECT COALESCE(sum(to_index - from_index), 0)::int AS coins FROM vendor_claims WHERE status = 'credited'`,
+    );
+    return row!.coins;
+  };
+
+  const offerOf = async (fileId: string) => (await w.call('GET', `/p2p/files/${fileId}`)).body;
+
+  it('publishes, finds, downloads paying per chunk, and redeems', async () => {
+    let bytes = Buffer.alloc(0);
+    const seller = await peer('s1', (d) => {
+      bytes = makeFile(d, 'song.ogg', 5, 1);
+    });
+    const buyerDir = tmp('b1-data');
+    const found = await w.call('GET', '/p2p/search?q=SONG');
+    expect(found.status).toBe(200);
+    const offer = found.body.offers.find((o: { name: string }) => o.name === 'song.ogg');
+    expect(offer).toMatchObject({ size: bytes.length, chunks: 6 });
+    expect(offer.peers.map((p: { peerId: string }) => p.peerId)).toEqual([seller.peerId]);
+    const out = join(tmp('b1-out'), 'song.ogg');
+    const got = await getFile({
+      fileId: offer.fileId,
+      cisUrl: w.url,
+      dataDir: buyerDir,
+      out,
+      clock: w.clock,
+    });
+    expect(sha(readFileSync(out))).toBe(sha(bytes));
+    expect(got.spent).toBe(60n);
+    expect(got.from).toEqual({ [seller.peerId]: 6 });
+    const r = await seller.redeem();
+    expect(r).toMatchObject({ credited: 1, rejected: 0, amount: '60' });
+    expect(await credited(seller)).toBe(6);
+    await w.audit();
+    expect((await offerOf(offer.fileId)).peers).toHaveLength(1);
+  });
+
+  it('fetches from several sellers at once and resumes from the others when one goes away', async () => {
+    let bytes = Buffer.alloc(0);
+    const make = (d: string) => {
+      bytes = makeFile(d, 'film.mkv', 23, 2);
+    };
+    const a = await peer('pa', make);
+    const b = await peer('pb', make);
+    const c = await peer('pc', make);
+    const fileId = a.folder.list()[0]!.manifest.fileId;
+    expect((await offerOf(fileId)).peers).toHaveLength(3);
+    const out = join(tmp('b2-out'), 'film.mkv');
+    let stopped = false;
+    const got = await getFile({
+      fileId,
+      cisUrl: w.url,
+      dataDir: tmp('b2-data'),
+      out,
+      clock: w.clock,
+      onProgress: (p) => {
+        // a seller goes away a third of the way through
+        if (!stopped && p.chunks >= 8) {
+          stopped = true;
+          void a.app.close();
+        }
+      },
+    });
+    expect(sha(readFileSync(out))).toBe(sha(bytes));
+    const fetched = Object.values(got.from).reduce((x, y) => x + y, 0);
+    expect(fetched).toBe(24);
+    // Paid for what arrived, plus at most one chunk per seller that went away.
+    expect(got.spent).toBeGreaterThanOrEqual(240n);
+    expect(got.spent).toBeLessThanOrEqual(250n);
+    expect(Object.keys(got.from).length).toBeGreaterThanOrEqual(2);
+    let paid = 0;
+    for (const p of [a, b, c]) {
+      if (p !== a) expect((await p.redeem()).rejected).toBe(0);
+      paid += await credited(p);
+    }
+    // b and c were paid for every chunk they sent; a (stopped) redeems later what it accepted
+    expect(paid).toBeLessThanOrEqual(25);
+    await w.audit();
+  });
+
+  it('detects a corrupted chunk, does not pay that seller again, and fetches the chunk elsewhere', async () => {
+    let bytes = Buffer.alloc(0);
+    const make = (d: string) => {
+      bytes = makeFile(d, 'book.pdf', 7, 3);
+    };
+    const honest = await peer('ph', make);
+    const liar = await peer('pl', make);
+    // The liar's URL at the CIS is a proxy that flips a byte of every chunk it sells.
+    const proxy = await corrupting(liar.url);
+    await w.call('POST', '/parties', {
+      signer: { id: liar.peerId, signer: liar.vendor.signer },
+      body: {
+        id: liar.peerId,
+        kind: 'peer',
+        name: liar.peerId,
+        publicKey: Buffer.from(liar.vendor.signer.publicKey).toString('base64url'),
+        url: proxy.url,
+      },
+    });
+    const fileId = honest.folder.list()[0]!.manifest.fileId;
+    const out = join(tmp('b3-out'), 'book.pdf');
+    const dropped: string[] = [];
+    const got = await getFile({
+      fileId,
+      cisUrl: w.url,
+      dataDir: tmp('b3-data'),
+      out,
+      clock: w.clock,
+      onDrop: (id, why) => dropped.push(`${id}: ${why}`),
+    });
+    await proxy.close();
+    expect(sha(readFileSync(out))).toBe(sha(bytes));
+    expect(dropped.join()).toContain(liar.peerId);
+    expect(dropped.join()).toContain('does not match');
+    expect(got.from[liar.peerId] ?? 0).toBe(0);
+    expect(got.from[honest.peerId]).toBe(8);
+    expect(got.spent).toBe(90n); // 8 good chunks and the one bad one
+    await w.audit();
+  });
+});
+
+/** A proxy in front of a seller that flips the first byte of every chunk it passes on. */
+async function corrupting(target: string) {
+  const server = createServer(async (req, res) => {
+    const r = await fetch(target + req.url, { headers: req.headers as Record<string, string> });
+    const body = Buffer.from(await r.arrayBuffer());
+    if (r.status === 200 && req.url?.includes('/chunks/')) body[0] = body[0]! ^ 0xff;
+    const headers: Record<string, string> = {};
+    r.headers.forEach((v, k) => {
+      if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection') headers[k] = v;
+    });
+    res.writeHead(r.status, headers).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
