@@ -10,8 +10,18 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  encodeHeader,
+  fromBase64url,
+  HEADERS,
+  type Payment,
+  signMessage,
+  toBase64url,
+} from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorld, type World } from '../../broker/test/world.ts';
+import { clientChain, startWorld, type World } from '../../broker/test/world.ts';
+import { checkChains } from '../../gate/test/invariants.ts';
+import { cisClient, ensureRegistered, peerIdentity } from '../src/cis.ts';
 import { getFile } from '../src/get.ts';
 import { type RunningPeer, startPeer } from '../src/peer.ts';
 
@@ -35,7 +45,9 @@ describe('P2P-NetPay [pglite]', () => {
   let w: World;
   const peers: RunningPeer[] = [];
   beforeAll(async () => {
-    w = await startWorld('pglite', { config: { p2p: { currency: 'tokens', grant: '1000000' } } });
+    w = await startWorld('pglite', {
+      config: { p2p: { currency: 'tokens', grant: '1000000', freeAllowance: '100000', supplyFactor: 2 } },
+    });
   });
   afterAll(async () => {
     for (const p of peers) await p.close().catch(() => {});
@@ -178,7 +190,99 @@ describe('P2P-NetPay [pglite]', () => {
     expect(got.spent).toBe(90n); // 8 good chunks and the one bad one
     await w.audit();
   });
+
+  /** A peer that is not serving: its identity and signed CIS client, registered. */
+  async function bare(name: string) {
+    const id = peerIdentity(tmp(`${name}-data`));
+    const cis = cisClient(w.url, id, w.clock);
+    await ensureRegistered(cis, id, {});
+    return { id, cis };
+  }
+
+  it('catches a peer that spends the same coins at two sellers at once: both paid, the cheater charged back and frozen', async () => {
+    const make = (d: string) => makeFile(d, 'game.iso', 2, 4);
+    const s1 = await peer('ds1', make);
+    const s2 = await peer('ds2', make);
+    const s3 = await peer('ds3', make);
+    const fileId = s1.folder.list()[0]!.manifest.fileId;
+    const cheat = await bare('cheat');
+    const chain = clientChain(20);
+    const bought = await cheat.cis.peerBuy({
+      body: { chains: [{ coinValue: '10', n: 20, chainId: chain.chainId, root: chain.root }] },
+    });
+    const touchstone = bought.chains[0]!.touchstone;
+    const words = [fromBase64url(chain.root)!];
+    for (let i = 1; i <= 20; i++) words.push(chain.traversal.next()!.payword);
+    // The same stale index (nothing spent) shown to two sellers, the same coin paid to both.
+    const pay = (seller: string, from: number, to: number): Payment => ({
+      v: 1,
+      parts: [
+        {
+          chainId: chain.chainId,
+          index: to,
+          payword: toBase64url(words[to]!),
+          touchstone,
+          lastIndex: signMessage(
+            'index',
+            {
+              v: 1,
+              chainId: chain.chainId,
+              index: from,
+              payword: toBase64url(words[from]!),
+              vendorId: cheat.id.peerId,
+              handedTo: seller,
+              issuedAt: Math.floor(w.clock() / 1000),
+            },
+            cheat.id.signer,
+          ),
+        },
+      ],
+    });
+    const buy = (p: RunningPeer, payment: Payment) =>
+      fetch(`${p.url}/p2p/files/${fileId}/chunks/0`, {
+        headers: { [HEADERS.payment]: encodeHeader(payment) },
+      });
+    const [r1, r2] = await Promise.all([buy(s1, pay(s1.peerId, 0, 1)), buy(s2, pay(s2.peerId, 0, 1))]);
+    expect([r1.status, r2.status]).toEqual([200, 200]); // offline: neither could know
+    expect((await s1.redeem()).credited).toBe(1);
+    expect((await s2.redeem()).credited).toBe(1);
+    // Both sellers are paid; the cheater's coin account is charged back for the second payment, and frozen.
+    expect(await credited(s1)).toBe(1);
+    expect(await credited(s2)).toBe(1);
+    const [cb] = await w.db.query<{ customer_id: string; coins: number }>(
+      'SELECT customer_id, coins FROM charge_backs WHERE chain_id = $1',
+      [chain.chainId],
+    );
+    expect(cb).toMatchObject({ customer_id: `peer:${cheat.id.peerId}`, coins: 1 });
+    expect((await w.call('GET', `/parties/${cheat.id.peerId}`)).body.frozen).toBe(true);
+    const honest = [s1, s2, s3].map((p) => `peer:${p.peerId}`);
+    await checkChains(w, [chain.chainId], honest);
+    // Frozen: other peers refuse its coins, and the CIS sells it no more.
+    const r3 = await buy(s3, pay(s3.peerId, 1, 2));
+    expect(r3.status).toBe(403);
+    expect(((await r3.json()) as { code: string }).code).toBe('peer_frozen');
+    const more = await cheat.cis
+      .peerBuy({ body: { chains: [{ coinValue: '10', n: 5, ...twin(clientChain(5)) }] } })
+      .catch((e: { code: string }) => e);
+    expect(more).toMatchObject({ code: 'peer_frozen' });
+  });
+
+  it('limits a free rider: it may buy up to its allowance, which grows only with what it supplies', async () => {
+    const rider = await bare('rider');
+    const buy = (n: number) =>
+      rider.cis
+        .peerBuy({ body: { chains: [{ coinValue: '10', n, ...twin(clientChain(n)) }] } })
+        .then(() => 'bought')
+        .catch((e: { code: string }) => e.code);
+    expect(await buy(10_000)).toBe('bought'); // 100,000: the whole free allowance
+    expect(await buy(1)).toBe('fairness_limit');
+    const status = await rider.cis.peerStatus({});
+    expect(status).toMatchObject({ supply: '0', demand: '100000', allowance: '100000', remaining: '0' });
+    await w.audit();
+  });
 });
+
+const twin = (c: { chainId: string; root: string }) => ({ chainId: c.chainId, root: c.root });
 
 /** A proxy in front of a seller that flips the first byte of every chunk it passes on. */
 async function corrupting(target: string) {
