@@ -34,6 +34,12 @@ export const PeerChunkParams = z.strictObject({
     .transform(Number),
 });
 
+/**
+ * A chunk request asking to be served on the tab of the chain it names (docs/p2p.md §3, "Debt"): unpaid
+ * (no payment header) within the seller's `debtChunks`; with a payment, the payment may cover the tab too.
+ */
+export const TAB_HEADER = 'NetPay-Tab';
+
 /** Where chunk k of a file is sold. */
 export const chunkPath = (fileId: string, k: number) => `/p2p/files/${fileId}/chunks/${k}`;
 export const CHUNK_ROUTE = '/p2p/files/:fileId/chunks/:k';
@@ -44,7 +50,13 @@ export const peerApi = {
     path: '/p2p/files',
     summary: "The peer's shared files, with each one's price per chunk",
     auth: 'none',
-    responses: { 200: z.strictObject({ files: z.array(PeerSharedFile).max(10_000) }) },
+    responses: {
+      200: z.strictObject({
+        files: z.array(PeerSharedFile).max(10_000),
+        /** Chunks this seller serves a payer ahead of payment (0: every chunk paid first). */
+        debtChunks: z.number().int().min(0),
+      }),
+    },
   }),
   manifest: route({
     method: 'GET',

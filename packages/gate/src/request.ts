@@ -9,6 +9,12 @@ export interface Price {
   readonly amount: bigint;
   readonly payees?: readonly PayeeShare[];
   readonly description?: string;
+  /**
+   * The most a payment for this request may be worth, when more than `amount` may be paid (a P2P seller's
+   * tab: chunks served ahead of payment, paid with a later chunk, docs/p2p.md §3). Default `amount`:
+   * exactly the price. The receipt states what was paid.
+   */
+  readonly upTo?: bigint;
 }
 
 export interface GateRequest {

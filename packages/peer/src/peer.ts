@@ -12,6 +12,10 @@ import { openVendor } from '@netpay/vendor/server';
 import { cisClient, ensureRegistered, PEER_KEY_FILE, peerIdentity, peerKeysFrom } from './cis.ts';
 import { createSharedFolder, type SharedFile } from './files/shared-folder.ts';
 import { peerRoutes } from './serve/routes.ts';
+import { createTabs } from './serve/tabs.ts';
+
+/** Chunks a seller serves a known payer ahead of payment, unless told otherwise. */
+export const DEFAULT_DEBT_CHUNKS = 2;
 
 export interface StartPeerOptions {
   /** The folder whose files this peer sells. */
@@ -33,6 +37,8 @@ export interface StartPeerOptions {
   readonly invitation?: string;
   /** Redeem accepted coins this often (ms); 0: only on demand. Default 60 s. */
   readonly redeemEveryMs?: number;
+  /** Chunks served to a known payer ahead of payment (docs/p2p.md §3, "Debt"). Default 2; 0: none. */
+  readonly debtChunks?: number;
   readonly clock?: () => number;
   /** Where failures of background work (publishing the index) are reported. Default stderr. */
   readonly onError?: (e: unknown) => void;
@@ -72,7 +78,13 @@ export async function startPeer(o: StartPeerOptions) {
     },
   });
   netpayFastify(app, vendor.gate);
-  peerRoutes(app, folder);
+  peerRoutes(app, folder, {
+    tabs: createTabs(o.debtChunks ?? DEFAULT_DEBT_CHUNKS),
+    holds: (chainId) => {
+      const c = vendor.store.peek(chainId);
+      return c?.status === 'held' && c.startMessage !== undefined;
+    },
+  });
   await app.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1' });
   const listening = `http://${o.host ?? '127.0.0.1'}:${(app.server.address() as AddressInfo).port}`;
   const url = o.publicUrl ?? listening;

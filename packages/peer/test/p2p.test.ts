@@ -10,6 +10,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TAB_HEADER } from '@netpay/api';
 import {
   encodeHeader,
   fromBase64url,
@@ -24,6 +25,7 @@ import { checkChains } from '../../gate/test/invariants.ts';
 import { cisClient, ensureRegistered, peerIdentity } from '../src/cis.ts';
 import { getFile } from '../src/get.ts';
 import { type RunningPeer, startPeer } from '../src/peer.ts';
+import { openPeerWallet } from '../src/wallet/peer-wallet.ts';
 
 const CHUNK = 262_144;
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `netpay-p2p-${p}-`));
@@ -265,6 +267,47 @@ describe('P2P-NetPay [pglite]', () => {
       .peerBuy({ body: { chains: [{ coinValue: '10', n: 5, ...twin(clientChain(5)) }] } })
       .catch((e: { code: string }) => e);
     expect(more).toMatchObject({ code: 'peer_frozen' });
+  });
+
+  it('serves a known payer up to its debt threshold ahead of payment, then cuts it off until it pays', async () => {
+    const seller = await peer('debt', (d) => makeFile(d, 'album.flac', 9, 5));
+    const fileId = seller.folder.list()[0]!.manifest.fileId;
+    const payer = await bare('debtor');
+    const wallet = await openPeerWallet({
+      path: join(payer.id.dataDir, 'wallet.json'),
+      peerId: payer.id.peerId,
+      signer: payer.id.signer,
+      buy: (body, key) => payer.cis.peerBuy({ body, key }),
+      clock: w.clock,
+    });
+    await wallet.buy(10n, 50);
+    const chunk = async (k: number, o: { pay?: bigint; tab?: string }) => {
+      const headers: Record<string, string> = {};
+      if (o.pay) headers[HEADERS.payment] = encodeHeader(await wallet.pay(seller.peerId, o.pay));
+      if (o.tab) headers[TAB_HEADER] = o.tab;
+      return fetch(`${seller.url}/p2p/files/${fileId}/chunks/${k}`, { headers });
+    };
+    const first = await chunk(0, { pay: 10n });
+    expect(first.status).toBe(200);
+    const chainId = wallet.chains()[0]!.chainId;
+    // A stranger's chain has no tab here.
+    expect((await chunk(1, { tab: 'AAAAAAAAAAAAAAAAAAAAAA' })).status).toBe(402);
+    expect((await chunk(1, { tab: chainId })).status).toBe(200);
+    expect((await chunk(2, { tab: chainId })).status).toBe(200);
+    const cut = await chunk(3, { tab: chainId });
+    expect(cut.status).toBe(402);
+    expect(cut.headers.get('connection')).toBe('close');
+    expect(((await cut.json()) as { code: string }).code).toBe('debt_limit');
+    // Paying chunk 3 and the two on the tab opens it again; more than that is refused.
+    expect((await chunk(3, { pay: 40n, tab: chainId })).status).toBe(402); // overpayment: the tab is 2
+    const paid = await chunk(3, { pay: 30n, tab: chainId });
+    expect(paid.status).toBe(200);
+    expect((await chunk(4, { tab: chainId })).status).toBe(200);
+    await wallet.close();
+    expect((await seller.redeem()).rejected).toBe(0);
+    // Coins 1 (chunk 0), 2–4 (chunk 3 and the tab), and the 4 coins of the refused overpayment were never taken.
+    expect(await credited(seller)).toBe(4);
+    await w.audit();
   });
 
   it('limits a free rider: it may buy up to its allowance, which grows only with what it supplies', async () => {

@@ -105,8 +105,14 @@ async function evaluate(p: Paying, fresh: boolean): Promise<Begun> {
   if (replays > 0) return refuse('payment_conflict', 'some of these coins were already spent here');
   if (total < price.amount)
     return refuse('insufficient_payment', `paid ${total}, the price is ${price.amount}`);
-  if (total > price.amount)
-    return refuse('overpayment', `paid ${total}, more than the price ${price.amount}; pay exactly`);
+  const most = price.upTo ?? price.amount;
+  if (total > most)
+    return refuse(
+      'overpayment',
+      most === price.amount
+        ? `paid ${total}, more than the price ${price.amount}; pay exactly`
+        : `paid ${total}, more than the ${most} this request may pay`,
+    );
   const receipt = makeReceipt(ctx, req, price, advances, total, now);
   const payees = payeesJson(price);
   const resource = resourceOf(req);

@@ -15,6 +15,8 @@ export const FILES_ERROR_STATUS = {
   file_name_invalid: 400,
   /** The folder holds more files than a peer may share; the rest are left out. */
   too_many_files: 413,
+  /** A chunk asked for on a tab that is full (or of a chain this seller does not hold): pay first. */
+  debt_limit: 402,
 } as const satisfies Record<string, number>;
 
 export type FilesErrorCode = keyof typeof FILES_ERROR_STATUS;
