@@ -116,6 +116,7 @@ interface StartFlags extends Common {
   publicUrl?: string;
   invite?: string;
   redeemEvery: number;
+  debtChunks: number;
 }
 
 async function start(flags: StartFlags): Promise<void> {
@@ -141,6 +142,7 @@ async function start(flags: StartFlags): Promise<void> {
         ...(flags.publicUrl ? { publicUrl: flags.publicUrl } : {}),
         ...(invitation ? { invitation } : {}),
         redeemEveryMs: flags.redeemEvery * 1000,
+        debtChunks: flags.debtChunks,
       });
     },
     announce: (p) => ({
