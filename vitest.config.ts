@@ -25,9 +25,14 @@ const E2E = [
   'packages/cli/src/vendor-cli.test.ts',
   'packages/cli/src/wallet-cli.test.ts',
   'packages/cli/src/vendor-processes.test.ts',
+  'packages/cli/src/peer-processes.test.ts',
   'packages/cli/src/demo.test.ts',
 ];
-const BROWSER = ['packages/wallet/test/browser.test.ts', 'packages/web/test/**/*.test.ts'];
+const BROWSER = [
+  'packages/wallet/test/browser.test.ts',
+  'packages/web/test/**/*.test.ts',
+  'packages/peer/test/peer-page.test.ts',
+];
 const ALL = ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'];
 // One PostgreSQL server for the whole run, shared by the tiers that list it (tools/pg-global-setup.ts).
 const PG = './tools/pg-global-setup.ts';

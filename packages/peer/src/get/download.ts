@@ -167,17 +167,25 @@ async function manifestFrom(
 
 type Fetched = { bytes: Uint8Array; paid: boolean } | { error: string; paid: boolean };
 
-/** Chunk k from a seller, paid at its price: the bytes, or why not (paid says whether coins left). */
+/**
+ * Chunk k from a seller, paid at its price: the bytes, or why not (paid says whether coins left). A seller
+ * asking 0 serves the chunk free: it is fetched with no payment and no coin leaves the wallet.
+ */
 async function fetchChunk(o: DownloadOptions, s: Seller, k: number, fetchFn: typeof fetch): Promise<Fetched> {
-  const payment = await o.wallet.pay(s.peerId, s.price);
+  const payment = s.price > 0n ? await o.wallet.pay(s.peerId, s.price) : undefined;
   let res: Response;
   try {
     res = await fetchFn(s.url.replace(/\/+$/, '') + chunkPath(o.fileId, k), {
-      headers: { [HEADERS.payment]: encodeHeader(payment) },
+      headers: payment ? { [HEADERS.payment]: encodeHeader(payment) } : {},
       signal: AbortSignal.timeout(o.timeoutMs ?? 30_000),
     });
   } catch (e) {
-    return { error: `unreachable: ${e instanceof Error ? e.message : String(e)}`, paid: true };
+    // Refused before anything was sent: the seller never saw the coins. Otherwise they may have arrived.
+    const refused = (e as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
+    return {
+      error: `unreachable: ${e instanceof Error ? e.message : String(e)}`,
+      paid: payment !== undefined && !refused,
+    };
   }
   if (res.status !== 200) {
     const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
