@@ -96,6 +96,9 @@ Example (two terminals, a broker on :4200):
         'download a file, paying each chunk from this peer’s wallet once the one before checked out',
       )
       .argument('<file-id>', 'the file id (from `netpay peer search`)', zodArg(FileIdArg))
+      // A base64url file id may start with '-': taken as the file id, not an unknown option (a mistyped
+      // option fails the file id's check instead).
+      .allowUnknownOption()
       .option('-o, --out <file>', 'where to write it (default: its name, here)')
       .option('--max-price <minor>', 'most to pay per chunk, in minor units', zodArg(MinorSchema))
       .option('--invite <token>', "the operator's invitation, if this peer is not registered yet"),
