@@ -99,6 +99,22 @@ export const BrokerConfigSchema = z.strictObject({
   argon2: z
     .strictObject({ t: z.number().int().min(1), m: z.number().int().min(8), p: z.number().int().min(1) })
     .prefault({ t: 2, m: 19_456, p: 1 }),
+  /**
+   * P2P (docs/p2p.md §4): the CIS's fairness rule — a peer may buy coins while demand + purchase ≤
+   * freeAllowance + supply × supplyFactor — and what a peer's coins are: money (its balance grows from its
+   * earnings only) or tokens (each new peer is granted `grant` from the broker).
+   */
+  p2p: z
+    .strictObject({
+      currency: z.enum(['money', 'tokens']).default('money'),
+      /** Tokens mode: what a new peer's coin account is granted at registration. */
+      grant: Minor.prefault('100000'),
+      /** What a peer may buy before it has supplied anything. */
+      freeAllowance: Minor.prefault('100000'),
+      /** How many times what it supplied a peer may buy on top of the free allowance. */
+      supplyFactor: z.number().int().min(1).max(100).default(2),
+    })
+    .prefault({}),
   /** Dev mode: device codes go to an outbox readable at GET /dev/outbox. Never in production. */
   dev: z.boolean().default(false),
   /**

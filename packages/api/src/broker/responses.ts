@@ -41,6 +41,8 @@ export const PartyAnswer = z.looseObject({
   name: z.string(),
   publicKey: z.string(),
   url: z.string().nullable(),
+  /** A peer frozen for a double spend (docs/p2p.md §5): other peers refuse it. */
+  frozen: z.boolean(),
 });
 
 export const Session = z.looseObject({
@@ -229,6 +231,8 @@ export const AuditAnswer = z.looseObject({
   mismatched: z.array(z.looseObject({ id: z.string(), balance: SignedAmount, entries: SignedAmount })),
   negative: z.array(z.string()),
   totals: z.record(z.string(), SignedAmount),
+  /** Tokens granted to new peers (P2P tokens mode): part of −bank with no money at the bank behind it. */
+  grants: Amount,
 });
 export const EvidenceAnswer = z.looseObject({
   evidence: z.array(

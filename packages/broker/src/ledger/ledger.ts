@@ -5,7 +5,7 @@ import { fail } from '../errors.ts';
 import * as store from './store.ts';
 import type { AccountKind, Transfer } from './types.ts';
 
-export type { AccountKind, Transfer } from './types.ts';
+export type { AccountKind, Transfer, TransferKind } from './types.ts';
 
 export const SYSTEM_ACCOUNTS = {
   coins: 'coins_outstanding',
@@ -114,6 +114,12 @@ export interface AuditReport {
   /** Customer, vendor or coin accounts below zero. */
   readonly negative: string[];
   readonly totals: Record<string, string>;
+  /**
+   * Tokens granted to new peers (`p2p_grant`, P2P tokens mode). A grant comes from `bank` like a load, so
+   * the invariants hold as they do for loads, but no money came in at the bank: the broker's money at
+   * the bank is −`bank` − grants.
+   */
+  readonly grants: string;
 }
 
 /** Checks the ledger's invariants in SQL. Exposed as GET /admin/audit and run after every test. */
@@ -123,6 +129,7 @@ export async function auditLedger(q: Queryable): Promise<AuditReport> {
   const mismatched = await store.mismatchedBalances(q);
   const negative = await store.negativeAccounts(q);
   const totals = await store.totalsByKind(q);
+  const grants = await store.totalOfKind(q, 'p2p_grant');
   return {
     ok: sum.total === 0n && mismatched.length === 0 && negative.length === 0,
     accounts: Number(sum.accounts),
@@ -135,6 +142,7 @@ export async function auditLedger(q: Queryable): Promise<AuditReport> {
     })),
     negative: negative.map((r) => r.id),
     totals: Object.fromEntries(totals.map((t) => [t.kind, t.total.toString()])),
+    grants: grants.toString(),
   };
 }
 

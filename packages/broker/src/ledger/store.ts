@@ -89,6 +89,15 @@ export async function negativeAccounts(q: Queryable) {
   );
 }
 
+/** The total of transfers of one kind (the audit's grants: `p2p_grant`). */
+export async function totalOfKind(q: Queryable, kind: string): Promise<bigint> {
+  const [row] = await q.query<{ total: bigint }>(
+    'SELECT COALESCE(sum(amount), 0)::int8 AS total FROM ledger_transfers WHERE kind = $1',
+    [kind],
+  );
+  return row?.total ?? 0n;
+}
+
 /** The sum of balances by kind of account. */
 export async function totalsByKind(q: Queryable) {
   return q.query<{ kind: string; total: bigint }>(

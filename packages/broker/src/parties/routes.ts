@@ -25,7 +25,7 @@ export function partyRoutes(app: Routable, d: RouteDeps) {
   });
   serve(app, B.party, async (req) => {
     const p = await parties.get(req.params.id);
-    return { id: p.id, kind: p.kind, name: p.name, publicKey: p.publicKey, url: p.url };
+    return { id: p.id, kind: p.kind, name: p.name, publicKey: p.publicKey, url: p.url, frozen: p.frozen };
   });
   serve(app, B.partyStatement, async (req) => redemption.statement(await party(req)));
 }

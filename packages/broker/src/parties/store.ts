@@ -1,7 +1,7 @@
 /**
  * The SQL of vendors and peers: the parties and party_invitations tables (migrations 0220,
- * 20261206_0100). Nothing else in the broker touches them; each function runs on the Queryable it is
- * given (the database, or the caller's transaction). Times are Unix ms.
+ * 20261206_0100, 20261210_0100_peer_accounts). Nothing else in the broker touches them; each function
+ * runs on the Queryable it is given (the database, or the caller's transaction). Times are Unix ms.
  */
 import type { Queryable } from '@netpay/db';
 
@@ -12,14 +12,33 @@ export interface PartyRow {
   public_key: Uint8Array;
   url: string | null;
   bank_account: string | null;
+  /** A peer frozen for a double spend (Unix ms), or null. */
+  frozen_at: bigint | null;
 }
 
 export async function partyById(q: Queryable, id: string): Promise<PartyRow | undefined> {
   const [row] = await q.query<PartyRow>(
-    'SELECT id, kind, name, public_key, url, bank_account FROM parties WHERE id = $1',
+    'SELECT id, kind, name, public_key, url, bank_account, frozen_at FROM parties WHERE id = $1',
     [id],
   );
   return row;
+}
+
+/** Locks a party's row for the caller's transaction: its kind and whether it is frozen. */
+export async function lockParty(q: Queryable, id: string) {
+  const [row] = await q.query<{ kind: string; frozen_at: bigint | null }>(
+    'SELECT kind, frozen_at FROM parties WHERE id = $1 FOR UPDATE',
+    [id],
+  );
+  return row;
+}
+
+/** Freezes the peers `ids` at `at` (Unix ms); one frozen already keeps its first time. Locks their rows. */
+export async function freezeParties(q: Queryable, ids: readonly string[], at: number): Promise<void> {
+  await q.query('UPDATE parties SET frozen_at = $2 WHERE id = ANY($1::text[]) AND frozen_at IS NULL', [
+    [[...new Set(ids)].sort()],
+    BigInt(at),
+  ]);
 }
 
 export async function partyKey(q: Queryable, id: string): Promise<Uint8Array | undefined> {
