@@ -20,6 +20,6 @@ export interface RedemptionDeps {
     'currency' | 'feeBasisPoints' | 'maxCoinsPerClaim' | 'redemptionGraceSeconds'
   >;
   readonly ledger: Pick<Ledger, 'post'>;
-  readonly parties: Pick<PartyService, 'publicKey' | 'get' | 'names'>;
+  readonly parties: Pick<PartyService, 'publicKey' | 'get' | 'names' | 'kindOf' | 'freeze'>;
   readonly fraud: Pick<FraudService, 'chargeBack' | 'recordEvidence' | 'chargedBack'>;
 }

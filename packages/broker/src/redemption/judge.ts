@@ -4,7 +4,8 @@
  * verified and credited, with a double spend detected by fraud/. No I/O here: what the claims add is
  * collected in the batch that service.ts opened, and written by service.ts at the end.
  */
-import { allocate, type Claim, currency, money, verifyClaim } from '@netpay/protocol';
+import { allocate, type Claim, currency, money, verifyClaim, verifyIndex } from '@netpay/protocol';
+import { peerOf } from '../accounts/peer.ts';
 import { heldRange } from '../directory/holdings.ts';
 import type { Holding, RedeemableChain } from '../directory/store.ts';
 import { type ChargeBack, detectDoubleSpend, type Evidence } from '../fraud/service.ts';
@@ -26,6 +27,11 @@ export interface Batch {
   /** The claim ids judged so far in this batch. */
   readonly seen: Set<string>;
   readonly holdings: readonly Holding[];
+  /**
+   * P2P: when the caller is a peer, the public keys of the peers that own the batch's chains (their
+   * claims' startIndex is checked under them instead of the directory's holdings); null otherwise.
+   */
+  readonly peerOwnerKeys: ReadonlyMap<string, Uint8Array> | null;
   readonly knownPayees: ReadonlySet<string>;
   readonly credited: { row: RangeRow; claim: Claim }[];
   readonly evidence: Evidence[];
@@ -67,15 +73,63 @@ function admit(d: RedemptionDeps, b: Batch, claim: Claim) {
     );
   if (claim.payees?.some((p) => !b.knownPayees.has(p.payeeId)))
     return rejected(claim.claimId, 'unknown_payee', 'every payee must be a registered vendor or peer');
-  if (!heldRange(b.holdings, claim.chainId, claim.from.index, claim.to.index)) {
+  const notHeld = holdingRefusal(d, b, chain, chainRanges, claim);
+  if (notHeld) {
     b.evidence.push({ chainId: claim.chainId, reason: 'not_holder', claim, conflictsWith: null });
-    return rejected(
-      claim.claimId,
-      'not_holder',
-      `coins (${claim.from.index}, ${claim.to.index}] were not accepted while ${b.partyId} held this chain`,
-    );
+    return rejected(claim.claimId, 'not_holder', notHeld);
   }
   return { chain, chainRanges };
+}
+
+/**
+ * Step 7: why the claim's range does not lie in the caller's holding, or undefined when it does. A peer
+ * claiming a chain another peer bought, with the index it started from (`startIndex`), holds it from that
+ * index (docs/p2p.md §3): it accepted the chain offline, so the directory knows no holding of its.
+ * Everyone else holds what the directory recorded.
+ */
+function holdingRefusal(
+  d: RedemptionDeps,
+  b: Batch,
+  chain: RedeemableChain,
+  chainRanges: readonly RangeRow[],
+  claim: Claim,
+): string | undefined {
+  const owner = peerOf(chain.customer_id);
+  if (b.peerOwnerKeys && owner !== undefined && claim.startIndex)
+    return startIndexRefusal(d, b, chain, chainRanges, claim, owner);
+  if (heldRange(b.holdings, claim.chainId, claim.from.index, claim.to.index)) return undefined;
+  return `coins (${claim.from.index}, ${claim.to.index}] were not accepted while ${b.partyId} held this chain`;
+}
+
+/**
+ * A P2P holding: the startIndex must be the owner's, signed with its key, for this chain, handed to the
+ * caller, and lie on the chain (checked from the highest verified point at or below it: one hash per coin,
+ * the root when nothing below is redeemed); the range must start at or after it.
+ */
+function startIndexRefusal(
+  d: RedemptionDeps,
+  b: Batch,
+  chain: RedeemableChain,
+  chainRanges: readonly RangeRow[],
+  claim: Claim,
+  owner: string,
+): string | undefined {
+  const start = claim.startIndex!;
+  const key = b.peerOwnerKeys?.get(owner);
+  if (!key || start.vendorId !== owner)
+    return `the startIndex must be signed by ${owner}, the peer that bought this chain`;
+  const checked = verifyIndex(start, {
+    vendorKey: key,
+    chainId: claim.chainId,
+    handedTo: b.partyId,
+    touchstone: chain.touchstone,
+    anchor: anchorFor(chain.touchstone, chainRanges, start.index),
+    maxSteps: d.config.maxCoinsPerClaim,
+  });
+  if (!checked.ok) return `the startIndex does not hold: ${checked.error.message}`;
+  if (claim.from.index < start.index)
+    return `coins (${claim.from.index}, ${claim.to.index}] start before the startIndex ${start.index}`;
+  return undefined;
 }
 
 /** Step 4: the claim id is on this chain already: the stored result if party and range match, else a duplicate. */

@@ -12,8 +12,9 @@
  */
 import type { Queryable } from '@netpay/db';
 import { type Claim, decodeMessage } from '@netpay/protocol';
+import { peerOf } from '../accounts/peer.ts';
 import type { BrokerContext } from '../context.ts';
-import { holdingsOf, lockChainsToRedeem } from '../directory/store.ts';
+import { holdingsOf, lockChainsToRedeem, type RedeemableChain } from '../directory/store.ts';
 import type { ClaimResult, RedemptionDeps } from './deps.ts';
 import { type Batch, judge, rejected } from './judge.ts';
 import type { RangeRow } from './ranges.ts';
@@ -91,6 +92,8 @@ async function openBatch(d: RedemptionDeps, tx: Queryable, partyId: string, clai
     claims.map((c) => c.claim.claimId),
   );
   const holdings = await holdingsOf(tx, chainIds, partyId);
+  const peerOwnerKeys =
+    (await d.parties.kindOf(partyId, tx)) === 'peer' ? await ownerKeys(d, tx, chains.values()) : null;
   const knownPayees = await registeredPayees(d, tx, claims);
   const batch: Batch = {
     ...byChain(read, chainIds),
@@ -100,6 +103,7 @@ async function openBatch(d: RedemptionDeps, tx: Queryable, partyId: string, clai
     chains,
     seen: new Set(),
     holdings,
+    peerOwnerKeys,
     knownPayees,
     credited: [],
     evidence: [],
@@ -124,6 +128,18 @@ function byChain(rows: readonly RangeRow[], chainIds: readonly string[]) {
   return { ranges, usedOn };
 }
 
+/** The public keys of the peers that bought `chains` (those of them a peer bought), by peer id. */
+async function ownerKeys(d: RedemptionDeps, tx: Queryable, chains: Iterable<RedeemableChain>) {
+  const keys = new Map<string, Uint8Array>();
+  for (const c of chains) {
+    const owner = peerOf(c.customer_id);
+    if (owner === undefined || keys.has(owner)) continue;
+    const key = await d.parties.publicKey(owner, tx);
+    if (key) keys.set(owner, key);
+  }
+  return keys;
+}
+
 /** Those of the claims' payees that are registered parties. */
 async function registeredPayees(d: RedemptionDeps, tx: Queryable, claims: readonly Decoded[]) {
   const ids = [...new Set(claims.flatMap((c) => (c.claim.payees ?? []).map((p) => p.payeeId)))];
@@ -138,6 +154,10 @@ async function registeredPayees(d: RedemptionDeps, tx: Queryable, claims: readon
 async function record(d: RedemptionDeps, tx: Queryable, b: Batch) {
   if (b.credited.length > 0) {
     await insertRedemptions(tx, b.credited, b.now);
+    // A peer that spent coins twice is frozen: it buys no more, and other peers refuse it (docs/p2p.md §5).
+    // Its row is locked before the ledger's accounts, in the order its purchases lock them (p2p/).
+    const spenders = b.chargeBacks.flatMap((c) => peerOf(c.chain.customer_id) ?? []);
+    if (spenders.length > 0) await d.parties.freeze(tx, spenders);
     await d.ledger.post(tx, [...(await d.fraud.chargeBack(tx, b.chargeBacks, b.now)), ...b.transfers]);
   }
   if (b.evidence.length > 0) await d.fraud.recordEvidence(tx, b.partyId, b.evidence, b.now);
