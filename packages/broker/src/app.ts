@@ -20,6 +20,8 @@ import { keyRoutes } from './keys/routes.ts';
 import { createKeyService } from './keys/service.ts';
 import { createLedger } from './ledger/ledger.ts';
 import { statementRoutes } from './ledger/routes.ts';
+import { p2pRoutes } from './p2p/routes.ts';
+import { createP2pService } from './p2p/service.ts';
 import { partyRoutes } from './parties/routes.ts';
 import { createPartyService } from './parties/service.ts';
 import { redemptionRoutes } from './redemption/routes.ts';
@@ -55,6 +57,7 @@ const FEATURES: readonly ((app: Routable, d: RouteDeps) => void)[] = [
   partyRoutes,
   directoryRoutes,
   redemptionRoutes,
+  p2pRoutes,
   adminRoutes,
 ];
 
@@ -70,7 +73,20 @@ function createServices(ctx: BrokerContext): BrokerServices {
   const refunds = createRefundService(ctx, { keys, parties });
   const settlement = createSettlementService(ctx);
   const wallet = createWalletService(ctx, { parties, customerBalance: issuance.customerBalance });
-  return { keys, accounts, parties, issuance, directory, fraud, redemption, refunds, settlement, wallet };
+  const p2p = createP2pService({ ...ctx, parties, issuance });
+  return {
+    keys,
+    accounts,
+    parties,
+    issuance,
+    directory,
+    fraud,
+    redemption,
+    refunds,
+    settlement,
+    wallet,
+    p2p,
+  };
 }
 
 /** Builds the broker: its services over one database, and the Fastify app that serves them. */

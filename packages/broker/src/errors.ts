@@ -3,6 +3,7 @@ import { ACCOUNT_ERROR_STATUS } from './accounts/errors.ts';
 import { ADMIN_ERROR_STATUS } from './admin/errors.ts';
 import { DIRECTORY_ERROR_STATUS } from './directory/errors.ts';
 import { ISSUANCE_ERROR_STATUS } from './issuance/errors.ts';
+import { P2P_ERROR_STATUS } from './p2p/errors.ts';
 import { PARTY_ERROR_STATUS } from './parties/errors.ts';
 import { WALLET_ERROR_STATUS } from './wallet/errors.ts';
 
@@ -24,6 +25,7 @@ export const BROKER_ERROR_STATUS = {
   ...ISSUANCE_ERROR_STATUS,
   ...DIRECTORY_ERROR_STATUS,
   ...PARTY_ERROR_STATUS,
+  ...P2P_ERROR_STATUS,
   unknown_party: 404,
   bank_unavailable: 503,
   idempotency_conflict: 409,

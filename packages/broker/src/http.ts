@@ -24,6 +24,7 @@ import { fail } from './errors.ts';
 import type { FraudService } from './fraud/service.ts';
 import type { IssuanceService } from './issuance/service.ts';
 import type { KeyService } from './keys/service.ts';
+import type { P2pService } from './p2p/service.ts';
 import type { PartyService } from './parties/service.ts';
 import type { RedemptionService } from './redemption/service.ts';
 import type { RefundService } from './refunds/service.ts';
@@ -142,6 +143,7 @@ export interface BrokerServices {
   readonly refunds: RefundService;
   readonly settlement: SettlementService;
   readonly wallet: WalletService;
+  readonly p2p: P2pService;
 }
 
 /** What every feature's routes get: the services, the HTTP plumbing, the database, config and context. */

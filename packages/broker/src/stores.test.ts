@@ -36,6 +36,7 @@ const OWNER: Record<string, string> = {
   wallet_codes: 'wallet/store.ts',
   wallet_tokens: 'wallet/store.ts',
   wallet_charges: 'wallet/store.ts',
+  p2p_files: 'p2p/store.ts',
 };
 
 /** Reads of another feature's table inside one statement, each with why it is not two calls. */
@@ -46,6 +47,9 @@ const CROSS_READS: Record<string, readonly string[]> = {
   'directory/store.ts': ['redemptions', 'parties'],
   // The vendors' balances due are found and locked (FOR UPDATE OF the ledger account) in one statement.
   'settlement/store.ts': ['parties', 'ledger_accounts'],
+  // Search leaves out frozen peers and peers without a URL in the statement that counts each file's
+  // peers and ranks the files by them.
+  'p2p/store.ts': ['parties'],
 };
 
 interface Use {

@@ -214,6 +214,23 @@ export async function outstandingValue(q: Queryable, customerId: string): Promis
   return row?.total ?? 0n;
 }
 
+/**
+ * What each of the customers `ids` bought and kept, by id (bought nothing: absent): the value of all its
+ * chains less what was refunded of them (on request or at expiry). P2P's demand.
+ */
+export async function keptValueOf(q: Queryable, ids: readonly string[]): Promise<Map<string, bigint>> {
+  const rows = await q.query<{ customer_id: string; kept: bigint }>(
+    `SELECT c.customer_id, sum(c.n::int8 * c.coin_value - COALESCE(r.refunded, 0))::int8 AS kept
+       FROM chains c
+       LEFT JOIN LATERAL (SELECT sum(amount) AS refunded FROM redemptions
+                           WHERE chain_id = c.chain_id AND kind = 'refund') r ON true
+      WHERE c.customer_id = ANY($1::text[])
+      GROUP BY c.customer_id`,
+    [[...new Set(ids)]],
+  );
+  return new Map(rows.map((r) => [r.customer_id, r.kept]));
+}
+
 /** One of a customer's chains with how far it is redeemed and who holds it. */
 export interface CustomerChain {
   chain_id: string;

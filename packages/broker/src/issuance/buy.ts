@@ -22,7 +22,7 @@ export interface ChainOrder {
 }
 
 /** Checks each order against the denominations and the chain length; the purchase's total. */
-function orderTotal(config: IssuanceDeps['config'], orders: readonly ChainOrder[]): bigint {
+export function orderTotal(config: IssuanceDeps['config'], orders: readonly ChainOrder[]): bigint {
   let total = 0n;
   for (const o of orders) {
     if (!config.denominations.includes(o.coinValue)) {

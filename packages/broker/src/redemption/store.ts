@@ -98,6 +98,16 @@ export async function redeemedTotals(q: Queryable, partyId: string) {
   return totals;
 }
 
+/** The gross amount each of the parties `ids` redeemed, by id (none redeemed: absent). P2P's supply. */
+export async function grossRedeemedBy(q: Queryable, ids: readonly string[]): Promise<Map<string, bigint>> {
+  const rows = await q.query<{ party_id: string; amount: bigint }>(
+    `SELECT party_id, sum(amount)::int8 AS amount FROM redemptions
+      WHERE party_id = ANY($1::text[]) AND kind = 'redemption' GROUP BY party_id`,
+    [[...new Set(ids)]],
+  );
+  return new Map(rows.map((r) => [r.party_id, r.amount]));
+}
+
 /** Every range of one chain, redeemed or refunded, for its money account. */
 export async function chainRanges(q: Queryable, chainId: string) {
   return q.query<{ kind: string; from_index: number; to_index: number; amount: bigint }>(
