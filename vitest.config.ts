@@ -17,6 +17,8 @@ const UNIT = [
   'packages/broker/src/stores.test.ts',
   'packages/broker/src/redemption/ranges.test.ts',
   'packages/broker/src/fraud/service.test.ts',
+  'packages/broker/src/accounts/peer.test.ts',
+  'packages/broker/src/p2p/fairness.test.ts',
   'packages/gate/test/docs-conformance.test.ts',
 ];
 const E2E = [
