@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { NetPayError } from '@netpay/protocol';
 import { cisClient, ensureRegistered, peerIdentity } from './cis.ts';
 import { type DownloadResult, download, type Progress } from './get/download.ts';
+import { createProgressFile } from './get/progress-file.ts';
 import { openPeerWallet, type PeerWallet } from './wallet/peer-wallet.ts';
 
 export interface GetOptions {
@@ -34,6 +35,15 @@ export async function getFile(o: GetOptions): Promise<DownloadResult & { name: s
     .map((p) => ({ peerId: p.peerId, url: p.url, price: BigInt(p.price) }));
   await ensureRegistered(cis, id, o.invitation ? { invitation: o.invitation } : {});
   return withWallet(id.dataDir, async () => {
+    const out = resolve(o.out ?? offer.name);
+    // The running peer's web view shows this download from its progress file (web/view.ts).
+    const progress = await createProgressFile({
+      dataDir: id.dataDir,
+      fileId: o.fileId,
+      name: offer.name,
+      path: out,
+      clock,
+    });
     const wallet = await openPeerWallet({
       path: join(id.dataDir, 'wallet.json'),
       peerId: id.peerId,
@@ -47,13 +57,20 @@ export async function getFile(o: GetOptions): Promise<DownloadResult & { name: s
       const result = await download({
         fileId: o.fileId,
         sellers,
-        out: resolve(o.out ?? offer.name),
+        out,
         wallet: { pay: buyer.pay },
         ...(o.maxPrice !== undefined ? { maxPrice: o.maxPrice } : {}),
-        ...(o.onProgress ? { onProgress: (p: Progress) => o.onProgress!({ ...p, name: offer.name }) } : {}),
+        onProgress: (p: Progress) => {
+          progress.update(p);
+          o.onProgress?.({ ...p, name: offer.name });
+        },
         ...(o.onDrop ? { onDrop: o.onDrop } : {}),
       });
+      await progress.finish('done');
       return { ...result, name: offer.name };
+    } catch (e) {
+      await progress.finish('failed', e);
+      throw e;
     } finally {
       await wallet.close();
     }

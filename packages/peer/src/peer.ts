@@ -13,6 +13,8 @@ import { cisClient, ensureRegistered, PEER_KEY_FILE, peerIdentity, peerKeysFrom 
 import { createSharedFolder, type SharedFile } from './files/shared-folder.ts';
 import { peerRoutes } from './serve/routes.ts';
 import { createTabs } from './serve/tabs.ts';
+import { peerViewRoutes } from './web/routes.ts';
+import { createPeerView } from './web/view.ts';
 
 /** Chunks a seller serves a known payer ahead of payment, unless told otherwise. */
 export const DEFAULT_DEBT_CHUNKS = 2;
@@ -85,6 +87,19 @@ export async function startPeer(o: StartPeerOptions) {
       return c?.status === 'held' && c.startMessage !== undefined;
     },
   });
+  // The web view (this machine only); `url` is set below, before any request can be answered.
+  peerViewRoutes(
+    app,
+    createPeerView({
+      peerId: id.peerId,
+      url: () => url,
+      dataDir,
+      folder,
+      store: vendor.store,
+      cis,
+      currency: { code: config.currency, exponent: config.exponent },
+    }),
+  );
   await app.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1' });
   const listening = `http://${o.host ?? '127.0.0.1'}:${(app.server.address() as AddressInfo).port}`;
   const url = o.publicUrl ?? listening;
