@@ -58,7 +58,7 @@ export async function getFile(o: GetOptions): Promise<DownloadResult & { name: s
         fileId: o.fileId,
         sellers,
         out,
-        wallet: { pay: buyer.pay },
+        wallet: { pay: buyer.pay, accepted: wallet.accepted },
         ...(o.maxPrice !== undefined ? { maxPrice: o.maxPrice } : {}),
         onProgress: (p: Progress) => {
           progress.update(p);

@@ -46,7 +46,8 @@ export interface DownloadOptions {
   readonly sellers: readonly Seller[];
   /** Where the file goes (written as `<out>.part` until complete). */
   readonly out: string;
-  readonly wallet: Pick<PeerWallet, 'pay'>;
+  /** Pays; told of each payment a seller took (`accepted`), so the next to it may be a plain part. */
+  readonly wallet: Pick<PeerWallet, 'pay'> & Partial<Pick<PeerWallet, 'accepted'>>;
   /** Most to pay per chunk; sellers asking more are not used. */
   readonly maxPrice?: bigint;
   readonly onProgress?: (p: Progress) => void;
@@ -192,6 +193,7 @@ async function fetchChunk(o: DownloadOptions, s: Seller, k: number, fetchFn: typ
     // A refusal (402, 4xx) recorded no coin; the coins are not reused, to keep the wallet simple and safe.
     return { error: `answered ${res.status} ${body.code ?? ''}: ${body.message ?? ''}`.trim(), paid: false };
   }
+  if (payment) o.wallet.accepted?.(s.peerId, payment);
   try {
     return { bytes: new Uint8Array(await res.arrayBuffer()), paid: true };
   } catch (e) {

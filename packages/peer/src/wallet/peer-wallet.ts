@@ -1,7 +1,9 @@
 /**
  * The peer's own wallet (docs/p2p.md §3): client-side chains bought at the CIS with the peer's key, spent
- * a coin or a few per chunk. Each payment part carries the chain's touchstone and the peer's own signed
- * index (`lastIndex`, handed to the seller), so a seller checks it offline.
+ * a coin or a few per chunk. A payment part carries the chain's touchstone and the peer's own signed index
+ * (`lastIndex`, handed to the seller), so a seller checks it offline — unless that seller is known to hold
+ * the chain exactly where the part starts (it took the chain's previous payment, `accepted`): then a plain
+ * part will do (docs/p2p.md §3), sparing the signature here and the full check there.
  *
  * No payword is ever handed out twice, even across a crash: paywords are taken from a chain's traversal a
  * batch at a time (`RESERVE`), and the batch is written down (traversal, highest index, its payword)
@@ -52,6 +54,8 @@ interface Live {
   /** W(spent): the payword at the point a payment's lastIndex states. */
   last: Uint8Array;
   spent: number;
+  /** The seller that took this chain's latest accepted payment, and the index it left the chain at. */
+  heldBy: { seller: string; index: number } | undefined;
 }
 
 export async function openPeerWallet(o: PeerWalletOptions) {
@@ -69,6 +73,7 @@ export async function openPeerWallet(o: PeerWalletOptions) {
         ready: [],
         last: fromBase64url(c.lastPayword)!,
         spent: c.reserved,
+        heldBy: undefined,
       });
   }
   let saving: Promise<void> = Promise.resolve();
@@ -99,6 +104,7 @@ export async function openPeerWallet(o: PeerWalletOptions) {
         ready: [],
         last: fromBase64url(c.root)!,
         spent: 0,
+        heldBy: undefined,
       });
     }
     await save();
@@ -136,7 +142,8 @@ export async function openPeerWallet(o: PeerWalletOptions) {
 
   /**
    * A payment of exactly `amount` to `seller`: one part per chain used, each with the chain's touchstone
-   * and this peer's index handed to the seller. Throws `insufficient_coins` when the chains cannot make it.
+   * and this peer's index handed to the seller (plain where the seller holds the chain there, see
+   * `accepted`). Throws `insufficient_coins` when the chains cannot make it.
    */
   function pay(seller: string, amount: bigint): Promise<{ v: 1; parts: PaymentPart[] }> {
     // One payment at a time: each takes its coins from where the one before left the chain.
@@ -190,6 +197,9 @@ export async function openPeerWallet(o: PeerWalletOptions) {
     if (l.stored.lastSeller !== seller) {
       l.stored.lastSeller = seller; // a hint for picking; written down with the next reserve
     }
+    // The seller took the payment that brought the chain here: it holds it at `from`, a plain part will do.
+    if (l.heldBy?.seller === seller && l.heldBy.index === from.index)
+      return { chainId: l.stored.chainId, index: l.spent, payword: toBase64url(l.last) };
     const lastIndex = signMessage(
       'index',
       {
@@ -241,9 +251,22 @@ export async function openPeerWallet(o: PeerWalletOptions) {
     return l.traversal;
   }
 
+  /**
+   * `seller` took `payment` (answered it with the chunk): it now holds each of its chains at the part's
+   * index, so the chain's next payment to it, if nothing was paid from the chain meanwhile, is a plain part.
+   * Without this call every part carries its proof; a payment refused or lost is simply not reported.
+   */
+  function accepted(seller: string, payment: { parts: readonly PaymentPart[] }) {
+    for (const part of payment.parts) {
+      const l = live.get(part.chainId);
+      if (l && part.index > (l.heldBy?.index ?? 0)) l.heldBy = { seller, index: part.index };
+    }
+  }
+
   return {
     buy,
     pay,
+    accepted,
     /** Coins not spent yet, in minor units, over every active chain. */
     coins(): bigint {
       let total = 0n;
