@@ -6,12 +6,14 @@
 import os from 'node:os';
 import { runBrokerBench } from '../packages/broker/bench/broker.bench.ts';
 import { runVendorBench } from '../packages/gate/bench/vendor.bench.ts';
+import { runP2pBench } from '../packages/peer/bench/p2p.bench.ts';
 import { runProtocolBench } from '../packages/protocol/bench/protocol.bench.ts';
 
 const SECTIONS = {
   protocol: async () => runProtocolBench(),
   broker: runBrokerBench,
   vendor: runVendorBench,
+  p2p: runP2pBench,
 } as const;
 type Section = keyof typeof SECTIONS;
 
