@@ -34,6 +34,12 @@ export const PeerChainSchema = z.strictObject({
   traversal: SerializedTraversalSchema.nullable(),
   /** The seller this chain last paid. */
   lastSeller: z.string().nullable(),
+  /**
+   * Every seller this chain was shown to. A chain that moved on to another seller never goes back to one
+   * of these: the index it would carry there would show that seller a payword spent elsewhere since, which
+   * it could claim from its older index (docs/p2p.md §5).
+   */
+  sellers: z.array(z.string()).max(10_000).default([]),
 });
 export type PeerChain = z.infer<typeof PeerChainSchema>;
 

@@ -132,6 +132,7 @@ export async function openPeerWallet(o: PeerWalletOptions) {
         lastPayword: toBase64url(root),
         traversal: null,
         lastSeller: null,
+        sellers: [],
       });
     }
     doc.chains.push(...made);
@@ -166,8 +167,10 @@ export async function openPeerWallet(o: PeerWalletOptions) {
   /** Chains that make `amount`: the seller's own chain first, then unused ones, largest coins first. */
   function pick(seller: string, amount: bigint) {
     const rank = (l: Live) => (l.stored.lastSeller === seller ? 0 : l.spent === 0 ? 1 : 2);
+    // Never back to a seller the chain has left (document.ts, `sellers`).
     const usable = [...live.values()]
       .filter((l) => l.spent < l.stored.n)
+      .filter((l) => l.stored.lastSeller === seller || !l.stored.sellers.includes(seller))
       .sort((a, b) => {
         const va = BigInt(a.stored.coinValue);
         const vb = BigInt(b.stored.coinValue);
@@ -195,7 +198,11 @@ export async function openPeerWallet(o: PeerWalletOptions) {
     l.spent += coins;
     l.last = used.at(-1)!;
     if (l.stored.lastSeller !== seller) {
-      l.stored.lastSeller = seller; // a hint for picking; written down with the next reserve
+      l.stored.lastSeller = seller;
+      if (!l.stored.sellers.includes(seller)) {
+        l.stored.sellers.push(seller);
+        await save(); // before the chain is shown to this seller: after a crash it still never goes back
+      }
     }
     // The seller took the payment that brought the chain here: it holds it at `from`, a plain part will do.
     if (l.heldBy?.seller === seller && l.heldBy.index === from.index)
