@@ -58,7 +58,7 @@ async function run(s: typeof paid, price: bigint, n: number) {
       },
     ],
     out,
-    wallet: { pay: (seller, amount) => timed('pay', wallet.pay(seller, amount)) },
+    wallet: { pay: (seller, amount) => timed('pay', wallet.pay(seller, amount)), accepted: wallet.accepted },
     fetch: async (url, init) => {
       const res = await timed('headers', fetch(url, init));
       const body = await timed('body', res.arrayBuffer());

@@ -2,8 +2,11 @@
  * P2P benchmark (`npm run bench`, or `npm run bench -- p2p` alone; docs/p2p.md, issue 16): a 100 MiB file
  * of random bytes moved seller → buyer over loopback. The CIS (the broker, tokens mode, PGlite in memory,
  * dev mode) runs in this process; every seller and the buyer are peers in processes of their own
- * (peer-process.ts): sellers are `startPeer`, the buyer runs `getFile` and times it there (registration,
- * offer, coins and every chunk, each checked against its leaf).
+ * (peer-process.ts): sellers are `startPeer`; a new buyer process per run (as `netpay peer get`: one
+ * process per download) runs `getFile` on a small file, then on the big one, timed there (registration,
+ * offer, coins and every chunk, each checked against its leaf). A buyer process reused run after run falls
+ * into back-to-back incremental mark-compacts after some 9 s (buyer-loop.ts shows it), which would slow
+ * the later runs whatever their kind.
  *
  * Paid (PRICE per 256 KiB chunk, paid with one coin of PRICE) and unpaid (a seller asking 0: the gate lets
  * the chunk through and the buyer sends no payment) runs are interleaved, RUNS of each, each by a new buyer
@@ -13,7 +16,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +35,7 @@ const PRICE = 10n;
 const RUNS = 5;
 const PARALLEL_RUNS = 3;
 const PARALLEL_SELLERS = 3;
-/** A small file beside the big one, fetched before the timed runs (JIT, first queries, connections). */
+/** A small file beside the big one, fetched by each buyer before its timed run (JIT, first queries, connections). */
 const WARM_MIB = 8;
 const GOALS = { ratio: { must: 0.9, goal: 0.97 } };
 
@@ -130,6 +133,14 @@ export function randomFile(dir: string, name: string, mib = FILE_MIB) {
   return dir;
 }
 
+/** A copy of a share folder's files in a new folder beside it. */
+function copyShare(share: string, suffix: string) {
+  const copy = `${share}-${suffix}`;
+  mkdirSync(copy);
+  for (const name of readdirSync(share)) copyFileSync(join(share, name), join(copy, name));
+  return copy;
+}
+
 interface Run {
   MiBps: number;
   seconds: number;
@@ -143,42 +154,61 @@ interface Run {
   sellerCpuMs: number;
 }
 
-/** One download of `name` by a new buyer (fresh data folder and output path), timed in the buyer. */
+type Got = {
+  ms: number;
+  cpuUs: number;
+  size: number;
+  spent: string;
+  from: Record<string, number>;
+  dropped: Record<string, string>;
+};
+
+/**
+ * One run: a new buyer process (`netpay peer get` is a process per download) fetches the small `warm` file
+ * from `sellers` (JIT, connections; untimed), then, as a new peer (fresh data folder, wallet and output
+ * path), `name` — timed in the buyer around getFile. Answers the timed run and what the warm-up spent.
+ */
 async function download(
-  buyer: PeerProcess,
+  cisUrl: string,
   sellers: readonly Seller[],
-  name: string,
+  files: { name: string; warm: string },
   dir: string,
   n: number,
 ) {
-  const cpu0 = await Promise.all(sellers.map((s) => s.cpuUs()));
-  const got = await buyer.ask<{
-    ms: number;
-    cpuUs: number;
-    size: number;
-    spent: string;
-    from: Record<string, number>;
-    dropped: Record<string, string>;
-  }>({
-    type: 'get',
-    fileId: sellers[0]!.fileId(name),
-    dataDir: join(dir, `buyer-${n}`),
-    out: join(dir, `out-${n}.bin`),
-  });
-  const cpu1 = await Promise.all(sellers.map((s) => s.cpuUs()));
-  if (Object.keys(got.dropped).length > 0) throw new Error(`sellers dropped: ${JSON.stringify(got.dropped)}`);
-  const mib = got.size / MIB;
-  const run: Run = {
-    MiBps: round(mib / (got.ms / 1000)),
-    seconds: round(got.ms / 1000, 2),
-    spent: got.spent,
-    chunks: Object.values(got.from).reduce((a, b) => a + b, 0),
-    from: got.from,
-    buyerCpuMs: Math.round(got.cpuUs / 1000),
-    sellerCpuMs: Math.round(cpu1.reduce((a, c, k) => a + c - cpu0[k]!, 0) / 1000),
-  };
-  log(`${n} ${name}: ${run.MiBps} MiB/s, ${run.seconds} s, spent ${run.spent}, ${sellers.length} seller(s)`);
-  return run;
+  const buyer = peerProcess(cisUrl);
+  try {
+    await buyer.ready;
+    const get = async (name: string, as: string) => {
+      const got = await buyer.ask<Got>({
+        type: 'get',
+        fileId: sellers[0]!.fileId(name),
+        dataDir: join(dir, `buyer-${as}`),
+        out: join(dir, `out-${as}.bin`),
+      });
+      if (Object.keys(got.dropped).length > 0)
+        throw new Error(`sellers dropped: ${JSON.stringify(got.dropped)}`);
+      return got;
+    };
+    const warm = await get(files.warm, `${n}-warm`);
+    const cpu0 = await Promise.all(sellers.map((s) => s.cpuUs()));
+    const got = await get(files.name, `${n}`);
+    const cpu1 = await Promise.all(sellers.map((s) => s.cpuUs()));
+    const run: Run = {
+      MiBps: round(got.size / MIB / (got.ms / 1000)),
+      seconds: round(got.ms / 1000, 2),
+      spent: got.spent,
+      chunks: Object.values(got.from).reduce((a, b) => a + b, 0),
+      from: got.from,
+      buyerCpuMs: Math.round(got.cpuUs / 1000),
+      sellerCpuMs: Math.round(cpu1.reduce((a, c, k) => a + c - cpu0[k]!, 0) / 1000),
+    };
+    log(
+      `${n} ${files.name}: ${run.MiBps} MiB/s, ${run.seconds} s, spent ${run.spent}, ${sellers.length} seller(s)`,
+    );
+    return { run, warmSpent: BigInt(warm.spent) };
+  } finally {
+    await buyer.stop();
+  }
 }
 
 /** Medians of a kind's runs, and the runs. */
@@ -205,30 +235,28 @@ export async function runP2pBench() {
       return s;
     };
     const [paid, free] = await Promise.all([start(paidShare, PRICE), start(freeShare, 0n)]);
-    // The buyer is a process of its own too: getFile there, with a new data folder each run.
-    const buyer = peerProcess(c.url);
-    started.push(buyer);
-    await buyer.ready;
+    const paidFiles = { name: 'paid.bin', warm: 'warm-paid.bin' };
+    const freeFiles = { name: 'free.bin', warm: 'warm-free.bin' };
     let n = 0;
-    const warm = [
-      await download(buyer, [paid], 'warm-paid.bin', dir, n++),
-      await download(buyer, [free], 'warm-free.bin', dir, n++),
-    ];
+    let warmSpent = 0n;
+    const timed = async (sellers: readonly Seller[], files: typeof paidFiles) => {
+      const r = await download(c.url, sellers, files, dir, n++);
+      warmSpent += r.warmSpent;
+      return r.run;
+    };
     // Paid and unpaid interleaved, so the machine's noise hits both alike; one seller each.
     const runs = { paid: [] as Run[], unpaid: [] as Run[], parallel: [] as Run[] };
     for (let i = 0; i < RUNS; i++) {
-      runs.paid.push(await download(buyer, [paid], 'paid.bin', dir, n++));
-      runs.unpaid.push(await download(buyer, [free], 'free.bin', dir, n++));
+      runs.paid.push(await timed([paid], paidFiles));
+      runs.unpaid.push(await timed([free], freeFiles));
     }
     await free.stop();
-    // The same paid file from PARALLEL_SELLERS sellers at once: the first one and more sharing its folder.
+    // The same paid file from PARALLEL_SELLERS sellers at once: the first one, and more each with a copy.
     const more = await Promise.all(
-      Array.from({ length: PARALLEL_SELLERS - 1 }, () => start(paidShare, PRICE)),
+      Array.from({ length: PARALLEL_SELLERS - 1 }, (_, k) => start(copyShare(paidShare, `${k}`), PRICE)),
     );
     const all = [paid, ...more];
-    warm.push(await download(buyer, all, 'warm-paid.bin', dir, n++));
-    for (let i = 0; i < PARALLEL_RUNS; i++)
-      runs.parallel.push(await download(buyer, all, 'paid.bin', dir, n++));
+    for (let i = 0; i < PARALLEL_RUNS; i++) runs.parallel.push(await timed(all, paidFiles));
     // Every coin paid (warm-ups too) is credited at the CIS.
     let redeemed = 0n;
     for (const s of all) redeemed += BigInt((await s.ask<{ amount: string }>({ type: 'redeem' })).amount);
@@ -237,13 +265,15 @@ export async function runP2pBench() {
     const par = summary(runs.parallel);
     const expected = BigInt(CHUNKS) * PRICE;
     const paidRuns = [...runs.paid, ...runs.parallel];
-    const totalSpent = [...warm, ...paidRuns].reduce((a, r) => a + BigInt(r.spent), 0n);
+    const totalSpent = paidRuns.reduce((a, r) => a + BigInt(r.spent), warmSpent);
     return {
-      method: `${FILE_MIB} MiB of random bytes (${CHUNKS} chunks of 256 KiB) seller → buyer on loopback; the CIS (broker, tokens, PGlite in memory) in the bench process, each seller (startPeer) and the buyer (getFile, timed around the call) a process of its own; a new buyer (data folder, wallet, output path) every run; after a ${WARM_MIB} MiB warm-up from each seller, ${RUNS} runs per kind, paid and unpaid interleaved, then ${PARALLEL_RUNS} from ${PARALLEL_SELLERS} sellers; medians`,
+      method: `${FILE_MIB} MiB of random bytes (${CHUNKS} chunks of 256 KiB) seller → buyer on loopback; the CIS (broker, tokens, PGlite in memory) in the bench process, each seller (startPeer) a process of its own; every run a new buyer process (getFile, timed around the call, after an untimed ${WARM_MIB} MiB download from the same sellers) as a new peer (data folder, wallet, output path); ${RUNS} runs per kind, paid and unpaid interleaved, then ${PARALLEL_RUNS} from ${PARALLEL_SELLERS} sellers; medians`,
       paidMiBps: p.MiBps,
       unpaidMiBps: u.MiBps,
       ratio: round(p.MiBps / u.MiBps, 3),
       goal: GOALS.ratio,
+      /** Each paid run ÷ the unpaid run right after it: the spread of the ratio on this machine. */
+      pairRatios: runs.paid.map((r, k) => round(r.MiBps / runs.unpaid[k]!.MiBps, 3)),
       parallelMiBps: par.MiBps,
       parallelSellers: PARALLEL_SELLERS,
       pricePerChunk: PRICE.toString(),
