@@ -40,6 +40,13 @@ export const PeerChunkParams = z.strictObject({
  */
 export const TAB_HEADER = 'NetPay-Tab';
 
+/**
+ * Paying a tab off (POST, paid like a chunk): the price is what the tab named in `NetPay-Tab` comes to, so
+ * a payer that got chunks ahead pays them at the end of a download; free, answering `{owed: "0"}`, when
+ * nothing is owed.
+ */
+export const TAB_ROUTE = '/p2p/tab';
+
 /** Where chunk k of a file is sold. */
 export const chunkPath = (fileId: string, k: number) => `/p2p/files/${fileId}/chunks/${k}`;
 export const CHUNK_ROUTE = '/p2p/files/:fileId/chunks/:k';

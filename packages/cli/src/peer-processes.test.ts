@@ -174,8 +174,9 @@ describe('P2P peers as real processes', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(sha(readFileSync(g.out))).toBe(sha(movie));
     expect(Object.keys(r.json.dropped)).toContain(victim.peerId);
-    // 40 chunks at 10, and at most the one chunk in flight at the killed peer paid for nothing.
-    expect(BigInt(r.json.spent)).toBeGreaterThanOrEqual(400n);
+    // 40 chunks at 10, give or take what was in flight at the killed peer: at most one paid chunk it never
+    // sent, at most its debt threshold (2) of chunks it sent ahead unpaid.
+    expect(BigInt(r.json.spent)).toBeGreaterThanOrEqual(380n);
     expect(BigInt(r.json.spent)).toBeLessThanOrEqual(410n);
     await audit();
   });

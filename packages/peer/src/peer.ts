@@ -82,9 +82,9 @@ export async function startPeer(o: StartPeerOptions) {
   netpayFastify(app, vendor.gate);
   peerRoutes(app, folder, {
     tabs: createTabs(o.debtChunks ?? DEFAULT_DEBT_CHUNKS),
-    holds: (chainId) => {
+    payerOf: (chainId) => {
       const c = vendor.store.peek(chainId);
-      return c?.status === 'held' && c.startMessage !== undefined;
+      return c?.status === 'held' ? c.startMessage?.vendorId : undefined;
     },
   });
   // The web view (this machine only); `url` is set below, before any request can be answered.

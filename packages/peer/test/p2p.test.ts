@@ -139,8 +139,9 @@ describe('P2P-NetPay [pglite]', () => {
     expect(sha(readFileSync(out))).toBe(sha(bytes));
     const fetched = Object.values(got.from).reduce((x, y) => x + y, 0);
     expect(fetched).toBe(24);
-    // Paid for what arrived, plus at most one chunk per seller that went away.
-    expect(got.spent).toBeGreaterThanOrEqual(240n);
+    // Paid for what arrived, give or take what was in flight at the seller that went away: at most one
+    // paid chunk it never sent, at most its debt threshold (2) of chunks it sent ahead and was not paid for.
+    expect(got.spent).toBeGreaterThanOrEqual(220n);
     expect(got.spent).toBeLessThanOrEqual(250n);
     expect(Object.keys(got.from).length).toBeGreaterThanOrEqual(2);
     let paid = 0;

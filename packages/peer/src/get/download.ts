@@ -9,7 +9,7 @@
  * download that stopped resumes where it was (from any peer) and pays only for what it still needs.
  */
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { chunkPath, createClient, peerApi } from '@netpay/api';
+import { chunkPath, createClient, peerApi, TAB_HEADER, TAB_ROUTE } from '@netpay/api';
 import {
   type CheckedManifest,
   checkManifest,
@@ -104,23 +104,53 @@ export async function download(o: DownloadOptions): Promise<DownloadResult> {
     });
   report();
 
-  /** One seller's loop: take a chunk, pay, check, write; on any failure the chunk goes back and the seller stops. */
+  /**
+   * One seller's loop. Each round asks for one chunk paid (with what the tab owes) and, where the seller
+   * serves ahead of payment (or asks nothing), the next one on the tab at the same time, so the seller's
+   * time to take a payment is hidden behind the other chunk; each chunk is checked before the round after
+   * pays for it. On any failure the round's chunks go back in the queue and the seller stops; a seller
+   * left at the end gets its tab paid off.
+   */
   async function work(s: Seller) {
-    for (let k = queue.shift(); k !== undefined; k = queue.shift()) {
-      const got = await fetchChunk(o, s, k, fetchFn);
-      if (got.paid) spent += s.price;
-      if ('error' in got || !chunkMatches(got.bytes, checked.leaves[k]!)) {
-        queue.unshift(k);
-        drop(s, 'error' in got ? got.error : `chunk ${k} does not match the file's hash`);
+    const ahead = s.price === 0n || (await debtChunksOf(o, s, fetchFn)) >= 2;
+    let tab: string | undefined; // the chain the seller holds for this payer, after a paid chunk
+    let owed = 0n; // chunks it served on that tab, checked, not paid yet
+    for (let k1 = queue.shift(); k1 !== undefined; k1 = queue.shift()) {
+      const k2 = ahead && (s.price === 0n || tab) ? queue.shift() : undefined;
+      const amount = s.price + owed;
+      const [a, b] = await Promise.all([
+        fetchChunk(o, s, k1, fetchFn, { amount, ...(tab ? { tab } : {}) }),
+        k2 === undefined ? undefined : fetchChunk(o, s, k2, fetchFn, { amount: 0n, ...(tab ? { tab } : {}) }),
+      ]);
+      if (a.paid) spent += amount;
+      if (a.chain) {
+        tab = a.chain;
+        owed = 0n;
+      }
+      const failed = [await keep(s, k1, a), b && k2 !== undefined ? await keep(s, k2, b) : undefined].find(
+        (f) => f !== undefined,
+      );
+      if (b && !('error' in b) && s.price > 0n) owed += s.price;
+      if (failed) {
+        for (const k of [k2, k1]) if (k !== undefined && !state.done.has(k)) queue.unshift(k);
+        drop(s, failed);
         live = live.filter((x) => x !== s);
         report();
         return;
       }
-      await state.write(k, got.bytes, manifest.chunkSize);
-      bytes += got.bytes.length;
-      from[s.peerId] = (from[s.peerId] ?? 0) + 1;
-      report();
     }
+    if (tab && owed > 0n && (await payTab(o, s, tab, owed, fetchFn))) spent += owed;
+  }
+
+  /** A fetched chunk checked and written: undefined, or why the seller is dropped. */
+  async function keep(s: Seller, k: number, got: Fetched): Promise<string | undefined> {
+    if ('error' in got) return got.error;
+    if (!chunkMatches(got.bytes, checked.leaves[k]!)) return `chunk ${k} does not match the file's hash`;
+    await state.write(k, got.bytes, manifest.chunkSize);
+    bytes += got.bytes.length;
+    from[s.peerId] = (from[s.peerId] ?? 0) + 1;
+    report();
+    return undefined;
   }
   // A seller that finds the queue empty stops; one dropped puts its chunk back while others may still run,
   // so the pass repeats until the queue is empty or nobody is left.
@@ -166,18 +196,46 @@ async function manifestFrom(
   });
 }
 
-type Fetched = { bytes: Uint8Array; paid: boolean } | { error: string; paid: boolean };
+type Fetched = ({ bytes: Uint8Array } | { error: string }) & {
+  /** Whether coins left (they may have been taken). */
+  paid: boolean;
+  /** The chain the seller took the payment on (a tab runs there next). */
+  chain?: string;
+};
+
+/** How many chunks a seller serves ahead of payment (its `GET /p2p/files`); 0 when it does not say. */
+async function debtChunksOf(o: DownloadOptions, s: Seller, fetchFn: typeof fetch): Promise<number> {
+  const client = createClient(peerApi, {
+    url: s.url,
+    name: `peer ${s.peerId}`,
+    timeoutMs: o.timeoutMs ?? 30_000,
+    fetch: fetchFn,
+  });
+  return client
+    .files({})
+    .then((f) => f.debtChunks)
+    .catch(() => 0);
+}
 
 /**
- * Chunk k from a seller, paid at its price: the bytes, or why not (paid says whether coins left). A seller
- * asking 0 serves the chunk free: it is fetched with no payment and no coin leaves the wallet.
+ * Chunk k from a seller: paid with `amount` (its price and what the tab owes; 0: nothing is paid, the chunk
+ * is free or asked on the tab named by `tab`). The bytes, or why not; `paid` says whether coins left.
  */
-async function fetchChunk(o: DownloadOptions, s: Seller, k: number, fetchFn: typeof fetch): Promise<Fetched> {
-  const payment = s.price > 0n ? await o.wallet.pay(s.peerId, s.price) : undefined;
+async function fetchChunk(
+  o: DownloadOptions,
+  s: Seller,
+  k: number,
+  fetchFn: typeof fetch,
+  ask: { amount: bigint; tab?: string },
+): Promise<Fetched> {
+  const payment = ask.amount > 0n ? await o.wallet.pay(s.peerId, ask.amount) : undefined;
+  const headers: Record<string, string> = {};
+  if (payment) headers[HEADERS.payment] = encodeHeader(payment);
+  if (ask.tab && s.price > 0n) headers[TAB_HEADER] = ask.tab;
   let res: Response;
   try {
     res = await fetchFn(s.url.replace(/\/+$/, '') + chunkPath(o.fileId, k), {
-      headers: payment ? { [HEADERS.payment]: encodeHeader(payment) } : {},
+      headers,
       signal: AbortSignal.timeout(o.timeoutMs ?? 30_000),
     });
   } catch (e) {
@@ -194,13 +252,37 @@ async function fetchChunk(o: DownloadOptions, s: Seller, k: number, fetchFn: typ
     return { error: `answered ${res.status} ${body.code ?? ''}: ${body.message ?? ''}`.trim(), paid: false };
   }
   if (payment) o.wallet.accepted?.(s.peerId, payment);
+  const chain = payment?.parts[0]?.chainId;
   try {
-    return { bytes: new Uint8Array(await res.arrayBuffer()), paid: true };
+    return {
+      bytes: new Uint8Array(await res.arrayBuffer()),
+      paid: payment !== undefined,
+      ...(chain ? { chain } : {}),
+    };
   } catch (e) {
     return {
       error: `the chunk did not arrive whole: ${e instanceof Error ? e.message : String(e)}`,
-      paid: true,
+      paid: payment !== undefined,
+      ...(chain ? { chain } : {}),
     };
+  }
+}
+
+/** Pays off what a seller served on the tab (`POST /p2p/tab`); true once it took the payment. */
+async function payTab(o: DownloadOptions, s: Seller, tab: string, owed: bigint, fetchFn: typeof fetch) {
+  const payment = await o.wallet.pay(s.peerId, owed);
+  try {
+    const res = await fetchFn(s.url.replace(/\/+$/, '') + TAB_ROUTE, {
+      method: 'POST',
+      headers: { [HEADERS.payment]: encodeHeader(payment), [TAB_HEADER]: tab },
+      signal: AbortSignal.timeout(o.timeoutMs ?? 30_000),
+    });
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.status !== 200) return false;
+    o.wallet.accepted?.(s.peerId, payment);
+    return true;
+  } catch {
+    return false;
   }
 }
 

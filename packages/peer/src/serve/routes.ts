@@ -9,7 +9,7 @@
  * chain's tab (tabs.ts, `NetPay-Tab`), up to `debtChunks`; past that the request is refused with
  * `debt_limit` and the connection closed. A later paid request on the chain may pay the tab as well.
  */
-import { CHUNK_ROUTE, PeerChunkParams, peerApi, TAB_HEADER } from '@netpay/api';
+import { CHUNK_ROUTE, PeerChunkParams, peerApi, TAB_HEADER, TAB_ROUTE } from '@netpay/api';
 import { chunkCount, decodeHeader, HEADERS } from '@netpay/protocol';
 import { serve, serviceError } from '@netpay/service';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -19,10 +19,11 @@ import type { Tabs } from './tabs.ts';
 
 export interface PeerRouteOptions {
   readonly tabs: Tabs;
-  /** Whether this peer holds the chain from a payer (P2P), so its tab may run. */
-  readonly holds: (chainId: string) => boolean;
+  /** The payer this peer holds the chain from (P2P), whose tab it names; undefined for any other chain. */
+  readonly payerOf: (chainId: string) => string | undefined;
 }
 
+/** A request served on a tab, with the payer whose tab it is. */
 type TabRequest = FastifyRequest & { netpayOnTab?: string };
 
 const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
@@ -52,8 +53,11 @@ export function peerRoutes(app: FastifyInstance, folder: SharedFolder, o: PeerRo
       onRequest: async (req, reply) => {
         const chain = one(req.headers[TAB_HEADER.toLowerCase()]);
         if (!chain || req.headers[HEADERS.payment.toLowerCase()] !== undefined) return;
-        if (o.holds(chain) && o.tabs.take(chain)) {
-          (req as TabRequest).netpayOnTab = chain;
+        const price = priceOfChunk(folder, req.params);
+        if (price === undefined) return; // no such chunk: the handler answers, nothing goes on the tab
+        const payer = o.payerOf(chain);
+        if (payer !== undefined && o.tabs.take(payer, price)) {
+          (req as TabRequest).netpayOnTab = payer;
           return;
         }
         return reply
@@ -65,8 +69,14 @@ export function peerRoutes(app: FastifyInstance, folder: SharedFolder, o: PeerRo
           });
       },
       onResponse: async (req, reply) =>
-        settleTab(o.tabs, folder, req as TabRequest, reply.statusCode, reply.getHeader(HEADERS.receipt)),
-      config: { netpay: (req) => chunkPrice(folder, o.tabs, req as TabRequest) },
+        settleTab(
+          o,
+          req as TabRequest,
+          reply.statusCode,
+          reply.getHeader(HEADERS.receipt),
+          priceOfChunk(folder, req.params) ?? 0n,
+        ),
+      config: { netpay: (req) => chunkPrice(folder, o, req as TabRequest) },
     },
     async (req, reply) => {
       const p = PeerChunkParams.safeParse(req.params);
@@ -80,49 +90,72 @@ export function peerRoutes(app: FastifyInstance, folder: SharedFolder, o: PeerRo
       return reply.type('application/octet-stream').send(bytes);
     },
   );
+
+  // Paying what the tab named in NetPay-Tab comes to (the end of a download): free when nothing is owed.
+  app.post(
+    TAB_ROUTE,
+    {
+      onResponse: async (req, reply) =>
+        settleTab(o, req as TabRequest, reply.statusCode, reply.getHeader(HEADERS.receipt), 0n),
+      config: {
+        netpay: (req) => {
+          return { amount: owedOn(o, req) };
+        },
+      },
+    },
+    async (req) => ({ owed: owedOn(o, req).toString() }),
+  );
+}
+
+/** The price of an existing chunk, or undefined for a request the handler will refuse. */
+function priceOfChunk(folder: SharedFolder, params: unknown): bigint | undefined {
+  const p = PeerChunkParams.safeParse(params);
+  const file = p.success ? folder.get(p.data.fileId) : undefined;
+  if (!p.success || !file || p.data.k >= chunkCount(file.manifest.size, file.manifest.chunkSize))
+    return undefined;
+  return file.price;
 }
 
 /**
- * A chunk's price: the file's per chunk, and up to its tab's chunks more when the payment names a tab;
- * nothing for a chunk on the tab, or for a request the handler will refuse.
+ * A chunk's price: the file's per chunk, and up to its tab more when the request names a tab; nothing for
+ * a chunk on the tab, or for a request the handler will refuse.
  */
-function chunkPrice(folder: SharedFolder, tabs: Tabs, req: TabRequest) {
-  const p = PeerChunkParams.safeParse(req.params);
-  const file = p.success ? folder.get(p.data.fileId) : undefined;
-  if (
-    req.netpayOnTab ||
-    !p.success ||
-    !file ||
-    p.data.k >= chunkCount(file.manifest.size, file.manifest.chunkSize)
-  )
-    return { amount: 0n };
-  const tab = one(req.headers[TAB_HEADER.toLowerCase()]);
-  const owed = tab ? BigInt(tabs.owed(tab)) : 0n;
-  return {
-    amount: file.price,
-    ...(owed > 0n ? { upTo: file.price * (1n + owed) } : {}),
-    description: `${file.manifest.name} chunk ${p.data.k}`,
-  };
+function chunkPrice(folder: SharedFolder, o: PeerRouteOptions, req: TabRequest) {
+  const price = req.netpayOnTab ? undefined : priceOfChunk(folder, req.params);
+  if (price === undefined) return { amount: 0n };
+  const owed = owedOn(o, req);
+  return { amount: price, ...(owed > 0n ? { upTo: price + owed } : {}) };
 }
 
-/** After the response: a tab chunk that was not served comes off the tab; a paid one pays the tab down. */
+/** The payer whose tab the request names (by one of the payer's chains held here), if any. */
+const tabPayer = (o: PeerRouteOptions, req: FastifyRequest) => {
+  const chain = one(req.headers[TAB_HEADER.toLowerCase()]);
+  return chain ? o.payerOf(chain) : undefined;
+};
+
+/** What the tab the request names comes to. */
+const owedOn = (o: PeerRouteOptions, req: FastifyRequest) => {
+  const payer = tabPayer(o, req);
+  return payer ? o.tabs.owed(payer) : 0n;
+};
+
+/**
+ * After the response: a chunk put on the tab but not served comes off it; a paid request naming a tab pays
+ * it down by what it paid beyond its own price (`own`).
+ */
 function settleTab(
-  tabs: Tabs,
-  folder: SharedFolder,
+  o: PeerRouteOptions,
   req: TabRequest,
   status: number,
   receiptHeader: unknown,
+  own: bigint,
 ) {
   if (req.netpayOnTab) {
-    if (status !== 200) tabs.settle(req.netpayOnTab, 1);
+    if (status !== 200) o.tabs.untake(req.netpayOnTab);
     return;
   }
-  const tab = one(req.headers[TAB_HEADER.toLowerCase()]);
-  if (!tab || status !== 200 || typeof receiptHeader !== 'string') return;
+  const payer = tabPayer(o, req);
+  if (!payer || status !== 200 || typeof receiptHeader !== 'string') return;
   const receipt = decodeHeader('receipt', receiptHeader);
-  const p = PeerChunkParams.safeParse(req.params);
-  const file = p.success ? folder.get(p.data.fileId) : undefined;
-  if (!receipt.ok || !file || file.price === 0n) return;
-  const extra = BigInt(receipt.value.amount) / file.price - 1n;
-  if (extra > 0n) tabs.settle(tab, Number(extra));
+  if (receipt.ok) o.tabs.settle(payer, BigInt(receipt.value.amount) - own);
 }

@@ -177,6 +177,12 @@ export async function openPeerWallet(o: PeerWalletOptions) {
         if (va !== vb) return va > vb ? -1 : 1;
         return rank(a) - rank(b);
       });
+    // One chain that makes the amount alone first: a part from a second chain would move that chain too.
+    const whole = usable.find((l) => {
+      const v = BigInt(l.stored.coinValue);
+      return amount % v === 0n && amount / v <= BigInt(Math.min(l.stored.n - l.spent, 1000));
+    });
+    if (whole) return [{ chain: whole, coins: Number(amount / BigInt(whole.stored.coinValue)) }];
     let rest = amount;
     const out: { chain: Live; coins: number }[] = [];
     for (const l of usable) {
