@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { createBankClient } from '@netpay/bank/client';
+import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { createProgram } from './program.ts';
 import { ENV, firstLine, processScope, STACK_FRAME } from './testing.ts';
 
 describe('netpay bank start (a real process)', () => {
@@ -64,6 +66,13 @@ describe('netpay bank start (a real process)', () => {
         expect(run.stderr()).not.toMatch(STACK_FRAME);
       }),
     );
+  });
+
+  it('prints the help of every command and subcommand (defaults included)', () => {
+    const walk = (c: Command): Command[] => [c, ...c.commands.flatMap(walk)];
+    const all = walk(createProgram({ out: () => {}, err: () => {} }));
+    expect(all.map((c) => c.name())).toContain('peer');
+    for (const c of all) expect(() => c.helpInformation(), c.name()).not.toThrow();
   });
 
   it('documents every command with an example', async () => {

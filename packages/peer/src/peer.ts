@@ -17,7 +17,7 @@ import { peerViewRoutes } from './web/routes.ts';
 import { createPeerView } from './web/view.ts';
 
 /** Chunks a seller serves a known payer ahead of payment, unless told otherwise. */
-export const DEFAULT_DEBT_CHUNKS = 2;
+export const DEFAULT_DEBT_CHUNKS = 4;
 
 export interface StartPeerOptions {
   /** The folder whose files this peer sells. */
@@ -39,7 +39,7 @@ export interface StartPeerOptions {
   readonly invitation?: string;
   /** Redeem accepted coins this often (ms); 0: only on demand. Default 60 s. */
   readonly redeemEveryMs?: number;
-  /** Chunks served to a known payer ahead of payment (docs/p2p.md §3, "Debt"). Default 2; 0: none. */
+  /** Chunks served to a known payer ahead of payment (docs/p2p.md §3, "Debt"). Default 4; 0: none. */
   readonly debtChunks?: number;
   readonly clock?: () => number;
   /** Where failures of background work (publishing the index) are reported. Default stderr. */

@@ -293,21 +293,21 @@ describe('P2P-NetPay [pglite]', () => {
     const chainId = wallet.chains()[0]!.chainId;
     // A stranger's chain has no tab here.
     expect((await chunk(1, { tab: 'AAAAAAAAAAAAAAAAAAAAAA' })).status).toBe(402);
-    expect((await chunk(1, { tab: chainId })).status).toBe(200);
-    expect((await chunk(2, { tab: chainId })).status).toBe(200);
-    const cut = await chunk(3, { tab: chainId });
+    // The default threshold: 4 chunks.
+    for (const k of [1, 2, 3, 4]) expect((await chunk(k, { tab: chainId })).status).toBe(200);
+    const cut = await chunk(5, { tab: chainId });
     expect(cut.status).toBe(402);
     expect(cut.headers.get('connection')).toBe('close');
     expect(((await cut.json()) as { code: string }).code).toBe('debt_limit');
-    // Paying chunk 3 and the two on the tab opens it again; more than that is refused.
-    expect((await chunk(3, { pay: 40n, tab: chainId })).status).toBe(402); // overpayment: the tab is 2
-    const paid = await chunk(3, { pay: 30n, tab: chainId });
+    // Paying chunk 5 and the four on the tab opens it again; more than that is refused.
+    expect((await chunk(5, { pay: 60n, tab: chainId })).status).toBe(402); // overpayment: the tab is 40
+    const paid = await chunk(5, { pay: 50n, tab: chainId });
     expect(paid.status).toBe(200);
-    expect((await chunk(4, { tab: chainId })).status).toBe(200);
+    expect((await chunk(6, { tab: chainId })).status).toBe(200);
     await wallet.close();
     expect((await seller.redeem()).rejected).toBe(0);
-    // Coins 1 (chunk 0), 2–4 (chunk 3 and the tab), and the 4 coins of the refused overpayment were never taken.
-    expect(await credited(seller)).toBe(4);
+    // Coin 1 (chunk 0) and five (chunk 5 and the tab); the 6 coins of the refused overpayment were never taken.
+    expect(await credited(seller)).toBe(6);
     await w.audit();
   });
 

@@ -9,6 +9,8 @@ import { serveUntilStopped } from '../lifecycle.ts';
 import { DirSchema, HostSchema, PortSchema, UrlSchema, zodArg } from '../options.ts';
 
 export const DEFAULT_PEER_PORT = 4500;
+/** A chunk's price unless `--price` says otherwise, minor units (a bigint default would break --help). */
+const DEFAULT_CHUNK_PRICE = 10n;
 
 /** An amount in minor units, as the CIS's prices are: "10". */
 const MinorSchema = z
@@ -52,7 +54,11 @@ Example (two terminals, a broker on :4200):
       .command('start')
       .description('share a folder: publish its files at the CIS and sell them per chunk until Ctrl-C')
       .requiredOption('--share <dir>', 'the folder whose files this peer sells', zodArg(DirSchema))
-      .option('--price <minor>', 'price of one 256 KiB chunk, in minor units', zodArg(MinorSchema), 10n)
+      .option(
+        '--price <minor>',
+        `price of one 256 KiB chunk, in minor units (default: ${DEFAULT_CHUNK_PRICE})`,
+        zodArg(MinorSchema),
+      )
       .option(
         '-p, --port <n>',
         'port to listen on; 0 picks a free one',
@@ -68,6 +74,17 @@ Example (two terminals, a broker on :4200):
       .option(
         '--invite <token>',
         "the operator's invitation, where the CIS's registration is not open; also NETPAY_INVITE",
+      )
+      .option(
+        '--debt-chunks <n>',
+        'chunks served to a known payer ahead of payment (the most one payer can take unpaid); 0: none',
+        zodArg(
+          z
+            .string()
+            .regex(/^\d{1,3}$/, 'must be a whole number of chunks, 0–999')
+            .transform(Number),
+        ),
+        4,
       )
       .option(
         '--redeem-every <seconds>',
@@ -113,7 +130,7 @@ Example (two terminals, a broker on :4200):
 
 interface StartFlags extends Common {
   share: string;
-  price: bigint;
+  price?: bigint;
   port: number;
   host: string;
   publicUrl?: string;
@@ -138,7 +155,7 @@ async function start(flags: StartFlags): Promise<void> {
       return startPeer({
         share: flags.share,
         cisUrl: flags.cis,
-        price: flags.price,
+        price: flags.price ?? DEFAULT_CHUNK_PRICE,
         port: flags.port,
         host: flags.host,
         ...(flags.data !== undefined ? { dataDir: flags.data } : {}),

@@ -112,34 +112,44 @@ export async function download(o: DownloadOptions): Promise<DownloadResult> {
    * left at the end gets its tab paid off.
    */
   async function work(s: Seller) {
-    const ahead = s.price === 0n || (await debtChunksOf(o, s, fetchFn)) >= 2;
-    let tab: string | undefined; // the chain the seller holds for this payer, after a paid chunk
-    let owed = 0n; // chunks it served on that tab, checked, not paid yet
+    // Chunks asked on the tab beside each paid one: the last round's stay on the tab until this round's
+    // paid chunk pays them, so a round may add at most half the seller's threshold.
+    const ahead =
+      s.price === 0n ? FREE_AHEAD : Math.min(MAX_AHEAD, Math.floor((await debtChunksOf(o, s, fetchFn)) / 2));
+    let tab: string | undefined; // a chain the seller holds for this payer, after a paid chunk
+    let owed = 0n; // what it served on the tab, checked, not paid yet
     for (let k1 = queue.shift(); k1 !== undefined; k1 = queue.shift()) {
-      const k2 = ahead && (s.price === 0n || tab) ? queue.shift() : undefined;
+      const more: number[] = [];
+      while ((s.price === 0n || tab) && more.length < ahead && queue.length > 0) more.push(queue.shift()!);
       const amount = s.price + owed;
-      const [a, b] = await Promise.all([
+      const onTab = { amount: 0n, ...(tab ? { tab } : {}) };
+      const [paid, ...rest] = await Promise.all([
         fetchChunk(o, s, k1, fetchFn, { amount, ...(tab ? { tab } : {}) }),
-        k2 === undefined ? undefined : fetchChunk(o, s, k2, fetchFn, { amount: 0n, ...(tab ? { tab } : {}) }),
+        ...more.map((k) => fetchChunk(o, s, k, fetchFn, onTab)),
       ]);
-      if (a.paid) spent += amount;
-      if (a.chain) {
-        tab = a.chain;
+      if (paid!.paid) spent += amount;
+      if (paid!.chain) {
+        tab = paid!.chain;
         owed = 0n;
       }
-      const failed = [await keep(s, k1, a), b && k2 !== undefined ? await keep(s, k2, b) : undefined].find(
-        (f) => f !== undefined,
-      );
-      if (b && !('error' in b) && s.price > 0n) owed += s.price;
+      let failed = await keep(s, k1, paid!);
+      for (const [i, got] of rest.entries()) {
+        const why = await keep(s, more[i]!, got);
+        if (!('error' in got)) owed += s.price;
+        failed ??= why;
+      }
       if (failed) {
-        for (const k of [k2, k1]) if (k !== undefined && !state.done.has(k)) queue.unshift(k);
+        for (const k of [...more].reverse().concat(k1)) if (!state.done.has(k)) queue.unshift(k);
         drop(s, failed);
         live = live.filter((x) => x !== s);
         report();
         return;
       }
     }
-    if (tab && owed > 0n && (await payTab(o, s, tab, owed, fetchFn))) spent += owed;
+    if (tab && owed > 0n && (await payTab(o, s, tab, owed, fetchFn))) {
+      spent += owed;
+      report();
+    }
   }
 
   /** A fetched chunk checked and written: undefined, or why the seller is dropped. */
@@ -195,6 +205,11 @@ async function manifestFrom(
     status: 502,
   });
 }
+
+/** Chunks asked beside each paid one at most, however far the seller serves ahead. */
+const MAX_AHEAD = 2;
+/** Chunks asked beside each one from a seller that asks nothing: as many as from a paid one at most. */
+const FREE_AHEAD = MAX_AHEAD;
 
 type Fetched = ({ bytes: Uint8Array } | { error: string }) & {
   /** Whether coins left (they may have been taken). */
