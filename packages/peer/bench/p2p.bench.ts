@@ -4,9 +4,8 @@
  * dev mode) runs in this process; every seller and the buyer are peers in processes of their own
  * (peer-process.ts): sellers are `startPeer`; a new buyer process per run (as `netpay peer get`: one
  * process per download) runs `getFile` on a small file, then on the big one, timed there (registration,
- * offer, coins and every chunk, each checked against its leaf). A buyer process reused run after run falls
- * into back-to-back incremental mark-compacts after some 9 s (buyer-loop.ts shows it), which would slow
- * the later runs whatever their kind.
+ * offer, coins and every chunk, each checked against its leaf). (A buyer reused run after run used to
+ * fall into back-to-back mark-compacts some seconds in; buyer-loop.ts shows it no longer does.)
  *
  * Paid (PRICE per 256 KiB chunk, paid with one coin of PRICE) and unpaid (a seller asking 0: the gate lets
  * the chunk through and the buyer sends no payment) runs are interleaved, RUNS of each, each by a new buyer
