@@ -311,6 +311,31 @@ describe('P2P-NetPay [pglite]', () => {
     await w.audit();
   });
 
+  it('takes a payment made from two chains at once (a chain ran short)', async () => {
+    const seller = await peer('two', (d) => makeFile(d, 'pair.bin', 1, 6), 20n);
+    const fileId = seller.folder.list()[0]!.manifest.fileId;
+    const payer = await bare('two-chains');
+    const wallet = await openPeerWallet({
+      path: join(payer.id.dataDir, 'wallet.json'),
+      peerId: payer.id.peerId,
+      signer: payer.id.signer,
+      buy: (body, key) => payer.cis.peerBuy({ body, key }),
+      clock: w.clock,
+    });
+    await wallet.buy(10n, 1);
+    await wallet.buy(10n, 1);
+    const payment = await wallet.pay(seller.peerId, 20n);
+    expect(payment.parts).toHaveLength(2);
+    const r = await fetch(`${seller.url}/p2p/files/${fileId}/chunks/0`, {
+      headers: { [HEADERS.payment]: encodeHeader(payment) },
+    });
+    expect(r.status, await r.clone().text()).toBe(200);
+    await wallet.close();
+    expect((await seller.redeem()).rejected).toBe(0);
+    expect(await credited(seller)).toBe(2);
+    await w.audit();
+  });
+
   it('limits a free rider: it may buy up to its allowance, which grows only with what it supplies', async () => {
     const rider = await bare('rider');
     const buy = (n: number) =>
