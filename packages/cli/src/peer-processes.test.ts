@@ -249,7 +249,10 @@ describe('P2P peers as real processes', () => {
     // alice (killed earlier) starts again from its data folder and has never met the cheater: refused.
     const alice = await peerProcess('alice', join(dir, 'alice-share'));
     const refused = await buy(alice, payment(alice.peerId, 1, 2));
-    expect(refused.status).toBe(403);
+    expect(
+      refused.status,
+      `receipt ${refused.headers.get(HEADERS.receipt)} ${refused.status === 200 ? '' : await refused.clone().text()}`,
+    ).toBe(403);
     expect(((await refused.json()) as { code: string }).code).toBe('peer_frozen');
     await audit();
   });

@@ -41,16 +41,18 @@ export interface GateOptions {
   readonly walletPath?: string;
   /**
    * P2P (docs/p2p.md §3): this gate is a peer's. A payer's first payment from a chain carries the
-   * touchstone and the payer's own signed index, checked offline with the payer's key from here (the CIS's
-   * `GET /parties/:id`, cached by the caller); no directory, no lease.
+   * touchstone and the payer's own signed index, checked offline against the chain's owner as the CIS
+   * names it (`GET /p2p/chains/:chainId`, cached by the caller); no directory, no lease.
    */
-  readonly peerKeys?: PeerKeys;
+  readonly chainOwners?: ChainOwners;
 }
 
-/** A payer peer's registered key and whether the CIS froze it; undefined if it is not registered. */
-export type PeerKeys = (
-  peerId: string,
-) => Promise<{ readonly publicKey: Uint8Array; readonly frozen: boolean } | undefined>;
+/** The peer that bought a chain (its id and key) and whether the CIS froze it; undefined: not a P2P chain. */
+export type ChainOwners = (
+  chainId: string,
+) => Promise<
+  { readonly owner: string; readonly publicKey: Uint8Array; readonly frozen: boolean } | undefined
+>;
 
 export const DEFAULT_WALLET_PATH = '/netpay/wallet';
 
@@ -73,7 +75,7 @@ export interface GateContext {
   readonly keepLease: (chainId: string, sentAt: number, leaseMs: number) => void;
   readonly keys: BrokerKeys;
   readonly lock: ChainLocks;
-  readonly peerKeys: PeerKeys | undefined;
+  readonly chainOwners: ChainOwners | undefined;
 }
 
 export function gateContext(o: GateOptions): GateContext {
@@ -100,6 +102,6 @@ export function gateContext(o: GateOptions): GateContext {
       o.store.setLease(chainId, leaseEnd(sentAt, leaseMs, leaseMarginMs)),
     keys: createBrokerKeys(o.broker),
     lock: createChainLocks(),
-    peerKeys: o.peerKeys,
+    chainOwners: o.chainOwners,
   };
 }

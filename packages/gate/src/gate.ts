@@ -24,7 +24,7 @@ import type { GateRequest, Price } from './request.ts';
 import { walletRoute } from './server-wallet/routes.ts';
 
 export { leaseEnd } from './chains/lease.ts';
-export { DEFAULT_WALLET_PATH, type GateOptions, type PeerKeys } from './deps.ts';
+export { type ChainOwners, DEFAULT_WALLET_PATH, type GateOptions } from './deps.ts';
 export * from './errors.ts';
 export type { Finished } from './pay/finish.ts';
 export type { Begun, Ticket } from './pay/ticket.ts';

@@ -59,27 +59,33 @@ export function cisClient(url: string, id: PeerIdentity | undefined, clock: () =
 export type CisClient = ReturnType<typeof cisClient>;
 
 /**
- * Payers' keys for the seller's gate: looked up at the CIS (`GET /parties/:id`) and kept for `ttlMs`, so
- * a payer frozen for double spending is refused within that time. Only peers pay peers.
+ * Chains' owners for the seller's gate (`GET /p2p/chains/:chainId`): the peer that bought each chain and
+ * its key, which never change, and whether it is frozen, which the CIS is asked again after `ttlMs` (so a
+ * payer frozen for double spending is refused on new chains within that time). At most `max` chains are
+ * remembered (the oldest forgotten first). Any answer but "unreachable" counts as "not a P2P chain".
  */
-export function peerKeysFrom(cis: CisClient, clock: () => number = Date.now, ttlMs = 30_000) {
-  const known = new Map<
-    string,
-    { at: number; value: { publicKey: Uint8Array; frozen: boolean } | undefined }
-  >();
-  return async (peerId: string) => {
-    const hit = known.get(peerId);
+export function chainOwnersFrom(
+  cis: CisClient,
+  clock: () => number = Date.now,
+  ttlMs = 30_000,
+  max = 100_000,
+) {
+  type Owner = { owner: string; publicKey: Uint8Array; frozen: boolean } | undefined;
+  const known = new Map<string, { at: number; value: Owner }>();
+  return async (chainId: string): Promise<Owner> => {
+    const hit = known.get(chainId);
     if (hit && clock() - hit.at < ttlMs) return hit.value;
-    let value: { publicKey: Uint8Array; frozen: boolean } | undefined;
+    let value: Owner;
     try {
-      const p = await cis.party({ params: { id: peerId } });
-      value =
-        p.kind === 'peer' ? { publicKey: fromBase64url(p.publicKey)!, frozen: p.frozen === true } : undefined;
+      const o = await cis.chainOwner({ params: { chainId } });
+      value = { owner: o.owner, publicKey: fromBase64url(o.publicKey)!, frozen: o.frozen };
     } catch (e) {
       if (unanswered(e)) throw e;
-      value = undefined; // unknown_party
+      value = undefined;
     }
-    known.set(peerId, { at: clock(), value });
+    known.delete(chainId);
+    known.set(chainId, { at: clock(), value });
+    if (known.size > max) known.delete(known.keys().next().value!);
     return value;
   };
 }

@@ -1,6 +1,6 @@
 /**
  * A running peer (docs/p2p.md): as an S-peer it serves a folder's files for coins behind the NetPay gate
- * (offline first payments, `peerKeys`), keeps its offer at the CIS current as the folder changes, and
+ * (first payments checked offline against the chain's owner, `chainOwners`), keeps its offer at the CIS current as the folder changes, and
  * redeems what it accepted; `netpay peer start`. Downloading (get.ts) runs in its own process with the
  * peer's wallet.
  */
@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { createServiceApp } from '@netpay/service';
 import { netpayFastify } from '@netpay/vendor/fastify';
 import { openVendor } from '@netpay/vendor/server';
-import { cisClient, ensureRegistered, PEER_KEY_FILE, peerIdentity, peerKeysFrom } from './cis.ts';
+import { chainOwnersFrom, cisClient, ensureRegistered, PEER_KEY_FILE, peerIdentity } from './cis.ts';
 import { createSharedFolder, type SharedFile } from './files/shared-folder.ts';
 import { peerRoutes } from './serve/routes.ts';
 import { createTabs } from './serve/tabs.ts';
@@ -58,7 +58,7 @@ export async function startPeer(o: StartPeerOptions) {
     currency: { code: config.currency, exponent: config.exponent },
     dataDir,
     keyFile: PEER_KEY_FILE,
-    peerKeys: peerKeysFrom(cis, clock),
+    chainOwners: chainOwnersFrom(cis, clock),
     clock,
   });
   const onError = o.onError ?? ((e: unknown) => console.error('netpay peer:', (e as Error).message ?? e));

@@ -336,6 +336,96 @@ describe('P2P-NetPay [pglite]', () => {
     await w.audit();
   });
 
+  it("refuses a payer's index signed by anyone but the chain's owner, and chains no peer bought", async () => {
+    const seller = await peer('owner', (d) => makeFile(d, 'map.tif', 1, 7));
+    const fileId = seller.folder.list()[0]!.manifest.fileId;
+    const owner = await bare('owner-y');
+    const other = await bare('owner-x');
+    const chain = clientChain(5);
+    const bought = await owner.cis.peerBuy({
+      body: { chains: [{ coinValue: '10', n: 5, chainId: chain.chainId, root: chain.root }] },
+    });
+    const w1 = chain.traversal.next()!.payword;
+    const pay = (
+      signer: { peerId: string; signer: typeof owner.id.signer },
+      touchstone = bought.chains[0]!.touchstone,
+    ) =>
+      fetch(`${seller.url}/p2p/files/${fileId}/chunks/0`, {
+        headers: {
+          [HEADERS.payment]: encodeHeader({
+            v: 1,
+            parts: [
+              {
+                chainId: chain.chainId,
+                index: 1,
+                payword: toBase64url(w1),
+                touchstone,
+                lastIndex: signMessage(
+                  'index',
+                  {
+                    v: 1,
+                    chainId: chain.chainId,
+                    index: 0,
+                    payword: chain.root,
+                    vendorId: signer.peerId,
+                    handedTo: seller.peerId,
+                    issuedAt: Math.floor(w.clock() / 1000),
+                  },
+                  signer.signer,
+                ),
+              },
+            ],
+          }),
+        },
+      });
+    // Another pseudonym's index: the CIS would never credit the seller for it, so the seller sells nothing.
+    const forged = await pay(other.id);
+    expect(forged.status).toBe(403);
+    expect(((await forged.json()) as { code: string }).code).toBe('bad_signature');
+    // The owner's own index is taken.
+    expect((await pay(owner.id)).status).toBe(200);
+    // A chain a customer bought (not a P2P chain) is refused.
+    const alice = await w.newCustomer('p2p-customer', 1_000_000n, 100_000n);
+    const c2 = clientChain(5);
+    const r = await w.call('POST', '/me/chains', {
+      token: alice.token,
+      body: { chains: [{ coinValue: '10', n: 5, chainId: c2.chainId, root: c2.root }] },
+    });
+    expect(r.status).toBe(201);
+    const res = await fetch(`${seller.url}/p2p/files/${fileId}/chunks/0`, {
+      headers: {
+        [HEADERS.payment]: encodeHeader({
+          v: 1,
+          parts: [
+            {
+              chainId: c2.chainId,
+              index: 1,
+              payword: toBase64url(c2.traversal.next()!.payword),
+              touchstone: r.body.chains[0].touchstone,
+              lastIndex: signMessage(
+                'index',
+                {
+                  v: 1,
+                  chainId: c2.chainId,
+                  index: 0,
+                  payword: c2.root,
+                  vendorId: owner.id.peerId,
+                  handedTo: seller.peerId,
+                  issuedAt: Math.floor(w.clock() / 1000),
+                },
+                owner.id.signer,
+              ),
+            },
+          ],
+        }),
+      },
+    });
+    expect(res.status).toBe(402);
+    expect(((await res.json()) as { code: string }).code).toBe('chain_unknown');
+    expect((await seller.redeem()).rejected).toBe(0);
+    await w.audit();
+  });
+
   it('limits a free rider: it may buy up to its allowance, which grows only with what it supplies', async () => {
     const rider = await bare('rider');
     const buy = (n: number) =>

@@ -93,6 +93,14 @@ export const PeerStatusAnswer = z.looseObject({
   remaining: Amount,
   frozen: z.boolean(),
 });
+/** GET /p2p/chains/:chainId: the peer that bought a chain, its key, whether it is frozen. */
+export const ChainOwnerParams = z.strictObject({ chainId: ChainIdSchema });
+export const ChainOwnerAnswer = z.looseObject({
+  chainId: z.string(),
+  owner: z.string(),
+  publicKey: z.string(),
+  frozen: z.boolean(),
+});
 export const PeerBuyAnswer = z.looseObject({
   chains: z.array(z.looseObject({ chainId: z.string(), touchstone: TouchstoneSchema })),
 });
@@ -125,6 +133,16 @@ export const p2pRoutes = {
     params: FileParams,
     responses: { 200: Offer },
     errors: ['file_not_found'],
+  }),
+  chainOwner: route({
+    method: 'GET',
+    path: '/p2p/chains/:chainId',
+    summary:
+      'Who bought a P2P chain: the owner peer whose signed index a seller accepts, its key, whether frozen',
+    auth: 'none',
+    params: ChainOwnerParams,
+    responses: { 200: ChainOwnerAnswer },
+    errors: ['chain_not_found'],
   }),
   peerStatus: route({
     method: 'GET',

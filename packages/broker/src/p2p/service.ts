@@ -9,7 +9,7 @@
  * figures are read through redemption's store (supply) and the directory's (demand).
  */
 import type { Queryable } from '@netpay/db';
-import { chunkCount } from '@netpay/protocol';
+import { chunkCount, toBase64url } from '@netpay/protocol';
 import { peerCustomerId } from '../accounts/peer.ts';
 import type { BrokerBasics } from '../context.ts';
 import { keptValueOf } from '../directory/store.ts';
@@ -20,7 +20,14 @@ import { customerAccount, type Ledger, SYSTEM_ACCOUNTS, vendorAccount } from '..
 import type { PartyService } from '../parties/service.ts';
 import { grossRedeemedBy } from '../redemption/store.ts';
 import { allowance, type Figures, ratio, remaining, withinAllowance } from './fairness.ts';
-import { fileListings, type ListingRow, replaceFiles, type SharedFileRow, searchListings } from './store.ts';
+import {
+  chainOwner,
+  fileListings,
+  type ListingRow,
+  replaceFiles,
+  type SharedFileRow,
+  searchListings,
+} from './store.ts';
 
 /** What the CIS runs on. */
 export interface P2pDeps extends BrokerBasics {
@@ -222,12 +229,24 @@ async function coverFromEarnings(
 }
 
 /** The CIS as one object (what the routes and tests call): the functions above, bound to their deps. */
+/**
+ * Who owns a P2P chain (docs/p2p.md §3): the peer that bought it, its key and whether it is frozen. A
+ * seller checks the payer's index against it, so an index signed by anyone but the owner is refused before
+ * any chunk is sold on it. Chains bought by customers are not P2P chains: `chain_not_found`.
+ */
+export async function owner(d: Pick<P2pDeps, 'db'>, chainId: string) {
+  const row = await chainOwner(d.db, chainId);
+  if (!row) throw fail('chain_not_found', `no chain ${chainId} was bought by a peer here`);
+  return { chainId, owner: row.id, publicKey: toBase64url(row.public_key), frozen: row.frozen_at !== null };
+}
+
 export function createP2pService(d: P2pDeps) {
   return {
     shareFiles: (tx: Queryable, partyId: string, files: readonly SharedFileRow[]) =>
       shareFiles(d, tx, partyId, files),
     search: (q: string, limit: number) => search(d, q, limit),
     offer: (fileId: string) => offer(d, fileId),
+    owner: (chainId: string) => owner(d, chainId),
     status: (partyId: string) => status(d, partyId),
     buy: (tx: Queryable, partyId: string, orders: readonly ChainOrder[], buyId: string) =>
       buy(d, tx, partyId, orders, buyId),

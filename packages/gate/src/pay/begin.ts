@@ -143,8 +143,8 @@ async function advanceAll(
     const chain =
       cached?.status === 'held' && ctx.store.leaseValid(part.chainId, ctx.clock())
         ? cached
-        : ctx.peerKeys
-          ? await acquireOffline(ctx, ctx.peerKeys, part, refuse)
+        : ctx.chainOwners
+          ? await acquireOffline(ctx, ctx.chainOwners, part, refuse)
           : await acquire(ctx, part.chainId, refuse);
     if (isAnswer(chain)) return chain;
     const t = chain.touchstone;
