@@ -440,6 +440,112 @@ for (const kind of TEST_DATABASES) {
       ]);
       expect(later[0]).toMatchObject({ status: 'credited' });
     });
+
+    // A holding in the directory would let a take-over start from the highest redeemed payword: a seller
+    // could then claim later coins from an old startIndex, and the honest buyer would be charged back.
+    it("holds no peer's chain in the directory: claim, take-over, hand-over and backup answer peer_chain", async () => {
+      const q = await newPeer(w);
+      const s = await newPeer(w);
+      const v = await w.newVendor();
+      const chain = await buyChain(w, q, 20);
+      const [paid] = await redeem(w, s, [
+        claimOf(w, s, chain, 0, 5, { startIndex: indexAt(w, q, q.id, chain, 0, s.id) }),
+      ]);
+      expect(paid).toMatchObject({ status: 'credited' });
+      const refused = async (path: string, caller: { id: string; signer: Ed25519Signer }, body: unknown) => {
+        const r = await w.call('POST', path, { signer: caller, body });
+        expect([r.status, r.body.code], `${path} by ${caller.id}`).toEqual([409, 'peer_chain']);
+      };
+      for (const caller of [as(s), as(q), w.asVendor(v)]) {
+        await refused('/directory/claim', caller, { chainId: chain.chainId });
+        await refused('/directory/takeover', caller, { chainId: chain.chainId });
+        await refused('/directory/backup', caller, { index: indexAt(w, caller, caller.id, chain, 5, null) });
+      }
+      await refused('/directory/handover', as(s), { index: indexAt(w, q, q.id, chain, 5, s.id) });
+      await refused('/directory/handover', w.asVendor(v), { index: indexAt(w, s, s.id, chain, 5, v.id) });
+      const [row] = await w.db.query<{ holder: string | null; holdings: bigint }>(
+        `SELECT holder, (SELECT count(*) FROM chain_holdings h WHERE h.chain_id = c.chain_id)::int8 AS holdings
+           FROM chains c WHERE chain_id = $1`,
+        [chain.chainId],
+      );
+      expect(row).toEqual({ holder: null, holdings: 0n });
+    });
+
+    it('pays no peer out: a peer may not name a bank account, and settlement leaves peers out', async () => {
+      const q = await newPeer(w);
+      const s = await newPeer(w);
+      const acct = await w.bankClient.createAccount({ name: s.id });
+      const register = (kind: string, bankAccount?: string) =>
+        w.call('POST', '/parties', {
+          signer: as(s),
+          body: {
+            id: s.id,
+            kind,
+            name: 'S',
+            publicKey: toBase64url(s.signer.publicKey),
+            ...(bankAccount ? { bankAccount } : {}),
+          },
+        });
+      // Not again as a peer, nor as a "vendor" (the kind is fixed at first registration), nor a new peer.
+      for (const kind of ['peer', 'vendor']) {
+        const r = await register(kind, acct.id);
+        expect([r.status, r.body.code], kind).toEqual([400, 'bad_request']);
+      }
+      const signer = createSigner(randomBytes(32));
+      const fresh = `peer-new-${toBase64url(randomBytes(6))}`;
+      const r = await w.call('POST', '/parties', {
+        signer: { id: fresh, signer },
+        body: {
+          id: fresh,
+          kind: 'peer',
+          name: 'new',
+          publicKey: toBase64url(signer.publicKey),
+          bankAccount: acct.id,
+        },
+      });
+      expect([r.status, r.body.code]).toEqual([400, 'bad_request']);
+      expect((await w.call('GET', `/parties/${fresh}`)).status).toBe(404);
+      expect((await register('peer')).status).toBe(201);
+      // A peer that named one before the deployment went to tokens still earns tokens only.
+      await w.db.query('UPDATE parties SET bank_account = $2 WHERE id = $1', [s.id, acct.id]);
+      const chain = await buyChain(w, q, 20);
+      const [paid] = await redeem(w, s, [
+        claimOf(w, s, chain, 0, 10, { startIndex: indexAt(w, q, q.id, chain, 0, s.id) }),
+      ]);
+      expect(paid).toMatchObject({ status: 'credited', amount: '100' });
+      // The broker holds a customer's money at the bank: a payout to the peer would be sent from it.
+      await w.newCustomer('funds', 1_000_000n, 1000n);
+      const run = await w.call('POST', '/admin/settlement/run', { token: ADMIN });
+      expect(run.status, JSON.stringify(run.body)).toBe(200);
+      expect((await me(w, s)).earnings).toBe('98');
+      expect((await w.bankClient.getAccount(acct.token, acct.id)).balance).toBe(0n);
+      const st = await w.call('GET', '/parties/me/statement', { signer: as(s) });
+      expect(st.body).toMatchObject({ balance: '98', payouts: [] });
+    });
+
+    it('refuses a peer’s claim on its own chain as not_holder: its supply and allowance stay', async () => {
+      const q = await newPeer(w);
+      const chain = await buyChain(w, q, 30);
+      const before = await me(w, q);
+      // A directory holding of its own chain (taken before the directory refused peers' chains) does not help either.
+      await w.db.query(
+        'INSERT INTO chain_holdings (chain_id, seq, party_id, start_index, started_at) VALUES ($1, 1, $2, 0, 0)',
+        [chain.chainId, q.id],
+      );
+      const own = [
+        claimOf(w, q, chain, 0, 10, { startIndex: indexAt(w, q, q.id, chain, 0, q.id) }),
+        claimOf(w, q, chain, 10, 20),
+      ];
+      for (const claim of own) {
+        const [result] = await redeem(w, q, [claim]);
+        expect(result).toMatchObject({ status: 'rejected', code: 'not_holder' });
+      }
+      expect(await me(w, q)).toEqual(before);
+      expect(before).toMatchObject({ supply: '0', earnings: '0', allowance: '1000' });
+      const evidence = await w.call('GET', '/admin/evidence', { token: ADMIN });
+      const mine = evidence.body.evidence.filter((e: { chainId: string }) => e.chainId === chain.chainId);
+      expect(mine.map((e: { reason: string }) => e.reason)).toEqual(['not_holder', 'not_holder']);
+    });
   });
 
   describe(`the CIS under concurrent requests [${kind}]`, () => {

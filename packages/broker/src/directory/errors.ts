@@ -9,6 +9,8 @@ export const DIRECTORY_ERROR_STATUS = {
   chain_not_held: 409,
   lease_active: 409,
   chain_refunding: 409,
+  /** A chain a peer bought: P2P chains are held offline, never here (docs/p2p.md §3). */
+  peer_chain: 409,
 } as const satisfies Record<string, number>;
 
 export type DirectoryErrorCode = keyof typeof DIRECTORY_ERROR_STATUS;

@@ -3,7 +3,8 @@
  * here first; a chain is held by one vendor at a time, under a lease the holder renews with its backups
  * and re-claims (docs/protocol.md §8.4). It moves on by a hand-over index the holder signs to the next
  * vendor, or — when the holder does not answer — by a take-over, granted only once the holder's lease has
- * run out (the holder has stopped accepting by then), from the holder's last backup index.
+ * run out (the holder has stopped accepting by then), from the holder's last backup index. Chains a peer
+ * bought are not held here at all (peer_chain): P2P sellers accept them offline (docs/p2p.md §3).
  *
  * Plain functions over DirectoryDeps; createDirectoryService binds them. Their SQL is in store.ts. Each
  * runs in the transaction it is given (the route's, which records the idempotent answer with it: one
@@ -18,6 +19,7 @@ import {
   toBase64url,
   verifyIndex,
 } from '@netpay/protocol';
+import { peerOf } from '../accounts/peer.ts';
 import { fail } from '../errors.ts';
 import type { PartyService } from '../parties/service.ts';
 import { topRedeemed } from '../redemption/store.ts';
@@ -63,9 +65,19 @@ async function lockChain(d: DirectoryDeps, tx: Queryable, chainId: string): Prom
   return usable(d, chainId, await lockHeldChain(tx, chainId));
 }
 
-/** The locked chain, if it may still be paid with: issued here, active and not expired. */
+/**
+ * The locked chain, if it may still be paid with: issued here, not a peer's, active and not expired. A
+ * peer's chain is never held in the directory (docs/p2p.md §3): a holding here would let a take-over start
+ * from the highest redeemed payword, so a seller could claim later coins from an old startIndex and have
+ * the honest buyer charged back for them.
+ */
 function usable<C extends HeldChain>(d: DirectoryDeps, chainId: string, c: C | undefined): C {
   if (!c) throw fail('chain_not_found', `no chain ${chainId} was issued by this broker`);
+  if (peerOf(c.customer_id) !== undefined)
+    throw fail(
+      'peer_chain',
+      'a peer bought this chain: it is paid offline in P2P and never held in the directory',
+    );
   if (c.status !== 'active')
     throw fail('chain_refunded', 'this chain was refunded or closed and accepts no payments');
   if (BigInt(d.clock()) >= c.expires_at) throw fail('chain_expired', 'this chain has expired');

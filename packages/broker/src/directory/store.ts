@@ -13,6 +13,8 @@ import type { IndexMessage, Touchstone } from '@netpay/protocol';
 /** A chain as the directory sees it: its holder, lease and last backup or hand-over index. */
 export interface HeldChain {
   chain_id: string;
+  /** The owner: a customer id, `peer:<id>` for a chain a peer bought (never held here, docs/p2p.md §3). */
+  customer_id: string;
   n: number;
   status: string;
   touchstone: Touchstone;
@@ -27,8 +29,8 @@ export interface HeldChain {
 /** Locks one chain's row for a directory change (claim, hand-over, backup, take-over). */
 export async function lockHeldChain(q: Queryable, chainId: string): Promise<HeldChain | undefined> {
   const [c] = await q.query<HeldChain>(
-    `SELECT chain_id, n, status, touchstone, expires_at, holder, backup_index, backup_message, lease_until,
-         refund_requested_at FROM chains WHERE chain_id = $1 FOR UPDATE`,
+    `SELECT chain_id, customer_id, n, status, touchstone, expires_at, holder, backup_index, backup_message,
+         lease_until, refund_requested_at FROM chains WHERE chain_id = $1 FOR UPDATE`,
     [chainId],
   );
   return c;
@@ -44,8 +46,8 @@ export async function lockChainToClaim(
   partyId: string,
 ): Promise<(HeldChain & { holder_url: string | null }) | undefined> {
   const [c] = await q.query<HeldChain & { holder_url: string | null }>(
-    `SELECT chain_id, n, status, touchstone, expires_at, holder, backup_index, backup_message, lease_until,
-         refund_requested_at, (SELECT url FROM parties WHERE id = COALESCE(holder, $2)) AS holder_url
+    `SELECT chain_id, customer_id, n, status, touchstone, expires_at, holder, backup_index, backup_message,
+         lease_until, refund_requested_at, (SELECT url FROM parties WHERE id = COALESCE(holder, $2)) AS holder_url
        FROM chains WHERE chain_id = $1 FOR UPDATE`,
     [chainId, partyId],
   );

@@ -35,15 +35,28 @@ export interface PartyRegistration {
   readonly invitation?: string;
 }
 
-/** Registers a party, or updates its name, site and bank account when it registers again with its key. */
+/**
+ * Registers a party, or updates its name, site and bank account when it registers again with its key. In
+ * tokens mode (`p2p.currency`) a peer may name no bank account: its earnings are tokens, never paid out.
+ */
 export async function register(d: Omit<PartyDeps, 'keyCache' | 'kindCache'>, p: PartyRegistration) {
   const key = fromBase64url(p.publicKey)!;
   const details = { id: p.id, name: p.name, url: p.url ?? null, bankAccount: p.bankAccount ?? null };
   return d.db.transaction(async (tx) => {
-    const existing = await store.partyKey(tx, p.id);
+    const existing = await store.partyById(tx, p.id);
+    if (existing && toBase64url(existing.public_key) !== p.publicKey)
+      throw fail('party_exists', `party ${p.id} is registered with another key`);
+    // The kind is fixed at first registration: a peer registering again as a vendor is still a peer.
+    if (
+      details.bankAccount !== null &&
+      d.config.p2p.currency === 'tokens' &&
+      (existing?.kind ?? p.kind) === 'peer'
+    )
+      throw fail(
+        'bad_request',
+        'a peer earns tokens here (p2p.currency "tokens"), never paid out: register it without bankAccount',
+      );
     if (existing) {
-      if (toBase64url(existing) !== p.publicKey)
-        throw fail('party_exists', `party ${p.id} is registered with another key`);
       await store.updateParty(tx, details);
     } else {
       await useInvitation(d, tx, p, p.invitation);

@@ -85,7 +85,8 @@ function admit(d: RedemptionDeps, b: Batch, claim: Claim) {
  * Step 7: why the claim's range does not lie in the caller's holding, or undefined when it does. A peer
  * claiming a chain another peer bought, with the index it started from (`startIndex`), holds it from that
  * index (docs/p2p.md §3): it accepted the chain offline, so the directory knows no holding of its.
- * Everyone else holds what the directory recorded.
+ * Everyone else holds what the directory recorded. A peer never holds its own chain: coins it paid itself
+ * would raise its supply, and so its fairness allowance (docs/p2p.md §4).
  */
 function holdingRefusal(
   d: RedemptionDeps,
@@ -95,6 +96,8 @@ function holdingRefusal(
   claim: Claim,
 ): string | undefined {
   const owner = peerOf(chain.customer_id);
+  if (owner !== undefined && owner === b.partyId)
+    return `${b.partyId} bought this chain: a peer cannot redeem its own coins to itself`;
   if (b.peerOwnerKeys && owner !== undefined && claim.startIndex)
     return startIndexRefusal(d, b, chain, chainRanges, claim, owner);
   if (heldRange(b.holdings, claim.chainId, claim.from.index, claim.to.index)) return undefined;

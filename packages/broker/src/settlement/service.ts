@@ -17,7 +17,8 @@ import * as store from './store.ts';
 
 /** What settlement runs on. */
 export interface SettlementDeps extends BrokerBasics {
-  // It reads from config: the broker's bank account, and the payouts' attempt limit and back-off.
+  // It reads from config: the broker's bank account, the payouts' attempt limit and back-off, and
+  // p2p.currency (peers' token earnings are never paid out).
   /** A payout is a transfer vendor → bank; a refused one is reversed. */
   readonly ledger: Pick<Ledger, 'post'>;
   /** Where payouts are sent; null when this broker has no bank connection. */
@@ -31,11 +32,17 @@ function requireBank(d: Pick<SettlementDeps, 'bank' | 'config'>) {
   return { bank: d.bank, own: d.config.bank };
 }
 
-/** Writes a payout and its ledger transfer for every credited vendor balance, in one transaction. */
-async function createPayouts(d: Pick<SettlementDeps, 'db' | 'clock' | 'random' | 'ledger'>, runId: string) {
+/**
+ * Writes a payout and its ledger transfer for every credited vendor balance, in one transaction. In tokens
+ * mode (`p2p.currency`) peers are left out: what they earned is tokens, never paid out as money.
+ */
+async function createPayouts(
+  d: Pick<SettlementDeps, 'db' | 'clock' | 'random' | 'ledger' | 'config'>,
+  runId: string,
+) {
   return d.db.transaction(async (tx) => {
     await store.insertRun(tx, runId, BigInt(d.clock()));
-    const due = await store.lockBalancesDue(tx);
+    const due = await store.lockBalancesDue(tx, d.config.p2p.currency === 'tokens');
     const now = BigInt(d.clock());
     let total = 0n;
     const ids = due.map(() => newId(d, 'payout'));

@@ -19,11 +19,16 @@ export async function insertRun(q: Queryable, runId: string, startedAt: bigint) 
   await q.query('INSERT INTO payout_runs (id, started_at) VALUES ($1, $2)', [runId, startedAt]);
 }
 
-/** Every vendor with a credited balance and a bank account, its ledger account locked, in account order. */
-export async function lockBalancesDue(q: Queryable) {
+/**
+ * Every vendor with a credited balance and a bank account, its ledger account locked, in account order.
+ * `withoutPeers`: peers are left out (tokens mode, docs/p2p.md §4: their earnings are tokens, not money).
+ */
+export async function lockBalancesDue(q: Queryable, withoutPeers: boolean) {
   return q.query<{ party_id: string; balance: bigint; bank_account: string }>(
     `SELECT p.id AS party_id, a.balance, p.bank_account FROM parties p JOIN ledger_accounts a ON a.id = 'vendor:' || p.id
-         WHERE a.balance > 0 AND p.bank_account IS NOT NULL ORDER BY a.id FOR UPDATE OF a`,
+         WHERE a.balance > 0 AND p.bank_account IS NOT NULL AND NOT ($1::boolean AND p.kind = 'peer')
+         ORDER BY a.id FOR UPDATE OF a`,
+    [withoutPeers],
   );
 }
 
