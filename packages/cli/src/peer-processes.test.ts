@@ -73,9 +73,7 @@ describe('P2P peers as real processes', () => {
       ...extra,
     ]);
     const info = JSON.parse(await firstLine(run, 60_000));
-    const p = { run, url: String(info.url), peerId: String(info.peerId), data };
-    peers.push(p);
-    return p;
+    return { run, url: String(info.url), peerId: String(info.peerId), data };
   }
 
   /** `netpay peer get` into <dir>/<name>/…: its JSON result (or its error). */
@@ -129,7 +127,10 @@ describe('P2P peers as real processes', () => {
       mkdirSync(share, { recursive: true });
       writeFileSync(join(share, 'holiday-movie.mkv'), movie);
     }
-    await Promise.all(['alice', 'bob', 'carol'].map((n) => peerProcess(n, join(dir, `${n}-share`))));
+    // In this order whatever order they start in: alice is the one killed, then restarted from its folder.
+    peers.push(
+      ...(await Promise.all(['alice', 'bob', 'carol'].map((n) => peerProcess(n, join(dir, `${n}-share`))))),
+    );
   });
 
   it('publishes, finds, downloads paying per chunk, and the sellers redeem', async () => {
@@ -284,6 +285,30 @@ describe('P2P peers as real processes', () => {
     expect(((await cut.json()) as { code: string }).code).toBe('debt_limit');
     await wallet.close();
     await audit();
+  });
+
+  it('stops, and says why, when it cannot start (the port is taken)', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = String((busy.address() as AddressInfo).port);
+    const data = join(dir, 'ivan');
+    seedPgliteDataDir(join(data, 'db'));
+    const run = start([
+      'peer',
+      'start',
+      '--port',
+      port,
+      '--share',
+      join(dir, 'bob-share'),
+      '--cis',
+      cis,
+      '--data',
+      data,
+    ]);
+    const { code } = await run.exit; // a start that fails leaves nothing open that would keep it running
+    busy.close();
+    expect(code).not.toBe(0);
+    expect(run.stderr()).toMatch(/in use/);
   });
 
   it('lets a free rider buy coins only up to its allowance', async () => {

@@ -10,7 +10,7 @@ import { createServiceApp } from '@netpay/service';
 import { netpayFastify } from '@netpay/vendor/fastify';
 import { openVendor } from '@netpay/vendor/server';
 import { chainOwnersFrom, cisClient, ensureRegistered, PEER_KEY_FILE, peerIdentity } from './cis.ts';
-import { createSharedFolder, type SharedFile } from './files/shared-folder.ts';
+import { createSharedFolder, type SharedFile, type SharedFolder } from './files/shared-folder.ts';
 import { peerRoutes } from './serve/routes.ts';
 import { createTabs } from './serve/tabs.ts';
 import { peerViewRoutes } from './web/routes.ts';
@@ -63,47 +63,29 @@ export async function startPeer(o: StartPeerOptions) {
   });
   const onError = o.onError ?? ((e: unknown) => console.error('netpay peer:', (e as Error).message ?? e));
   const publisher = createPublisher(cis, onError);
-  const folder = await createSharedFolder({
-    dir: o.share,
-    price: o.price,
-    // A failed publish is reported by the publisher (onError); the next change publishes again.
-    onChange: (files) => void publisher.publish(files).catch(() => {}),
-    onError,
-  });
-  const { app } = createServiceApp({
-    title: `NetPay peer ${id.peerId}`,
-    description:
-      'A P2P-NetPay peer: shared files, their manifests, and chunks sold for coins (docs/p2p.md §3).',
-    logger: false,
-    health: async () => {
-      await vendor.db.query('SELECT 1');
-    },
-  });
-  netpayFastify(app, vendor.gate);
-  peerRoutes(app, folder, {
-    tabs: createTabs(o.debtChunks ?? DEFAULT_DEBT_CHUNKS),
-    payerOf: (chainId) => {
-      const c = vendor.store.peek(chainId);
-      return c?.status === 'held' ? c.startMessage?.vendorId : undefined;
-    },
-  });
-  // The web view (this machine only); `url` is set below, before any request can be answered.
-  peerViewRoutes(
-    app,
-    createPeerView({
-      peerId: id.peerId,
-      url: () => url,
+  let folder: SharedFolder | undefined;
+  let app: ReturnType<typeof createServiceApp>['app'] | undefined;
+  let url = '';
+  try {
+    folder = await createSharedFolder({
+      dir: o.share,
+      price: o.price,
+      // A failed publish is reported by the publisher (onError); the next change publishes again.
+      onChange: (files) => void publisher.publish(files).catch(() => {}),
+      onError,
+    });
+    app = serve(o, {
+      id,
       dataDir,
+      vendor,
       folder,
-      store: vendor.store,
       cis,
       currency: { code: config.currency, exponent: config.exponent },
-    }),
-  );
-  await app.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1' });
-  const listening = `http://${o.host ?? '127.0.0.1'}:${(app.server.address() as AddressInfo).port}`;
-  const url = o.publicUrl ?? listening;
-  try {
+      url: () => url,
+    });
+    await app.listen({ port: o.port ?? 0, host: o.host ?? '127.0.0.1' });
+    const listening = `http://${o.host ?? '127.0.0.1'}:${(app.server.address() as AddressInfo).port}`;
+    url = o.publicUrl ?? listening;
     await ensureRegistered(cis, id, {
       url,
       force: true, // the URL may have changed
@@ -112,10 +94,11 @@ export async function startPeer(o: StartPeerOptions) {
     });
     await publisher.publish(folder.list());
   } catch (e) {
-    await app.close();
-    await folder.close();
-    await vendor.store.close();
-    await vendor.db.close();
+    // Whatever opened is closed again: a start that fails (port taken, CIS refusing) leaves nothing running.
+    await app?.close().catch(() => {});
+    await folder?.close().catch(() => {});
+    await vendor.store.close().catch(() => {});
+    await vendor.db.close().catch(() => {});
     throw e;
   }
   const every = o.redeemEveryMs ?? 60_000;
@@ -175,4 +158,50 @@ function createPublisher(cis: ReturnType<typeof cisClient>, onError: (e: unknown
     },
     idle: () => running,
   };
+}
+
+/** The peer's HTTP app: the gate, the shared files and chunks, and its web view. */
+function serve(
+  o: StartPeerOptions,
+  p: {
+    id: { peerId: string };
+    dataDir: string;
+    vendor: Awaited<ReturnType<typeof openVendor>>;
+    folder: SharedFolder;
+    cis: ReturnType<typeof cisClient>;
+    currency: { code: string; exponent: number };
+    url: () => string;
+  },
+) {
+  const { app } = createServiceApp({
+    title: `NetPay peer ${p.id.peerId}`,
+    description:
+      'A P2P-NetPay peer: shared files, their manifests, and chunks sold for coins (docs/p2p.md §3).',
+    logger: false,
+    health: async () => {
+      await p.vendor.db.query('SELECT 1');
+    },
+  });
+  netpayFastify(app, p.vendor.gate);
+  peerRoutes(app, p.folder, {
+    tabs: createTabs(o.debtChunks ?? DEFAULT_DEBT_CHUNKS),
+    payerOf: (chainId) => {
+      const c = p.vendor.store.peek(chainId);
+      return c?.status === 'held' ? c.startMessage?.vendorId : undefined;
+    },
+  });
+  // The web view (this machine only); `url` is known before any request can be answered.
+  peerViewRoutes(
+    app,
+    createPeerView({
+      peerId: p.id.peerId,
+      url: p.url,
+      dataDir: p.dataDir,
+      folder: p.folder,
+      store: p.vendor.store,
+      cis: p.cis,
+      currency: p.currency,
+    }),
+  );
+  return app;
 }

@@ -12,7 +12,7 @@ import type { Queryable } from '@netpay/db';
 import { chunkCount, toBase64url } from '@netpay/protocol';
 import { peerCustomerId } from '../accounts/peer.ts';
 import type { BrokerBasics } from '../context.ts';
-import { keptValueOf } from '../directory/store.ts';
+import { keptValueOf, peerChainOwner } from '../directory/store.ts';
 import { fail } from '../errors.ts';
 import { type ChainOrder, orderTotal } from '../issuance/buy.ts';
 import type { IssuanceService } from '../issuance/service.ts';
@@ -20,14 +20,7 @@ import { customerAccount, type Ledger, SYSTEM_ACCOUNTS, vendorAccount } from '..
 import type { PartyService } from '../parties/service.ts';
 import { grossRedeemedBy } from '../redemption/store.ts';
 import { allowance, type Figures, ratio, remaining, withinAllowance } from './fairness.ts';
-import {
-  chainOwner,
-  fileListings,
-  type ListingRow,
-  replaceFiles,
-  type SharedFileRow,
-  searchListings,
-} from './store.ts';
+import { fileListings, type ListingRow, replaceFiles, type SharedFileRow, searchListings } from './store.ts';
 
 /** What the CIS runs on. */
 export interface P2pDeps extends BrokerBasics {
@@ -235,7 +228,7 @@ async function coverFromEarnings(
  * any chunk is sold on it. Chains bought by customers are not P2P chains: `chain_not_found`.
  */
 export async function owner(d: Pick<P2pDeps, 'db'>, chainId: string) {
-  const row = await chainOwner(d.db, chainId);
+  const row = await peerChainOwner(d.db, chainId);
   if (!row) throw fail('chain_not_found', `no chain ${chainId} was bought by a peer here`);
   return { chainId, owner: row.id, publicKey: toBase64url(row.public_key), frozen: row.frozen_at !== null };
 }

@@ -79,13 +79,3 @@ export async function fileListings(q: Queryable, fileId: string): Promise<Listin
     [fileId],
   );
 }
-
-/** The peer that bought a chain, with its key and whether it is frozen; undefined for any other chain. */
-export async function chainOwner(q: Queryable, chainId: string) {
-  const [row] = await q.query<{ id: string; public_key: Uint8Array; frozen_at: bigint | null }>(
-    `SELECT p.id, p.public_key, p.frozen_at FROM chains c JOIN parties p ON c.customer_id = 'peer:' || p.id
-       WHERE c.chain_id = $1 AND p.kind = 'peer'`,
-    [chainId],
-  );
-  return row;
-}

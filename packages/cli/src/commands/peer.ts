@@ -88,12 +88,13 @@ Example (two terminals, a broker on :4200):
       )
       .option(
         '--redeem-every <seconds>',
-        'redeem accepted coins this often',
+        'redeem accepted coins this often, 1–86400 (coins not redeemed before the chain expires and its grace ends are lost)',
         zodArg(
           z
             .string()
-            .regex(/^\d{1,7}$/)
-            .transform(Number),
+            .regex(/^\d{1,5}$/, 'must be a whole number of seconds')
+            .transform(Number)
+            .pipe(z.number().min(1, 'must be at least 1').max(86_400, 'must be at most 86400 (a day)')),
         ),
         60,
       ),
