@@ -3,7 +3,8 @@
  * from this peer's wallet (docs/p2p.md §3), buying coins at the CIS as they are needed. The wallet is
  * this process's alone while it runs (a lock file beside it), so two downloads never hand out one payword.
  */
-import { open, rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { link, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NetPayError } from '@netpay/protocol';
 import { cisClient, ensureRegistered, peerIdentity } from './cis.ts';
@@ -117,23 +118,97 @@ function coinBuyer(
   };
 }
 
-/** Runs `fn` holding the wallet's lock file; another download of this peer meanwhile is refused. */
-async function withWallet<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` holding the wallet's lock file (`wallet.lock`, the holder's pid in it); another download of
+ * this peer meanwhile is refused. A lock whose process is gone (a download killed) is taken over.
+ */
+export async function withWallet<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
   const lock = join(dataDir, 'wallet.lock');
-  const handle = await open(lock, 'wx').catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'EEXIST')
-      throw new NetPayError(
-        'wallet_busy',
-        `another download of this peer is running (${lock}); wait for it, or remove the file if none is`,
-        { status: 409 },
-      );
-    throw e;
-  });
+  await takeLock(lock);
   try {
-    await handle.write(String(process.pid));
     return await fn();
   } finally {
-    await handle.close();
-    await rm(lock, { force: true });
+    // Only our own lock is removed.
+    if ((await holderOf(lock)) === process.pid) await rm(lock, { force: true });
   }
+}
+
+/** Makes `lock` ours: created with our pid in it at once (a link is made whole or not at all). */
+async function takeLock(lock: string) {
+  const mine = `${lock}.${process.pid}-${randomUUID()}`;
+  await writeFile(mine, String(process.pid), { mode: 0o600 });
+  try {
+    // A lock seen stale but taken over meanwhile by another download is that one's: the next try sees it.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (await linked(mine, lock)) return;
+      const holder = await holderOf(lock);
+      if (holder === undefined) continue; // removed meanwhile
+      if (holder === null || alive(holder)) throw busy(lock, holder);
+      if (await breakStale(lock, holder, mine)) return;
+    }
+    throw busy(lock, await holderOf(lock));
+  } finally {
+    await rm(mine, { force: true });
+  }
+}
+
+/**
+ * Removes a lock left by `dead` and puts ours in its place; true when ours is in place. Only one download
+ * may break it: the one that makes `wallet.lock.<dead>.break` first; it checks the lock still names
+ * `dead` before removing it.
+ */
+async function breakStale(lock: string, dead: number, mine: string): Promise<boolean> {
+  const claim = `${lock}.${dead}.break`;
+  if (!(await linked(mine, claim))) return false;
+  try {
+    if ((await holderOf(lock)) !== dead) return false;
+    await rm(lock, { force: true });
+    // False when another download made a fresh lock meanwhile: the next try sees it.
+    return await linked(mine, lock);
+  } finally {
+    await rm(claim, { force: true });
+  }
+}
+
+/** Makes `to` a link to `from`; false when `to` exists. */
+async function linked(from: string, to: string): Promise<boolean> {
+  try {
+    await link(from, to);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+}
+
+/** The pid in a lock file: undefined when there is none, null when it holds no pid. */
+async function holderOf(lock: string): Promise<number | null | undefined> {
+  let text: string;
+  try {
+    text = await readFile(lock, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  return /^[1-9]\d{0,9}$/.test(text.trim()) ? Number(text.trim()) : null;
+}
+
+/** Whether process `pid` runs (EPERM: it does, as another user). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function busy(lock: string, holder: number | null | undefined) {
+  const why =
+    holder === null
+      ? `${lock} is not a lock this peer wrote; remove it if no download of this peer runs`
+      : holder === undefined || alive(holder)
+        ? `another download of this peer is running (${holder ? `process ${holder}, ` : ''}${lock}); wait for it`
+        : `${lock} was left by process ${holder}, which is gone, and ${lock}.${holder}.break says another download is taking it over; remove both if none is`;
+  return new NetPayError('wallet_busy', why, { status: 409 });
 }

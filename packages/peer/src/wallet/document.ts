@@ -1,9 +1,11 @@
 /**
  * The peer wallet's one document on disk: its chains (seeds included: the file is private to the peer),
- * validated like any input when read, written atomically (a temporary file, fsync, rename) so a crash
- * leaves the old document or the new one, never half of one.
+ * validated like any input when read, written atomically (a temporary file, fsync, rename, fsync of the
+ * folder) so a crash or a power loss leaves the old document or the new one, never half of one, and a
+ * write that returned is never undone.
  */
 import { open, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import {
   ChainIdSchema,
   MinorWireSchema,
@@ -32,6 +34,20 @@ export const PeerChainSchema = z.strictObject({
   lastPayword: PaywordSchema,
   /** The traversal at `reserved` (null before the first payword is taken). */
   traversal: SerializedTraversalSchema.nullable(),
+  /**
+   * Written by a clean close only: the exact index the chain was left at (nothing above it left), W(spent),
+   * and the paywords reserved above it that never left, W(spent + 1) … W(reserved). The next open takes
+   * them up and clears this field on disk before it hands anything out; without it (a crash) every
+   * reserved coin counts as spent.
+   */
+  closed: z
+    .strictObject({
+      spent: z.number().int().min(0),
+      payword: PaywordSchema,
+      unsent: z.array(PaywordSchema).max(10_000),
+    })
+    .nullable()
+    .default(null),
   /** The seller this chain last paid. */
   lastSeller: z.string().nullable(),
   /**
@@ -69,14 +85,32 @@ export async function loadDocument(path: string): Promise<PeerWalletDocument | u
   return parsed.data;
 }
 
+/** Writes `doc` durably, or throws `wallet_storage` (the document on disk is then the old one or this one). */
 export async function saveDocument(path: string, doc: PeerWalletDocument): Promise<void> {
+  try {
+    await writeDurably(path, JSON.stringify(doc));
+  } catch (e) {
+    throw new NetPayError('wallet_storage', `cannot write the wallet ${path}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+async function writeDurably(path: string, text: string) {
   const tmp = `${path}.tmp`;
   const f = await open(tmp, 'w', 0o600);
   try {
-    await f.writeFile(JSON.stringify(doc));
+    await f.writeFile(text);
     await f.datasync();
   } finally {
     await f.close();
   }
   await rename(tmp, path);
+  // The rename is an entry in the folder: until the folder is synced a power loss can bring back the old file.
+  const folder = await open(dirname(path), 'r');
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
+  }
 }

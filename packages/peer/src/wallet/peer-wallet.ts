@@ -8,12 +8,18 @@
  * No payword is ever handed out twice, even across a crash: paywords are taken from a chain's traversal a
  * batch at a time (`RESERVE`), and the batch is written down (traversal, highest index, its payword)
  * before any of it is handed out. After a crash the batch's unused coins are skipped — at most RESERVE
- * coins of a chain lost, never a coin spent twice. One durable write per batch instead of one per chunk
- * keeps paying cheap next to moving 256 KiB.
+ * coins of a chain lost, never a coin spent twice; a clean `close` writes down where each chain stopped
+ * and the paywords that never left, so the next open goes on from there. One durable write per batch
+ * instead of one per chunk keeps paying cheap next to moving 256 KiB. A write that fails undoes its change
+ * in memory before anything of it is handed out, so the wallet goes on as the document on disk says.
+ *
+ * A purchase the CIS refuses outright (a 4xx such as `fairness_limit`) is dropped from the document: its
+ * chains were never sold. One whose answer was lost stays pending and is asked again under the same key.
  *
  * Each seller gets a chain of its own where the wallet has one (`lastSeller`): interleaving sellers on one
  * chain would cut it into many holdings, each a claim (and a fee) of its own.
  */
+import { unanswered } from '@netpay/api';
 import {
   ChainTraversal,
   type Ed25519Signer,
@@ -58,55 +64,78 @@ interface Live {
   heldBy: { seller: string; index: number } | undefined;
 }
 
+/**
+ * Codes of a 4xx that do not say the purchase was refused: the request was not looked at (signature,
+ * an answer that is not the CIS's), is still running, or its chain exists (so it may have been sold).
+ */
+const UNDECIDED = new Set(['request_in_progress', 'idempotency_conflict', 'chain_exists', 'bad_answer']);
+
+/** True when the CIS refused a purchase outright, so none of its chains was sold. */
+function refusedPurchase(e: unknown): boolean {
+  if (!(e instanceof NetPayError) || unanswered(e) || e.status === undefined) return false;
+  if (e.status < 400 || e.status >= 500 || [401, 404, 408, 429].includes(e.status)) return false;
+  return !UNDECIDED.has(e.code);
+}
+
 export async function openPeerWallet(o: PeerWalletOptions) {
   const clock = o.clock ?? Date.now;
   const doc: PeerWalletDocument = (await loadDocument(o.path)) ?? { format: 1, peerId: o.peerId, chains: [] };
   if (doc.peerId !== o.peerId)
     throw new NetPayError('wallet_storage', `${o.path} is the wallet of peer ${doc.peerId}, not ${o.peerId}`);
-  // After a restart every reserved coin counts as spent: it may have left before the crash.
   const live = new Map<string, Live>();
-  for (const c of doc.chains) {
-    if (c.status === 'active')
-      live.set(c.chainId, {
-        stored: c,
-        traversal: undefined,
-        ready: [],
-        last: fromBase64url(c.lastPayword)!,
-        spent: c.reserved,
-        heldBy: undefined,
-      });
-  }
+  for (const c of doc.chains) if (c.status === 'active') live.set(c.chainId, resume(c));
+  // Writes one after another; a failed one is reported to its caller and does not stop the next.
   let saving: Promise<void> = Promise.resolve();
   const save = () => {
-    saving = saving.then(() => saveDocument(o.path, doc));
-    return saving;
+    const run = saving.then(() => saveDocument(o.path, doc));
+    saving = run.catch(() => {});
+    return run;
   };
+  let closing: Promise<void> | undefined;
   await finishPending();
+  // A clean close's record is good for one open: once anything is paid it no longer says where chains are.
+  if (doc.chains.some((c) => c.closed)) {
+    for (const c of doc.chains) c.closed = null;
+    await save();
+  }
 
   /** Purchases written down but not confirmed (a crash, a lost answer): sent again under the same key. */
   async function finishPending() {
-    for (const c of doc.chains.filter((x) => x.status === 'pending')) await confirm([c]);
+    const keys = new Set(doc.chains.filter((c) => c.status === 'pending').map((c) => c.buyKey));
+    for (const key of keys) {
+      // Refused outright: dropped by `confirm`, nothing was sold, and the wallet opens without them.
+      await confirm(doc.chains.filter((c) => c.status === 'pending' && c.buyKey === key)).catch((e) => {
+        if (!refusedPurchase(e)) throw e;
+      });
+    }
   }
 
+  /** Sends a purchase written down as pending; a refusal drops its chains from the document and is rethrown. */
   async function confirm(chains: PeerChain[]) {
-    const got = await o.buy(
-      { chains: chains.map((c) => ({ coinValue: c.coinValue, n: c.n, chainId: c.chainId, root: c.root })) },
-      chains[0]!.buyKey,
-    );
+    let got: Awaited<ReturnType<BuyChains>>;
+    try {
+      got = await o.buy(
+        {
+          chains: chains.map((c) => ({ coinValue: c.coinValue, n: c.n, chainId: c.chainId, root: c.root })),
+        },
+        chains[0]!.buyKey,
+      );
+    } catch (e) {
+      if (refusedPurchase(e)) {
+        doc.chains = doc.chains.filter((c) => !chains.includes(c));
+        // If this write fails they stay pending on disk: the next open asks again and drops them then.
+        await save().catch(() => {});
+      }
+      throw e;
+    }
     for (const c of chains) {
       const t = got.chains.find((x) => x.chainId === c.chainId)?.touchstone;
       if (!t) throw new NetPayError('wallet_damaged', `the CIS did not return chain ${c.chainId}`);
       c.touchstone = t;
       c.status = 'active';
-      live.set(c.chainId, {
-        stored: c,
-        traversal: undefined,
-        ready: [],
-        last: fromBase64url(c.root)!,
-        spent: 0,
-        heldBy: undefined,
-      });
+      live.set(c.chainId, resume(c));
     }
+    // Should this write fail, the chains are still usable: the first batch reserved writes them down.
     await save();
   }
 
@@ -130,13 +159,19 @@ export async function openPeerWallet(o: PeerWalletOptions) {
         touchstone: null,
         reserved: 0,
         lastPayword: toBase64url(root),
+        closed: null,
         traversal: null,
         lastSeller: null,
         sellers: [],
       });
     }
     doc.chains.push(...made);
-    await save(); // the seeds are on disk before the purchase is sent
+    try {
+      await save(); // the seeds are on disk before the purchase is sent
+    } catch (e) {
+      doc.chains = doc.chains.filter((c) => !made.includes(c));
+      throw e;
+    }
     await confirm(made);
     return made.map((c) => c.chainId);
   }
@@ -148,6 +183,7 @@ export async function openPeerWallet(o: PeerWalletOptions) {
    */
   function pay(seller: string, amount: bigint): Promise<{ v: 1; parts: PaymentPart[] }> {
     // One payment at a time: each takes its coins from where the one before left the chain.
+    if (closing) return Promise.reject(closedError());
     const run = turn.then(async () => {
       const picked = pick(seller, amount);
       if (!picked)
@@ -196,20 +232,17 @@ export async function openPeerWallet(o: PeerWalletOptions) {
     return undefined;
   }
 
-  /** Takes `coins` coins from a chain for `seller`, reserving (durably) more paywords first when needed. */
+  /**
+   * Takes `coins` coins from a chain for `seller`, first writing down (durably) more paywords when needed
+   * and the seller when it is new to the chain; nothing is taken if either write fails.
+   */
   async function take(l: Live, coins: number, seller: string): Promise<PaymentPart> {
     const from = { index: l.spent, payword: l.last };
     if (l.ready.length < coins) await reserve(l, Math.max(RESERVE, coins - l.ready.length));
+    if (l.stored.lastSeller !== seller) await moveTo(l.stored, seller);
     const used = l.ready.splice(0, coins);
     l.spent += coins;
     l.last = used.at(-1)!;
-    if (l.stored.lastSeller !== seller) {
-      l.stored.lastSeller = seller;
-      if (!l.stored.sellers.includes(seller)) {
-        l.stored.sellers.push(seller);
-        await save(); // before the chain is shown to this seller: after a crash it still never goes back
-      }
-    }
     // The seller took the payment that brought the chain here: it holds it at `from`, a plain part will do.
     if (l.heldBy?.seller === seller && l.heldBy.index === from.index)
       return { chainId: l.stored.chainId, index: l.spent, payword: toBase64url(l.last) };
@@ -235,20 +268,45 @@ export async function openPeerWallet(o: PeerWalletOptions) {
     };
   }
 
-  /** Steps the chain's traversal `count` paywords on (as far as the chain goes) and writes it down. */
-  async function reserve(l: Live, count: number) {
-    const t = traversalOf(l);
-    const c = l.stored;
-    for (let k = 0; k < count && c.reserved < c.n; k++) {
-      const next = t.next();
-      if (!next || next.index !== c.reserved + 1)
-        throw new NetPayError('wallet_damaged', `chain ${c.chainId} is out of step with its traversal`);
-      l.ready.push(next.payword);
-      c.reserved = next.index;
-      c.lastPayword = toBase64url(next.payword);
+  /** Writes down that the chain goes to `seller` now, before it is shown there: it never goes back. */
+  async function moveTo(c: PeerChain, seller: string) {
+    const before = { lastSeller: c.lastSeller, sellers: c.sellers };
+    c.lastSeller = seller;
+    if (!c.sellers.includes(seller)) c.sellers = [...c.sellers, seller];
+    try {
+      await save();
+    } catch (e) {
+      Object.assign(c, before);
+      throw e;
     }
-    c.traversal = t.toJSON();
-    await save(); // before any of these paywords leaves
+  }
+
+  /**
+   * Steps the chain's traversal `count` paywords on (as far as the chain goes) and writes it down; the
+   * paywords are ready to hand out only once written. A failed write puts the chain back where it was.
+   */
+  async function reserve(l: Live, count: number) {
+    const c = l.stored;
+    const before = { reserved: c.reserved, lastPayword: c.lastPayword, traversal: c.traversal };
+    const t = traversalOf(l);
+    const batch: Uint8Array[] = [];
+    try {
+      for (let k = 0; k < count && c.reserved < c.n; k++) {
+        const next = t.next();
+        if (!next || next.index !== c.reserved + 1)
+          throw new NetPayError('wallet_damaged', `chain ${c.chainId} is out of step with its traversal`);
+        batch.push(next.payword);
+        c.reserved = next.index;
+        c.lastPayword = toBase64url(next.payword);
+      }
+      c.traversal = t.toJSON();
+      await save(); // before any of these paywords leaves
+    } catch (e) {
+      Object.assign(c, before);
+      l.traversal = undefined; // read again from the stored state it was stepped from
+      throw e;
+    }
+    l.ready.push(...batch);
   }
 
   function traversalOf(l: Live): ChainTraversal {
@@ -276,10 +334,29 @@ export async function openPeerWallet(o: PeerWalletOptions) {
     }
   }
 
+  /**
+   * Waits for the payments under way, then writes down where each chain stopped and the paywords it
+   * reserved that never left, so the next open goes on from there. Pays nothing after.
+   */
+  function close(): Promise<void> {
+    closing ??= turn.then(async () => {
+      for (const l of live.values()) {
+        l.stored.closed = {
+          spent: l.spent,
+          payword: toBase64url(l.last),
+          unsent: l.ready.map((p) => toBase64url(p)),
+        };
+      }
+      await save();
+    });
+    return closing;
+  }
+
   return {
     buy,
     pay,
     accepted,
+    close,
     /** Coins not spent yet, in minor units, over every active chain. */
     coins(): bigint {
       let total = 0n;
@@ -293,9 +370,26 @@ export async function openPeerWallet(o: PeerWalletOptions) {
         n: l.stored.n,
         spent: l.spent,
       })),
-    /** Waits for the last write. */
-    close: () => saving,
   };
 }
+
+/**
+ * A stored chain taken up at open: where a clean close left it, or else (a crash) at `reserved`, every
+ * reserved coin counted as spent since it may have left before the crash.
+ */
+function resume(c: PeerChain): Live {
+  const at = { stored: c, traversal: undefined, heldBy: undefined };
+  if (!c.closed) return { ...at, ready: [], last: fromBase64url(c.lastPayword)!, spent: c.reserved };
+  const { spent, payword, unsent } = c.closed;
+  // The unsent paywords run from W(spent + 1) to W(reserved), where the stored traversal stands.
+  if (spent + unsent.length !== c.reserved || (unsent.at(-1) ?? payword) !== c.lastPayword)
+    throw new NetPayError(
+      'wallet_damaged',
+      `chain ${c.chainId}: its record of the last close is out of step`,
+    );
+  return { ...at, ready: unsent.map((p) => fromBase64url(p)!), last: fromBase64url(payword)!, spent };
+}
+
+const closedError = () => new NetPayError('wallet_closed', 'this wallet was closed; open it again to pay');
 
 export type PeerWallet = Awaited<ReturnType<typeof openPeerWallet>>;
