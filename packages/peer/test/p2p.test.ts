@@ -426,6 +426,24 @@ describe('P2P-NetPay [pglite]', () => {
     await w.audit();
   });
 
+  it('resumes a download from its .part file, fetching again every chunk there that does not match', async () => {
+    let bytes = Buffer.alloc(0);
+    const seller = await peer('resume', (d) => {
+      bytes = makeFile(d, 'notes.txt', 3, 8);
+    });
+    const fileId = seller.folder.list()[0]!.manifest.fileId;
+    const out = join(tmp('resume-out'), 'notes.txt');
+    // A download that stopped: chunks 0 and 1 recorded, but chunk 1 damaged on disk; nonsense listed too.
+    const part = Buffer.from(bytes);
+    part[CHUNK + 5] = part[CHUNK + 5]! ^ 0xff;
+    writeFileSync(`${out}.part`, part);
+    writeFileSync(`${out}.part.json`, JSON.stringify({ fileId, done: [0, 1, 7, -1, 2.5] }));
+    const got = await getFile({ fileId, cisUrl: w.url, dataDir: tmp('resume-data'), out, clock: w.clock });
+    expect(sha(readFileSync(out))).toBe(sha(bytes));
+    expect(got.from).toEqual({ [seller.peerId]: 3 }); // chunks 1, 2, 3: not 0
+    expect(got.spent).toBe(30n);
+  });
+
   it('limits a free rider: it may buy up to its allowance, which grows only with what it supplies', async () => {
     const rider = await bare('rider');
     const buy = (n: number) =>

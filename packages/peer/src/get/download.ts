@@ -87,7 +87,7 @@ export async function download(o: DownloadOptions): Promise<DownloadResult> {
   const checked = await manifestFrom(o, sellers, fetchFn, drop);
   const { manifest } = checked;
   const total = chunkCount(manifest.size, manifest.chunkSize);
-  const state = await openPart(o.out, o.fileId, manifest.size);
+  const state = await openPart(o.out, checked);
   const queue = Array.from({ length: total }, (_, k) => k).filter((k) => !state.done.has(k));
   let spent = 0n;
   let bytes = [...state.done].reduce((n, k) => n + chunkLength(manifest.size, manifest.chunkSize, k), 0);
@@ -160,7 +160,7 @@ export async function download(o: DownloadOptions): Promise<DownloadResult> {
   async function keep(s: Seller, k: number, got: Fetched): Promise<string | undefined> {
     if ('error' in got) return got.error;
     if (!chunkMatches(got.bytes, checked.leaves[k]!)) return `chunk ${k} does not match the file's hash`;
-    await state.write(k, got.bytes, manifest.chunkSize);
+    await state.write(k, got.bytes);
     bytes += got.bytes.length;
     from[s.peerId] = (from[s.peerId] ?? 0) + 1;
     report();
@@ -338,28 +338,39 @@ async function payTab(o: DownloadOptions, s: Seller, tab: string, owed: bigint, 
   }
 }
 
-/** The partial file and the record of its chunks done, made or resumed. */
-async function openPart(out: string, fileId: string, size: number) {
+/**
+ * The partial file and the record of its chunks done, made or resumed. A resumed chunk counts as done only
+ * if its bytes in the file still match its leaf (the record is written after the chunk, but neither is
+ * fsynced per chunk, and the files may have been touched since): the others are fetched again.
+ */
+async function openPart(out: string, checked: CheckedManifest) {
+  const { fileId, size, chunkSize } = checked.manifest;
   const record = `${out}.part.json`;
-  let done = new Set<number>();
+  let listed: number[] = [];
   try {
     const saved = JSON.parse(await readFile(record, 'utf8')) as { fileId?: unknown; done?: unknown };
     if (saved.fileId === fileId && Array.isArray(saved.done))
-      done = new Set(saved.done.filter((k): k is number => Number.isInteger(k)));
+      listed = saved.done.filter(
+        (k): k is number => Number.isInteger(k) && k >= 0 && k < checked.leaves.length,
+      );
   } catch {
     // nothing to resume
   }
-  let f = done.size > 0 ? await open(`${out}.part`, 'r+').catch(() => undefined) : undefined;
-  if (!f) {
-    done = new Set(); // the record without its file: start again
-    f = await open(`${out}.part`, 'w');
-  }
+  let f = listed.length > 0 ? await open(`${out}.part`, 'r+').catch(() => undefined) : undefined;
+  if (!f) f = await open(`${out}.part`, 'w'); // the record without its file: start again
   await f.truncate(size);
   const file = f;
+  const done = new Set<number>();
+  const buffer = Buffer.allocUnsafe(chunkSize);
+  for (const k of listed) {
+    const length = chunkLength(size, chunkSize, k);
+    const { bytesRead } = await file.read(buffer, 0, length, k * chunkSize);
+    if (bytesRead === length && chunkMatches(buffer.subarray(0, length), checked.leaves[k]!)) done.add(k);
+  }
   let saving: Promise<void> = Promise.resolve();
   return {
     done,
-    async write(k: number, bytes: Uint8Array, chunkSize: number) {
+    async write(k: number, bytes: Uint8Array) {
       await file.write(bytes, 0, bytes.length, k * chunkSize);
       done.add(k);
       // The chunk is written before it is recorded as done; the record is rewritten in order.
