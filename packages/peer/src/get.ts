@@ -4,8 +4,9 @@
  * this process's alone while it runs (a lock file beside it), so two downloads never hand out one payword.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { link, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { NetPayError } from '@netpay/protocol';
 import { cisClient, ensureRegistered, peerIdentity } from './cis.ts';
 import { type DownloadResult, download, type Progress } from './get/download.ts';
@@ -36,7 +37,7 @@ export async function getFile(o: GetOptions): Promise<DownloadResult & { name: s
     .map((p) => ({ peerId: p.peerId, url: p.url, price: BigInt(p.price) }));
   await ensureRegistered(cis, id, o.invitation ? { invitation: o.invitation } : {});
   return withWallet(id.dataDir, async () => {
-    const out = resolve(o.out ?? offer.name);
+    const out = o.out !== undefined ? resolve(o.out) : defaultOut(offer.name, o.fileId);
     // The running peer's web view shows this download from its progress file (web/view.ts).
     const progress = await createProgressFile({
       dataDir: id.dataDir,
@@ -211,4 +212,23 @@ function busy(lock: string, holder: number | null | undefined) {
         ? `another download of this peer is running (${holder ? `process ${holder}, ` : ''}${lock}); wait for it`
         : `${lock} was left by process ${holder}, which is gone, and ${lock}.${holder}.break says another download is taking it over; remove both if none is`;
   return new NetPayError('wallet_busy', why, { status: 409 });
+}
+
+/**
+ * Where a download goes without `--out`: the offered name in the current folder. The name comes from other
+ * peers (through the CIS), so it may not replace a file that is there already (`file_exists`: choose with
+ * `--out`), nor name a folder or a hidden file; such a name becomes `<fileId>.download`.
+ */
+function defaultOut(name: string, fileId: string): string {
+  const usable = name !== '.' && name !== '..' && !name.startsWith('.') && basename(name) === name;
+  const path = resolve(usable ? name : `${fileId}.download`);
+  if (existsSync(path))
+    throw new NetPayError(
+      'file_exists',
+      `${path} exists already; choose where the download goes with --out`,
+      {
+        status: 409,
+      },
+    );
+  return path;
 }
