@@ -22,6 +22,7 @@ import {
 } from '@netpay/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { clientChain } from '../../broker/test/world.ts';
+import { corrupting } from '../../peer/test/corrupting-proxy.ts';
 import { firstLine, processScope, type Run } from './testing.ts';
 
 const CHUNK = 262_144;
@@ -335,26 +336,3 @@ describe('P2P peers as real processes', () => {
     await audit();
   });
 });
-
-/** A proxy in front of a seller that flips the first byte of every chunk it passes on. */
-async function corrupting(target: string) {
-  const server = createServer(async (req, res) => {
-    const r = await fetch(target + req.url, { headers: req.headers as Record<string, string> });
-    const body = Buffer.from(await r.arrayBuffer());
-    if (r.status === 200 && req.url?.includes('/chunks/')) body[0] = body[0]! ^ 0xff;
-    const headers: Record<string, string> = {};
-    r.headers.forEach((v, k) => {
-      if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection') headers[k] = v;
-    });
-    res.writeHead(r.status, headers).end(body);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}

@@ -6,8 +6,6 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TAB_HEADER } from '@netpay/api';
@@ -26,6 +24,7 @@ import { cisClient, ensureRegistered, peerIdentity } from '../src/cis.ts';
 import { getFile } from '../src/get.ts';
 import { type RunningPeer, startPeer } from '../src/peer.ts';
 import { openPeerWallet } from '../src/wallet/peer-wallet.ts';
+import { corrupting } from './corrupting-proxy.ts';
 
 const CHUNK = 262_144;
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `netpay-p2p-${p}-`));
@@ -202,6 +201,16 @@ describe('P2P-NetPay [pglite]', () => {
     return { id, cis };
   }
 
+  /** A bare peer's wallet, buying from the CIS as `netpay peer get` does. */
+  const walletOf = (payer: Awaited<ReturnType<typeof bare>>) =>
+    openPeerWallet({
+      path: join(payer.id.dataDir, 'wallet.json'),
+      peerId: payer.id.peerId,
+      signer: payer.id.signer,
+      buy: (body, key) => payer.cis.peerBuy({ body, key }),
+      clock: w.clock,
+    });
+
   it('catches a peer that spends the same coins at two sellers at once: both paid, the cheater charged back and frozen', async () => {
     const make = (d: string) => makeFile(d, 'game.iso', 2, 4);
     const s1 = await peer('ds1', make);
@@ -273,14 +282,7 @@ describe('P2P-NetPay [pglite]', () => {
   it('serves a known payer up to its debt threshold ahead of payment, then cuts it off until it pays', async () => {
     const seller = await peer('debt', (d) => makeFile(d, 'album.flac', 9, 5));
     const fileId = seller.folder.list()[0]!.manifest.fileId;
-    const payer = await bare('debtor');
-    const wallet = await openPeerWallet({
-      path: join(payer.id.dataDir, 'wallet.json'),
-      peerId: payer.id.peerId,
-      signer: payer.id.signer,
-      buy: (body, key) => payer.cis.peerBuy({ body, key }),
-      clock: w.clock,
-    });
+    const wallet = await walletOf(await bare('debtor'));
     await wallet.buy(10n, 50);
     const chunk = async (k: number, o: { pay?: bigint; tab?: string }) => {
       const headers: Record<string, string> = {};
@@ -314,14 +316,7 @@ describe('P2P-NetPay [pglite]', () => {
   it('takes a payment made from two chains at once (a chain ran short)', async () => {
     const seller = await peer('two', (d) => makeFile(d, 'pair.bin', 1, 6), 20n);
     const fileId = seller.folder.list()[0]!.manifest.fileId;
-    const payer = await bare('two-chains');
-    const wallet = await openPeerWallet({
-      path: join(payer.id.dataDir, 'wallet.json'),
-      peerId: payer.id.peerId,
-      signer: payer.id.signer,
-      buy: (body, key) => payer.cis.peerBuy({ body, key }),
-      clock: w.clock,
-    });
+    const wallet = await walletOf(await bare('two-chains'));
     await wallet.buy(10n, 1);
     await wallet.buy(10n, 1);
     const payment = await wallet.pay(seller.peerId, 20n);
@@ -460,22 +455,3 @@ describe('P2P-NetPay [pglite]', () => {
 });
 
 const twin = (c: { chainId: string; root: string }) => ({ chainId: c.chainId, root: c.root });
-
-/** A proxy in front of a seller that flips the first byte of every chunk it passes on. */
-async function corrupting(target: string) {
-  const server = createServer(async (req, res) => {
-    const r = await fetch(target + req.url, { headers: req.headers as Record<string, string> });
-    const body = Buffer.from(await r.arrayBuffer());
-    if (r.status === 200 && req.url?.includes('/chunks/')) body[0] = body[0]! ^ 0xff;
-    const headers: Record<string, string> = {};
-    r.headers.forEach((v, k) => {
-      if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection') headers[k] = v;
-    });
-    res.writeHead(r.status, headers).end(body);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
