@@ -34,7 +34,9 @@ export async function getFile(o: GetOptions): Promise<DownloadResult & { name: s
   const offer = await cis.fileOffer({ params: { fileId: o.fileId } });
   const sellers = offer.peers
     .filter((p) => p.peerId !== id.peerId)
-    .map((p) => ({ peerId: p.peerId, url: p.url, price: BigInt(p.price) }));
+    .map((p) => ({ peerId: p.peerId, url: p.url, price: BigInt(p.price) }))
+    // Sellers asking more than the most the buyer pays are not used: nor are coins bought for them.
+    .filter((p) => o.maxPrice === undefined || p.price <= o.maxPrice);
   await ensureRegistered(cis, id, o.invitation ? { invitation: o.invitation } : {});
   return withWallet(id.dataDir, async () => {
     const out = o.out !== undefined ? resolve(o.out) : defaultOut(offer.name, o.fileId);

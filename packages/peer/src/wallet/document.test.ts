@@ -56,6 +56,13 @@ describe('peer wallet document', () => {
     expect(await loadDocument(path)).toEqual(doc('p1'));
   });
 
+  it('answers a wallet file that is not JSON with wallet_storage, not a crash', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'netpay-peer-doc-'));
+    const path = join(dir, 'wallet.json');
+    writeFileSync(path, '{"format": 1, "chains": [');
+    await expect(loadDocument(path)).rejects.toMatchObject({ code: 'wallet_storage' });
+  });
+
   it('answers a failed write with wallet_storage and leaves the old document', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'netpay-peer-doc-'));
     const path = join(dir, 'wallet.json');

@@ -74,7 +74,13 @@ export async function loadDocument(path: string): Promise<PeerWalletDocument | u
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-  const parsed = PeerWalletSchema.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new NetPayError('wallet_storage', `${path} is not a peer wallet: ${(e as Error).message}`);
+  }
+  const parsed = PeerWalletSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new NetPayError(
