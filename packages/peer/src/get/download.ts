@@ -106,9 +106,9 @@ export async function download(o: DownloadOptions): Promise<DownloadResult> {
 
   /**
    * One seller's loop. Each round asks for one chunk paid (with what the tab owes) and, where the seller
-   * serves ahead of payment (or asks nothing), the next one on the tab at the same time, so the seller's
-   * time to take a payment is hidden behind the other chunk; each chunk is checked before the round after
-   * pays for it. On any failure the round's chunks go back in the queue and the seller stops; a seller
+   * serves ahead of payment (or asks nothing), up to MAX_AHEAD more on the tab at the same time, so the
+   * seller's time to take a payment is hidden behind the other chunks; each chunk is checked before the
+   * round after pays for it. On any failure the round's chunks go back in the queue and the seller stops; a seller
    * left at the end gets its tab paid off.
    */
   async function work(s: Seller) {
