@@ -1,10 +1,3 @@
-/**
- * P2P-NetPay with every party a real process (docs/p2p.md): the stand-in bank, the broker as CIS and
- * three peers are `netpay … start` processes, downloads are `netpay peer get` processes; a cheating or
- * slow-paying R-peer is this test, paying over HTTP with messages it signs itself. The broker's audit
- * balances after each scenario.
- */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,38 +5,17 @@ import { join } from 'node:path';
 import { TAB_HEADER } from '@netpay/api';
 import { seedPgliteDataDir } from '@netpay/db/testing';
 import { cisClient, ensureRegistered, openPeerWallet, peerIdentity } from '@netpay/peer';
-import {
-  encodeHeader,
-  fromBase64url,
-  HEADERS,
-  type Payment,
-  signMessage,
-  toBase64url,
-} from '@netpay/protocol';
+import { encodeHeader, HEADERS, type Payment } from '@netpay/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { clientChain } from '../../broker/test/world.ts';
-import { corrupting } from '../../peer/test/corrupting-proxy.ts';
+import { corrupting, fileBytes, ownChain, sha } from '../../peer/test/fixtures.ts';
 import { firstLine, processScope, type Run } from './testing.ts';
-
-const CHUNK = 262_144;
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-/** A file of `chunks` full chunks and a partial one, its bytes from a seed. */
-function fileBytes(chunks: number, seed: number) {
-  const bytes = Buffer.alloc(chunks * CHUNK + 777);
-  let x = seed;
-  for (let i = 0; i < bytes.length; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    bytes[i] = x >>> 24;
-  }
-  return bytes;
-}
 
 describe('P2P peers as real processes', () => {
   const { dir, start, bank, broker } = processScope('netpay-p2p-proc-');
   const ADMIN = 'admin-token-for-p2p-tests';
   let cis = '';
-  const movie = fileBytes(39, 7);
+  const movie = fileBytes(39, 7, 777);
   let movieId = '';
   const peers: { run: Run; url: string; peerId: string; data: string }[] = [];
 
@@ -206,36 +178,12 @@ describe('P2P peers as real processes', () => {
     const cheat = peerIdentity(join(dir, 'mallory'));
     const client = cisClient(cis, cheat);
     await ensureRegistered(client, cheat, {});
-    const chain = clientChain(10);
-    const bought = await client.peerBuy({
-      body: { chains: [{ coinValue: '10', n: 10, chainId: chain.chainId, root: chain.root }] },
-    });
-    const words = [fromBase64url(chain.root)!];
-    for (let i = 1; i <= 10; i++) words.push(chain.traversal.next()!.payword);
-    const payment = (seller: string, from: number, to: number): Payment => ({
-      v: 1,
-      parts: [
-        {
-          chainId: chain.chainId,
-          index: to,
-          payword: toBase64url(words[to]!),
-          touchstone: bought.chains[0]!.touchstone,
-          lastIndex: signMessage(
-            'index',
-            {
-              v: 1,
-              chainId: chain.chainId,
-              index: from,
-              payword: toBase64url(words[from]!),
-              vendorId: cheat.peerId,
-              handedTo: seller,
-              issuedAt: Math.floor(Date.now() / 1000),
-            },
-            cheat.signer,
-          ),
-        },
-      ],
-    });
+    const { pay: payment } = await ownChain(
+      10,
+      cheat,
+      (body) => client.peerBuy({ body }),
+      () => Math.floor(Date.now() / 1000),
+    );
     const buy = (p: { url: string }, pay: Payment) =>
       fetch(`${p.url}/p2p/files/${movieId}/chunks/0`, { headers: { [HEADERS.payment]: encodeHeader(pay) } });
     const answers = await Promise.all([buy(s1, payment(s1.peerId, 0, 1)), buy(s2, payment(s2.peerId, 0, 1))]);

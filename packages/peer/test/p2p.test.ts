@@ -1,22 +1,8 @@
-/**
- * P2P-NetPay end to end in one process (docs/p2p.md): a CIS (the broker, real HTTP on loopback, PGlite),
- * peers each with its own embedded database, gate, shared folder and wallet. Peers publish, search, sell
- * and buy chunk by chunk, redeem; the broker's audit balances after each scenario. The same flows as
- * separate processes are in packages/cli/src/peer-processes.test.ts.
- */
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TAB_HEADER } from '@netpay/api';
-import {
-  encodeHeader,
-  fromBase64url,
-  HEADERS,
-  type Payment,
-  signMessage,
-  toBase64url,
-} from '@netpay/protocol';
+import { encodeHeader, HEADERS, type Payment, signMessage, toBase64url } from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientChain, startWorld, type World } from '../../broker/test/world.ts';
 import { checkChains } from '../../gate/test/invariants.ts';
@@ -24,20 +10,13 @@ import { cisClient, ensureRegistered, peerIdentity } from '../src/cis.ts';
 import { getFile } from '../src/get.ts';
 import { type RunningPeer, startPeer } from '../src/peer.ts';
 import { openPeerWallet } from '../src/wallet/peer-wallet.ts';
-import { corrupting } from './corrupting-proxy.ts';
+import { CHUNK, corrupting, fileBytes, ownChain, sha } from './fixtures.ts';
 
-const CHUNK = 262_144;
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `netpay-p2p-${p}-`));
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-/** A file of `chunks` full chunks and a partial one, its bytes from a seed. */
+/** A file of `chunks` full chunks and a partial one in `dir`, its bytes from a seed. */
 function makeFile(dir: string, name: string, chunks: number, seed: number) {
-  const bytes = Buffer.alloc(chunks * CHUNK + 1000);
-  let x = seed;
-  for (let i = 0; i < bytes.length; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    bytes[i] = x >>> 24;
-  }
+  const bytes = fileBytes(chunks, seed);
   writeFileSync(join(dir, name), bytes);
   return bytes;
 }
@@ -45,6 +24,7 @@ function makeFile(dir: string, name: string, chunks: number, seed: number) {
 describe('P2P-NetPay [pglite]', () => {
   let w: World;
   const peers: RunningPeer[] = [];
+  const now = () => Math.floor(w.clock() / 1000);
   beforeAll(async () => {
     w = await startWorld('pglite', {
       config: { p2p: { currency: 'tokens', grant: '1000000', freeAllowance: '100000', supplyFactor: 2 } },
@@ -218,38 +198,9 @@ describe('P2P-NetPay [pglite]', () => {
     const s3 = await peer('ds3', make);
     const fileId = s1.folder.list()[0]!.manifest.fileId;
     const cheat = await bare('cheat');
-    const chain = clientChain(20);
-    const bought = await cheat.cis.peerBuy({
-      body: { chains: [{ coinValue: '10', n: 20, chainId: chain.chainId, root: chain.root }] },
-    });
-    const touchstone = bought.chains[0]!.touchstone;
-    const words = [fromBase64url(chain.root)!];
-    for (let i = 1; i <= 20; i++) words.push(chain.traversal.next()!.payword);
     // The same stale index (nothing spent) shown to two sellers, the same coin paid to both.
-    const pay = (seller: string, from: number, to: number): Payment => ({
-      v: 1,
-      parts: [
-        {
-          chainId: chain.chainId,
-          index: to,
-          payword: toBase64url(words[to]!),
-          touchstone,
-          lastIndex: signMessage(
-            'index',
-            {
-              v: 1,
-              chainId: chain.chainId,
-              index: from,
-              payword: toBase64url(words[from]!),
-              vendorId: cheat.id.peerId,
-              handedTo: seller,
-              issuedAt: Math.floor(w.clock() / 1000),
-            },
-            cheat.id.signer,
-          ),
-        },
-      ],
-    });
+    const chain = await ownChain(20, cheat.id, (body) => cheat.cis.peerBuy({ body }), now);
+    const pay = chain.pay;
     const buy = (p: RunningPeer, payment: Payment) =>
       fetch(`${p.url}/p2p/files/${fileId}/chunks/0`, {
         headers: { [HEADERS.payment]: encodeHeader(payment) },

@@ -1,0 +1,98 @@
+/**
+ * What the P2P tests share (packages/peer/test, packages/cli/src/peer-processes.test.ts): files of known
+ * bytes, a payer's own P2P chain and payments from it (for a cheat or a slow payer the test plays itself),
+ * and a lying seller as a proxy in front of a real one.
+ */
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  type Ed25519Signer,
+  fromBase64url,
+  type Payment,
+  signMessage,
+  type Touchstone,
+  toBase64url,
+} from '@netpay/protocol';
+import { clientChain } from '../../broker/test/world.ts';
+
+export const CHUNK = 262_144;
+export const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** `chunks` full chunks and `tail` bytes more, from a seed. */
+export function fileBytes(chunks: number, seed: number, tail = 1000) {
+  const bytes = Buffer.alloc(chunks * CHUNK + tail);
+  let x = seed;
+  for (let i = 0; i < bytes.length; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    bytes[i] = x >>> 24;
+  }
+  return bytes;
+}
+
+/**
+ * A chain of `n` coins of 10 bought by a peer through `buy` (its CIS client's peerBuy), with every payword,
+ * and P2P payments from it signed by that peer: coins (from, to] to `seller`, proving the chain from `from`.
+ */
+export async function ownChain(
+  n: number,
+  payer: { peerId: string; signer: Ed25519Signer },
+  buy: (body: { chains: { coinValue: string; n: number; chainId: string; root: string }[] }) => Promise<{
+    chains: { touchstone: Touchstone }[];
+  }>,
+  nowSeconds: () => number,
+) {
+  const chain = clientChain(n);
+  const bought = await buy({ chains: [{ coinValue: '10', n, chainId: chain.chainId, root: chain.root }] });
+  const touchstone = bought.chains[0]!.touchstone;
+  const words = [fromBase64url(chain.root)!];
+  for (let i = 1; i <= n; i++) words.push(chain.traversal.next()!.payword);
+  const pay = (seller: string, from: number, to: number): Payment => ({
+    v: 1,
+    parts: [
+      {
+        chainId: chain.chainId,
+        index: to,
+        payword: toBase64url(words[to]!),
+        touchstone,
+        lastIndex: signMessage(
+          'index',
+          {
+            v: 1,
+            chainId: chain.chainId,
+            index: from,
+            payword: toBase64url(words[from]!),
+            vendorId: payer.peerId,
+            handedTo: seller,
+            issuedAt: nowSeconds(),
+          },
+          payer.signer,
+        ),
+      },
+    ],
+  });
+  return { chainId: chain.chainId, touchstone, pay };
+}
+
+/** A proxy in front of a seller that flips the first byte of every chunk it passes on. */
+export async function corrupting(target: string) {
+  const server = createServer(async (req, res) => {
+    const r = await fetch(target + req.url, { headers: req.headers as Record<string, string> });
+    const body = Buffer.from(await r.arrayBuffer());
+    if (r.status === 200 && req.url?.includes('/chunks/')) body[0] = body[0]! ^ 0xff;
+    const headers: Record<string, string> = {};
+    r.headers.forEach((v, k) => {
+      if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection') headers[k] = v;
+    });
+    res.writeHead(r.status, headers).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
