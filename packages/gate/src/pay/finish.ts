@@ -28,10 +28,7 @@ export function createFinish(ctx: GateContext) {
 
 async function commit(ctx: GateContext, ticket: CoinTicket): Promise<Finished> {
   // A coin is accepted only under a valid lease: one that ran out while the handler ran charges nothing.
-  // A P2P holding (from the payer's own index, docs/p2p.md §3) has no lease.
-  const lost = (a: CoinTicket['advances'][number]) =>
-    !a.chain.startMessage && !ctx.store.leaseValid(a.chain.chainId, ctx.clock());
-  if (ticket.advances.some(lost)) {
+  if (ticket.advances.some((a) => !ctx.store.mayCommit(a.chain.chainId, ctx.clock()))) {
     return {
       answer: answer(
         'lease_lost',

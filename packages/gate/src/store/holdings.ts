@@ -16,6 +16,14 @@ export function leaseValid(s: StoreState, chainId: string, nowMs: number): boole
 }
 
 /**
+ * Whether a payment's coins may still be committed on this holding at `nowMs`: under a valid lease, or on a
+ * P2P holding (held from the payer's own index, docs/p2p.md §3), which has no lease.
+ */
+export function mayCommit(s: StoreState, chainId: string, nowMs: number): boolean {
+  return s.cache.get(chainId)?.startMessage !== undefined || leaseValid(s, chainId, nowMs);
+}
+
+/**
  * Records that this vendor now holds a chain from `start` (first claim, hand-over or take-over; in P2P the
  * payer's own signed index, `startMessage`, which its claims will carry).
  */

@@ -112,11 +112,8 @@ export function journaled(
   /** A payment from several chains: all or none in SQL, once SQL is current and the leases still hold. */
   const sqlCommitAll = async (advances: readonly Advance[]) => {
     await drain();
-    // Waiting for SQL may have taken part of the margin the gate's lease check counted on. A P2P holding
-    // (from the payer's own index, docs/p2p.md §3) has no lease.
-    const lost = (a: Advance) =>
-      !s.cache.get(a.chainId)?.startMessage && !base.leaseValid(a.chainId, s.clock());
-    if (advances.some(lost)) return false;
+    // Waiting for SQL may have taken part of the margin the gate's lease check counted on.
+    if (advances.some((a) => !base.mayCommit(a.chainId, s.clock()))) return false;
     return base.commitAll(advances);
   };
   return {

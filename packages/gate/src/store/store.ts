@@ -110,6 +110,7 @@ function bind(s: StoreState, db: Queryable, commits: Pick<ChainStoreBase, 'commi
     releaseTakenOver: on(holdings.releaseTakenOver),
     setLease: on(holdings.setLease),
     leaseValid: on(holdings.leaseValid),
+    mayCommit: on(holdings.mayCommit),
     markRedeemed: on(chains.markRedeemed),
     pendingRanges: on(redemptions.pendingRanges),
     payeeRuns: on(redemptions.payeeRuns),
