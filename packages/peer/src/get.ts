@@ -108,13 +108,13 @@ function coinBuyer(
         if (!(e instanceof NetPayError && e.code === 'insufficient_coins')) throw e;
       }
       // Enough for this seller's share of the file (the first few buys), then top-ups as needed.
-      const share = Math.ceil(chunks / Math.max(1, sellers.length)) + 2;
-      const perChunk = Number(maxPrice / coinValue);
-      const n = Math.min(
-        config.maxChainLength,
-        Math.max(16, (bought < sellers.length ? share : 16) * perChunk),
-      );
-      await wallet.buy(coinValue, n);
+      // Counted in coins, as bigints until clamped to the longest chain the CIS sells.
+      const share = BigInt(Math.ceil(chunks / Math.max(1, sellers.length)) + 2);
+      const coins = (bought < sellers.length ? share : 16n) * (maxPrice / coinValue);
+      const longest = BigInt(config.maxChainLength);
+      const atLeast = coins < 16n ? 16n : coins;
+      const n = atLeast > longest ? longest : atLeast;
+      await wallet.buy(coinValue, Number(n));
       bought++;
       return wallet.pay(seller, amount);
     },

@@ -218,6 +218,7 @@ export async function openPeerWallet(o: PeerWalletOptions) {
       const v = BigInt(l.stored.coinValue);
       return amount % v === 0n && amount / v <= BigInt(Math.min(l.stored.n - l.spent, 1000));
     });
+    // A coin count, at most 1,000 (checked just above), not an amount.
     if (whole) return [{ chain: whole, coins: Number(amount / BigInt(whole.stored.coinValue)) }];
     let rest = amount;
     const out: { chain: Live; coins: number }[] = [];
