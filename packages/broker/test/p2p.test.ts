@@ -284,7 +284,10 @@ for (const kind of TEST_DATABASES) {
       // Q buys a chain and pays R 20 coins offline; R redeems them with Q's index: its supply is 200.
       const chain = await buyChain(w, q, 50);
       const start = indexAt(w, q, q.id, chain, 0, r.id);
-      const [credited] = await redeem(w, r, [claimOf(w, r, chain, 0, 20, { startIndex: start })]);
+      const end = indexAt(w, q, q.id, chain, 20, r.id);
+      const [credited] = await redeem(w, r, [
+        claimOf(w, r, chain, 0, 20, { startIndex: start, endIndex: end }),
+      ]);
       expect(credited).toMatchObject({ status: 'credited', amount: '200', fee: '4' });
       expect(await me(w, r)).toMatchObject({
         earnings: '196',
@@ -347,32 +350,74 @@ for (const kind of TEST_DATABASES) {
         ['no startIndex', claimOf(w, s, chain, 0, 5)],
         [
           'handed to another',
-          claimOf(w, s, chain, 0, 5, { startIndex: indexAt(w, q, q.id, chain, 0, other.id) }),
+          claimOf(w, s, chain, 0, 5, {
+            startIndex: indexAt(w, q, q.id, chain, 0, other.id),
+            endIndex: indexAt(w, q, q.id, chain, 5, other.id),
+          }),
         ],
         [
           'not the owner’s key',
-          claimOf(w, s, chain, 0, 5, { startIndex: indexAt(w, stranger, q.id, chain, 0, s.id) }),
+          claimOf(w, s, chain, 0, 5, {
+            startIndex: indexAt(w, stranger, q.id, chain, 0, s.id),
+            endIndex: indexAt(w, stranger, q.id, chain, 5, s.id),
+          }),
         ],
         [
           'signed by another peer',
-          claimOf(w, s, chain, 0, 5, { startIndex: indexAt(w, other, other.id, chain, 0, s.id) }),
+          claimOf(w, s, chain, 0, 5, {
+            startIndex: indexAt(w, other, other.id, chain, 0, s.id),
+            endIndex: indexAt(w, other, other.id, chain, 5, s.id),
+          }),
         ],
         [
           'starting before it',
-          claimOf(w, s, chain, 2, 8, { startIndex: indexAt(w, q, q.id, chain, 3, s.id) }),
+          claimOf(w, s, chain, 2, 8, {
+            startIndex: indexAt(w, q, q.id, chain, 3, s.id),
+            endIndex: indexAt(w, q, q.id, chain, 8, s.id),
+          }),
         ],
         [
           'a payword off the chain',
-          claimOf(w, s, chain, 4, 8, { startIndex: indexAt(w, q, q.id, chain, 4, s.id, chain.words[5]) }),
+          claimOf(w, s, chain, 4, 8, {
+            startIndex: indexAt(w, q, q.id, chain, 4, s.id, chain.words[5]),
+            endIndex: indexAt(w, q, q.id, chain, 8, s.id),
+          }),
         ],
       ];
+      // A good startIndex, but no proof the owner paid that far: endIndex missing, behind, not the owner's.
+      const from0 = { startIndex: indexAt(w, q, q.id, chain, 0, s.id) };
+      cases.push(
+        ['no endIndex', claimOf(w, s, chain, 0, 5, from0)],
+        [
+          'endIndex behind to',
+          claimOf(w, s, chain, 0, 5, { ...from0, endIndex: indexAt(w, q, q.id, chain, 4, s.id) }),
+        ],
+        [
+          'endIndex handed to another',
+          claimOf(w, s, chain, 0, 5, { ...from0, endIndex: indexAt(w, q, q.id, chain, 5, other.id) }),
+        ],
+        [
+          'endIndex signed by another peer',
+          claimOf(w, s, chain, 0, 5, { ...from0, endIndex: indexAt(w, other, other.id, chain, 5, s.id) }),
+        ],
+        [
+          'endIndex off the chain',
+          claimOf(w, s, chain, 0, 5, {
+            ...from0,
+            endIndex: indexAt(w, q, q.id, chain, 6, s.id, chain.words[7]),
+          }),
+        ],
+      );
       for (const [why, claim] of cases) {
         const [result] = await redeem(w, s, [claim]);
         expect(result, why).toMatchObject({ status: 'rejected', code: 'not_holder' });
       }
       // A vendor is held to the directory, startIndex or not.
       const v = await w.newVendor();
-      const vendorClaim = claimOf(w, v, chain, 0, 5, { startIndex: indexAt(w, q, q.id, chain, 0, v.id) });
+      const vendorClaim = claimOf(w, v, chain, 0, 5, {
+        startIndex: indexAt(w, q, q.id, chain, 0, v.id),
+        endIndex: indexAt(w, q, q.id, chain, 5, v.id),
+      });
       expect((await redeem(w, v, [vendorClaim]))[0]).toMatchObject({ code: 'not_holder' });
       const evidence = await w.call('GET', '/admin/evidence', { token: ADMIN });
       const mine = evidence.body.evidence.filter((e: { chainId: string }) => e.chainId === chain.chainId);
@@ -397,14 +442,20 @@ for (const kind of TEST_DATABASES) {
       const chain = await buyChain(w, q, 30, '5');
       // Q shows both the index at 0 and spends coins 1..10 at each.
       const r1 = await redeem(w, s1, [
-        claimOf(w, s1, chain, 0, 10, { startIndex: indexAt(w, q, q.id, chain, 0, s1.id) }),
+        claimOf(w, s1, chain, 0, 10, {
+          startIndex: indexAt(w, q, q.id, chain, 0, s1.id),
+          endIndex: indexAt(w, q, q.id, chain, 10, s1.id),
+        }),
       ]);
       expect(r1[0]).toMatchObject({ status: 'credited', amount: '50' });
       const mid = await w.audit();
       const before = await me(w, q);
       expect(before.frozen).toBe(false);
       const r2 = await redeem(w, s2, [
-        claimOf(w, s2, chain, 0, 10, { startIndex: indexAt(w, q, q.id, chain, 0, s2.id) }),
+        claimOf(w, s2, chain, 0, 10, {
+          startIndex: indexAt(w, q, q.id, chain, 0, s2.id),
+          endIndex: indexAt(w, q, q.id, chain, 10, s2.id),
+        }),
       ]);
       expect(r2[0]).toMatchObject({ status: 'credited', amount: '50' });
       const after = await w.audit();
@@ -436,9 +487,42 @@ for (const kind of TEST_DATABASES) {
       expect((await w.call('GET', `/p2p/files/${shared}`)).status).toBe(404);
       // What the sellers accepted stays theirs to redeem, the frozen peer's chain or not.
       const later = await redeem(w, s1, [
-        claimOf(w, s1, chain, 10, 12, { startIndex: indexAt(w, q, q.id, chain, 0, s1.id) }),
+        claimOf(w, s1, chain, 10, 12, {
+          startIndex: indexAt(w, q, q.id, chain, 0, s1.id),
+          endIndex: indexAt(w, q, q.id, chain, 12, s1.id),
+        }),
       ]);
       expect(later[0]).toMatchObject({ status: 'credited' });
+    });
+
+    it('credits colluding sellers only what the owner paid each: the honest owner is not charged back', async () => {
+      const q = await newPeer(w);
+      const s1 = await newPeer(w);
+      const s2 = await newPeer(w);
+      const chain = await buyChain(w, q, 30, '5');
+      const idx = (i: number, to: Peer) => indexAt(w, q, q.id, chain, i, to.id);
+      const before = await me(w, q);
+      // Q pays S1 coins 1..5, then S2 coins 6..10. S2 passes W(10) on to S1, which claims (0, 10] from
+      // its first index: Q's own indexes show it paid S1 up to 5 only.
+      const greedy = [
+        claimOf(w, s1, chain, 0, 10, { startIndex: idx(0, s1), endIndex: idx(5, s1) }),
+        claimOf(w, s1, chain, 0, 10, { startIndex: idx(0, s1), endIndex: idx(10, s2) }),
+      ];
+      for (const claim of greedy)
+        expect((await redeem(w, s1, [claim]))[0]).toMatchObject({ status: 'rejected', code: 'not_holder' });
+      const paid1 = await redeem(w, s1, [
+        claimOf(w, s1, chain, 0, 5, { startIndex: idx(0, s1), endIndex: idx(5, s1) }),
+      ]);
+      const paid2 = await redeem(w, s2, [
+        claimOf(w, s2, chain, 5, 10, { startIndex: idx(5, s2), endIndex: idx(10, s2) }),
+      ]);
+      expect([paid1[0], paid2[0]]).toMatchObject([
+        { status: 'credited', amount: '25' },
+        { status: 'credited', amount: '25' },
+      ]);
+      expect(await me(w, q)).toMatchObject({ balance: before.balance, frozen: false });
+      const account = await w.call('GET', `/admin/chains/${chain.chainId}`, { token: ADMIN });
+      expect(account.body).toMatchObject({ chargedBack: '0', doubledCoins: 0, balanced: true });
     });
 
     // A holding in the directory would let a take-over start from the highest redeemed payword: a seller
@@ -449,7 +533,10 @@ for (const kind of TEST_DATABASES) {
       const v = await w.newVendor();
       const chain = await buyChain(w, q, 20);
       const [paid] = await redeem(w, s, [
-        claimOf(w, s, chain, 0, 5, { startIndex: indexAt(w, q, q.id, chain, 0, s.id) }),
+        claimOf(w, s, chain, 0, 5, {
+          startIndex: indexAt(w, q, q.id, chain, 0, s.id),
+          endIndex: indexAt(w, q, q.id, chain, 5, s.id),
+        }),
       ]);
       expect(paid).toMatchObject({ status: 'credited' });
       const refused = async (path: string, caller: { id: string; signer: Ed25519Signer }, body: unknown) => {
@@ -510,7 +597,10 @@ for (const kind of TEST_DATABASES) {
       await w.db.query('UPDATE parties SET bank_account = $2 WHERE id = $1', [s.id, acct.id]);
       const chain = await buyChain(w, q, 20);
       const [paid] = await redeem(w, s, [
-        claimOf(w, s, chain, 0, 10, { startIndex: indexAt(w, q, q.id, chain, 0, s.id) }),
+        claimOf(w, s, chain, 0, 10, {
+          startIndex: indexAt(w, q, q.id, chain, 0, s.id),
+          endIndex: indexAt(w, q, q.id, chain, 10, s.id),
+        }),
       ]);
       expect(paid).toMatchObject({ status: 'credited', amount: '100' });
       // The broker holds a customer's money at the bank: a payout to the peer would be sent from it.
@@ -533,7 +623,10 @@ for (const kind of TEST_DATABASES) {
         [chain.chainId, q.id],
       );
       const own = [
-        claimOf(w, q, chain, 0, 10, { startIndex: indexAt(w, q, q.id, chain, 0, q.id) }),
+        claimOf(w, q, chain, 0, 10, {
+          startIndex: indexAt(w, q, q.id, chain, 0, q.id),
+          endIndex: indexAt(w, q, q.id, chain, 10, q.id),
+        }),
         claimOf(w, q, chain, 10, 20),
       ];
       for (const claim of own) {
@@ -565,13 +658,19 @@ for (const kind of TEST_DATABASES) {
       const s = await newPeer(w);
       const chain = await buyChain(w, q, 50, '10');
       const paid = (i: number) =>
-        claimOf(w, s, chain, i, i + 1, { startIndex: indexAt(w, q, q.id, chain, 0, s.id) });
+        claimOf(w, s, chain, i, i + 1, {
+          startIndex: indexAt(w, q, q.id, chain, 0, s.id),
+          endIndex: indexAt(w, q, q.id, chain, i + 1, s.id),
+        });
       // S spends its grant, and earns from Q's coins: each purchase below moves earnings to its balance.
       await buyChain(w, s, 100, '10');
       expect(
         (
           await redeem(w, s, [
-            claimOf(w, s, chain, 0, 10, { startIndex: indexAt(w, q, q.id, chain, 0, s.id) }),
+            claimOf(w, s, chain, 0, 10, {
+              startIndex: indexAt(w, q, q.id, chain, 0, s.id),
+              endIndex: indexAt(w, q, q.id, chain, 10, s.id),
+            }),
           ])
         )[0],
       ).toMatchObject({ status: 'credited' });

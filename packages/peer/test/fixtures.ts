@@ -47,32 +47,35 @@ export async function ownChain(
   const touchstone = bought.chains[0]!.touchstone;
   const words = [fromBase64url(chain.root)!];
   for (let i = 1; i <= n; i++) words.push(chain.traversal.next()!.payword);
+  const at = (i: number) => ({ index: i, payword: toBase64url(words[i]!) });
   const pay = (seller: string, from: number, to: number): Payment => ({
     v: 1,
     parts: [
       {
         chainId: chain.chainId,
-        index: to,
-        payword: toBase64url(words[to]!),
+        ...at(to),
         touchstone,
-        lastIndex: signMessage(
-          'index',
-          {
-            v: 1,
-            chainId: chain.chainId,
-            index: from,
-            payword: toBase64url(words[from]!),
-            vendorId: payer.peerId,
-            handedTo: seller,
-            issuedAt: nowSeconds(),
-          },
-          payer.signer,
-        ),
+        lastIndex: peerIndex(payer, chain.chainId, at(from), seller, nowSeconds()),
+        paidIndex: peerIndex(payer, chain.chainId, at(to), seller, nowSeconds()),
       },
     ],
   });
   return { chainId: chain.chainId, touchstone, pay };
 }
+
+/** A peer's signed index on a chain at `at`, handed to `seller`: a part's lastIndex or paidIndex. */
+export const peerIndex = (
+  payer: { peerId: string; signer: Ed25519Signer },
+  chainId: string,
+  at: { index: number; payword: string },
+  seller: string,
+  issuedAt: number,
+) =>
+  signMessage(
+    'index',
+    { v: 1, chainId, ...at, vendorId: payer.peerId, handedTo: seller, issuedAt },
+    payer.signer,
+  );
 
 /** A proxy in front of a seller that flips the first byte of every chunk it passes on. */
 export async function corrupting(target: string) {

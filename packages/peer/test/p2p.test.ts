@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TAB_HEADER } from '@netpay/api';
-import { encodeHeader, HEADERS, type Payment, signMessage, toBase64url } from '@netpay/protocol';
+import { encodeHeader, HEADERS, type IndexMessage, type Payment, toBase64url } from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientChain, startWorld, type World } from '../../broker/test/world.ts';
 import { checkChains } from '../../gate/test/invariants.ts';
@@ -10,7 +10,7 @@ import { cisClient, ensureRegistered, peerIdentity } from '../src/cis.ts';
 import { getFile } from '../src/get.ts';
 import { type RunningPeer, startPeer } from '../src/peer.ts';
 import { openPeerWallet } from '../src/wallet/peer-wallet.ts';
-import { CHUNK, corrupting, fileBytes, ownChain, sha } from './fixtures.ts';
+import { CHUNK, corrupting, fileBytes, ownChain, peerIndex, sha } from './fixtures.ts';
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `netpay-p2p-${p}-`));
 
@@ -292,9 +292,11 @@ describe('P2P-NetPay [pglite]', () => {
       body: { chains: [{ coinValue: '10', n: 5, chainId: chain.chainId, root: chain.root }] },
     });
     const w1 = chain.traversal.next()!.payword;
+    const paidBy = (signer: { peerId: string; signer: typeof owner.id.signer }, to = seller.peerId) =>
+      peerIndex(signer, chain.chainId, { index: 1, payword: toBase64url(w1) }, to, now());
     const pay = (
       signer: { peerId: string; signer: typeof owner.id.signer },
-      touchstone = bought.chains[0]!.touchstone,
+      paidIndex: IndexMessage | null = paidBy(signer),
     ) =>
       fetch(`${seller.url}/p2p/files/${fileId}/chunks/0`, {
         headers: {
@@ -305,20 +307,15 @@ describe('P2P-NetPay [pglite]', () => {
                 chainId: chain.chainId,
                 index: 1,
                 payword: toBase64url(w1),
-                touchstone,
-                lastIndex: signMessage(
-                  'index',
-                  {
-                    v: 1,
-                    chainId: chain.chainId,
-                    index: 0,
-                    payword: chain.root,
-                    vendorId: signer.peerId,
-                    handedTo: seller.peerId,
-                    issuedAt: Math.floor(w.clock() / 1000),
-                  },
-                  signer.signer,
+                touchstone: bought.chains[0]!.touchstone,
+                lastIndex: peerIndex(
+                  signer,
+                  chain.chainId,
+                  { index: 0, payword: chain.root },
+                  seller.peerId,
+                  now(),
                 ),
+                ...(paidIndex ? { paidIndex } : {}),
               },
             ],
           }),
@@ -328,6 +325,25 @@ describe('P2P-NetPay [pglite]', () => {
     const forged = await pay(other.id);
     expect(forged.status).toBe(403);
     expect(((await forged.json()) as { code: string }).code).toBe('bad_signature');
+    // Every part carries the owner's index at its own point, handed to this seller: the seller's evidence
+    // at redemption that the owner paid it this far. Without it, or with one that proves nothing, no sale.
+    const atZero = peerIndex(
+      owner.id,
+      chain.chainId,
+      { index: 0, payword: chain.root },
+      seller.peerId,
+      now(),
+    );
+    const badPaid: [IndexMessage | null, number, string][] = [
+      [null, 400, 'malformed'],
+      [atZero, 400, 'malformed'],
+      [paidBy(owner.id, other.id.peerId), 403, 'wrong_recipient'],
+      [paidBy(other.id), 403, 'bad_signature'],
+    ];
+    for (const [paidIndex, status, code] of badPaid) {
+      const r = await pay(owner.id, paidIndex);
+      expect([r.status, ((await r.json()) as { code: string }).code]).toEqual([status, code]);
+    }
     // The owner's own index is taken.
     expect((await pay(owner.id)).status).toBe(200);
     // A chain a customer bought (not a P2P chain) is refused.
@@ -338,6 +354,7 @@ describe('P2P-NetPay [pglite]', () => {
       body: { chains: [{ coinValue: '10', n: 5, chainId: c2.chainId, root: c2.root }] },
     });
     expect(r.status).toBe(201);
+    const c2w1 = { index: 1, payword: toBase64url(c2.traversal.next()!.payword) };
     const res = await fetch(`${seller.url}/p2p/files/${fileId}/chunks/0`, {
       headers: {
         [HEADERS.payment]: encodeHeader({
@@ -345,22 +362,16 @@ describe('P2P-NetPay [pglite]', () => {
           parts: [
             {
               chainId: c2.chainId,
-              index: 1,
-              payword: toBase64url(c2.traversal.next()!.payword),
+              ...c2w1,
               touchstone: r.body.chains[0].touchstone,
-              lastIndex: signMessage(
-                'index',
-                {
-                  v: 1,
-                  chainId: c2.chainId,
-                  index: 0,
-                  payword: c2.root,
-                  vendorId: owner.id.peerId,
-                  handedTo: seller.peerId,
-                  issuedAt: Math.floor(w.clock() / 1000),
-                },
-                owner.id.signer,
+              lastIndex: peerIndex(
+                owner.id,
+                c2.chainId,
+                { index: 0, payword: c2.root },
+                seller.peerId,
+                now(),
               ),
+              paidIndex: peerIndex(owner.id, c2.chainId, c2w1, seller.peerId, now()),
             },
           ],
         }),

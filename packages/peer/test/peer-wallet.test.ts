@@ -77,7 +77,13 @@ describe('peer wallet [pglite]', () => {
     expect(p2!.lastIndex).toMatchObject({ index: 1, handedTo: 'peer-a' });
     wl.accepted('peer-a', { parts: [p2!] });
     const [p3] = (await wl.pay('peer-a', 10n)).parts;
-    expect(p3).toEqual({ chainId: p1!.chainId, index: 3, payword: expect.any(String) });
+    // Plain: no touchstone, no lastIndex; only this peer's signed index at the part's own point.
+    expect(p3).toEqual({
+      chainId: p1!.chainId,
+      index: 3,
+      payword: p3!.payword,
+      paidIndex: expect.objectContaining({ index: 3, payword: p3!.payword, handedTo: 'peer-a' }),
+    });
     expect(worth(stateAfter(p2!), p3!, t)).toBe(10n);
     wl.accepted('peer-a', { parts: [p3!] });
     // A payment peer-a did not take (refused, lost): the next one proves the chain from where it now is.

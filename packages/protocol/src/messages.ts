@@ -102,6 +102,11 @@ export const PaymentPartSchema = z.strictObject({
   touchstone: TouchstoneSchema.optional(),
   /** P2P only: the last index signed for this chain, showing where the payer's spending stands. */
   lastIndex: IndexSchema.optional(),
+  /**
+   * P2P only: the payer's index at this part's own point (`index`, `payword`), handed to the payee: the
+   * payee's evidence, at redemption, that the chain's owner paid it this far.
+   */
+  paidIndex: IndexSchema.optional(),
 });
 export type PaymentPart = z.infer<typeof PaymentPartSchema>;
 
@@ -230,6 +235,8 @@ export const ClaimSchema = z
     to: ChainPointSchema,
     /** The index the previous holder signed over to this vendor, when the range does not start at 0. */
     startIndex: IndexSchema.optional(),
+    /** P2P: the payer's signed index at or past `to`, handed to this vendor (a payment's `paidIndex`). */
+    endIndex: IndexSchema.optional(),
     payees: PayeesSchema.optional(),
     issuedAt: TimeSchema,
     sig: SignatureSchema,

@@ -4,7 +4,15 @@
  * verified and credited, with a double spend detected by fraud/. No I/O here: what the claims add is
  * collected in the batch that service.ts opened, and written by service.ts at the end.
  */
-import { allocate, type Claim, currency, money, verifyClaim, verifyIndex } from '@netpay/protocol';
+import {
+  allocate,
+  type Claim,
+  currency,
+  fromBase64url,
+  money,
+  verifyClaim,
+  verifyIndex,
+} from '@netpay/protocol';
 import { peerOf } from '../accounts/peer.ts';
 import { heldRange } from '../directory/holdings.ts';
 import type { Holding, RedeemableChain } from '../directory/store.ts';
@@ -107,7 +115,9 @@ function holdingRefusal(
 /**
  * A P2P holding: the startIndex must be the owner's, signed with its key, for this chain, handed to the
  * caller, and lie on the chain (checked from the highest verified point at or below it: one hash per coin,
- * the root when nothing below is redeemed); the range must start at or after it.
+ * the root when nothing below is redeemed); the range must start at or after it. Its end must be paid: the
+ * endIndex is the owner's index (a payment's `paidIndex`) at or past `to`, handed to the caller, so a seller
+ * claims only coins the owner paid it, never paywords another seller passed it (docs/p2p.md §5).
  */
 function startIndexRefusal(
   d: RedemptionDeps,
@@ -132,7 +142,32 @@ function startIndexRefusal(
   if (!checked.ok) return `the startIndex does not hold: ${checked.error.message}`;
   if (claim.from.index < start.index)
     return `coins (${claim.from.index}, ${claim.to.index}] start before the startIndex ${start.index}`;
-  return undefined;
+  return endIndexRefusal(d, b, chain, claim, owner, key);
+}
+
+/** Why the claim's endIndex does not show that the owner paid the caller up to `to`, or undefined. */
+function endIndexRefusal(
+  d: RedemptionDeps,
+  b: Batch,
+  chain: RedeemableChain,
+  claim: Claim,
+  owner: string,
+  key: Uint8Array,
+): string | undefined {
+  const end = claim.endIndex;
+  if (!end || end.vendorId !== owner)
+    return `a peer's claim carries ${owner}'s signed index at or past its end (endIndex): the owner paid that far`;
+  if (end.index < claim.to.index)
+    return `coins up to ${claim.to.index} claimed, but the owner's endIndex shows payment up to ${end.index} only`;
+  const checked = verifyIndex(end, {
+    vendorKey: key,
+    chainId: claim.chainId,
+    handedTo: b.partyId,
+    touchstone: chain.touchstone,
+    anchor: { index: claim.to.index, payword: fromBase64url(claim.to.payword)! },
+    maxSteps: d.config.maxCoinsPerClaim,
+  });
+  return checked.ok ? undefined : `the endIndex does not hold: ${checked.error.message}`;
 }
 
 /** Step 4: the claim id is on this chain already: the stored result if party and range match, else a duplicate. */

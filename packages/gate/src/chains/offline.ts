@@ -2,16 +2,27 @@
  * P2P (docs/p2p.md §3, docs/protocol.md §8.8): a chain held from the payer's own signed index. The payment
  * part carries the chain's touchstone and the payer's index (`lastIndex`, handed to this peer): the
  * touchstone is checked under the broker's keys, and the index under the key of the chain's owner — the
- * peer that bought it, as the CIS names it (looked up once per chain: the CIS redeems a holding only from
- * the owner's index, so one signed by anybody else would be a chunk sold for nothing). This peer then
- * holds the chain from there, with no directory and no lease. Overlap detection at redemption is the
- * defence against a payer showing the same stale index to two peers.
+ * peer that bought it, as the CIS names it (looked up once per chain and cached: the CIS redeems a
+ * holding only from the owner's index, so one signed by anybody else would be a chunk sold for nothing).
+ * This peer then holds the chain from there, with no directory and no lease. Every part also carries the
+ * owner's index at the part's own point (`paidIndex`): the evidence the claims carry as `endIndex`, so
+ * that a seller can claim only coins the owner paid it, never paywords a colluding seller passed on.
+ * Overlap detection at redemption is the defence against a payer showing the same stale index to two peers.
  */
-import { fromBase64url, type PaymentPart, verifyIndex } from '@netpay/protocol';
+import {
+  fromBase64url,
+  type IndexMessage,
+  type PaymentPart,
+  type Touchstone,
+  verifyIndex,
+  verifyMessageSignature,
+} from '@netpay/protocol';
 import type { ChainOwners, GateContext } from '../deps.ts';
-import { answer, type GateAnswer, type Refuse } from '../errors.ts';
+import { answer, type GateAnswer, isAnswer, type Refuse } from '../errors.ts';
 import type { HeldChain } from '../store/store.ts';
 import { checkTouchstone } from './acquire.ts';
+
+type Owner = NonNullable<Awaited<ReturnType<ChainOwners>>>;
 
 export async function acquireOffline(
   ctx: GateContext,
@@ -20,21 +31,35 @@ export async function acquireOffline(
   refuse: Refuse,
 ): Promise<HeldChain | GateAnswer> {
   const held = ctx.store.peek(part.chainId) ?? (await ctx.store.get(part.chainId));
-  const { touchstone: t, lastIndex: index } = part;
-  if (!t || !index) {
-    if (held?.status === 'held') return held;
+  const proof = part.touchstone && part.lastIndex ? { t: part.touchstone, index: part.lastIndex } : undefined;
+  const signer = proof?.index.vendorId ?? (held?.status === 'held' ? held.startMessage?.vendorId : undefined);
+  if (signer === undefined)
     return refuse(
       'chain_unknown',
       "a peer's first payment from a chain carries the chain's touchstone and the payer's signed index (lastIndex)",
     );
-  }
+  const owner = await ownerOf(owners, part.chainId, signer, refuse);
+  if (isAnswer(owner)) return owner;
+  const unpaid = paidIndexRefusal(ctx, part, owner);
+  if (unpaid) return refuse(unpaid[0], unpaid[1]);
   // An index at or behind what this peer holds says nothing new: the payment is checked against its own state.
-  if (held?.status === 'held' && index.index <= held.acceptedIndex) return held;
-  if (t.chainId !== part.chainId) return refuse('chain_mismatch', 'the touchstone is for another chain');
+  if (held?.status === 'held' && (!proof || proof.index.index <= held.acceptedIndex)) return held;
+  if (!proof) throw new Error('unreachable: a chain not held here was refused above without its proof');
+  return holdFrom(ctx, part.chainId, proof, owner, held, refuse);
+}
+
+/** A new holding from the payer's signed index, checked under the broker's and the owner's keys. */
+async function holdFrom(
+  ctx: GateContext,
+  chainId: string,
+  { t, index }: { t: Touchstone; index: IndexMessage },
+  owner: Owner,
+  held: HeldChain | undefined,
+  refuse: Refuse,
+): Promise<HeldChain | GateAnswer> {
+  if (t.chainId !== chainId) return refuse('chain_mismatch', 'the touchstone is for another chain');
   const badTouchstone = await checkTouchstone(ctx, t, refuse);
   if (badTouchstone) return badTouchstone;
-  const owner = await ownerOf(owners, part.chainId, index.vendorId, refuse);
-  if ('status' in owner) return owner;
   // From the point this peer trusts already (its own state, if the index is not behind it; else the root):
   // one hash per new coin.
   const anchor =
@@ -43,7 +68,7 @@ export async function acquireOffline(
       : { index: 0, payword: fromBase64url(t.root)! };
   const checked = verifyIndex(index, {
     vendorKey: owner.publicKey,
-    chainId: part.chainId,
+    chainId,
     handedTo: ctx.vendorId,
     touchstone: t,
     anchor,
@@ -51,7 +76,7 @@ export async function acquireOffline(
   if (!checked.ok) return refuse(checked.error.code, `lastIndex: ${checked.error.message}`);
   // Held here at an earlier point: that holding ends (what it accepted stays this peer's to redeem), and a
   // new one begins at the payer's index. A chain handed before resumes from the later of the two points.
-  if (held?.status === 'held') await ctx.store.release(part.chainId);
+  if (held?.status === 'held') await ctx.store.release(chainId);
   const mine = held && held.acceptedIndex > index.index;
   const start = mine
     ? { index: held.acceptedIndex, payword: held.acceptedPayword }
@@ -62,8 +87,38 @@ export async function acquireOffline(
   return chain;
 }
 
+/**
+ * Why the part's `paidIndex` is no evidence that the owner paid this peer up to the part's point, or
+ * undefined when it is: signed by the owner, handed to this peer, at the part's own index and payword
+ * (which the payment check then verifies on the chain).
+ */
+function paidIndexRefusal(
+  ctx: GateContext,
+  part: PaymentPart,
+  owner: Owner,
+): [Parameters<Refuse>[0], string] | undefined {
+  const p = part.paidIndex;
+  if (!p)
+    return [
+      'malformed',
+      "a peer's payment part carries the payer's signed index at its own point (paidIndex)",
+    ];
+  if (p.chainId !== part.chainId || p.index !== part.index || p.payword !== part.payword)
+    return ['malformed', "paidIndex must name the part's own chain, index and payword"];
+  if (p.handedTo !== ctx.vendorId)
+    return ['wrong_recipient', `paidIndex is handed to ${p.handedTo}, not to ${ctx.vendorId}`];
+  if (p.vendorId !== owner.owner || !verifyMessageSignature('index', p, owner.publicKey))
+    return ['bad_signature', `paidIndex must be signed by the chain's owner ${owner.owner}`];
+  return undefined;
+}
+
 /** The chain's owner, if the index is its: else the refusal (not a P2P chain, another signer, frozen, no CIS). */
-async function ownerOf(owners: ChainOwners, chainId: string, signer: string, refuse: Refuse) {
+async function ownerOf(
+  owners: ChainOwners,
+  chainId: string,
+  signer: string,
+  refuse: Refuse,
+): Promise<Owner | GateAnswer> {
   let found: Awaited<ReturnType<ChainOwners>>;
   try {
     found = await owners(chainId);

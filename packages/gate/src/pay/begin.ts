@@ -171,6 +171,7 @@ async function advanceAll(
       fromPayword: chain.acceptedPayword,
       toIndex: part.index,
       payword: verified.value.state.payword,
+      ...(ctx.chainOwners && part.paidIndex ? { evidence: part.paidIndex } : {}),
     });
   }
   return { advances, total, replays };

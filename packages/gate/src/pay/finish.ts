@@ -43,6 +43,7 @@ async function commit(ctx: GateContext, ticket: CoinTicket): Promise<Finished> {
       fromPayword: a.fromPayword,
       toIndex: a.toIndex,
       payword: a.payword,
+      ...(a.evidence ? { evidence: a.evidence } : {}),
       ...(ticket.payees ? { payees: ticket.payees } : {}),
       receipt: { receipt: ticket.receipt, resource: ticket.resource },
     })),

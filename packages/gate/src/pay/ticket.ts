@@ -2,7 +2,7 @@
  * A paid request between `begin` and `finish`: coins verified and reserved (their chains locked), or a
  * server-side wallet charge made. `finish` commits or releases it.
  */
-import type { Receipt } from '@netpay/protocol';
+import type { IndexMessage, Receipt } from '@netpay/protocol';
 import type { WalletCharge } from '../broker-client.ts';
 import type { GateAnswer } from '../errors.ts';
 import type { HeldChain } from '../store/store.ts';
@@ -16,6 +16,8 @@ export interface ChainAdvance {
   readonly fromPayword: Uint8Array;
   readonly toIndex: number;
   readonly payword: Uint8Array;
+  /** P2P: the payer's signed index at `toIndex` (the part's `paidIndex`), its claims' `endIndex`. */
+  readonly evidence?: IndexMessage;
 }
 
 export interface CoinTicket {

@@ -25,6 +25,8 @@ export interface Range {
   payees?: PayeeShare[];
   /** P2P: the payer's signed index the holding began at (docs/p2p.md §3), sent as the claim's `startIndex`. */
   startIndex?: IndexMessage;
+  /** P2P: the payer's signed index at the range's end (its last payment's `paidIndex`): `endIndex`. */
+  endIndex?: IndexMessage;
 }
 
 function claimId(vendorId: string, r: Range): string {
@@ -41,6 +43,7 @@ export async function ranges(store: ChainStore): Promise<Range[]> {
     to: { index: r.to_index, payword: r.to_payword },
     earlier: true,
     ...(r.start_message ? { startIndex: r.start_message } : {}),
+    ...(r.end_message ? { endIndex: r.end_message } : {}),
   }));
   const current = (await store.unredeemed()).map((c) => ({
     chainId: c.chainId,
@@ -48,6 +51,7 @@ export async function ranges(store: ChainStore): Promise<Range[]> {
     to: { index: c.acceptedIndex, payword: toBase64url(c.acceptedPayword) },
     earlier: false,
     ...(c.startMessage ? { startIndex: c.startMessage } : {}),
+    ...(c.endMessage ? { endIndex: c.endMessage } : {}),
   }));
   return [...earlier, ...current];
 }
@@ -93,6 +97,7 @@ export function claimRow(d: RedeemerDeps, r: Range): ClaimRow & { claim: Claim }
       from: r.from,
       to: r.to,
       ...(r.startIndex ? { startIndex: r.startIndex } : {}),
+      ...(r.endIndex ? { endIndex: r.endIndex } : {}),
       ...(r.payees ? { payees: r.payees } : {}),
       issuedAt: Math.floor(d.clock() / 1000),
     },

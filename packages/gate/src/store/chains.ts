@@ -45,6 +45,7 @@ export interface Row {
   redeemed_payword: string;
   status: 'held' | 'handed';
   start_message: IndexMessage | null;
+  end_message: IndexMessage | null;
 }
 
 const fromRow = (r: Row): HeldChain => ({
@@ -85,13 +86,19 @@ export function cached(s: StoreState, row: Row): HeldChain {
   return chain;
 }
 
-/** Chains with accepted coins not yet redeemed. */
-export async function unredeemed(s: StoreState, limit = 200): Promise<HeldChain[]> {
+/**
+ * Chains with accepted coins not yet redeemed, as the database has them; P2P holdings with the payer's
+ * signed index at the accepted point (`endMessage`, which the cache does not keep).
+ */
+export async function unredeemed(
+  s: StoreState,
+  limit = 200,
+): Promise<(HeldChain & { readonly endMessage?: IndexMessage })[]> {
   const rows = await s.db.query<Row>(
     'SELECT * FROM vendor_chains WHERE accepted_index > redeemed_index ORDER BY updated_at LIMIT $1',
     [limit],
   );
-  return rows.map(fromRow);
+  return rows.map((r) => ({ ...fromRow(r), ...(r.end_message ? { endMessage: r.end_message } : {}) }));
 }
 
 /** Held chains whose latest coins the broker has no backup of yet, most recently used first. */

@@ -39,7 +39,7 @@ export async function hold(
          redeemed_index, redeemed_payword, status, updated_at, start_message)
        VALUES ($1, $2, $3, $4, $3, $4, $3, $4, 'held', $5, $6)
        ON CONFLICT (chain_id) DO UPDATE SET status = 'held', updated_at = $5, start_index = $3, start_payword = $4,
-         start_message = $6,
+         start_message = $6, end_message = NULL,
          accepted_index = $3, accepted_payword = $4, redeemed_index = $3, redeemed_payword = $4, backup_index = NULL, backup_payword = NULL,
          -- The answer to an earlier holding's last payment is not this holding's: a payword spent elsewhere
          -- must not be served here as a retry.
@@ -92,13 +92,17 @@ async function endHolding(s: StoreState, chainId: string): Promise<Row | undefin
   const [row] = await s.db.query<Row>(
     `WITH ending AS (
        SELECT chain_id, start_index, start_payword, accepted_index, accepted_payword, redeemed_index,
-           redeemed_payword, start_message FROM vendor_chains WHERE chain_id = $1 AND status = 'held' FOR UPDATE
+           redeemed_payword, start_message, end_message FROM vendor_chains
+         WHERE chain_id = $1 AND status = 'held' FOR UPDATE
      ), ranges AS (
-       INSERT INTO vendor_ranges (chain_id, from_index, from_payword, to_index, to_payword, redeemed, start_message)
-         SELECT chain_id, start_index, start_payword, redeemed_index, redeemed_payword, true, start_message FROM ending
+       INSERT INTO vendor_ranges (chain_id, from_index, from_payword, to_index, to_payword, redeemed, start_message,
+           end_message)
+         SELECT chain_id, start_index, start_payword, redeemed_index, redeemed_payword, true, start_message,
+             end_message FROM ending
            WHERE redeemed_index > start_index
          UNION ALL
-         SELECT chain_id, redeemed_index, redeemed_payword, accepted_index, accepted_payword, false, start_message FROM ending
+         SELECT chain_id, redeemed_index, redeemed_payword, accepted_index, accepted_payword, false, start_message,
+             end_message FROM ending
            WHERE accepted_index > redeemed_index
          ON CONFLICT DO NOTHING
      )

@@ -15,7 +15,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Db, migrate, openDatabase } from '@netpay/db';
 import { openTestDatabase } from '@netpay/db/testing';
-import { ChainTraversal, randomBytes, type Touchstone, toBase64url } from '@netpay/protocol';
+import {
+  ChainTraversal,
+  type IndexMessage,
+  randomBytes,
+  type Touchstone,
+  toBase64url,
+} from '@netpay/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { merged } from './behind.ts';
 import { openJournal, replay, segments } from './journal.ts';
@@ -152,6 +158,30 @@ describe('the vendor journal [pglite]', () => {
     const third = createChainStore({ db, journal: path });
     expect((await third.statement()).accepted).toBe('25');
     await third.close();
+  });
+
+  it("keeps a P2P payment's evidence (the payer's paidIndex) through a crash, the latest for its claims", async () => {
+    const path = join(dir, 'journal');
+    const c = chain(10);
+    const signed = (i: number) =>
+      ({ chainId: c.touchstone.chainId, index: i, payword: toBase64url(c.words[i]!) }) as IndexMessage;
+    const first = createChainStore({ db, journal: path });
+    await first.hold(c.touchstone, { index: 0, payword: c.words[0]! }, signed(0));
+    expect(await first.commit({ ...coin(c, 1), evidence: signed(1) })).toBe(true);
+    await first.close();
+    const journal = await openJournal(path);
+    for (let i = 2; i <= 4; i++) await journal.append({ ...coin(c, i), evidence: signed(i) });
+    await journal.close();
+    expect(replay(path).map((a) => a.evidence?.index)).toEqual([2, 3, 4]);
+    const second = createChainStore({ db, journal: path });
+    const [held] = await second.unredeemed();
+    expect(held).toMatchObject({ acceptedIndex: 4, startMessage: signed(0), endMessage: signed(4) });
+    // A holding that ends leaves its range with both, for the claims made later.
+    await second.release(c.touchstone.chainId);
+    expect(await second.pendingRanges()).toMatchObject([
+      { from_index: 0, to_index: 4, start_message: signed(0), end_message: signed(4) },
+    ]);
+    await second.close();
   });
 
   it('replays every complete group around one a crash tore, in order per chain', async () => {

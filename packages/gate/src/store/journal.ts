@@ -14,7 +14,7 @@ import { closeSync, openSync, readdirSync, readFileSync, write } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { fromBase64url, toBase64url } from '@netpay/protocol';
+import { fromBase64url, type IndexMessage, toBase64url } from '@netpay/protocol';
 import type { Advance } from './round.ts';
 
 interface Line {
@@ -24,6 +24,7 @@ interface Line {
   t: number;
   p: string;
   y?: string;
+  e?: IndexMessage;
   r: unknown;
 }
 
@@ -35,6 +36,7 @@ const toLine = (a: Advance): string => {
     t: a.toIndex,
     p: toBase64url(a.payword),
     ...(a.payees === undefined ? {} : { y: a.payees }),
+    ...(a.evidence === undefined ? {} : { e: a.evidence }),
     r: a.receipt,
   };
   const json = JSON.stringify(l);
@@ -54,6 +56,7 @@ function fromLine(line: string): Advance | undefined {
     toIndex: l.t,
     payword: fromBase64url(l.p)!,
     ...(l.y === undefined ? {} : { payees: l.y }),
+    ...(l.e === undefined ? {} : { evidence: l.e }),
     receipt: l.r,
   };
 }

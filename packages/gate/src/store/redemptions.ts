@@ -35,8 +35,9 @@ export async function pendingRanges(s: StoreState, limit = 500) {
     to_index: number;
     to_payword: string;
     start_message: IndexMessage | null;
+    end_message: IndexMessage | null;
   }>(
-    `SELECT chain_id, from_index, from_payword, to_index, to_payword, start_message FROM vendor_ranges
+    `SELECT chain_id, from_index, from_payword, to_index, to_payword, start_message, end_message FROM vendor_ranges
        WHERE NOT redeemed ORDER BY chain_id, from_index LIMIT $1`,
     [limit],
   );

@@ -3,7 +3,7 @@
  * accepts the coins, the chain's latest receipt, the revenue per minute and the multi-party payments.
  */
 import type { Queryable } from '@netpay/db';
-import { toBase64url } from '@netpay/protocol';
+import { type IndexMessage, toBase64url } from '@netpay/protocol';
 
 export interface Advance {
   readonly chainId: string;
@@ -16,6 +16,8 @@ export interface Advance {
   /** Payees' shares as canonical JSON when the price names payees; otherwise the coins are the vendor's. */
   readonly payees?: string;
   readonly receipt: unknown;
+  /** P2P: the payer's signed index at `toIndex`, kept as the holding's `end_message` (claims' `endIndex`). */
+  readonly evidence?: IndexMessage;
   /** Payments this advance stands for (several, when written behind merged: behind.ts). Default 1. */
   readonly payments?: number;
 }
@@ -37,6 +39,7 @@ export async function writeRound(q: Queryable, round: readonly Advance[], now: b
     round.map((a) => toBase64url(a.payword)),
     round.map((a) => JSON.stringify(a.receipt)),
     round.map((a) => a.payments ?? 1),
+    round.map((a) => (a.evidence ? JSON.stringify(a.evidence) : null)),
     now,
     now - (now % 60_000n),
     ...(split.length === 0 ? [] : payeeParams(split)),
@@ -44,7 +47,7 @@ export async function writeRound(q: Queryable, round: readonly Advance[], now: b
   return new Set(rows.map((r) => appliedKey(r.chain_id, r.accepted_index)));
 }
 
-/** Parameters $9–$14: the multi-party payments among the round's advances. */
+/** Parameters $10–$15: the multi-party payments among the round's advances. */
 function payeeParams(split: readonly Advance[]): unknown[] {
   return [
     split.map((a) => a.chainId),
@@ -59,9 +62,10 @@ function payeeParams(split: readonly Advance[]): unknown[] {
 function roundSql(withPayees: boolean): string {
   return `WITH applied AS (
          UPDATE vendor_chains v SET accepted_index = a.to_index, accepted_payword = a.payword,
-           last_receipt = a.receipt, updated_at = $7
-         FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[], $5::text[], $6::int4[])
-           AS a(chain_id, from_index, to_index, payword, receipt, payments)
+           last_receipt = a.receipt, updated_at = $8,
+           end_message = COALESCE(a.evidence::jsonb, v.end_message)
+         FROM unnest($1::text[], $2::int4[], $3::int4[], $4::text[], $5::text[], $6::int4[], $7::text[])
+           AS a(chain_id, from_index, to_index, payword, receipt, payments, evidence)
          WHERE v.chain_id = a.chain_id AND v.accepted_index = a.from_index AND v.status = 'held'
          RETURNING v.chain_id, v.accepted_index, a.receipt, a.payments,
            (a.to_index - a.from_index)::int8 * (v.touchstone->>'coinValue')::int8 AS amount
@@ -69,7 +73,7 @@ function roundSql(withPayees: boolean): string {
          -- A payment over several chains has one receipt on each: it counts once. A merged advance
          -- (written behind) stands for its payments count on one chain.
          INSERT INTO vendor_revenue (minute, amount, payments)
-         SELECT $8, sum(amount), count(DISTINCT receipt) + sum(payments - 1) FROM applied HAVING count(*) > 0
+         SELECT $9, sum(amount), count(DISTINCT receipt) + sum(payments - 1) FROM applied HAVING count(*) > 0
          ON CONFLICT (minute) DO UPDATE SET amount = vendor_revenue.amount + excluded.amount,
            payments = vendor_revenue.payments + excluded.payments
        )${
@@ -77,7 +81,7 @@ function roundSql(withPayees: boolean): string {
            ? `, payees AS (
          INSERT INTO vendor_payee_payments (chain_id, from_index, from_payword, to_index, to_payword, payees)
          SELECT p.chain_id, p.from_index, p.from_payword, p.to_index, p.to_payword, p.payees
-         FROM unnest($9::text[], $10::int4[], $11::text[], $12::int4[], $13::text[], $14::text[])
+         FROM unnest($10::text[], $11::int4[], $12::text[], $13::int4[], $14::text[], $15::text[])
            AS p(chain_id, from_index, from_payword, to_index, to_payword, payees)
          JOIN applied ON applied.chain_id = p.chain_id AND applied.accepted_index = p.to_index
          ON CONFLICT DO NOTHING

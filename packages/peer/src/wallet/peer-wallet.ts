@@ -244,29 +244,30 @@ export async function openPeerWallet(o: PeerWalletOptions) {
     const used = l.ready.splice(0, coins);
     l.spent += coins;
     l.last = used.at(-1)!;
+    const payword = toBase64url(l.last);
+    // Every part carries this peer's index at its own point: the seller's evidence that it was paid this far.
+    const paidIndex = indexFor(l, { index: l.spent, payword }, seller);
+    const plain = { chainId: l.stored.chainId, index: l.spent, payword, paidIndex };
     // The seller took the payment that brought the chain here: it holds it at `from`, a plain part will do.
-    if (l.heldBy?.seller === seller && l.heldBy.index === from.index)
-      return { chainId: l.stored.chainId, index: l.spent, payword: toBase64url(l.last) };
-    const lastIndex = signMessage(
+    if (l.heldBy?.seller === seller && l.heldBy.index === from.index) return plain;
+    const lastIndex = indexFor(l, { index: from.index, payword: toBase64url(from.payword) }, seller);
+    return { ...plain, touchstone: l.stored.touchstone!, lastIndex };
+  }
+
+  /** This peer's signed index on a chain at `at`, handed to `seller`. */
+  function indexFor(l: Live, at: { index: number; payword: string }, seller: string) {
+    return signMessage(
       'index',
       {
         v: 1,
         chainId: l.stored.chainId,
-        index: from.index,
-        payword: toBase64url(from.payword),
+        ...at,
         vendorId: o.peerId,
         handedTo: seller,
         issuedAt: Math.floor(clock() / 1000),
       },
       o.signer,
     );
-    return {
-      chainId: l.stored.chainId,
-      index: l.spent,
-      payword: toBase64url(l.last),
-      touchstone: l.stored.touchstone!,
-      lastIndex,
-    };
   }
 
   /** Writes down that the chain goes to `seller` now, before it is shown there: it never goes back. */
