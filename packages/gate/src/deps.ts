@@ -41,18 +41,15 @@ export interface GateOptions {
   readonly walletPath?: string;
   /**
    * P2P (docs/p2p.md §3): this gate is a peer's. A payer's first payment from a chain carries the
-   * touchstone and the payer's own signed index, checked offline against the chain's owner as the CIS
-   * names it (`GET /p2p/chains/:chainId`, cached by the caller); no directory, no lease.
+   * touchstone, which names the chain's owner and its key, and the owner's signed index: all checked
+   * offline, with no directory and no lease. `frozenPeers` answers, from what the caller keeps, whether
+   * the CIS froze a peer for double spending (its coins are refused).
    */
-  readonly chainOwners?: ChainOwners;
+  readonly frozenPeers?: FrozenPeers;
 }
 
-/** The peer that bought a chain (its id and key) and whether the CIS froze it; undefined: not a P2P chain. */
-export type ChainOwners = (
-  chainId: string,
-) => Promise<
-  { readonly owner: string; readonly publicKey: Uint8Array; readonly frozen: boolean } | undefined
->;
+/** Whether the CIS froze this peer (as last heard from it); never waits for the CIS. */
+export type FrozenPeers = (peerId: string) => boolean;
 
 export const DEFAULT_WALLET_PATH = '/netpay/wallet';
 
@@ -75,7 +72,7 @@ export interface GateContext {
   readonly keepLease: (chainId: string, sentAt: number, leaseMs: number) => void;
   readonly keys: BrokerKeys;
   readonly lock: ChainLocks;
-  readonly chainOwners: ChainOwners | undefined;
+  readonly frozenPeers: FrozenPeers | undefined;
 }
 
 export function gateContext(o: GateOptions): GateContext {
@@ -102,6 +99,6 @@ export function gateContext(o: GateOptions): GateContext {
       o.store.setLease(chainId, leaseEnd(sentAt, leaseMs, leaseMarginMs)),
     keys: createBrokerKeys(o.broker),
     lock: createChainLocks(),
-    chainOwners: o.chainOwners,
+    frozenPeers: o.frozenPeers,
   };
 }

@@ -24,7 +24,7 @@ import type { GateRequest, Price } from './request.ts';
 import { walletRoute } from './server-wallet/routes.ts';
 
 export { leaseEnd } from './chains/lease.ts';
-export { type ChainOwners, DEFAULT_WALLET_PATH, type GateOptions } from './deps.ts';
+export { DEFAULT_WALLET_PATH, type FrozenPeers, type GateOptions } from './deps.ts';
 export * from './errors.ts';
 export type { Finished } from './pay/finish.ts';
 export type { Begun, Ticket } from './pay/ticket.ts';
@@ -50,6 +50,11 @@ export function createGate(o: GateOptions) {
     walletPath: ctx.walletPath,
     terms: (price: Price, req: GateRequest) => terms(ctx, price, req),
     keyring: () => brokerKeyring(ctx.keys.list()),
+    /**
+     * Fetches the broker's keys now: a peer does at start, so that it checks touchstones offline from
+     * then on (a key it does not know yet is fetched when first met).
+     */
+    loadKeys: () => ctx.keys.refresh(),
   };
 }
 

@@ -13,7 +13,7 @@ import { createSigner, HEADERS, NetPayError, randomBytes, toBase64url } from '@n
 import { createServiceApp } from '@netpay/service';
 import type { FastifyInstance } from 'fastify';
 import { createBrokerClient } from './broker-client.ts';
-import type { ChainOwners } from './deps.ts';
+import type { FrozenPeers } from './deps.ts';
 import { createGate, RECEIPT_SIGNATURE_HEADER, WALLET_RECEIPT_HEADER } from './gate.ts';
 import { closeWithin, STOP_GRACE_MS } from './http/close.ts';
 import { netpayFastify } from './http/fastify.ts';
@@ -48,8 +48,8 @@ export async function openVendor(o: {
   clock?: () => number;
   /** The vendor's public URL (server-side wallet sign-in); may be known only once it listens. */
   publicUrl?: () => string | undefined;
-  /** A peer's gate (docs/p2p.md §3): chains' owners, for checking payers' first payments offline. */
-  chainOwners?: ChainOwners;
+  /** A peer's gate (docs/p2p.md §3): payments checked offline; the peers the CIS froze, as last heard. */
+  frozenPeers?: FrozenPeers;
   /** Where the key is kept in `dataDir`. Default vendor-key.json. */
   keyFile?: string;
 }) {
@@ -74,7 +74,7 @@ export async function openVendor(o: {
     currency: o.currency,
     clock,
     ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
-    ...(o.chainOwners ? { chainOwners: o.chainOwners } : {}),
+    ...(o.frozenPeers ? { frozenPeers: o.frozenPeers } : {}),
   });
   const redeemer = createRedeemer({ vendorId: o.vendorId, signer, broker, store, clock });
   return { db, signer, store, broker, gate, redeemer, clock };

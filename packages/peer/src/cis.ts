@@ -59,34 +59,38 @@ export function cisClient(url: string, id: PeerIdentity | undefined, clock: () =
 export type CisClient = ReturnType<typeof cisClient>;
 
 /**
- * Chains' owners for the seller's gate (`GET /p2p/chains/:chainId`): the peer that bought each chain and
- * its key, which never change, and whether it is frozen, which the CIS is asked again after `ttlMs` (so a
- * payer frozen for double spending is refused on new chains within that time). At most `max` chains are
- * remembered (the oldest forgotten first). Any answer but "unreachable" counts as "not a P2P chain".
+ * The peers the CIS froze for double spending (`GET /p2p/frozen`), kept in memory for the seller's gate,
+ * which refuses their coins without asking the CIS on a payment (docs/p2p.md §3). `refresh` asks for the
+ * peers frozen since the last one heard of; `start` refreshes every `everyMs`, reporting failures to
+ * `onError` and trying again at the next tick.
  */
-export function chainOwnersFrom(
-  cis: CisClient,
-  clock: () => number = Date.now,
-  ttlMs = 30_000,
-  max = 100_000,
-) {
-  type Owner = { owner: string; publicKey: Uint8Array; frozen: boolean } | undefined;
-  const known = new Map<string, { at: number; value: Owner }>();
-  return async (chainId: string): Promise<Owner> => {
-    const hit = known.get(chainId);
-    if (hit && clock() - hit.at < ttlMs) return hit.value;
-    let value: Owner;
-    try {
-      const o = await cis.chainOwner({ params: { chainId } });
-      value = { owner: o.owner, publicKey: fromBase64url(o.publicKey)!, frozen: o.frozen };
-    } catch (e) {
-      if (unanswered(e)) throw e;
-      value = undefined;
+export function frozenPeersFrom(cis: CisClient) {
+  const frozen = new Set<string>();
+  let since = '0';
+  let running: Promise<void> | undefined;
+  const fetchAll = async () => {
+    for (;;) {
+      const page = await cis.frozenPeers({ query: { since } });
+      for (const p of page.peers) frozen.add(p.peerId);
+      since = page.peers.at(-1)?.frozenAt ?? since;
+      if (!page.more) return;
     }
-    known.delete(chainId);
-    known.set(chainId, { at: clock(), value });
-    if (known.size > max) known.delete(known.keys().next().value!);
-    return value;
+  };
+  const refresh = (): Promise<void> => {
+    running ??= fetchAll().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+  return {
+    has: (peerId: string): boolean => frozen.has(peerId),
+    refresh,
+    /** Refreshes every `everyMs`; answers the function that stops it. */
+    start(everyMs: number, onError: (e: unknown) => void): () => void {
+      const timer = setInterval(() => void refresh().catch(onError), everyMs);
+      timer.unref();
+      return () => clearInterval(timer);
+    },
   };
 }
 

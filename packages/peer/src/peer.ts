@@ -1,7 +1,8 @@
 /**
  * A running peer (docs/p2p.md): as an S-peer it serves a folder's files for coins behind the NetPay gate
- * (first payments checked offline against the chain's owner, `chainOwners`), keeps its offer at the CIS current as the folder changes, and
- * redeems what it accepted; `netpay peer start`. Downloading (get.ts) runs in its own process with the
+ * (payments checked offline against the owner each touchstone names; frozen payers refused from the list
+ * of frozen peers it keeps), keeps its offer at the CIS current as the folder changes, and redeems what
+ * it accepted; `netpay peer start`. Downloading (get.ts) runs in its own process with the
  * peer's wallet.
  */
 import type { AddressInfo } from 'node:net';
@@ -9,7 +10,7 @@ import { resolve } from 'node:path';
 import { createServiceApp } from '@netpay/service';
 import { netpayFastify } from '@netpay/vendor/fastify';
 import { openVendor } from '@netpay/vendor/server';
-import { chainOwnersFrom, cisClient, ensureRegistered, PEER_KEY_FILE, peerIdentity } from './cis.ts';
+import { cisClient, ensureRegistered, frozenPeersFrom, PEER_KEY_FILE, peerIdentity } from './cis.ts';
 import { createSharedFolder, type SharedFile, type SharedFolder } from './files/shared-folder.ts';
 import { peerRoutes } from './serve/routes.ts';
 import { createTabs } from './serve/tabs.ts';
@@ -41,6 +42,8 @@ export interface StartPeerOptions {
   readonly redeemEveryMs?: number;
   /** Chunks served to a known payer ahead of payment (docs/p2p.md §3, "Debt"). Default 4; 0: none. */
   readonly debtChunks?: number;
+  /** Ask the CIS for newly frozen peers this often (ms). Default 10 s. */
+  readonly frozenEveryMs?: number;
   readonly clock?: () => number;
   /** Where failures of background work (publishing the index) are reported. Default stderr. */
   readonly onError?: (e: unknown) => void;
@@ -52,16 +55,20 @@ export async function startPeer(o: StartPeerOptions) {
   const id = peerIdentity(dataDir, o.peerId);
   const cis = cisClient(o.cisUrl, id, clock);
   const config = await cis.config({});
+  const frozen = frozenPeersFrom(cis);
+  await frozen.refresh();
   const vendor = await openVendor({
     vendorId: id.peerId,
     brokerUrl: o.cisUrl,
     currency: { code: config.currency, exponent: config.exponent },
     dataDir,
     keyFile: PEER_KEY_FILE,
-    chainOwners: chainOwnersFrom(cis, clock),
+    frozenPeers: frozen.has,
     clock,
   });
   const onError = o.onError ?? ((e: unknown) => console.error('netpay peer:', (e as Error).message ?? e));
+  // The CIS's keys known from the start: touchstones are checked offline from then on.
+  await vendor.gate.loadKeys().catch(onError);
   const publisher = createPublisher(cis, onError);
   let folder: SharedFolder | undefined;
   let app: ReturnType<typeof createServiceApp>['app'] | undefined;
@@ -103,6 +110,7 @@ export async function startPeer(o: StartPeerOptions) {
   }
   const every = o.redeemEveryMs ?? 60_000;
   const stopRedeemer = every > 0 ? vendor.redeemer.start(every) : () => {};
+  const stopFrozen = frozen.start(o.frozenEveryMs ?? 10_000, onError);
   return {
     peerId: id.peerId,
     url,
@@ -114,8 +122,11 @@ export async function startPeer(o: StartPeerOptions) {
     publish: () => publisher.publish(folder.list()),
     /** Redeems every accepted coin now. */
     redeem: () => vendor.redeemer.redeem(),
+    /** Asks the CIS for newly frozen peers now (also done every `frozenEveryMs`). */
+    refreshFrozen: () => frozen.refresh(),
     async close() {
       stopRedeemer();
+      stopFrozen();
       await app.close();
       await folder.close();
       await publisher.idle();

@@ -78,11 +78,22 @@ export const peerIndex = (
   );
 
 /** A proxy in front of a seller that flips the first byte of every chunk it passes on. */
-export async function corrupting(target: string) {
+export const corrupting = (target: string) => proxyTo(target, { corruptChunks: true });
+
+/** An HTTP proxy in front of `target` (a seller, or the CIS), until closed; `down` cuts every request off. */
+export async function proxyTo(target: string, o: { corruptChunks?: boolean } = {}) {
+  let down = false;
   const server = createServer(async (req, res) => {
-    const r = await fetch(target + req.url, { headers: req.headers as Record<string, string> });
+    if (down) return void req.socket.destroy();
+    const sent: Buffer[] = [];
+    for await (const piece of req) sent.push(piece as Buffer);
+    const r = await fetch(target + req.url, {
+      method: req.method ?? 'GET',
+      headers: req.headers as Record<string, string>,
+      ...(sent.length > 0 ? { body: Buffer.concat(sent) } : {}),
+    });
     const body = Buffer.from(await r.arrayBuffer());
-    if (r.status === 200 && req.url?.includes('/chunks/')) body[0] = body[0]! ^ 0xff;
+    if (o.corruptChunks && r.status === 200 && req.url?.includes('/chunks/')) body[0] = body[0]! ^ 0xff;
     const headers: Record<string, string> = {};
     r.headers.forEach((v, k) => {
       if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection') headers[k] = v;
@@ -92,6 +103,10 @@ export async function corrupting(target: string) {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    set down(d: boolean) {
+      down = d;
+      if (d) server.closeAllConnections();
+    },
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

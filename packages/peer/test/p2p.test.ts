@@ -10,7 +10,7 @@ import { cisClient, ensureRegistered, peerIdentity } from '../src/cis.ts';
 import { getFile } from '../src/get.ts';
 import { type RunningPeer, startPeer } from '../src/peer.ts';
 import { openPeerWallet } from '../src/wallet/peer-wallet.ts';
-import { CHUNK, corrupting, fileBytes, ownChain, peerIndex, sha } from './fixtures.ts';
+import { CHUNK, corrupting, fileBytes, ownChain, peerIndex, proxyTo, sha } from './fixtures.ts';
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `netpay-p2p-${p}-`));
 
@@ -35,12 +35,12 @@ describe('P2P-NetPay [pglite]', () => {
     await w?.close();
   });
 
-  async function peer(name: string, files: (dir: string) => void = () => {}, price = 10n) {
+  async function peer(name: string, files: (dir: string) => void = () => {}, price = 10n, cisUrl = w.url) {
     const share = tmp(`${name}-share`);
     files(share);
     const p = await startPeer({
       share,
-      cisUrl: w.url,
+      cisUrl,
       price,
       dataDir: tmp(`${name}-data`),
       clock: w.clock,
@@ -220,7 +220,9 @@ describe('P2P-NetPay [pglite]', () => {
     expect((await w.call('GET', `/parties/${cheat.id.peerId}`)).body.frozen).toBe(true);
     const honest = [s1, s2, s3].map((p) => `peer:${p.peerId}`);
     await checkChains(w, [chain.chainId], honest);
-    // Frozen: other peers refuse its coins, and the CIS sells it no more.
+    // Frozen: other peers refuse its coins once they hear of it (every 10 s, or now), and the CIS sells it
+    // no more.
+    await s3.refreshFrozen();
     const r3 = await buy(s3, pay(s3.peerId, 1, 2));
     expect(r3.status).toBe(403);
     expect(((await r3.json()) as { code: string }).code).toBe('peer_frozen');
@@ -279,6 +281,34 @@ describe('P2P-NetPay [pglite]', () => {
     await wallet.close();
     expect((await seller.redeem()).rejected).toBe(0);
     expect(await credited(seller)).toBe(2);
+    await w.audit();
+  });
+
+  it('accepts a first payment with the CIS unreachable: touchstone, owner and indexes are checked offline', async () => {
+    // The payer buys first: the CIS makes its signing key at its first purchase here (a real one at start).
+    const payer = await bare('offline-payer');
+    const chain = await ownChain(20, payer.id, (body) => payer.cis.peerBuy({ body }), now);
+    const cis = await proxyTo(w.url);
+    const seller = await peer('offline', (d) => makeFile(d, 'atlas.pdf', 2, 8), 10n, cis.url);
+    const fileId = seller.folder.list()[0]!.manifest.fileId;
+    expect(chain.touchstone).toMatchObject({
+      owner: payer.id.peerId,
+      ownerKey: toBase64url(payer.id.signer.publicKey),
+    });
+    cis.down = true; // from here on the seller cannot reach the CIS
+    const buy = (payment: Payment) =>
+      fetch(`${seller.url}/p2p/files/${fileId}/chunks/0`, {
+        headers: { [HEADERS.payment]: encodeHeader(payment) },
+      });
+    const first = await buy(chain.pay(seller.peerId, 0, 1));
+    expect(first.status, await first.clone().text()).toBe(200);
+    const second = await buy(chain.pay(seller.peerId, 1, 2));
+    expect(second.status, await second.clone().text()).toBe(200);
+    // Redeemed once the CIS is back: every coin, with the payer's indexes as its evidence.
+    cis.down = false;
+    expect((await seller.redeem()).rejected).toBe(0);
+    expect(await credited(seller)).toBe(2);
+    await cis.close();
     await w.audit();
   });
 

@@ -68,7 +68,15 @@ export const TouchstoneSchema = z
     keyId: PartyIdSchema,
     issuedAt: TimeSchema,
     expiresAt: TimeSchema,
+    /** P2P only: the peer that bought the chain, whose signed indexes a supplying peer accepts offline. */
+    owner: PartyIdSchema.optional(),
+    /** P2P only: the owner's Ed25519 public key. */
+    ownerKey: PublicKeySchema.optional(),
     sig: SignatureSchema,
+  })
+  .refine((t) => (t.owner === undefined) === (t.ownerKey === undefined), {
+    message: 'owner and ownerKey come together',
+    path: ['ownerKey'],
   })
   .refine((t) => t.expiresAt > t.issuedAt, {
     message: 'expiresAt must be after issuedAt',

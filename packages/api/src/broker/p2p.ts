@@ -101,6 +101,18 @@ export const ChainOwnerAnswer = z.looseObject({
   publicKey: z.string(),
   frozen: z.boolean(),
 });
+/** GET /p2p/frozen?since=: the peers frozen after `since` (Unix ms), oldest first, 1,000 at most. */
+export const FrozenQuery = z.strictObject({
+  since: z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,15})$/, 'Unix milliseconds, a decimal integer')
+    .default('0'),
+});
+export const FrozenAnswer = z.looseObject({
+  peers: z.array(z.looseObject({ peerId: z.string(), frozenAt: z.string() })),
+  /** More were frozen after the last one listed: ask again with `since` = its `frozenAt`. */
+  more: z.boolean(),
+});
 export const PeerBuyAnswer = z.looseObject({
   chains: z.array(z.looseObject({ chainId: z.string(), touchstone: TouchstoneSchema })),
 });
@@ -143,6 +155,15 @@ export const p2pRoutes = {
     params: ChainOwnerParams,
     responses: { 200: ChainOwnerAnswer },
     errors: ['chain_not_found'],
+  }),
+  frozenPeers: route({
+    method: 'GET',
+    path: '/p2p/frozen',
+    summary:
+      'Peers frozen for spending coins twice, after `since`: what sellers refuse without asking per chain',
+    auth: 'none',
+    query: FrozenQuery,
+    responses: { 200: FrozenAnswer },
   }),
   peerStatus: route({
     method: 'GET',

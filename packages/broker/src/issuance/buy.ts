@@ -74,6 +74,14 @@ interface Issue {
   /** Unix seconds. */
   readonly issuedAt: number;
   readonly expiresAt: number;
+  /** P2P: the peer buying, named in every touchstone so that sellers check its indexes offline. */
+  readonly owner?: ChainOwner;
+}
+
+/** The peer that buys P2P chains, and its key. */
+export interface ChainOwner {
+  readonly id: string;
+  readonly publicKey: Uint8Array;
 }
 
 /** One chain of the purchase, its touchstone signed (its seed made for a server-side wallet). */
@@ -108,6 +116,7 @@ function issueChain(
       keyId,
       issuedAt,
       expiresAt,
+      ...(issue.owner ? { owner: issue.owner.id, ownerKey: toBase64url(issue.owner.publicKey) } : {}),
     },
     issue.signer,
   );
@@ -129,6 +138,7 @@ export async function buy(
   customerId: string,
   orders: readonly ChainOrder[],
   transferId: string,
+  owner?: ChainOwner,
 ) {
   const total = orderTotal(d.config, orders);
   await checkLimits(d, tx, customerId, total);
@@ -139,7 +149,13 @@ export async function buy(
   });
   const { keyId, signer } = await d.keys.currentKey(tx);
   const issuedAt = Math.floor(d.clock() / 1000);
-  const issue = { keyId, signer, issuedAt, expiresAt: issuedAt + d.config.chainLifetimeSeconds };
+  const issue = {
+    keyId,
+    signer,
+    issuedAt,
+    expiresAt: issuedAt + d.config.chainLifetimeSeconds,
+    ...(owner ? { owner } : {}),
+  };
   const made = orders.map((o) => issueChain(d, customerId, o, issue));
   // All the purchase's chains in one statement: a batch of chains costs about what one does.
   const existing = [...repeated(made.map((c) => c.chainId)), ...(await insertChains(tx, made))];

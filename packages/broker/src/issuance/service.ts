@@ -14,7 +14,7 @@ import { customerChains, outstandingValue } from '../directory/store.ts';
 import type { KeyService } from '../keys/service.ts';
 import { customerBalance } from './balance.ts';
 import { load, reconcile, unload } from './bank-movements.ts';
-import { buy, type ChainOrder } from './buy.ts';
+import { buy, type ChainOrder, type ChainOwner } from './buy.ts';
 import type { IssuanceDeps } from './deps.ts';
 import { send } from './send.ts';
 
@@ -62,8 +62,13 @@ export function createIssuanceService(
     unload: (customerId: string, input: Parameters<typeof unload>[2], key: string) =>
       unload(d, customerId, input, key),
     reconcile: (olderThanMs?: number) => reconcile(d, olderThanMs),
-    buy: (tx: Queryable, customerId: string, orders: readonly ChainOrder[], transferId: string) =>
-      buy(d, tx, customerId, orders, transferId),
+    buy: (
+      tx: Queryable,
+      customerId: string,
+      orders: readonly ChainOrder[],
+      transferId: string,
+      owner?: ChainOwner,
+    ) => buy(d, tx, customerId, orders, transferId, owner),
     send: (tx: Queryable, customerId: string, input: Parameters<typeof send>[3], transferId: string) =>
       send(d, tx, customerId, input, transferId),
     chains: (customerId: string, chainId?: string) => chains(d, customerId, chainId),

@@ -22,6 +22,7 @@ export function p2pRoutes(app: Routable, d: RouteDeps) {
   }));
   serve(app, B.fileOffer, async (req) => offerWire(await p2p.offer(req.params.fileId)));
   serve(app, B.chainOwner, async (req) => p2p.owner(req.params.chainId));
+  serve(app, B.frozenPeers, async (req) => p2p.frozen(BigInt(req.query.since)));
   serve(app, B.peerStatus, async (req) => {
     const s = await p2p.status(await party(req));
     return {

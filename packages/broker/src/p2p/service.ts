@@ -20,7 +20,14 @@ import { customerAccount, type Ledger, SYSTEM_ACCOUNTS, vendorAccount } from '..
 import type { PartyService } from '../parties/service.ts';
 import { grossRedeemedBy } from '../redemption/store.ts';
 import { allowance, type Figures, ratio, remaining, withinAllowance } from './fairness.ts';
-import { fileListings, type ListingRow, replaceFiles, type SharedFileRow, searchListings } from './store.ts';
+import {
+  fileListings,
+  frozenAfter,
+  type ListingRow,
+  replaceFiles,
+  type SharedFileRow,
+  searchListings,
+} from './store.ts';
 
 /** What the CIS runs on. */
 export interface P2pDeps extends BrokerBasics {
@@ -187,7 +194,8 @@ export async function buy(
     );
   }
   await coverFromEarnings(d, tx, partyId, total, `${buyId}:earnings`);
-  const bought = await d.issuance.buy(tx, peerCustomerId(partyId), orders, buyId);
+  const owner = { id: partyId, publicKey: peer.publicKey };
+  const bought = await d.issuance.buy(tx, peerCustomerId(partyId), orders, buyId, owner);
   return { chains: bought.chains.map((c) => ({ chainId: c.chainId, touchstone: c.touchstone })) };
 }
 
@@ -233,6 +241,19 @@ export async function owner(d: Pick<P2pDeps, 'db'>, chainId: string) {
   return { chainId, owner: row.id, publicKey: toBase64url(row.public_key), frozen: row.frozen_at !== null };
 }
 
+/**
+ * The peers frozen after `since` (Unix ms), oldest first, 1,000 at most (`more` when there are others):
+ * sellers keep the list and refuse those peers' coins without asking the CIS per chain (docs/p2p.md §3).
+ */
+export async function frozen(d: Pick<P2pDeps, 'db'>, since: bigint) {
+  const rows = await frozenAfter(d.db, since, FROZEN_PAGE + 1);
+  return {
+    peers: rows.slice(0, FROZEN_PAGE).map((r) => ({ peerId: r.id, frozenAt: r.frozen_at.toString() })),
+    more: rows.length > FROZEN_PAGE,
+  };
+}
+const FROZEN_PAGE = 1000;
+
 export function createP2pService(d: P2pDeps) {
   return {
     shareFiles: (tx: Queryable, partyId: string, files: readonly SharedFileRow[]) =>
@@ -240,6 +261,7 @@ export function createP2pService(d: P2pDeps) {
     search: (q: string, limit: number) => search(d, q, limit),
     offer: (fileId: string) => offer(d, fileId),
     owner: (chainId: string) => owner(d, chainId),
+    frozen: (since: bigint) => frozen(d, since),
     status: (partyId: string) => status(d, partyId),
     buy: (tx: Queryable, partyId: string, orders: readonly ChainOrder[], buyId: string) =>
       buy(d, tx, partyId, orders, buyId),

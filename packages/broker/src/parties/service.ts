@@ -120,10 +120,12 @@ export function createPartyService(deps: Omit<PartyDeps, 'keyCache' | 'kindCache
     get: (id: string, q?: Queryable) => get(d, id, q),
     publicKey: (id: string, q?: Queryable) => publicKey(d, id, q),
     kindOf: (id: string, q?: Queryable) => kindOf(d, id, q),
-    /** Locks a party's row in `tx`: its kind and whether it is frozen (undefined: not registered). */
+    /** Locks a party's row in `tx`: its kind, key and whether it is frozen (undefined: not registered). */
     lock: async (tx: Queryable, id: string) => {
       const row = await store.lockParty(tx, id);
-      return row && { kind: row.kind as PartyKind, frozen: row.frozen_at !== null };
+      return (
+        row && { kind: row.kind as PartyKind, publicKey: row.public_key, frozen: row.frozen_at !== null }
+      );
     },
     /** Freezes peers that spent coins twice (docs/p2p.md §5), in the caller's transaction. */
     freeze: (tx: Queryable, ids: readonly string[]) => store.freezeParties(tx, ids, clock()),

@@ -24,10 +24,10 @@ export async function partyById(q: Queryable, id: string): Promise<PartyRow | un
   return row;
 }
 
-/** Locks a party's row for the caller's transaction: its kind and whether it is frozen. */
+/** Locks a party's row for the caller's transaction: its kind, key and whether it is frozen. */
 export async function lockParty(q: Queryable, id: string) {
-  const [row] = await q.query<{ kind: string; frozen_at: bigint | null }>(
-    'SELECT kind, frozen_at FROM parties WHERE id = $1 FOR UPDATE',
+  const [row] = await q.query<{ kind: string; public_key: Uint8Array; frozen_at: bigint | null }>(
+    'SELECT kind, public_key, frozen_at FROM parties WHERE id = $1 FOR UPDATE',
     [id],
   );
   return row;

@@ -1,13 +1,13 @@
 /**
- * P2P (docs/p2p.md §3, docs/protocol.md §8.8): a chain held from the payer's own signed index. The payment
- * part carries the chain's touchstone and the payer's index (`lastIndex`, handed to this peer): the
- * touchstone is checked under the broker's keys, and the index under the key of the chain's owner — the
- * peer that bought it, as the CIS names it (looked up once per chain and cached: the CIS redeems a
- * holding only from the owner's index, so one signed by anybody else would be a chunk sold for nothing).
- * This peer then holds the chain from there, with no directory and no lease. Every part also carries the
- * owner's index at the part's own point (`paidIndex`): the evidence the claims carry as `endIndex`, so
- * that a seller can claim only coins the owner paid it, never paywords a colluding seller passed on.
- * Overlap detection at redemption is the defence against a payer showing the same stale index to two peers.
+ * P2P (docs/p2p.md §3, docs/protocol.md §8.8): a chain held from the payer's own signed index, checked
+ * offline. The payment part carries the chain's touchstone, which the CIS signed naming the chain's owner
+ * (the peer that bought it) and its key, and the owner's index (`lastIndex`, handed to this peer): the
+ * touchstone is checked under the broker's keys and the index under the owner's key. No CIS, directory
+ * or lease is asked; only the list of frozen peers this peer keeps (`FrozenPeers`). Every part also
+ * carries the owner's index at the part's own point (`paidIndex`): the evidence the claims carry as
+ * `endIndex`, so that a seller can claim only coins the owner paid it, never paywords a colluding seller
+ * passed on. Overlap detection at redemption is the defence against a payer showing the same stale index
+ * to two peers.
  */
 import {
   fromBase64url,
@@ -17,35 +17,53 @@ import {
   verifyIndex,
   verifyMessageSignature,
 } from '@netpay/protocol';
-import type { ChainOwners, GateContext } from '../deps.ts';
+import type { FrozenPeers, GateContext } from '../deps.ts';
 import { answer, type GateAnswer, isAnswer, type Refuse } from '../errors.ts';
 import type { HeldChain } from '../store/store.ts';
 import { checkTouchstone } from './acquire.ts';
 
-type Owner = NonNullable<Awaited<ReturnType<ChainOwners>>>;
+interface Owner {
+  readonly owner: string;
+  readonly publicKey: Uint8Array;
+}
 
 export async function acquireOffline(
   ctx: GateContext,
-  owners: ChainOwners,
+  frozen: FrozenPeers,
   part: PaymentPart,
   refuse: Refuse,
 ): Promise<HeldChain | GateAnswer> {
   const held = ctx.store.peek(part.chainId) ?? (await ctx.store.get(part.chainId));
+  const holding = held?.status === 'held' ? held : undefined;
   const proof = part.touchstone && part.lastIndex ? { t: part.touchstone, index: part.lastIndex } : undefined;
-  const signer = proof?.index.vendorId ?? (held?.status === 'held' ? held.startMessage?.vendorId : undefined);
-  if (signer === undefined)
+  // A chain held here: its owner as its touchstone (checked when the holding began) names it.
+  const t = holding?.touchstone ?? proof?.t;
+  if (!t)
     return refuse(
       'chain_unknown',
       "a peer's first payment from a chain carries the chain's touchstone and the payer's signed index (lastIndex)",
     );
-  const owner = await ownerOf(owners, part.chainId, signer, refuse);
+  const owner = ownerOf(t, frozen, refuse);
   if (isAnswer(owner)) return owner;
   const unpaid = paidIndexRefusal(ctx, part, owner);
   if (unpaid) return refuse(unpaid[0], unpaid[1]);
   // An index at or behind what this peer holds says nothing new: the payment is checked against its own state.
-  if (held?.status === 'held' && (!proof || proof.index.index <= held.acceptedIndex)) return held;
+  if (holding && (!proof || proof.index.index <= holding.acceptedIndex)) return holding;
   if (!proof) throw new Error('unreachable: a chain not held here was refused above without its proof');
   return holdFrom(ctx, part.chainId, proof, owner, held, refuse);
+}
+
+/** The chain's owner as its touchstone names it, unless frozen; a touchstone naming none is no P2P chain's. */
+function ownerOf(t: Touchstone, frozen: FrozenPeers, refuse: Refuse): Owner | GateAnswer {
+  const publicKey = t.ownerKey === undefined ? undefined : fromBase64url(t.ownerKey);
+  if (t.owner === undefined || !publicKey)
+    return refuse(
+      'chain_unknown',
+      `chain ${t.chainId} was not bought by a peer: its touchstone names no owner`,
+    );
+  if (frozen(t.owner))
+    return refuse('peer_frozen', `peer ${t.owner} is frozen at the CIS for double spending`);
+  return { owner: t.owner, publicKey };
 }
 
 /** A new holding from the payer's signed index, checked under the broker's and the owner's keys. */
@@ -58,6 +76,11 @@ async function holdFrom(
   refuse: Refuse,
 ): Promise<HeldChain | GateAnswer> {
   if (t.chainId !== chainId) return refuse('chain_mismatch', 'the touchstone is for another chain');
+  if (index.vendorId !== owner.owner)
+    return refuse(
+      'bad_signature',
+      `lastIndex must be signed by the chain's owner ${owner.owner}, not ${index.vendorId}`,
+    );
   const badTouchstone = await checkTouchstone(ctx, t, refuse);
   if (badTouchstone) return badTouchstone;
   // From the point this peer trusts already (its own state, if the index is not behind it; else the root):
@@ -110,27 +133,4 @@ function paidIndexRefusal(
   if (p.vendorId !== owner.owner || !verifyMessageSignature('index', p, owner.publicKey))
     return ['bad_signature', `paidIndex must be signed by the chain's owner ${owner.owner}`];
   return undefined;
-}
-
-/** The chain's owner, if the index is its: else the refusal (not a P2P chain, another signer, frozen, no CIS). */
-async function ownerOf(
-  owners: ChainOwners,
-  chainId: string,
-  signer: string,
-  refuse: Refuse,
-): Promise<Owner | GateAnswer> {
-  let found: Awaited<ReturnType<ChainOwners>>;
-  try {
-    found = await owners(chainId);
-  } catch {
-    return answer('broker_unavailable', "the CIS cannot be reached to look up the chain's owner; try again");
-  }
-  if (!found) return refuse('chain_unknown', `chain ${chainId} was not bought by a peer at this CIS`);
-  if (found.owner !== signer)
-    return refuse(
-      'bad_signature',
-      `lastIndex must be signed by the chain's owner ${found.owner}, not ${signer}`,
-    );
-  if (found.frozen) return refuse('peer_frozen', `peer ${signer} is frozen at the CIS for double spending`);
-  return found;
 }

@@ -143,8 +143,8 @@ async function advanceAll(
     const chain =
       cached?.status === 'held' && ctx.store.leaseValid(part.chainId, ctx.clock())
         ? cached
-        : ctx.chainOwners
-          ? await acquireOffline(ctx, ctx.chainOwners, part, refuse)
+        : ctx.frozenPeers
+          ? await acquireOffline(ctx, ctx.frozenPeers, part, refuse)
           : await acquire(ctx, part.chainId, refuse);
     if (isAnswer(chain)) return chain;
     const t = chain.touchstone;
@@ -171,7 +171,7 @@ async function advanceAll(
       fromPayword: chain.acceptedPayword,
       toIndex: part.index,
       payword: verified.value.state.payword,
-      ...(ctx.chainOwners && part.paidIndex ? { evidence: part.paidIndex } : {}),
+      ...(ctx.frozenPeers && part.paidIndex ? { evidence: part.paidIndex } : {}),
     });
   }
   return { advances, total, replays };
