@@ -468,6 +468,15 @@ for (const kind of TEST_DATABASES) {
         frozen: true,
       });
       expect((await w.call('GET', `/parties/${q.id}`)).body.frozen).toBe(true);
+      // Sellers learn it from the frozen list, read from where they last were.
+      const list = await w.call('GET', '/p2p/frozen');
+      const entry = list.body.peers.find((p: { peerId: string }) => p.peerId === q.id);
+      expect(entry).toMatchObject({ frozenAt: expect.stringMatching(/^[0-9]+$/) });
+      expect(list.body.more).toBe(false);
+      const since = await w.call('GET', `/p2p/frozen?since=${entry.frozenAt}`);
+      expect(since.body.peers.map((p: { peerId: string }) => p.peerId)).not.toContain(q.id);
+      for (const bad of ['-1', 'soon', '1.5', '01'])
+        expect((await w.call('GET', `/p2p/frozen?since=${bad}`)).body.code).toBe('bad_request');
       const account = await w.call('GET', `/admin/chains/${chain.chainId}`, { token: ADMIN });
       expect(account.body).toMatchObject({ chargedBack: '50', doubledCoins: 10, balanced: true });
       const evidence = await w.call('GET', '/admin/evidence', { token: ADMIN });
