@@ -504,6 +504,41 @@ for (const kind of TEST_DATABASES) {
       expect(later[0]).toMatchObject({ status: 'credited' });
     });
 
+    it("charges a double spender back from its earnings when its coin account is empty, before the CIS's loss", async () => {
+      const q = await newPeer(w);
+      const payer = await newPeer(w);
+      const s1 = await newPeer(w);
+      const s2 = await newPeer(w);
+      // Q spends its whole grant on one chain, then earns: the payer pays it 20 coins of 10.
+      const own = await buyChain(w, q, 100, '10');
+      const paid = await buyChain(w, payer, 20, '10');
+      const at = (c: Chain, by: Peer, i: number, to: Peer) => indexAt(w, by, by.id, c, i, to.id);
+      const earned = claimOf(w, q, paid, 0, 20, {
+        startIndex: at(paid, payer, 0, q),
+        endIndex: at(paid, payer, 20, q),
+      });
+      expect((await redeem(w, q, [earned]))[0]).toMatchObject({
+        status: 'credited',
+        amount: '200',
+        fee: '4',
+      });
+      expect(await me(w, q)).toMatchObject({ balance: '0', earnings: '196' });
+      const before = await w.audit();
+      // Q spends coins 1..10 of its own chain at two sellers from the same stale index.
+      for (const s of [s1, s2]) {
+        const claim = claimOf(w, s, own, 0, 10, {
+          startIndex: at(own, q, 0, s),
+          endIndex: at(own, q, 10, s),
+        });
+        expect((await redeem(w, s, [claim]))[0]).toMatchObject({ status: 'credited', amount: '100' });
+      }
+      // The 100 charged back comes from its earnings; the CIS loses nothing.
+      expect(await me(w, q)).toMatchObject({ balance: '0', earnings: '96', frozen: true });
+      expect((await w.audit()).totals.fraud).toBe(before.totals.fraud);
+      const account = await w.call('GET', `/admin/chains/${own.chainId}`, { token: ADMIN });
+      expect(account.body).toMatchObject({ chargedBack: '100', doubledCoins: 10, balanced: true });
+    });
+
     it('credits colluding sellers only what the owner paid each: the honest owner is not charged back', async () => {
       const q = await newPeer(w);
       const s1 = await newPeer(w);

@@ -11,9 +11,16 @@
  */
 import type { Db, Queryable } from '@netpay/db';
 import type { Claim } from '@netpay/protocol';
+import { peerOf } from '../accounts/peer.ts';
 import { type BrokerContext, newId } from '../context.ts';
 import type { RedeemableChain } from '../directory/store.ts';
-import { customerAccount, type Ledger, SYSTEM_ACCOUNTS, type Transfer } from '../ledger/ledger.ts';
+import {
+  customerAccount,
+  type Ledger,
+  SYSTEM_ACCOUNTS,
+  type Transfer,
+  vendorAccount,
+} from '../ledger/ledger.ts';
 import { coveredCoins } from '../redemption/ranges.ts';
 import { chargedBackOn, insertChargeBack, insertEvidence, latestEvidence } from './store.ts';
 
@@ -62,9 +69,10 @@ export function detectDoubleSpend(
 }
 
 /**
- * The charge-back transfers for coins credited twice: from the owner's balance as far as it goes, the
- * shortfall from the broker's fraud (loss) account, both into the coins account that pays the vendor.
- * Each is recorded with the claim that caused it. The caller posts the transfers in the same transaction.
+ * The charge-back transfers for coins credited twice: from the owner's balance as far as it goes, then, for
+ * a peer, from its earnings (what other peers paid it), the shortfall from the broker's fraud (loss)
+ * account; all into the coins account that pays the vendor. Each is recorded with the claim that caused
+ * it. The caller posts the transfers in the same transaction.
  */
 export async function chargeBack(
   d: FraudDeps,
@@ -74,23 +82,32 @@ export async function chargeBack(
 ): Promise<Transfer[]> {
   const out: Transfer[] = [];
   const left = new Map<string, bigint>();
-  for (const c of items) {
-    const account = customerAccount(c.chain.customer_id);
+  /** Up to `want` from `account`, as far as its balance (less what this batch took already) goes. */
+  const take = async (account: string, want: bigint) => {
     const balance = left.get(account) ?? (await d.ledger.balance(tx, account));
-    let fromCustomer = c.amount;
-    if (balance < fromCustomer) fromCustomer = balance; // bigint: no Math.min
-    const fromBroker = c.amount - fromCustomer;
-    left.set(account, balance - fromCustomer);
+    const got = balance < want ? balance : want; // bigint: no Math.min
+    left.set(account, balance - got);
+    return got;
+  };
+  for (const c of items) {
     const id = newId(d, 'chargeback');
-    if (fromCustomer > 0n)
-      out.push({
-        id: `${id}:customer`,
-        debit: account,
-        credit: SYSTEM_ACCOUNTS.coins,
-        amount: fromCustomer,
-        kind: 'charge_back',
-        ref: c.chain.chain_id,
-      });
+    const peer = peerOf(c.chain.customer_id);
+    const sources = [customerAccount(c.chain.customer_id), ...(peer ? [vendorAccount(peer)] : [])];
+    let fromCustomer = 0n;
+    for (const [k, account] of sources.entries()) {
+      const got = await take(account, c.amount - fromCustomer);
+      fromCustomer += got;
+      if (got > 0n)
+        out.push({
+          id: `${id}:${k === 0 ? 'customer' : 'earnings'}`,
+          debit: account,
+          credit: SYSTEM_ACCOUNTS.coins,
+          amount: got,
+          kind: 'charge_back',
+          ref: c.chain.chain_id,
+        });
+    }
+    const fromBroker = c.amount - fromCustomer;
     if (fromBroker > 0n)
       out.push({
         id: `${id}:loss`,
