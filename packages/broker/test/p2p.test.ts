@@ -655,6 +655,19 @@ for (const kind of TEST_DATABASES) {
       expect((await w.bankClient.getAccount(acct.token, acct.id)).balance).toBe(0n);
       const st = await w.call('GET', '/parties/me/statement', { signer: as(s) });
       expect(st.body).toMatchObject({ balance: '98', payouts: [] });
+      // Nor can tokens reach a vendor (paid out in money) as a claim's payee.
+      const v = await w.newVendor();
+      const shared = await redeem(w, s, [
+        claimOf(w, s, chain, 10, 12, {
+          startIndex: indexAt(w, q, q.id, chain, 0, s.id),
+          endIndex: indexAt(w, q, q.id, chain, 12, s.id),
+          payees: [
+            { payeeId: s.id, share: 5000 },
+            { payeeId: v.id, share: 5000 },
+          ],
+        }),
+      ]);
+      expect(shared[0]).toMatchObject({ status: 'rejected', code: 'unknown_payee' });
     });
 
     it('refuses a peer’s claim on its own chain as not_holder: its supply and allowance stay', async () => {

@@ -132,6 +132,8 @@ export function createPartyService(deps: Omit<PartyDeps, 'keyCache' | 'kindCache
     invite: (r: InvitationRequest) => createInvitation(d, r),
     /** The names of parties by id (the wallet's grants show them). */
     names: (ids: readonly string[], q: Queryable = db) => store.partyNames(q, ids),
+    /** The kinds of parties by id; ids not registered are left out. */
+    kinds: (ids: readonly string[], q: Queryable = db) => store.partyKinds(q, ids),
   };
 }
 

@@ -57,6 +57,15 @@ export async function partyNames(q: Queryable, ids: readonly string[]): Promise<
   return new Map(rows.map((r) => [r.id, r.name]));
 }
 
+/** The kinds of parties by id ('vendor', 'peer'); ids not registered are left out. */
+export async function partyKinds(q: Queryable, ids: readonly string[]): Promise<Map<string, string>> {
+  const rows = await q.query<{ id: string; kind: string }>(
+    'SELECT id, kind FROM parties WHERE id = ANY($1::text[])',
+    [[...new Set(ids)]],
+  );
+  return new Map(rows.map((r) => [r.id, r.kind]));
+}
+
 export async function insertParty(
   q: Queryable,
   p: {

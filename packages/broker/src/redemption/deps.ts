@@ -17,9 +17,9 @@ export interface RedemptionDeps {
   readonly clock: () => number;
   readonly config: Pick<
     BrokerConfig,
-    'currency' | 'feeBasisPoints' | 'maxCoinsPerClaim' | 'redemptionGraceSeconds'
+    'currency' | 'feeBasisPoints' | 'maxCoinsPerClaim' | 'redemptionGraceSeconds' | 'p2p'
   >;
   readonly ledger: Pick<Ledger, 'post'>;
-  readonly parties: Pick<PartyService, 'publicKey' | 'get' | 'names' | 'kindOf' | 'freeze'>;
+  readonly parties: Pick<PartyService, 'publicKey' | 'get' | 'kinds' | 'kindOf' | 'freeze'>;
   readonly fraud: Pick<FraudService, 'chargeBack' | 'recordEvidence' | 'chargedBack'>;
 }

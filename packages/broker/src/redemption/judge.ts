@@ -40,7 +40,8 @@ export interface Batch {
    * claims' startIndex is checked under them instead of the directory's holdings); null otherwise.
    */
   readonly peerOwnerKeys: ReadonlyMap<string, Uint8Array> | null;
-  readonly knownPayees: ReadonlySet<string>;
+  /** The kinds of the batch's registered payees, by id. */
+  readonly knownPayees: ReadonlyMap<string, string>;
   readonly credited: { row: RangeRow; claim: Claim }[];
   readonly evidence: Evidence[];
   readonly transfers: Transfer[];
@@ -81,6 +82,16 @@ function admit(d: RedemptionDeps, b: Batch, claim: Claim) {
     );
   if (claim.payees?.some((p) => !b.knownPayees.has(p.payeeId)))
     return rejected(claim.claimId, 'unknown_payee', 'every payee must be a registered vendor or peer');
+  if (
+    d.config.p2p.currency === 'tokens' &&
+    peerOf(chain.customer_id) !== undefined &&
+    claim.payees?.some((p) => b.knownPayees.get(p.payeeId) !== 'peer')
+  )
+    return rejected(
+      claim.claimId,
+      'unknown_payee',
+      "a peer's chain pays tokens, never money: every payee must be a peer (docs/p2p.md §4)",
+    );
   const notHeld = holdingRefusal(d, b, chain, chainRanges, claim);
   if (notHeld) {
     b.evidence.push({ chainId: claim.chainId, reason: 'not_holder', claim, conflictsWith: null });

@@ -143,8 +143,8 @@ async function ownerKeys(d: RedemptionDeps, tx: Queryable, chains: Iterable<Rede
 /** Those of the claims' payees that are registered parties. */
 async function registeredPayees(d: RedemptionDeps, tx: Queryable, claims: readonly Decoded[]) {
   const ids = [...new Set(claims.flatMap((c) => (c.claim.payees ?? []).map((p) => p.payeeId)))];
-  if (ids.length === 0) return new Set<string>();
-  return new Set((await d.parties.names(ids, tx)).keys());
+  if (ids.length === 0) return new Map<string, string>();
+  return d.parties.kinds(ids, tx);
 }
 
 /**
