@@ -115,6 +115,27 @@ describe('createClient', () => {
     expect((e as Error).message).toContain('the shop');
   });
 
+  it('reads no more of an answer than maxAnswerBytes: longer is bad_answer, declared or streamed', async () => {
+    const small = createClient(api, { url: srv.url, token: () => 't', maxAnswerBytes: 16 });
+    srv.next = { status: 200, body: '{"id":"a","price":"1234567890"}' };
+    expect(await small.item({ params: { id: 'a' } }).catch((x: unknown) => x)).toMatchObject({
+      code: 'bad_answer',
+      status: 502,
+    });
+    // No content-length: read in pieces, stopped past the limit.
+    const streaming = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.write('<p>'.repeat(10));
+      setTimeout(() => res.end('</p>'.repeat(10)), 10);
+    });
+    await new Promise<void>((r) => streaming.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(streaming.address() as AddressInfo).port}`;
+    const pages = (max: number) => createClient(api, { url, maxAnswerBytes: max }).page({});
+    expect(await pages(40).catch((x: unknown) => x)).toMatchObject({ code: 'bad_answer' });
+    expect(await pages(70)).toBe(`${'<p>'.repeat(10)}${'</p>'.repeat(10)}`);
+    streaming.close();
+  });
+
   it('reports a server it cannot reach, and one that does not answer in time, as 503', async () => {
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));

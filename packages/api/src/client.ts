@@ -31,7 +31,14 @@ export interface Transport {
    * is 503, as for a server that answered "unavailable": the outcome is unknown). Default `unreachable`.
    */
   readonly unreachableCode?: string;
+  /**
+   * Most bytes of an answer's body read: a longer answer is `bad_answer`, and the rest is not read, so a
+   * server cannot make this process hold more. Default 16 MiB.
+   */
+  readonly maxAnswerBytes?: number;
 }
+
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 
 export type Client<C extends Record<string, Route>> = {
   readonly [K in keyof C]: (input: RouteInput<C[K]>) => Promise<RouteOutput<C[K]>>;
@@ -115,7 +122,7 @@ async function send(server: Server, r: Route, input: RouteInput<Route>): Promise
 
 /** The error for an answer the route does not list: the server's {code, message} if it sent one. */
 async function refusal(server: Server, r: Route, res: Response): Promise<NetPayError> {
-  const json: unknown = await res.json().catch(() => undefined);
+  const json = await jsonOf(res, server.transport.maxAnswerBytes).catch(() => undefined);
   const e = ErrorBody.safeParse(json);
   return new NetPayError(
     e.success ? e.data.code : 'bad_answer',
@@ -132,8 +139,9 @@ async function bodyOf(
   expected: Route['responses'][number],
 ): Promise<unknown> {
   if (expected === 'empty') return undefined;
-  if (expected === 'html') return await res.text();
-  const parsed = expected.safeParse(await res.json().catch(() => undefined));
+  const max = server.transport.maxAnswerBytes;
+  if (expected === 'html') return textOf(res, max);
+  const parsed = expected.safeParse(await jsonOf(res, max).catch((e: unknown) => undefinedUnlessTooBig(e)));
   if (!parsed.success)
     throw new NetPayError(
       'bad_answer',
@@ -170,3 +178,43 @@ export function createClient<C extends Record<string, Route>>(contract: C, trans
     answer: <R extends Route>(r: R, input: RouteInput<R>) => answer(server, r, input),
   } as Client<C>;
 }
+
+/** Thrown by `textOf` for an answer longer than the client reads. */
+class AnswerTooBig extends NetPayError {}
+
+const undefinedUnlessTooBig = (e: unknown): undefined => {
+  if (e instanceof AnswerTooBig) throw e;
+  return undefined;
+};
+
+/** The answer's body as text, read up to `max` bytes (`bad_answer` past that, the rest left unread). */
+async function textOf(res: Response, max = MAX_ANSWER_BYTES): Promise<string> {
+  const tooBig = () =>
+    new AnswerTooBig('bad_answer', `the answer is longer than the ${max} bytes read`, { status: 502 });
+  if (Number(res.headers.get('content-length') ?? 0) > max) {
+    await res.body?.cancel().catch(() => {});
+    throw tooBig();
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    length += r.value.length;
+    if (length > max) {
+      await reader.cancel().catch(() => {});
+      throw tooBig();
+    }
+    parts.push(r.value);
+  }
+  const all = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/** The answer's body parsed as JSON (read up to `max` bytes). */
+const jsonOf = async (res: Response, max?: number): Promise<unknown> => JSON.parse(await textOf(res, max));

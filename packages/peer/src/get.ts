@@ -60,6 +60,7 @@ export async function getFile(o: GetOptions): Promise<DownloadResult & { name: s
     try {
       const result = await download({
         fileId: o.fileId,
+        size: offer.size,
         sellers,
         out,
         wallet: { pay: buyer.pay, accepted: wallet.accepted },

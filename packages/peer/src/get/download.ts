@@ -11,6 +11,7 @@
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { chunkPath, createClient, peerApi, TAB_HEADER, TAB_ROUTE } from '@netpay/api';
 import {
+  CHUNK_SIZE,
   type CheckedManifest,
   checkManifest,
   chunkCount,
@@ -43,6 +44,8 @@ export interface Progress {
 
 export interface DownloadOptions {
   readonly fileId: string;
+  /** The file's size as the CIS lists it: a seller's manifest longer than that size needs is not read. */
+  readonly size?: number;
   readonly sellers: readonly Seller[];
   /** Where the file goes (written as `<out>.part` until complete). */
   readonly out: string;
@@ -196,6 +199,8 @@ async function manifestFrom(
       name: `peer ${s.peerId}`,
       timeoutMs: o.timeoutMs ?? 30_000,
       fetch: fetchFn,
+      // Each leaf is 43 characters and 3 of JSON (64 leaves room for spacing); the rest fits in 8 KiB.
+      ...(o.size === undefined ? {} : { maxAnswerBytes: chunkCount(o.size, CHUNK_SIZE) * 64 + 8192 }),
     });
     try {
       const m = checkManifest(await client.manifest({ params: { fileId: o.fileId } }));
