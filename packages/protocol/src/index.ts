@@ -12,3 +12,4 @@ export * from './sign.ts';
 export * from './terms.ts';
 export * from './traversal.ts';
 export * from './verify.ts';
+export * from './x402.ts';
