@@ -473,8 +473,10 @@ for (const kind of TEST_DATABASES) {
       const entry = list.body.peers.find((p: { peerId: string }) => p.peerId === q.id);
       expect(entry).toMatchObject({ frozenAt: expect.stringMatching(/^[0-9]+$/) });
       expect(list.body.more).toBe(false);
-      const since = await w.call('GET', `/p2p/frozen?since=${entry.frozenAt}`);
-      expect(since.body.peers.map((p: { peerId: string }) => p.peerId)).not.toContain(q.id);
+      const from = (ms: bigint) => w.call('GET', `/p2p/frozen?since=${ms}`);
+      const ids = (r: { body: { peers: { peerId: string }[] } }) => r.body.peers.map((p) => p.peerId);
+      expect(ids(await from(BigInt(entry.frozenAt)))).toContain(q.id); // at or after
+      expect(ids(await from(BigInt(entry.frozenAt) + 1n))).not.toContain(q.id);
       for (const bad of ['-1', 'soon', '1.5', '01'])
         expect((await w.call('GET', `/p2p/frozen?since=${bad}`)).body.code).toBe('bad_request');
       const account = await w.call('GET', `/admin/chains/${chain.chainId}`, { token: ADMIN });

@@ -61,19 +61,25 @@ export type CisClient = ReturnType<typeof cisClient>;
 /**
  * The peers the CIS froze for double spending (`GET /p2p/frozen`), kept in memory for the seller's gate,
  * which refuses their coins without asking the CIS on a payment (docs/p2p.md §3). `refresh` asks for the
- * peers frozen since the last one heard of; `start` refreshes every `everyMs`, reporting failures to
- * `onError` and trying again at the next tick.
+ * peers frozen since `FROZEN_OVERLAP_MS` before the latest one heard of: a freeze is stamped when its
+ * transaction runs, not when it commits, so one stamped earlier may show up later. `start` refreshes
+ * every `everyMs`, reporting failures to `onError` and trying again at the next tick.
  */
+const FROZEN_OVERLAP_MS = 10n * 60_000n;
+
 export function frozenPeersFrom(cis: CisClient) {
   const frozen = new Set<string>();
-  let since = '0';
+  let latest = 0n;
   let running: Promise<void> | undefined;
   const fetchAll = async () => {
+    let since = latest > FROZEN_OVERLAP_MS ? latest - FROZEN_OVERLAP_MS : 0n;
     for (;;) {
-      const page = await cis.frozenPeers({ query: { since } });
+      const page = await cis.frozenPeers({ query: { since: since.toString() } });
       for (const p of page.peers) frozen.add(p.peerId);
-      since = page.peers.at(-1)?.frozenAt ?? since;
-      if (!page.more) return;
+      const last = page.peers.at(-1);
+      if (last && BigInt(last.frozenAt) > latest) latest = BigInt(last.frozenAt);
+      if (!page.more || !last) return;
+      since = BigInt(last.frozenAt);
     }
   };
   const refresh = (): Promise<void> => {

@@ -101,7 +101,7 @@ export const ChainOwnerAnswer = z.looseObject({
   publicKey: z.string(),
   frozen: z.boolean(),
 });
-/** GET /p2p/frozen?since=: the peers frozen after `since` (Unix ms), oldest first, 1,000 at most. */
+/** GET /p2p/frozen?since=: the peers frozen at or after `since` (Unix ms), oldest first, 1,000 at most. */
 export const FrozenQuery = z.strictObject({
   since: z
     .string()
@@ -110,7 +110,7 @@ export const FrozenQuery = z.strictObject({
 });
 export const FrozenAnswer = z.looseObject({
   peers: z.array(z.looseObject({ peerId: z.string(), frozenAt: z.string() })),
-  /** More were frozen after the last one listed: ask again with `since` = its `frozenAt`. */
+  /** More were frozen after the last one listed: ask again with `since` = its `frozenAt` (it comes again). */
   more: z.boolean(),
 });
 export const PeerBuyAnswer = z.looseObject({
@@ -160,7 +160,7 @@ export const p2pRoutes = {
     method: 'GET',
     path: '/p2p/frozen',
     summary:
-      'Peers frozen for spending coins twice, after `since`: what sellers refuse without asking per chain',
+      'Peers frozen for spending coins twice, from `since` on: what sellers refuse without asking per chain',
     auth: 'none',
     query: FrozenQuery,
     responses: { 200: FrozenAnswer },

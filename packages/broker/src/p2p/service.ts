@@ -22,7 +22,7 @@ import { grossRedeemedBy } from '../redemption/store.ts';
 import { allowance, type Figures, ratio, remaining, withinAllowance } from './fairness.ts';
 import {
   fileListings,
-  frozenAfter,
+  frozenSince,
   type ListingRow,
   replaceFiles,
   type SharedFileRow,
@@ -242,11 +242,13 @@ export async function owner(d: Pick<P2pDeps, 'db'>, chainId: string) {
 }
 
 /**
- * The peers frozen after `since` (Unix ms), oldest first, 1,000 at most (`more` when there are others):
- * sellers keep the list and refuse those peers' coins without asking the CIS per chain (docs/p2p.md §3).
+ * The peers frozen at or after `since` (Unix ms), oldest first, 1,000 at most (`more` when there are
+ * others): sellers keep the list and refuse those peers' coins without asking the CIS per chain
+ * (docs/p2p.md §3). One redemption batch freezes at most a few hundred peers at one instant, so a page
+ * never ends inside a run of equal `frozenAt` that the next page (from that `frozenAt`) would not repeat.
  */
 export async function frozen(d: Pick<P2pDeps, 'db'>, since: bigint) {
-  const rows = await frozenAfter(d.db, since, FROZEN_PAGE + 1);
+  const rows = await frozenSince(d.db, since, FROZEN_PAGE + 1);
   return {
     peers: rows.slice(0, FROZEN_PAGE).map((r) => ({ peerId: r.id, frozenAt: r.frozen_at.toString() })),
     more: rows.length > FROZEN_PAGE,

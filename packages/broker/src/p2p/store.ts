@@ -69,15 +69,15 @@ export async function searchListings(
   );
 }
 
-/** The listings of one file by reachable, unfrozen peers. */
-/** Peers frozen after `since` (Unix ms), oldest first, at most `limit`. */
-export async function frozenAfter(q: Queryable, since: bigint, limit: number) {
+/** Peers frozen at or after `since` (Unix ms), oldest first, at most `limit`. */
+export async function frozenSince(q: Queryable, since: bigint, limit: number) {
   return q.query<{ id: string; frozen_at: bigint }>(
-    `SELECT id, frozen_at FROM parties WHERE kind = 'peer' AND frozen_at > $1 ORDER BY frozen_at, id LIMIT $2`,
+    `SELECT id, frozen_at FROM parties WHERE kind = 'peer' AND frozen_at >= $1 ORDER BY frozen_at, id LIMIT $2`,
     [since, limit],
   );
 }
 
+/** The listings of one file by reachable, unfrozen peers. */
 export async function fileListings(q: Queryable, fileId: string): Promise<ListingRow[]> {
   return q.query<ListingRow>(
     `SELECT f.file_id, f.name, f.size, f.chunk_size, f.price, f.party_id, p.url
