@@ -9,7 +9,7 @@ import cors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
 import { unanswered } from '@netpay/api';
 import { type Db, migrate, openDatabase } from '@netpay/db';
-import { createSigner, HEADERS, NetPayError, randomBytes, toBase64url } from '@netpay/protocol';
+import { createSigner, HEADERS, NetPayError, randomBytes, toBase64url, X402_HEADERS } from '@netpay/protocol';
 import { createServiceApp } from '@netpay/service';
 import type { FastifyInstance } from 'fastify';
 import { createBrokerClient } from './broker-client.ts';
@@ -163,8 +163,20 @@ async function createVendorApp(o: StartVendorOptions, { db, gate }: Vendor): Pro
     origin: true,
     credentials: false,
     methods: ['GET', 'HEAD', 'POST'],
-    allowedHeaders: [HEADERS.payment, 'content-type', 'idempotency-key', RECEIPT_SIGNATURE_HEADER],
-    exposedHeaders: [HEADERS.receipt, HEADERS.terms, WALLET_RECEIPT_HEADER],
+    allowedHeaders: [
+      HEADERS.payment,
+      X402_HEADERS.signature,
+      'content-type',
+      'idempotency-key',
+      RECEIPT_SIGNATURE_HEADER,
+    ],
+    exposedHeaders: [
+      HEADERS.receipt,
+      HEADERS.terms,
+      WALLET_RECEIPT_HEADER,
+      X402_HEADERS.required,
+      X402_HEADERS.response,
+    ],
     maxAge: 600,
   };
   await app.register(cors, {

@@ -2,11 +2,14 @@ import { migrate } from '@netpay/db';
 import { openTestDatabase, TEST_DATABASES } from '@netpay/db/testing';
 import {
   decodeHeader,
+  decodeX402Header,
   encodeHeader,
+  encodeX402Header,
   fromBase64url,
   HEADERS,
   type Payment,
   toBase64url,
+  X402_HEADERS,
 } from '@netpay/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,6 +129,54 @@ for (const kind of TEST_DATABASES) {
       const next = await get('/article', pay(c.chainId, 10, c.words[10]!));
       expect(next.status).toBe(200);
       expect((await store.get(c.chainId))!.acceptedIndex).toBe(10);
+    });
+
+    it('speaks x402 too: PAYMENT-REQUIRED names a netpay entry, PAYMENT-SIGNATURE pays, PAYMENT-RESPONSE settles', async () => {
+      const unpaid = await get('/article');
+      const required = decodeX402Header('payment-required', unpaid.headers.get(X402_HEADERS.required));
+      expect(required.ok && required.value).toMatchObject({
+        x402Version: 2,
+        resource: { url: expect.stringContaining('/article') },
+        accepts: [
+          {
+            scheme: 'netpay',
+            network: expect.stringMatching(/^netpay:/),
+            asset: 'USD',
+            amount: '50',
+            payTo: vendor.id,
+            extra: { vendorId: vendor.id, currency: 'USD', exponent: 4 },
+          },
+        ],
+      });
+      const accepted = required.ok ? required.value.accepts[0]! : undefined;
+      const c = await buyChain();
+      const signed = (scheme: string, payment: Payment) =>
+        fetch(`${url}/article`, {
+          headers: {
+            [X402_HEADERS.signature]: encodeX402Header({
+              x402Version: 2,
+              accepted: { ...accepted, scheme },
+              payload: { payment },
+            }),
+          },
+        });
+      const r = await signed('netpay', pay(c.chainId, 5, c.words[5]!));
+      expect(r.status).toBe(200);
+      const settled = decodeX402Header('payment-response', r.headers.get(X402_HEADERS.response));
+      expect(settled.ok && settled.value).toMatchObject({
+        success: true,
+        network: accepted?.network,
+        amount: '50',
+        transaction: r.headers.get(HEADERS.receipt),
+      });
+      // The same payload again is a retry (same answer, no second charge); another scheme is not ours.
+      expect((await signed('netpay', pay(c.chainId, 5, c.words[5]!))).status).toBe(200);
+      expect((await store.get(c.chainId))!.acceptedIndex).toBe(5);
+      const other = await signed('exact', pay(c.chainId, 10, c.words[10]!));
+      expect([other.status, (await other.json()).code]).toEqual([400, 'malformed']);
+      const garbage = await fetch(`${url}/article`, { headers: { [X402_HEADERS.signature]: 'not base64!' } });
+      expect([garbage.status, (await garbage.json()).code]).toEqual([400, 'malformed']);
+      expect((await store.get(c.chainId))!.acceptedIndex).toBe(5);
     });
 
     it('serves a retried payment again only for the resource it paid for', async () => {

@@ -8,12 +8,19 @@ import {
   bytesEqual,
   type ChainStep,
   chainStepper,
+  decodeX402Header,
+  err,
   fromBase64url,
   HEADERS,
+  netpayPaymentOf,
+  type Payment,
   type PaymentPart,
   type Receipt,
+  type Result,
   verifyPayment,
   walletCookieName,
+  X402_HEADERS,
+  X402_SCHEME,
 } from '@netpay/protocol';
 import { acquire } from '../chains/acquire.ts';
 import { acquireOffline } from '../chains/offline.ts';
@@ -55,8 +62,9 @@ export function createBegin(ctx: GateContext) {
     // HEAD shows the terms and is never charged.
     if (req.method === 'HEAD') return { answer: paymentRequired(ctx, price, req) };
     const sent = header(req, HEADERS.payment);
-    if (sent === undefined) return unpaid(ctx, req, price);
-    const decoded = readPaymentHeader(sent);
+    const x402 = sent === undefined ? header(req, X402_SIGNATURE) : undefined;
+    if (sent === undefined && x402 === undefined) return unpaid(ctx, req, price);
+    const decoded = sent !== undefined ? readPaymentHeader(sent) : readX402Payment(x402);
     if (!decoded.ok) return { answer: paymentRequired(ctx, price, req, 'malformed', decoded.error.message) };
     if (price.payees) {
       const refused = await checkPayees(price.payees);
@@ -74,12 +82,28 @@ export function createBegin(ctx: GateContext) {
         release();
         return { answer: withTerms(ctx, result.answer, price, req) };
       }
-      return result;
+      return x402 === undefined || !('ticket' in result) || result.ticket.wallet
+        ? result
+        : { ticket: { ...result.ticket, x402: true } };
     } catch (e) {
       release();
       throw e;
     }
   };
+}
+
+const X402_SIGNATURE = X402_HEADERS.signature.toLowerCase();
+
+/** The NetPay payment in an x402 `PAYMENT-SIGNATURE` header (docs/x402.md), or why there is none. */
+function readX402Payment(value: string | undefined): Result<Payment> {
+  const payload = decodeX402Header('payment-signature', value);
+  if (!payload.ok) return payload;
+  if (payload.value.accepted.scheme !== X402_SCHEME)
+    return err(
+      'malformed',
+      `this vendor takes the ${X402_SCHEME} x402 scheme, not ${payload.value.accepted.scheme}`,
+    );
+  return netpayPaymentOf(payload.value.payload);
 }
 
 /** A request without coins: paid from the server-side wallet when its cookie is there, else a 402. */

@@ -4,7 +4,7 @@
  * leaves, under a lease still valid; a conflict (another instance took the same coins) turns the response
  * into a 409. The receipt goes back in `NetPay-Receipt`.
  */
-import { encodeHeader, HEADERS } from '@netpay/protocol';
+import { encodeHeader, encodeX402Header, HEADERS, X402_HEADERS, x402Network } from '@netpay/protocol';
 import type { GateContext } from '../deps.ts';
 import { answer, type GateAnswer } from '../errors.ts';
 import { finishWallet } from '../server-wallet/charge.ts';
@@ -17,7 +17,7 @@ export function createFinish(ctx: GateContext) {
   return async function finish(ticket: Ticket, succeeded: boolean): Promise<Finished> {
     try {
       if (ticket.wallet) return await finishWallet(ctx, ticket.wallet, succeeded, ticket.payees);
-      if (ticket.replay) return withReceipt(ticket);
+      if (ticket.replay) return withReceipt(ctx, ticket);
       if (!succeeded) return { headers: {} };
       return await commit(ctx, ticket);
     } finally {
@@ -56,12 +56,33 @@ async function commit(ctx: GateContext, ticket: CoinTicket): Promise<Finished> {
       ),
     };
   }
-  return withReceipt(ticket);
+  return withReceipt(ctx, ticket);
 }
 
 const RECEIPT = HEADERS.receipt.toLowerCase();
+const X402_RESPONSE = X402_HEADERS.response.toLowerCase();
 
-/** A signed receipt (asked for, or a replay's) through the general encoder; the usual one from its template. */
-const withReceipt = (ticket: CoinTicket) => ({
-  headers: { [RECEIPT]: ticket.receipt.sig ? encodeHeader(ticket.receipt) : receiptHeader(ticket.receipt) },
-});
+/**
+ * A signed receipt (asked for, or a replay's) through the general encoder; the usual one from its template.
+ * Paid through x402: its `PAYMENT-RESPONSE` too, whose `transaction` is the receipt header's value.
+ */
+const withReceipt = (ctx: GateContext, ticket: CoinTicket) => {
+  const receipt = ticket.receipt.sig ? encodeHeader(ticket.receipt) : receiptHeader(ticket.receipt);
+  return {
+    headers: {
+      [RECEIPT]: receipt,
+      ...(ticket.x402 ? { [X402_RESPONSE]: x402Response(ctx, ticket, receipt) } : {}),
+    },
+  };
+};
+
+/** The x402 settle response for a paid request: success, the receipt as its transaction. */
+function x402Response(ctx: GateContext, ticket: CoinTicket, header: string): string {
+  const brokerId = ticket.advances[0]?.chain.touchstone.brokerId ?? ctx.keys.current()[0]?.brokerId;
+  return encodeX402Header({
+    success: true,
+    transaction: header,
+    network: x402Network(brokerId ?? 'unknown'),
+    amount: ticket.receipt.amount,
+  });
+}

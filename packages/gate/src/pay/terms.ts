@@ -1,8 +1,18 @@
 /**
  * The terms of a priced resource (docs/protocol.md §9, `TermsSchema`) and the 402 that carries them:
  * every refusal of a payment carries fresh terms (body and `NetPay-Terms`), so the wallet can pay again.
+ * The same terms go out for x402 clients too, as the `netpay` entry of a `PAYMENT-REQUIRED` header
+ * (docs/x402.md), once the broker's id is known.
  */
-import { encodeHeader, HEADERS, type Terms } from '@netpay/protocol';
+import {
+  encodeHeader,
+  encodeX402Header,
+  HEADERS,
+  type Terms,
+  termsToX402,
+  X402_HEADERS,
+  X402_VERSION,
+} from '@netpay/protocol';
 import type { GateContext } from '../deps.ts';
 import { answer, type GateAnswer, type GateErrorCode } from '../errors.ts';
 import { type GateRequest, type Price, resourceOf } from '../request.ts';
@@ -44,7 +54,26 @@ export function paymentRequired(
 ): GateAnswer {
   const t = terms(ctx, price, req);
   const text = message ?? `this costs ${price.amount} minor units of ${ctx.cur.code}; pay with NetPay`;
-  return answer(code, text, { headers: { [HEADERS.terms.toLowerCase()]: encodeHeader(t) }, terms: t });
+  const x402 = x402Required(t, req, code, text);
+  return answer(code, text, {
+    headers: { [HEADERS.terms.toLowerCase()]: encodeHeader(t), ...(x402 ? { [X402_REQUIRED]: x402 } : {}) },
+    terms: t,
+  });
+}
+
+const X402_REQUIRED = X402_HEADERS.required.toLowerCase();
+
+/** The `PAYMENT-REQUIRED` header for the terms (x402 v2, one `netpay` entry); none before the broker is known. */
+function x402Required(t: Terms, req: GateRequest, code: string, message: string): string | undefined {
+  const accepts = termsToX402(t);
+  if (!accepts.ok) return undefined;
+  const host = typeof req.headers.host === 'string' ? req.headers.host : undefined;
+  return encodeX402Header({
+    x402Version: X402_VERSION,
+    ...(code === 'payment_required' ? {} : { error: `${code}: ${message}` }),
+    resource: { url: host ? `http://${host}${req.url}` : req.url },
+    accepts: [accepts.value],
+  });
 }
 
 /** A refused payment with fresh terms added; server errors (5xx) get none. */

@@ -30,6 +30,8 @@ export interface CoinTicket {
   readonly resource: string;
   /** A retry of a payment already accepted: serve again, charge nothing. */
   readonly replay: boolean;
+  /** Paid through x402's `PAYMENT-SIGNATURE`: the answer carries `PAYMENT-RESPONSE` too. */
+  readonly x402?: true;
   readonly release: () => void;
 }
 
