@@ -43,6 +43,9 @@ export interface NetpayClientOptions {
   readonly maxPerDay?: bigint;
 }
 
+/** Most payments whose answer this scheme waits for at once. */
+const MAX_IN_FLIGHT = 1024;
+
 /** Why this wallet cannot pay a requirement, or undefined when it can. */
 type Refusal = { readonly code: string; readonly message: string } | undefined;
 
@@ -99,6 +102,8 @@ export class NetpayClientScheme implements SchemeNetworkClient {
       throw new NetPayError('wallet_damaged', `the wallet made an invalid payment: ${payment.error.message}`);
     }
     this.inFlight.set(prepared.header, prepared.id);
+    // One whose answer never came (a transport error) stays in flight in the wallet, not here for ever.
+    if (this.inFlight.size > MAX_IN_FLIGHT) this.inFlight.delete(this.inFlight.keys().next().value!);
     return { x402Version, payload: { payment: payment.value } };
   }
 

@@ -235,6 +235,21 @@ describe('NetPay as an x402 scheme [pglite]', () => {
     expect(await vendor.store.revenue(0)).toEqual([expect.objectContaining({ amount: '25', payments: 1 })]);
   });
 
+  it('keeps to the spend limits: a NetPay price over the cap is not paid', async () => {
+    const coins = (await wallet.balance({ broker: false })).coins;
+    const capped = await registerNetpay(new x402Client(), wallet, { maxAmountPerPayment: 20n });
+    await expect(wrapFetchWithPayment(fetch, capped)(`${url}/article`)).rejects.toThrow(
+      /filtered out by policies/,
+    );
+    // x402's own cap ("$1" for the wallet's currency, USD: 10,000 minor units), lowered to $0.002.
+    const lowered = (await netpayClient()).setSpendControls({ maxAmountPerPayment: '$0.002' });
+    await expect(wrapFetchWithPayment(fetch, lowered)(`${url}/article`)).rejects.toThrow(
+      /maxAmountPerPayment/,
+    );
+    expect((await wallet.balance({ broker: false })).coins).toBe(coins);
+    expect(wallet.unsettled()).toEqual([]);
+  });
+
   it('serves one of two concurrent requests carrying the same payment', async () => {
     const client = await netpayClient();
     const first = await fetch(`${url}/slow`);
