@@ -1,3 +1,4 @@
+import { defaultClientConditions, defaultServerConditions, type Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
 import LongestFirst from './tools/sequencer.ts';
 
@@ -41,7 +42,23 @@ const PG = './tools/pg-global-setup.ts';
 // One empty PGlite cluster per run, copied for servers started on PGlite (tools/pglite-template.ts).
 const PGLITE = './tools/pglite-template.ts';
 
+/**
+ * Tests import the packages' TypeScript sources, not their build (dist/): each package's exports list them
+ * first under this condition (tsconfig.json's customConditions has it too). Added to every Vite environment's
+ * `resolve.conditions`: the client's, `ssr` (the tests') and Vitest's own (which loads the global setup files).
+ */
+const SOURCE = '@netpay/source';
+const fromSource: Plugin = {
+  name: 'netpay:source-condition',
+  configEnvironment(name, config) {
+    const given =
+      config.resolve?.conditions ?? (name === 'client' ? defaultClientConditions : defaultServerConditions);
+    config.resolve = { ...config.resolve, conditions: [SOURCE, ...given.filter((c) => c !== SOURCE)] };
+  },
+};
+
 export default defineConfig({
+  plugins: [fromSource],
   test: {
     reporters: ['default', './tools/summary-reporter.ts'],
     // Vitest's default on 2 cores is one file at a time, but most files spend their time waiting (for

@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: runs every benchmark and prints one JSON object with the figures; `npm run bench --
- * vendor` (or protocol, broker) runs only the sections named. Progress goes to stderr so stdout stays a
- * single JSON document.
+ * vendor` (or protocol, broker, p2p, cli) runs only the sections named. Progress goes to stderr so stdout
+ * stays a single JSON document.
  */
 import os from 'node:os';
 import { runBrokerBench } from '../packages/broker/bench/broker.bench.ts';
+import { runCliBench } from '../packages/cli/bench/cli.bench.ts';
 import { runVendorBench } from '../packages/gate/bench/vendor.bench.ts';
 import { runP2pBench } from '../packages/peer/bench/p2p.bench.ts';
 import { runProtocolBench } from '../packages/protocol/bench/protocol.bench.ts';
@@ -14,6 +15,7 @@ const SECTIONS = {
   broker: runBrokerBench,
   vendor: runVendorBench,
   p2p: runP2pBench,
+  cli: runCliBench,
 } as const;
 type Section = keyof typeof SECTIONS;
 

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 
-export const WEB_ROOT = fileURLToPath(new URL('.', import.meta.url));
+/** The folder with the pages: this file's own, or its parent when this is the build (dist/build.js). */
+const here = new URL('.', import.meta.url);
+export const WEB_ROOT = fileURLToPath(here.pathname.endsWith('/dist/') ? new URL('..', here) : here);
 
 export async function buildWeb(outDir: string): Promise<void> {
   await build({
@@ -14,7 +16,8 @@ export async function buildWeb(outDir: string): Promise<void> {
     base: './',
     logLevel: 'warn',
     configFile: false,
-    resolve: { conditions: ['browser', 'module', 'import', 'default'] },
+    // The NetPay packages' TypeScript sources (`@netpay/source`, shipped in each package beside its dist/).
+    resolve: { conditions: ['@netpay/source', 'browser', 'module', 'import', 'default'] },
     build: {
       outDir,
       emptyOutDir: true,

@@ -1,9 +1,5 @@
 #!/usr/bin/env node
-// The `netpay` command runs from its TypeScript source: tsx's loader compiles it on the fly (no build step).
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { register } from 'tsx/esm/api';
-
-const tsconfig = fileURLToPath(new URL('../../../tsconfig.json', import.meta.url));
-register({ tsconfig: existsSync(tsconfig) ? tsconfig : false });
-await import('../src/main.ts');
+// The `netpay` command: the compiled CLI (dist/main.js, made by `npm run build`), reached through this
+// package's own exports so that `node --conditions=@netpay/source --import tsx` runs the TypeScript sources
+// instead (as the tests do).
+import '@netpay/cli/main';

@@ -1,13 +1,24 @@
 /** Runs `netpay` as a real child process for the CLI tests. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { seedPgliteDataDir } from '@netpay/db/testing';
 import { afterAll } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../bin/netpay.mjs', import.meta.url));
+/**
+ * The command runs from the TypeScript sources, as the tests do (no build needed): the bin imports the CLI
+ * through the package's exports, which the `@netpay/source` condition sends to src/, compiled by tsx.
+ */
+const FROM_SOURCE = [
+  '--conditions=@netpay/source',
+  '--import',
+  pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
+];
+const TSCONFIG = fileURLToPath(new URL('../../../tsconfig.json', import.meta.url));
 export const { DATABASE_URL: _ignored, ...ENV } = process.env;
 
 export interface Run {
@@ -18,7 +29,10 @@ export interface Run {
 }
 
 export function netpay(args: string[], env: NodeJS.ProcessEnv = ENV): Run {
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...FROM_SOURCE, BIN, ...args], {
+    env: { TSX_TSCONFIG_PATH: TSCONFIG, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => {

@@ -21,6 +21,8 @@ import { filePath, type PriceList, priceOf } from './price-list.ts';
 import { createRedeemer } from './redeem/redeemer.ts';
 import { createChainStore, VENDOR_MIGRATIONS } from './store/store.ts';
 
+// The `config.netpay` route option (its declaration merges into Fastify's route config for VendorSite routes).
+export type { RoutePrice } from './http/fastify.ts';
 export { filePath, type PriceList, PriceListSchema, priceOf } from './price-list.ts';
 
 /** The vendor's Ed25519 key, made on first start and kept (owner-only) in its data folder. */

@@ -15,7 +15,7 @@ describe('browser build', () => {
       format: 'iife',
       globalName: 'NetPay',
       platform: 'browser',
-      conditions: ['browser'],
+      conditions: ['@netpay/source', 'browser'],
       write: false,
       logLevel: 'silent',
     });

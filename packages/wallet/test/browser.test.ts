@@ -50,7 +50,7 @@ describe('payFetch in chromium with an IndexedDB wallet [pglite]', () => {
       format: 'iife',
       globalName: 'NetPay',
       platform: 'browser',
-      conditions: ['browser'],
+      conditions: ['@netpay/source', 'browser'],
       target: 'es2022',
     });
     app = Fastify();

@@ -6,7 +6,7 @@ import type { BrokerClient } from '../broker-client.ts';
 import type { RedeemerDeps } from './deps.ts';
 
 /** The vendor's account at the broker, as the statement shows it (minor units as decimal strings). */
-interface BrokerPart {
+export interface BrokerPart {
   balance: string;
   paidOut: string;
   payoutsPending: string;

@@ -101,7 +101,7 @@ export async function demoCustomers(dir: string, services: Services, bankClient:
   return customers;
 }
 
-interface DemoCustomer {
+export interface DemoCustomer {
   login: string;
   password: string;
   bankAccount: string;

@@ -10,7 +10,9 @@ import { cliError } from '../../errors.ts';
 import { listenForStop } from '../../lifecycle.ts';
 import { DirSchema, PortSchema, zodArg } from '../../options.ts';
 import { DEMO_PASSWORD } from './accounts.ts';
-import { startDemo } from './start.ts';
+
+/** What the demo started (start.ts is imported when the demo runs: it loads every service). */
+type Demo = Awaited<ReturnType<typeof import('./start.ts').startDemo>>;
 
 interface DemoFlags {
   data: string;
@@ -63,6 +65,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   };
   try {
     note('starting the bank, the broker and two vendor sites (the first run takes a few seconds)…\n');
+    const { startDemo } = await import('./start.ts');
     const demo = await startDemo(dir, flags.port, running);
     if (stop.requested()) return;
     printDemo(flags, dir, demo);
@@ -77,7 +80,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
 }
 
 /** What is running, and how to try it: one JSON line with --json. */
-function printDemo(flags: DemoFlags, dir: string, demo: Awaited<ReturnType<typeof startDemo>>) {
+function printDemo(flags: DemoFlags, dir: string, demo: Demo) {
   const { urls, secrets, secretsFile, customers } = demo;
   if (flags.json) {
     process.stdout.write(
