@@ -30,6 +30,7 @@ const E2E = [
   'packages/cli/src/vendor-processes.test.ts',
   'packages/cli/src/peer-processes.test.ts',
   'packages/cli/src/demo.test.ts',
+  'packages/cli/test/quickstart.test.ts',
 ];
 const BROWSER = [
   'packages/wallet/test/browser.test.ts',

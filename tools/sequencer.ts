@@ -13,6 +13,7 @@ const LONGEST = [
   'packages/broker/test/model.test.ts',
   'packages/cli/src/wallet-cli.test.ts',
   'packages/cli/src/vendor-processes.test.ts',
+  'packages/cli/test/quickstart.test.ts', // 53 s alone, 108 s beside another run (pack, install, page, demo)
   'packages/web/test/portal.test.ts',
   'packages/cli/src/demo.test.ts',
   'packages/cli/src/vendor-cli.test.ts',
