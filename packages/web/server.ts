@@ -1,19 +1,29 @@
 /**
- * Serves the built web apps (`buildWeb`) and the web server's own API (the contract `webApi` of
- * @netpay/api): the `config.json` they read (which broker, which shops) and each shop's dashboard.
+ * Serves the built web apps and the web server's own API (the contract `webApi` of @netpay/api): the
+ * `config.json` they read (which broker, which shops) and each shop's dashboard. The apps are built once
+ * by the package's build (`npm run build`: `dist/app`, shipped in the package), so serving them needs no
+ * build tool; tests from the sources build them afresh with Vite (`outDir`).
  */
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import { createClient, unanswered, vendorApi, WebConfigSchema, type WebShop, webApi } from '@netpay/api';
 import { isNetPayError } from '@netpay/protocol';
 import { createServiceApp, serve } from '@netpay/service';
-import { buildWeb } from './build.ts';
+
+/** The apps as the package's build made them: dist/app beside this file's own folder or its build's. */
+const here = new URL('.', import.meta.url);
+export const BUILT_APPS = fileURLToPath(new URL(here.pathname.endsWith('/dist/') ? 'app/' : 'dist/app/', here));
 
 export interface WebOptions {
   readonly port: number;
   readonly host?: string;
-  /** Where the build goes (made on each start, so it always matches the code). */
-  readonly outDir: string;
+  /**
+   * Build the apps with Vite into this folder on start (Vite is a development dependency: the sources'
+   * tests do). Default: serve the package's own build (`BUILT_APPS`).
+   */
+  readonly outDir?: string;
   readonly broker: string;
   readonly shops: readonly WebShop[];
 }
@@ -21,7 +31,10 @@ export interface WebOptions {
 export async function startWeb(o: WebOptions) {
   // Checked at start: a config the apps would refuse stops the server here, saying which field.
   const config = Object.freeze(WebConfigSchema.parse({ broker: o.broker, shops: o.shops }));
-  await buildWeb(o.outDir);
+  const root = o.outDir ?? BUILT_APPS;
+  if (o.outDir !== undefined) await (await import('./build.ts')).buildWeb(o.outDir);
+  else if (!existsSync(root))
+    throw new Error(`the web apps are not built (${root}): run npm run build in the NetPay repository`);
   const { app } = createServiceApp({
     title: 'NetPay web apps',
     description:
@@ -53,7 +66,7 @@ export async function startWeb(o: WebOptions) {
       }
     });
   });
-  await app.register(fastifyStatic, { root: o.outDir });
+  await app.register(fastifyStatic, { root });
   await app.listen({ port: o.port, host: o.host ?? '127.0.0.1' });
   const a = app.server.address() as AddressInfo;
   return { url: `http://${a.address}:${a.port}`, close: () => app.close() };

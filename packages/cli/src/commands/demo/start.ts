@@ -61,12 +61,11 @@ export async function startDemo(dir: string, firstPort: number, running: Closabl
   const greetings = started(await startGreetings({ port: port(201), ...(await site('e-greetings')) }));
   const music = started(await startMusic({ port: port(202), ...(await site('e-music')) }));
 
-  // The web wallet, built with Vite on each start and served beside the sites.
+  // The web wallet, as the web package's build made it, served beside the sites.
   const { startWeb } = await import('@netpay/web/server');
   const web = started(
     await startWeb({
       port: port(300),
-      outDir: join(dir, '.web-build'),
       broker: broker.url,
       shops: shopsFor(greetings, music),
     }),
