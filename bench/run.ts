@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark and prints one JSON object with the figures; `npm run bench --
- * vendor` (or protocol, broker, p2p, cli) runs only the sections named. Progress goes to stderr so stdout
- * stays a single JSON document.
+ * vendor` (or protocol, broker, p2p, cli, x402) runs only the sections named. Progress goes to stderr so
+ * stdout stays a single JSON document.
  */
 import os from 'node:os';
 import { runBrokerBench } from '../packages/broker/bench/broker.bench.ts';
@@ -9,6 +9,7 @@ import { runCliBench } from '../packages/cli/bench/cli.bench.ts';
 import { runVendorBench } from '../packages/gate/bench/vendor.bench.ts';
 import { runP2pBench } from '../packages/peer/bench/p2p.bench.ts';
 import { runProtocolBench } from '../packages/protocol/bench/protocol.bench.ts';
+import { runX402Bench } from '../packages/x402/bench/x402.bench.ts';
 
 const SECTIONS = {
   protocol: async () => runProtocolBench(),
@@ -16,6 +17,7 @@ const SECTIONS = {
   vendor: runVendorBench,
   p2p: runP2pBench,
   cli: runCliBench,
+  x402: runX402Bench,
 } as const;
 type Section = keyof typeof SECTIONS;
 

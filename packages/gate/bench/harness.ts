@@ -83,9 +83,17 @@ export async function broker() {
 }
 export type Broker = Awaited<ReturnType<typeof broker>>;
 
-/** A server process (vendor-process.ts) guarded by `gate`; a NetPay vendor is registered at the broker. */
-export async function server(brk: Broker, name: string, env: Record<string, string> = {}) {
-  const c = child('./vendor-process.ts', { NETPAY_BENCH_BROKER: brk.url, NETPAY_BENCH_VENDOR: name, ...env });
+/**
+ * A server process (vendor-process.ts, or `file`: another speaking the same messages) guarded by `gate`; a
+ * NetPay vendor is registered at the broker.
+ */
+export async function server(
+  brk: Broker,
+  name: string,
+  env: Record<string, string> = {},
+  file = './vendor-process.ts',
+) {
+  const c = child(file, { NETPAY_BENCH_BROKER: brk.url, NETPAY_BENCH_VENDOR: name, ...env });
   const ready = await c.next<{ url: string; publicKey: string }>('ready');
   if (ready.publicKey) {
     const party = { id: name, kind: 'vendor' as const, name, publicKey: ready.publicKey, url: ready.url };
@@ -126,26 +134,30 @@ export async function server(brk: Broker, name: string, env: Record<string, stri
 }
 export type Server = Awaited<ReturnType<typeof server>>;
 
-/** The load generator process, told its payment once. */
+/** The load generator process, told its payment once (or anew with `pay`: its sequences from the start). */
 export async function generator(payment?: Payment) {
   const c = child('./load-process.ts', {});
   await c.next('ready');
-  if (payment) await c.ask({ type: 'payment', payment }, 'ready');
+  const pay = async (p: Payment) => {
+    await c.ask({ type: 'payment', payment: p }, 'ready');
+  };
+  if (payment) await pay(payment);
   return {
     run: async (w: Window) =>
       (await c.ask<{ result: LoadResult }>({ type: 'run', window: w }, 'result')).result,
+    pay,
     stop: () => c.proc.kill(),
   };
 }
 
-/** `count` chains of `n` coins bought at the broker, each as its payment headers in order. */
-export async function chains(brk: Broker, count: number, n: number) {
+/** `count` chains of `n` coins of `coinValue` bought at the broker, each as its payment headers in order. */
+export async function chains(brk: Broker, count: number, n: number, coinValue = 1n) {
   const out: { chainId: string; headers: string[] }[] = [];
   for (let k = 0; k < count; k++) {
     const id = randomBytes(16);
     const { traversal, root } = ChainTraversal.create(randomBytes(32), id, n);
     const chainId = toBase64url(id);
-    const order = [{ coinValue: 1n, n, chainId, root: toBase64url(root) }];
+    const order = [{ coinValue, n, chainId, root: toBase64url(root) }];
     await brk.db.transaction((tx) =>
       brk.b.services.issuance.buy(tx, brk.customerId, order, `bench-${chainId}`),
     );
@@ -160,8 +172,14 @@ export async function chains(brk: Broker, count: number, n: number) {
 }
 
 /** A NetPay vendor holding `count` chains (each paid once, through the directory), and their other coins. */
-export async function heldChains(brk: Broker, v: Server, count: number, n: number): Promise<Payment> {
-  const pool = await chains(brk, count, n);
+export async function heldChains(
+  brk: Broker,
+  v: Server,
+  count: number,
+  n: number,
+  coinValue = 1n,
+): Promise<Payment> {
+  const pool = await chains(brk, count, n, coinValue);
   for (const c of pool) {
     const r = await fetch(`${v.url}/paid`, { headers: { [HEADERS.payment]: c.headers[0]! } });
     if (r.status !== 200) throw new Error(`warm-up payment failed: ${r.status} ${await r.text()}`);
