@@ -14,7 +14,9 @@ import { createServiceApp, serve } from '@netpay/service';
 
 /** The apps as the package's build made them: dist/app beside this file's own folder or its build's. */
 const here = new URL('.', import.meta.url);
-export const BUILT_APPS = fileURLToPath(new URL(here.pathname.endsWith('/dist/') ? 'app/' : 'dist/app/', here));
+export const BUILT_APPS = fileURLToPath(
+  new URL(here.pathname.endsWith('/dist/') ? 'app/' : 'dist/app/', here),
+);
 
 export interface WebOptions {
   readonly port: number;
