@@ -294,8 +294,9 @@ describe('docs/quickstart.md, run by a stranger from the packed packages', () =>
       expect.arrayContaining(['@netpay/cli', '@netpay/vendor', '@netpay/wallet', '@netpay/x402']),
     );
     for (const n of names) expect(all.get(n)!.json.private, n).toBeFalsy();
-    // `npm install` builds dist/ (prepare); a checkout that skipped it is built here.
-    if (names.some((n) => loadedFiles(all.get(n)!).some((f) => !existsSync(join(all.get(n)!.dir, f))))) {
+    // `npm install` builds dist/ (prepare), but sources may have changed since: build again (incremental)
+    // so the tarballs hold what the sources say.
+    {
       const built = spawnSync('npm', ['run', 'build'], {
         cwd: REPO,
         env,
@@ -451,7 +452,7 @@ console.log('fastify shop at http://127.0.0.1:${port}/joke');
     expect(await tab.evaluate(() => typeof (window as { NetPay?: { fetch?: unknown } }).NetPay?.fetch)).toBe(
       'function',
     );
-    // NetPay.fetch on a priced card: the wallet's frame (pay.html, built by Vite from the installed package)
+    // NetPay.fetch on a priced card: the wallet's frame (pay.html, as the installed @netpay/web ships it built)
     // answers that this browser's wallet has no coins.
     const refused = await tab.evaluate(async () => {
       try {
