@@ -56,6 +56,9 @@ export const PaymentRecordSchema = z.strictObject({
   /**
    * `sent`: written down before it left (a crash here may or may not have paid: the receipt or the
    * vendor's answer to a retry tells); `accepted` with the vendor's receipt; `refused` with its code.
+   * `accepted` without a receipt and with a code: the vendor's answer did not tell whether it took the
+   * coins (x402's `payment_conflict`, an answer that proves nothing), so they count as spent — lost to the
+   * customer at worst, never spent twice.
    */
   status: z.enum(['sent', 'accepted', 'refused']),
   receipt: z.unknown().optional(),
@@ -65,6 +68,12 @@ export const PaymentRecordSchema = z.strictObject({
   /** While `sent`: the URL and header it went out with (to send again after a crash)… */
   url: z.string().optional(),
   header: z.string().optional(),
+  /**
+   * …or, paid through x402 (`@netpay/x402`): sent as x402's `PAYMENT-SIGNATURE`, whose value (the x402
+   * PaymentPayload carrying the payment, base64 JSON) is kept once x402 has built it, to send the very same
+   * header again. Without `signature` x402 never got as far as sending it, or it was sent by hand.
+   */
+  x402: z.strictObject({ signature: z.string().max(65_536).optional() }).optional(),
   /** …the request, when it was not a plain GET: method, headers and text body, to send it again exactly… */
   request: KeptRequestSchema.optional(),
   /** …and each chain's state before it, to give the coins back if the vendor refuses. */

@@ -18,7 +18,7 @@ import * as account from './ops/account.ts';
 import { buy, type ChainOrder, resume } from './ops/buy.ts';
 import * as grant from './ops/grants.ts';
 import { balance, chains, history } from './ops/history.ts';
-import { type PayInput, pay, recordServerWalletPayment, settle, unsettled } from './ops/pay.ts';
+import { type PayInput, pay, recordServerWalletPayment, sentAs, settle, unsettled } from './ops/pay.ts';
 import { refund } from './ops/refund.ts';
 import { load, send, unload } from './ops/send.ts';
 import { addSpending, spentToday } from './ops/spending.ts';
@@ -55,6 +55,7 @@ export async function openWallet(o: OpenWalletOptions) {
     resume: () => resume(w),
     balance: (options?: { broker?: boolean }) => balance(w, options),
     pay: (input: PayInput) => pay(w, input),
+    sentAs: (id: string, sent: Parameters<typeof sentAs>[2]) => sentAs(w, id, sent),
     settle: (id: string, outcome: Parameters<typeof settle>[2]) => settle(w, id, outcome),
     unsettled: () => unsettled(w),
     recordServerWalletPayment: (input: Parameters<typeof recordServerWalletPayment>[1]) =>

@@ -1,10 +1,16 @@
 /**
  * The client half: NetPay as an x402 `SchemeNetworkClient`. x402 picks a requirement and asks for a
  * payload; this rebuilds the NetPay terms from the requirement's `extra` and pays them from the NetPay
- * wallet (`wallet.pay`: coins worth exactly the price, written down as in flight before the payword
- * leaves). When x402 reads the answer (its `onPaymentResponse` hook) the payment is settled in the wallet: a
- * successful settlement keeps the NetPay receipt; anything else gives the coins back to their chains, since
- * the vendor recorded nothing (the NetPay gate's rule: a payment is receipted or not charged).
+ * wallet (`wallet.pay`: coins worth exactly the price, written down as in flight, as sent through x402,
+ * before the payword leaves). Once x402 has built its `PAYMENT-SIGNATURE` around it (its
+ * `onAfterPaymentCreation` hook, before the request goes) the wallet writes down that header value and the
+ * URL, so `recoverPayments` can send the very same header again if the answer is lost.
+ *
+ * When x402 reads the answer (its `onPaymentResponse` hook) the payment is settled in the wallet: a
+ * successful settlement keeps the NetPay receipt; `payment_conflict` (these coins were spent there already:
+ * the request went twice) keeps them spent without one; anything else gives the coins back to their
+ * chains, since the vendor recorded nothing (the NetPay gate's rule: a payment is receipted or not
+ * charged). A transport error leaves the payment in flight in the wallet, for `recoverPayments`.
  *
  * Spend controls: x402 refuses assets its scheme does not recognise. This scheme recognises its wallet's
  * currency (`findDefaultAsset`), so x402's default per-payment cap ("$1", read as one unit of that currency)
@@ -22,10 +28,17 @@ import {
   x402ToTerms,
 } from '@netpay/protocol';
 import type { Wallet } from '@netpay/wallet';
-import type { PaymentPolicy, PaymentResponseContext, x402Client } from '@x402/core/client';
+import type {
+  PaymentCreatedContext,
+  PaymentPolicy,
+  PaymentResponseContext,
+  x402Client,
+} from '@x402/core/client';
+import { encodePaymentSignatureHeader } from '@x402/core/http';
 import type {
   DefaultAsset,
   Network,
+  PaymentPayload,
   PaymentPayloadContext,
   PaymentPayloadResult,
   PaymentRequirements,
@@ -43,23 +56,21 @@ export interface NetpayClientOptions {
   readonly maxPerDay?: bigint;
 }
 
-/** Most payments whose answer this scheme waits for at once. */
-const MAX_IN_FLIGHT = 1024;
-
 /** Why this wallet cannot pay a requirement, or undefined when it can. */
 type Refusal = { readonly code: string; readonly message: string } | undefined;
 
 export class NetpayClientScheme implements SchemeNetworkClient {
   readonly scheme: string = X402_SCHEME;
-  readonly schemeHooks: SchemeClientHooks = { onPaymentResponse: (ctx) => this.settle(ctx) };
+  readonly schemeHooks: SchemeClientHooks = {
+    onAfterPaymentCreation: (ctx) => this.sending(ctx),
+    onPaymentResponse: (ctx) => this.settle(ctx),
+  };
   /**
    * An x402 policy: drops the NetPay requirements this wallet cannot pay (another currency, a broker it
    * does not buy from, over `maxAmountPerPayment`), so x402 picks another way to pay if there is one.
    */
   readonly policy: PaymentPolicy = (_version, requirements) =>
     requirements.filter((r) => r.scheme !== X402_SCHEME || this.refusal(r) === undefined);
-  /** Payments handed to x402 and not yet settled: their header → the wallet's payment id. */
-  private readonly inFlight = new Map<string, string>();
   private currency: Currency | undefined;
 
   constructor(
@@ -95,29 +106,51 @@ export class NetpayClientScheme implements SchemeNetworkClient {
       vendorId,
       resource,
       limits: { perVendorPerDay: this.options.maxPerVendorPerDay, perDay: this.options.maxPerDay },
+      x402: true,
     });
     const payment = decodeHeader('payment', prepared.header);
     if (!payment.ok) {
       await this.wallet.settle(prepared.id, { accepted: false, code: 'wallet_damaged' });
       throw new NetPayError('wallet_damaged', `the wallet made an invalid payment: ${payment.error.message}`);
     }
-    this.inFlight.set(prepared.header, prepared.id);
-    // One whose answer never came (a transport error) stays in flight in the wallet, not here for ever.
-    if (this.inFlight.size > MAX_IN_FLIGHT) this.inFlight.delete(this.inFlight.keys().next().value!);
     return { x402Version, payload: { payment: payment.value } };
   }
 
   /**
+   * The wallet's payment in flight that `payload` carries (found by its header: no list kept here, so a
+   * payment whose answer never comes leaves nothing behind but its record in the wallet).
+   */
+  private inFlight(payload: PaymentPayload): string | undefined {
+    const payment = netpayPaymentOf(payload.payload);
+    if (!payment.ok) return undefined;
+    const header = encodeHeader(payment.value);
+    return this.wallet.unsettled().find((p) => p.header === header)?.id;
+  }
+
+  /**
+   * Writes down, before the request goes, how the payment is sent: x402's `PAYMENT-SIGNATURE` value and
+   * the URL (the one x402's 402 names, with the NetPay resource's path), so that `recoverPayments` can
+   * send the very same header again.
+   */
+  private async sending(ctx: PaymentCreatedContext): Promise<void> {
+    const id = this.inFlight(ctx.paymentPayload);
+    if (id === undefined) return;
+    const url = urlOf(ctx.paymentPayload);
+    await this.wallet.sentAs(id, {
+      ...(url ? { url } : {}),
+      signature: encodePaymentSignatureHeader(ctx.paymentPayload),
+    });
+  }
+
+  /**
    * Records the answer to a payment in the wallet: settled (the receipt kept) or not (the coins given
-   * back). A transport error leaves it in flight: whether it arrived is unknown.
+   * back). `payment_conflict` means the coins were spent there already (the request went twice): they stay
+   * spent. A transport error leaves it in flight: whether it arrived is unknown.
    */
   private async settle(ctx: PaymentResponseContext): Promise<void> {
-    const payment = netpayPaymentOf(ctx.paymentPayload.payload);
-    if (!payment.ok || ctx.error) return;
-    const header = encodeHeader(payment.value);
-    const id = this.inFlight.get(header);
+    if (ctx.error) return;
+    const id = this.inFlight(ctx.paymentPayload);
     if (id === undefined) return;
-    this.inFlight.delete(header);
     const settled = ctx.settleResponse;
     if (settled?.success) {
       const receipt = decodeHeader('receipt', settled.transaction);
@@ -125,10 +158,13 @@ export class NetpayClientScheme implements SchemeNetworkClient {
         accepted: true,
         receipt: receipt.ok ? receipt.value : settled.transaction,
       });
-    } else {
-      const code = settled?.errorReason ?? ctx.paymentRequired?.error ?? 'not_settled';
-      await this.wallet.settle(id, { accepted: false, code });
+      return;
     }
+    const code = settled?.errorReason ?? ctx.paymentRequired?.error ?? 'not_settled';
+    await this.wallet.settle(
+      id,
+      code === 'payment_conflict' ? { accepted: true, code } : { accepted: false, code },
+    );
   }
 
   /** Whether the wallet can pay this NetPay requirement under the caps (x402's and this scheme's). */
@@ -157,6 +193,27 @@ export class NetpayClientScheme implements SchemeNetworkClient {
         code: 'broker_not_accepted',
         message: `${terms.vendorId} does not take coins from ${this.wallet.brokerUrl}`,
       };
+    return undefined;
+  }
+}
+
+/**
+ * Where a payment is sent again: the URL x402's 402 names for the resource (`resource.url`: the vendor's
+ * view of the request, or the route's `resource`) with the path of the NetPay resource ("GET /path?q").
+ * Undefined when it names no http(s) URL: such a payment cannot be sent again.
+ */
+function urlOf(payload: PaymentPayload): string | undefined {
+  const terms = x402ToTerms(payload.accepted);
+  if (!terms.ok) return undefined;
+  const { resource } = terms.value;
+  const path = resource.slice(resource.indexOf(' ') + 1);
+  try {
+    const base = new URL(payload.resource?.url ?? '');
+    const url = new URL(path, base);
+    return (base.protocol === 'http:' || base.protocol === 'https:') && url.origin === base.origin
+      ? url.toString()
+      : undefined;
+  } catch {
     return undefined;
   }
 }

@@ -29,6 +29,11 @@ export interface PayInput {
   /** A request other than a plain GET, kept until the payment is settled to send it again after a crash. */
   readonly request?: PaymentRecord['request'];
   /**
+   * Paid through x402: the payment goes out inside x402's `PAYMENT-SIGNATURE`, which `sentAs` writes down
+   * before it leaves; `recoverPayments` sends that header again, never a `NetPay-Payment` one.
+   */
+  readonly x402?: boolean;
+  /**
    * Daily limits, checked against today's spending in the same change that counts this payment: two
    * tabs paying at once cannot both pass. A payment counts from the moment it is made (a refusal gives it
    * back).
@@ -61,6 +66,7 @@ export function pay(w: WalletCore, input: PayInput) {
       status: 'sent',
       ...(input.url ? { url: input.url } : {}),
       ...(input.request ? { request: input.request } : {}),
+      ...(input.x402 ? { x402: {} } : {}),
       header,
       undo,
     };
@@ -150,13 +156,29 @@ function spend(w: WalletCore, picked: readonly { chain: StoredChain; coins: numb
 }
 
 /**
- * Records the vendor's answer to a payment. `accepted` keeps its receipt. A definitive refusal (the
- * vendor recorded nothing) gives the coins back to their chains, which had no other payment since.
+ * Writes down how an x402 payment goes out, before it leaves: the URL it is sent to and the
+ * `PAYMENT-SIGNATURE` value (x402 builds it around the header `pay` returned). Only while it is in flight.
+ */
+export function sentAs(w: WalletCore, id: string, sent: { url?: string; signature: string }) {
+  return w.exclusive(async () => {
+    const record = w.state.history.find((h) => h.id === id);
+    if (record?.status !== 'sent' || !record.x402) return false;
+    record.x402 = { signature: sent.signature };
+    if (sent.url) record.url = sent.url;
+    await w.save();
+    return true;
+  });
+}
+
+/**
+ * Records the vendor's answer to a payment. `accepted` keeps its receipt; without one, a `code` says why
+ * the coins count as spent anyway (the answer did not tell). A definitive refusal (the vendor recorded
+ * nothing) gives the coins back to their chains, which had no other payment since.
  */
 export function settle(
   w: WalletCore,
   id: string,
-  outcome: { accepted: true; receipt?: unknown } | { accepted: false; code: string },
+  outcome: { accepted: true; receipt?: unknown; code?: string } | { accepted: false; code: string },
 ) {
   return w.exclusive(async () => {
     const record = w.state.history.find((h) => h.id === id);
@@ -164,6 +186,7 @@ export function settle(
     if (outcome.accepted) {
       record.status = 'accepted';
       if (outcome.receipt !== undefined) record.receipt = outcome.receipt;
+      if (outcome.code !== undefined) record.code = outcome.code;
     } else {
       record.status = 'refused';
       record.code = outcome.code;
@@ -173,6 +196,7 @@ export function settle(
     delete record.undo;
     delete record.header;
     delete record.request;
+    delete record.x402;
     await w.save();
   });
 }
@@ -203,6 +227,7 @@ export const unsettled = (w: WalletCore) =>
       url: h.url,
       header: h.header,
       request: h.request,
+      x402: h.x402,
     }));
 
 /** A payment made from the server-side wallet at the broker (no coins), kept in the history. */

@@ -1,16 +1,49 @@
 /**
  * Settling payments a crash (or a closed tab, or a dropped connection) left in flight, by sending each
- * again exactly as it went.
+ * again exactly as it went: a `NetPay-Payment` header, or (paid through x402) the same `PAYMENT-SIGNATURE`.
  */
-import { HEADERS } from '@netpay/protocol';
+import {
+  decodeHeader,
+  decodeX402Header,
+  HEADERS,
+  PROTOCOL_ERROR_CODES,
+  X402_HEADERS,
+} from '@netpay/protocol';
 import type { Wallet } from '../wallet.ts';
-import { receiptOf, refusalCode } from './answer.ts';
+import { bodyOf, receiptOf, refusalCode } from './answer.ts';
+
+/**
+ * What a NetPay vendor refuses coins with when it checked them and took nothing: the protocol's checks of
+ * the coins, and the gate's own. A payment it had already taken is refused otherwise (`payment_conflict`
+ * under x402), so only these give coins back.
+ */
+const NOT_TAKEN = new Set<string>([
+  ...PROTOCOL_ERROR_CODES,
+  'insufficient_payment',
+  'overpayment',
+  'chain_unknown',
+  'chain_refunded',
+]);
+/** A vendor that could not check the coins this time (they stay in flight, to be sent again). */
+const TRY_AGAIN = new Set(['chain_busy', 'chain_not_held', 'lease_lost', 'broker_unavailable']);
+
+type Unsettled = ReturnType<Wallet['unsettled']>[number];
+type Outcome = 'accepted' | 'refused' | 'spent' | 'unreachable';
 
 /**
  * Settles payments left in flight by a crash: each is sent again exactly as it was (same paywords, same
  * resource). A vendor that had accepted it answers with the same receipt and charges nothing; one that
  * never saw it accepts it now; a refusal gives the coins back. Payments whose vendor cannot be reached
  * stay in flight (their chains unused) until the next call.
+ *
+ * A payment made through x402 (`@netpay/x402`) is sent again as it went, in the same `PAYMENT-SIGNATURE`,
+ * and settled by the safe rule: its coins go back only when the answer proves the vendor did not take them
+ * (a settlement that failed, or a refusal of the coins themselves). x402 refuses a payment it already
+ * settled (`payment_conflict`), and an answer that tells nothing cannot be told apart from that: such a
+ * payment is marked spent without a receipt (`spent`: lost to the customer at worst, never spent twice)
+ * rather than keeping its chains out of every later payment. So is one that cannot be sent again exactly
+ * (no URL or header was written down, or not a GET), and, with `giveUpAfterMs`, one whose vendor has not
+ * been reachable for that long.
  */
 export async function recoverPayments(
   wallet: Wallet,
@@ -21,13 +54,24 @@ export async function recoverPayments(
      * younger one may still be waiting for its answer there.
      */
     olderThanMs?: number;
+    /** An x402 payment this old whose vendor still cannot be reached is marked spent (default: never). */
+    giveUpAfterMs?: number;
   } = {},
 ) {
   const fetchImpl = options.fetch ?? globalThis.fetch;
-  const before = Date.now() - (options.olderThanMs ?? 0);
-  const out = { resent: 0, accepted: 0, refused: 0, unreachable: 0, kept: 0 };
+  const now = Date.now();
+  const before = now - (options.olderThanMs ?? 0);
+  const out = { resent: 0, accepted: 0, refused: 0, unreachable: 0, kept: 0, spent: 0 };
   for (const p of wallet.unsettled()) {
-    if (!p.url || !p.header || Date.parse(p.at) > before) continue;
+    if (Date.parse(p.at) > before) continue;
+    if (p.x402) {
+      const overdue = options.giveUpAfterMs !== undefined && Date.parse(p.at) <= now - options.giveUpAfterMs;
+      const outcome = await recoverX402(wallet, p, fetchImpl, overdue);
+      if (outcome.resent) out.resent++;
+      out[outcome.outcome]++;
+      continue;
+    }
+    if (!p.url || !p.header) continue;
     // The same request as it went: a POST is sent again with its body. One that was not kept (not a plain
     // GET, body too big to keep) is left in flight rather than asked for with another request.
     const method = p.request?.method ?? p.resource.split(' ')[0] ?? 'GET';
@@ -65,4 +109,78 @@ async function settleResent(wallet: Wallet, id: string, res: Response) {
   if (res.status >= 500) return 'unreachable' as const;
   await wallet.settle(id, { accepted: false, code: await refusalCode(res) });
   return 'refused' as const;
+}
+
+/** An x402 payment sent again in the `PAYMENT-SIGNATURE` it went out with, and settled by the safe rule. */
+async function recoverX402(
+  wallet: Wallet,
+  p: Unsettled,
+  fetchImpl: typeof fetch,
+  overdue: boolean,
+): Promise<{ resent: boolean; outcome: Outcome }> {
+  const spent = async (code: string) => {
+    await wallet.settle(p.id, { accepted: true, code });
+    return 'spent' as const;
+  };
+  const method = (p.resource.split(' ')[0] ?? 'GET').toUpperCase();
+  // Not sent again with another request (x402 kept no body): unknown whether it was taken.
+  if (!p.url || !p.x402?.signature || (method !== 'GET' && method !== 'HEAD'))
+    return { resent: false, outcome: await spent('x402_not_resent') };
+  let res: Response;
+  try {
+    res = await fetchImpl(p.url, {
+      method,
+      headers: [[X402_HEADERS.signature, p.x402.signature]],
+      redirect: 'error',
+    });
+  } catch {
+    return { resent: true, outcome: overdue ? await spent('x402_unreachable') : 'unreachable' };
+  }
+  try {
+    const outcome = await settleX402(wallet, p.id, res);
+    return {
+      resent: true,
+      outcome: outcome === 'unreachable' && overdue ? await spent('x402_unreachable') : outcome,
+    };
+  } finally {
+    await res.body?.cancel().catch(() => {});
+  }
+}
+
+/** What an x402 payment sent again comes to, by what the answer proves. */
+async function settleX402(wallet: Wallet, id: string, res: Response): Promise<Outcome> {
+  // A NetPay gate (which takes PAYMENT-SIGNATURE too) answers a retry of a payment it took with its receipt.
+  const netpay = receiptOf(res);
+  if (netpay) {
+    await wallet.settle(id, { accepted: true, receipt: netpay.kept });
+    return 'accepted';
+  }
+  const settled = decodeX402Header('payment-response', res.headers.get(X402_HEADERS.response));
+  if (settled.ok && settled.value.success) {
+    const receipt = decodeHeader('receipt', settled.value.transaction);
+    await wallet.settle(id, {
+      accepted: true,
+      receipt: receipt.ok ? receipt.value : settled.value.transaction,
+    });
+    return 'accepted';
+  }
+  if (settled.ok) {
+    // Verified now (so never taken before: a taken payment is refused at verify) and not committed.
+    await wallet.settle(id, { accepted: false, code: settled.value.errorReason ?? 'settle_failed' });
+    return 'refused';
+  }
+  if (res.status >= 500) return 'unreachable';
+  const required = decodeX402Header('payment-required', res.headers.get(X402_HEADERS.required));
+  const code = required.ok ? required.value.error : (await bodyOf(res)).code;
+  if (typeof code === 'string' && NOT_TAKEN.has(code)) {
+    await wallet.settle(id, { accepted: false, code });
+    return 'refused';
+  }
+  if (typeof code === 'string' && TRY_AGAIN.has(code)) return 'unreachable';
+  // payment_conflict (taken already), or an answer that proves nothing: spent, never given back.
+  await wallet.settle(id, {
+    accepted: true,
+    code: typeof code === 'string' ? code.slice(0, 256) : `http_${res.status}`,
+  });
+  return 'spent';
 }
