@@ -95,7 +95,7 @@ async function openForCommand(f: CommonFlags): Promise<Wallet> {
     const r = await recoverPayments(w);
     if (!f.json && r.resent > 0)
       process.stderr.write(
-        pc.dim(`settled ${r.accepted + r.refused} payment(s) left in flight by an earlier run\n`),
+        pc.dim(`settled ${r.accepted + r.refused + r.spent} payment(s) left in flight by an earlier run\n`),
       );
   }
   return w;
