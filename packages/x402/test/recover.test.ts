@@ -11,13 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, toBase64url, X402_HEADERS } from '@netpay/protocol';
 import { openVendor } from '@netpay/vendor/server';
-import { memoryStorage, openWallet, recoverPayments, type Wallet } from '@netpay/wallet';
+import { recoverPayments, type Wallet } from '@netpay/wallet';
 import { paymentMiddleware } from '@x402/express';
 import { wrapFetchWithPayment, x402Client } from '@x402/fetch';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '../../broker/test/world.ts';
 import { netpayX402, registerNetpay } from '../src/index.ts';
+import { fundedWallet, registerShop } from './fixtures.ts';
 
 describe('recovering x402 payments whose answer was lost [pglite]', () => {
   let w: World;
@@ -70,19 +71,9 @@ describe('recovering x402 payments whose answer was lost [pglite]', () => {
       res.json({ text: 'the article' });
     });
     await start();
-    const reg = await w.call('POST', '/parties', {
-      signer: { id: vendorId, signer: vendor.signer },
-      body: { id: vendorId, name: vendorId, publicKey: toBase64url(vendor.signer.publicKey), url },
-    });
-    expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+    await registerShop(w, vendorId, vendor.signer, url);
 
-    wallet = await openWallet({ storage: memoryStorage(), brokerUrl: w.url });
-    const login = `x402r-${toBase64url(randomBytes(4)).toLowerCase()}@example.com`;
-    await wallet.register({ login, password: 'correct horse battery' });
-    await wallet.verify(await w.latestCode(login));
-    const bank = await w.bankClient.createAccount({ name: login, initialBalance: 1_000_000n });
-    await wallet.load(10_000n, { account: bank.id, token: bank.token });
-    await wallet.buy([{ coinValue: 10n, n: 20 }]);
+    wallet = await fundedWallet(w, 'x402r', 10_000n, [{ coinValue: 10n, n: 20 }]);
   });
 
   afterAll(async () => {

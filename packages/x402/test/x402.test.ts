@@ -17,7 +17,7 @@ import {
   X402_HEADERS,
 } from '@netpay/protocol';
 import { openVendor } from '@netpay/vendor/server';
-import { memoryStorage, openWallet, type Wallet } from '@netpay/wallet';
+import type { Wallet } from '@netpay/wallet';
 import type { FacilitatorClient } from '@x402/core/server';
 import type {
   PaymentPayload,
@@ -38,6 +38,7 @@ import {
   preferNetpay,
   registerNetpay,
 } from '../src/index.ts';
+import { fundedWallet, registerShop } from './fixtures.ts';
 
 /** A second x402 scheme, on its own network, to offer beside NetPay. */
 const FAKE_NETWORK = 'fake:test';
@@ -153,19 +154,9 @@ describe('NetPay as an x402 scheme [pglite]', () => {
     await new Promise((r) => server.once('listening', r));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     close = () => new Promise((r) => server.close(() => r()));
-    const reg = await w.call('POST', '/parties', {
-      signer: { id: vendorId, signer: vendor.signer },
-      body: { id: vendorId, name: vendorId, publicKey: toBase64url(vendor.signer.publicKey), url },
-    });
-    expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+    await registerShop(w, vendorId, vendor.signer, url);
 
-    wallet = await openWallet({ storage: memoryStorage(), brokerUrl: w.url });
-    const login = `x402-${toBase64url(randomBytes(4)).toLowerCase()}@example.com`;
-    await wallet.register({ login, password: 'correct horse battery' });
-    await wallet.verify(await w.latestCode(login));
-    const bank = await w.bankClient.createAccount({ name: login, initialBalance: 1_000_000n });
-    await wallet.load(100_000n, { account: bank.id, token: bank.token });
-    await wallet.buy([
+    wallet = await fundedWallet(w, 'x402', 100_000n, [
       { coinValue: 5n, n: 40 },
       { coinValue: 1n, n: 40 },
     ]);
