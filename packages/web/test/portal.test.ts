@@ -380,16 +380,23 @@ describe('web wallet in chromium [pglite]', () => {
           url,
         );
       expect(await attempt('/item')).toMatchObject({ code: 'vendor_mismatch' });
-      // Messages straight to the frame: another site's URL, and a malformed request.
+      // Messages straight to the frame: another site's URL, and a malformed request. The refusal above may
+      // come from the page's script before the frame has loaded (a message sent then is lost), so each is
+      // sent again every 200 ms until the frame answers (both are refused, so sending again changes nothing).
       const post = (message: unknown) =>
         page.evaluate(
           (m) =>
             new Promise((resolve) => {
               const frame = document.querySelector('iframe')!;
+              const send = () => frame.contentWindow!.postMessage(m, new URL(frame.src).origin);
+              const again = setInterval(send, 200);
               addEventListener('message', (ev) => {
-                if (ev.source === frame.contentWindow && ev.data?.type === 'result') resolve(ev.data);
+                const mine = ev.data?.id === (m as { id: unknown }).id;
+                if (ev.source !== frame.contentWindow || ev.data?.type !== 'result' || !mine) return;
+                clearInterval(again);
+                resolve(ev.data);
               });
-              frame.contentWindow!.postMessage(m, new URL(frame.src).origin);
+              send();
             }),
           message,
         );
