@@ -1,8 +1,13 @@
 /** What the x402 tests share: a shop registered at the test broker, and a customer's funded wallet. */
 import { type Ed25519Signer, randomBytes, toBase64url } from '@netpay/protocol';
+import { openVendor } from '@netpay/vendor/server';
 import { memoryStorage, openWallet, type Wallet } from '@netpay/wallet';
 import { expect } from 'vitest';
 import type { World } from '../../broker/test/world.ts';
+
+/** The shop's vendor, opened as `netpay vendor start` opens one (PGlite and journal in `dataDir`), in USD/4. */
+export const openShop = (w: World, vendorId: string, dataDir: string) =>
+  openVendor({ vendorId, brokerUrl: w.url, currency: { code: 'USD', exponent: 4 }, dataDir, clock: w.clock });
 
 /** Registers the shop at the test broker (dev mode) under `vendorId`, at `url`. */
 export async function registerShop(w: World, vendorId: string, signer: Ed25519Signer, url: string) {

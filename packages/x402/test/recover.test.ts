@@ -10,7 +10,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, toBase64url, X402_HEADERS } from '@netpay/protocol';
-import { openVendor } from '@netpay/vendor/server';
 import { recoverPayments, type Wallet } from '@netpay/wallet';
 import { paymentMiddleware } from '@x402/express';
 import { wrapFetchWithPayment, x402Client } from '@x402/fetch';
@@ -18,11 +17,11 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '../../broker/test/world.ts';
 import { netpayX402, registerNetpay } from '../src/index.ts';
-import { fundedWallet, registerShop } from './fixtures.ts';
+import { fundedWallet, openShop, registerShop } from './fixtures.ts';
 
 describe('recovering x402 payments whose answer was lost [pglite]', () => {
   let w: World;
-  let vendor: Awaited<ReturnType<typeof openVendor>>;
+  let vendor: Awaited<ReturnType<typeof openShop>>;
   let wallet: Wallet;
   let server: Server | undefined;
   let proxy: Server | undefined;
@@ -57,13 +56,7 @@ describe('recovering x402 payments whose answer was lost [pglite]', () => {
 
   beforeAll(async () => {
     w = await startWorld('pglite');
-    vendor = await openVendor({
-      vendorId,
-      brokerUrl: w.url,
-      currency: { code: 'USD', exponent: 4 },
-      dataDir: join(dir, 'vendor'),
-      clock: w.clock,
-    });
+    vendor = await openShop(w, vendorId, join(dir, 'vendor'));
     const netpay = await netpayX402({ vendor });
     app.use(paymentMiddleware({ 'GET /article': { accepts: [netpay.accepts('10')] } }, netpay.server));
     app.get('/article', (_req, res) => {

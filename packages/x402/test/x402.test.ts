@@ -16,7 +16,6 @@ import {
   toBase64url,
   X402_HEADERS,
 } from '@netpay/protocol';
-import { openVendor } from '@netpay/vendor/server';
 import type { Wallet } from '@netpay/wallet';
 import type { FacilitatorClient } from '@x402/core/server';
 import type {
@@ -38,7 +37,7 @@ import {
   preferNetpay,
   registerNetpay,
 } from '../src/index.ts';
-import { fundedWallet, registerShop } from './fixtures.ts';
+import { fundedWallet, openShop, registerShop } from './fixtures.ts';
 
 /** A second x402 scheme, on its own network, to offer beside NetPay. */
 const FAKE_NETWORK = 'fake:test';
@@ -94,7 +93,7 @@ function recordingFetch() {
 
 describe('NetPay as an x402 scheme [pglite]', () => {
   let w: World;
-  let vendor: Awaited<ReturnType<typeof openVendor>>;
+  let vendor: Awaited<ReturnType<typeof openShop>>;
   let netpay: NetpayX402;
   let url = '';
   let close: () => Promise<void>;
@@ -107,13 +106,7 @@ describe('NetPay as an x402 scheme [pglite]', () => {
 
   beforeAll(async () => {
     w = await startWorld('pglite');
-    vendor = await openVendor({
-      vendorId,
-      brokerUrl: w.url,
-      currency: { code: 'USD', exponent: 4 },
-      dataDir: join(dir, 'vendor'),
-      clock: w.clock,
-    });
+    vendor = await openShop(w, vendorId, join(dir, 'vendor'));
     netpay = await netpayX402({ vendor, facilitators: [fakeFacilitator] });
     netpay.server.register(FAKE_NETWORK, new FakeServerScheme());
     const app = express();
