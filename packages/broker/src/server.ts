@@ -6,6 +6,7 @@ import type { LoggerOptions } from 'pino';
 import { createBroker } from './app.ts';
 import { type BrokerConfig, type BrokerConfigInput, parseBrokerConfig } from './config.ts';
 import { httpBank } from './http-bank.ts';
+import { createJobService } from './jobs/service.ts';
 import { BROKER_MIGRATIONS } from './migrations.ts';
 
 export const DEFAULT_BROKER_DATA_DIR = '.netpay/broker';
@@ -63,17 +64,20 @@ export async function startBroker(options: StartBrokerOptions) {
   const address = broker.app.server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
+  // Every process ticks; a run starts only when this process claims the job in the database (jobs/), so
+  // with several processes over one database each job still runs once per period.
+  const jobs = createJobService(broker.ctx);
   const timers: NodeJS.Timeout[] = [];
-  const every = (seconds: number, job: () => Promise<unknown>) => {
+  const every = (name: string, seconds: number, job: () => Promise<unknown>) => {
     if (seconds <= 0) return;
     let running = false;
     const t = setInterval(async () => {
       if (running) return;
       running = true;
       try {
-        await job();
+        await jobs.runOnce(name, seconds * 1000, job);
       } catch (e) {
-        broker.app.log.error({ err: e }, 'scheduled job failed');
+        broker.app.log.error({ err: e, job: name }, 'scheduled job failed');
       } finally {
         running = false;
       }
@@ -82,13 +86,13 @@ export async function startBroker(options: StartBrokerOptions) {
     timers.push(t);
   };
   const s = broker.config.schedule;
-  every(s.settlementSeconds, () => broker.services.settlement.run());
-  every(s.expirySeconds, () => broker.services.refunds.closeExpired());
+  every('settlement', s.settlementSeconds, () => broker.services.settlement.run());
+  every('expiry', s.expirySeconds, () => broker.services.refunds.closeExpired());
   // Refunds whose holder did not answer complete once its lease is over (and after a restart).
-  every(Math.max(1, Math.ceil(broker.config.leaseSeconds / 4)), () =>
+  every('pending-refunds', Math.max(1, Math.ceil(broker.config.leaseSeconds / 4)), () =>
     broker.services.refunds.completePending(),
   );
-  every(s.reconcileSeconds, async () => {
+  every('reconcile', s.reconcileSeconds, async () => {
     await broker.services.issuance.reconcile();
     // Payouts left pending by a bank time-out are retried on their own back-off, not only at day's end.
     if (broker.ctx.bank && broker.config.bank) await broker.services.settlement.sendPayouts();
@@ -99,6 +103,7 @@ export async function startBroker(options: StartBrokerOptions) {
     url,
     broker,
     db,
+    jobs,
     close() {
       closed ??= (async () => {
         for (const t of timers) clearInterval(t);

@@ -37,6 +37,7 @@ const OWNER: Record<string, string> = {
   wallet_tokens: 'wallet/store.ts',
   wallet_charges: 'wallet/store.ts',
   p2p_files: 'p2p/store.ts',
+  job_leases: 'jobs/store.ts',
 };
 
 /** Reads of another feature's table inside one statement, each with why it is not two calls. */

@@ -2,60 +2,74 @@
  * The broker's touchstone-signing keys. One key is current; rotation retires it (no new touchstones) but
  * it stays listed, and valid for verification, until the last chain it signed is past expiry and grace.
  *
- * Plain functions over KeyDeps; createKeyService binds them to one cache. Their SQL is in store.ts.
+ * Several broker processes share one database (docs/operations.md §2), so which key is current is read
+ * from it every time (one indexed row, in the caller's transaction): a rotation made by any process is
+ * used by all at once, and a process never signs with a key another one retired. Only the signer derived
+ * from a stored key is kept in memory, by key id: a stored key never changes.
+ *
+ * Plain functions over KeyDeps; createKeyService binds them to one signer cache. Their SQL is in store.ts.
  */
-import type { Queryable } from '@netpay/db';
+import { isUniqueViolation, type Queryable } from '@netpay/db';
 import { createSigner, type Ed25519Signer, toBase64url } from '@netpay/protocol';
 import { type BrokerBasics, type BrokerContext, newId } from '../context.ts';
 import { lastExpiryByKey } from '../directory/store.ts';
 import * as store from './store.ts';
 
-/** Cached for a minute, so a rotation made by another broker instance is picked up soon. */
-const CACHE_MS = 60_000;
-
-/** The current key as last loaded, and when (Unix ms); null when it must be read again. */
-export interface KeyCache {
-  current: { keyId: string; signer: Ed25519Signer; loadedAt: number } | null;
-}
+/** Signers of stored keys by key id (derived once per key; a few keys are ever live at once). */
+export type SignerCache = Map<string, Ed25519Signer>;
+const MAX_SIGNERS = 16;
 
 /** What the keys run on. */
 export interface KeyDeps extends BrokerBasics {
   // It reads from config: the broker's id, and the redemption grace that keeps a retired key listed.
-  readonly cache: KeyCache;
+  readonly signers: SignerCache;
 }
 
-/** The current key, made (and stored in `q`) when there is none. */
-async function load(
-  d: Pick<KeyDeps, 'clock' | 'random'>,
-  q: Queryable,
-): Promise<{ keyId: string; signer: Ed25519Signer; created: boolean }> {
-  const row = await store.currentKeyRow(q);
-  if (row) return { keyId: row.key_id, signer: createSigner(row.seed), created: false };
+function signerOf(d: Pick<KeyDeps, 'signers'>, keyId: string, seed: Uint8Array): Ed25519Signer {
+  let signer = d.signers.get(keyId);
+  if (!signer) {
+    if (d.signers.size >= MAX_SIGNERS) d.signers.clear();
+    signer = createSigner(seed);
+    d.signers.set(keyId, signer);
+  }
+  return signer;
+}
+
+/** Stores a new current key; false when another process made one first (its key is then current). */
+async function makeKey(d: Pick<KeyDeps, 'clock' | 'random'>, q: Queryable): Promise<boolean> {
   const seed = d.random(32);
-  const signer = createSigner(seed);
-  const keyId = newId(d, 'key');
-  await store.insertKey(q, { keyId, seed, publicKey: signer.publicKey, createdAt: BigInt(d.clock()) });
-  return { keyId, signer, created: true };
+  const publicKey = createSigner(seed).publicKey;
+  return store.insertKey(q, { keyId: newId(d, 'key'), seed, publicKey, createdAt: BigInt(d.clock()) });
 }
 
-/** The signing key; `q` must be the caller's transaction when called inside one. */
+/** The signing key, made (and stored in `q`) when there is none; `q` must be the caller's transaction. */
 export async function currentKey(
-  d: Pick<KeyDeps, 'db' | 'clock' | 'random' | 'cache'>,
+  d: Pick<KeyDeps, 'db' | 'clock' | 'random' | 'signers'>,
   q: Queryable = d.db,
 ): Promise<{ keyId: string; signer: Ed25519Signer }> {
-  const { cache } = d;
-  if (cache.current && d.clock() - cache.current.loadedAt <= CACHE_MS) return cache.current;
-  const key = await load(d, q);
-  // A key created inside the caller's transaction is not cached: that transaction may still roll back.
-  cache.current = key.created ? null : { keyId: key.keyId, signer: key.signer, loadedAt: d.clock() };
-  return key;
+  let row = await store.currentKeyRow(q);
+  if (!row) {
+    await makeKey(d, q);
+    row = await store.currentKeyRow(q);
+  }
+  if (!row) throw new Error('broker keys: no current key after making one');
+  return { keyId: row.key_id, signer: signerOf(d, row.key_id, row.seed) };
 }
 
-/** Retires the current key and makes a new one. */
-export async function rotate(d: Pick<KeyDeps, 'db' | 'clock' | 'random' | 'cache'>) {
-  await store.retireKeys(d.db, BigInt(d.clock()));
-  d.cache.current = null;
-  return currentKey(d);
+/** Retires the current key and makes a new one, in one transaction (two rotations at once: both happen). */
+export async function rotate(d: Pick<KeyDeps, 'db' | 'clock' | 'random' | 'signers'>) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await d.db.transaction(async (tx) => {
+        await store.retireKeys(tx, BigInt(d.clock()));
+        await makeKey(d, tx);
+        return currentKey(d, tx);
+      });
+    } catch (e) {
+      // Another rotation committed its key between our retiring and inserting: retire that one too.
+      if (!isUniqueViolation(e) || attempt >= 3) throw e;
+    }
+  }
 }
 
 /** Keys vendors should accept: the current one and retired ones whose chains may still be redeemed. */
@@ -76,10 +90,10 @@ export async function list(d: Pick<KeyDeps, 'db' | 'clock' | 'config'>) {
     }));
 }
 
-/** The key functions bound to their dependencies and one cache: what issuance, refunds and the routes call. */
+/** The key functions bound to their dependencies and one signer cache: what issuance, refunds and the routes call. */
 export function createKeyService(ctx: Pick<BrokerContext, 'db' | 'config' | 'clock' | 'random'>) {
   const { db, config, clock, random } = ctx;
-  const d: KeyDeps = { db, config, clock, random, cache: { current: null } };
+  const d: KeyDeps = { db, config, clock, random, signers: new Map() };
   return {
     currentKey: (q?: Queryable) => currentKey(d, q),
     rotate: () => rotate(d),

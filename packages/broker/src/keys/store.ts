@@ -21,16 +21,20 @@ export async function currentKeyRow(q: Queryable): Promise<KeyRow | undefined> {
   return row;
 }
 
+/**
+ * Stores a new current key; false when another is current already (the unique index of migration
+ * 20261208_0110: another broker process made one first).
+ */
 export async function insertKey(
   q: Queryable,
   k: { keyId: string; seed: Uint8Array; publicKey: Uint8Array; createdAt: bigint },
-) {
-  await q.query('INSERT INTO broker_keys (key_id, seed, public_key, created_at) VALUES ($1, $2, $3, $4)', [
-    k.keyId,
-    k.seed,
-    k.publicKey,
-    k.createdAt,
-  ]);
+): Promise<boolean> {
+  const rows = await q.query(
+    `INSERT INTO broker_keys (key_id, seed, public_key, created_at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT DO NOTHING RETURNING 1 AS made`,
+    [k.keyId, k.seed, k.publicKey, k.createdAt],
+  );
+  return rows.length > 0;
 }
 
 /** Retires every key still current (a rotation). */

@@ -94,7 +94,7 @@ export async function kindOf(
   const cached = d.kindCache.get(id);
   if (cached) return cached;
   const kind = (await store.partyById(q, id))?.kind as PartyKind | undefined;
-  if (kind) d.kindCache.set(id, kind);
+  if (kind) remember(d.kindCache, id, kind);
   return kind;
 }
 
@@ -107,8 +107,18 @@ export async function publicKey(
   const cached = d.keyCache.get(id);
   if (cached) return cached;
   const key = await store.partyKey(q, id);
-  if (key) d.keyCache.set(id, key);
+  if (key) remember(d.keyCache, id, key);
   return key;
+}
+
+/**
+ * The caches hold only what never changes once stored (a party's key and kind), so every broker process
+ * over one database may keep its own (docs/operations.md §2). Bounded: past MAX_CACHED parties, start over.
+ */
+const MAX_CACHED = 10_000;
+function remember<V>(cache: Map<string, V>, id: string, value: V) {
+  if (cache.size >= MAX_CACHED) cache.clear();
+  cache.set(id, value);
 }
 
 /** The party functions bound to their dependencies (with a key cache of their own). */
