@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from './canonical.ts';
+import { canonicalJson, MAX_CANONICAL_DEPTH } from './canonical.ts';
 import { InvariantError } from './result.ts';
 
 describe('RFC 8785 canonical JSON', () => {
@@ -45,6 +45,15 @@ describe('RFC 8785 canonical JSON', () => {
   it('rejects what JSON cannot carry exactly', () => {
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, 1n, '\ud800', () => 1, new Date(0)]) {
       expect(() => canonicalJson({ x: bad })).toThrow(InvariantError);
+    }
+  });
+
+  it(`encodes ${MAX_CANONICAL_DEPTH} levels and refuses deeper with an InvariantError, not a stack overflow`, () => {
+    const nested = (depth: number) => JSON.parse(`${'['.repeat(depth)}${']'.repeat(depth)}`);
+    expect(canonicalJson(nested(MAX_CANONICAL_DEPTH))).toHaveLength(2 * MAX_CANONICAL_DEPTH);
+    for (const depth of [MAX_CANONICAL_DEPTH + 1, 100_000]) {
+      expect(() => canonicalJson(nested(depth))).toThrow(InvariantError);
+      expect(() => canonicalJson({ a: nested(depth) })).toThrow(InvariantError);
     }
   });
 

@@ -1,6 +1,6 @@
 /**
- * The Fastify app every NetPay service starts from: zod schemas, OpenAPI at /docs, /healthz, /metrics and
- * one error format.
+ * The Fastify app every NetPay service starts from: zod schemas, OpenAPI at /docs, /livez and /healthz,
+ * /metrics, checks on every input (input.ts) and one error format.
  */
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -16,7 +16,8 @@ import {
 import type { LoggerOptions } from 'pino';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
-import type { ErrorBody } from './errors.ts';
+import { type ErrorBody, serviceError } from './errors.ts';
+import { checkInput, MAX_JSON_DEPTH } from './input.ts';
 
 export interface AppOptions {
   readonly title: string;
@@ -26,7 +27,10 @@ export interface AppOptions {
   readonly logger?: LoggerOptions | boolean;
   /** Largest request body accepted. Default 64 KiB. */
   readonly bodyLimit?: number;
-  /** Extra readiness check for /healthz (e.g. a database ping). */
+  /**
+   * Readiness check for /healthz (e.g. a database ping, a peer service reached): throwing makes /healthz
+   * answer 503 `not_ready` with the error's message. /livez answers 200 regardless.
+   */
   readonly health?: () => Promise<void>;
 }
 
@@ -58,18 +62,55 @@ export function originalBody(req: { body?: unknown }): unknown {
   return 'originalBody' in r ? r.originalBody : r.body;
 }
 
-/** Fastify with zod schemas for validation and serialization. */
+// Set on a request whose body the JSON parser below has checked already.
+const INPUT_CHECKED = Symbol('netpay.inputChecked');
+type Checked = { [INPUT_CHECKED]?: true; originalBody?: unknown };
+
+/** Fastify with zod schemas for validation and serialization, and the input checks of input.ts. */
 function zodFastify(options: AppOptions) {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
+    // A request Node's HTTP parser refuses (a control character in the URL or a header, a broken
+    // request line) is answered in the one error format too.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return;
+      const body = JSON.stringify({ code: 'bad_request', message: `malformed HTTP request: ${err.message}` });
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  // Keep the body as it arrived (before schema defaults and transforms) for signature checks.
+  // JSON bodies: Fastify's own parser (which refuses __proto__ and constructor keys), then one walk that
+  // bounds the depth and refuses control characters, before validation, hashing or any handler.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    parseJson(req, body as string, (err: Error | null, value?: unknown) => {
+      if (err) return done(err, undefined);
+      try {
+        checkInput(value, 'the body', MAX_JSON_DEPTH);
+      } catch (e) {
+        return done(e as Error, undefined);
+      }
+      (req as Checked)[INPUT_CHECKED] = true;
+      done(null, value);
+    });
+  });
+
   app.addHook('preValidation', async (req) => {
-    (req as { originalBody?: unknown }).originalBody = req.body;
+    // Keep the body as it arrived (before schema defaults and transforms) for signature checks.
+    (req as Checked).originalBody = req.body;
+    // Path and query strings can only hold a control character %-escaped: one indexOf for most requests.
+    if (req.url.includes('%')) {
+      checkInput(req.params, 'the path');
+      checkInput(req.query, 'the query');
+    }
+    // Bodies of other types (text, forms) are checked here.
+    if (req.body !== undefined && !(req as Checked)[INPUT_CHECKED]) checkInput(req.body, 'the body');
   });
   return app;
 }
@@ -150,16 +191,21 @@ function addErrorFormat(app: ServiceApp): void {
   });
 }
 
-/** /healthz (with the service's own readiness check) and the Prometheus /metrics, both hidden from /docs. */
+/**
+ * The probes, hidden from /docs: /livez (200 while the process serves HTTP), /healthz (ready: the
+ * service's own check passes, else 503 `not_ready` with what is missing) and the Prometheus /metrics.
+ */
 function addProbes(app: ServiceApp, health: AppOptions['health'], metrics: Registry): void {
-  app.get(
-    '/healthz',
-    { schema: { hide: true, response: { 200: z.object({ status: z.literal('ok') }) } } },
-    async () => {
+  const ok = { schema: { hide: true, response: { 200: z.object({ status: z.literal('ok') }) } } };
+  app.get('/livez', ok, async () => ({ status: 'ok' as const }));
+  app.get('/healthz', ok, async () => {
+    try {
       await health?.();
-      return { status: 'ok' as const };
-    },
-  );
+    } catch (e) {
+      throw serviceError('not_ready', `not ready: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return { status: 'ok' as const };
+  });
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     reply.header('content-type', metrics.contentType);
     return metrics.metrics();
@@ -167,8 +213,8 @@ function addProbes(app: ServiceApp, health: AppOptions['health'], metrics: Regis
 }
 
 /**
- * A Fastify app with zod schemas for validation and OpenAPI (served at /docs and /docs/json), /healthz,
- * Prometheus /metrics, and one error format: `{ code, message }` with a 4xx for anything the caller did.
+ * A Fastify app with zod schemas for validation and OpenAPI (served at /docs and /docs/json), /livez,
+ * /healthz, Prometheus /metrics, the input checks of input.ts, and one error format: `{ code, message }` with a 4xx for anything the caller did.
  */
 export function createServiceApp(options: AppOptions) {
   const app = zodFastify(options);

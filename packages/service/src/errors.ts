@@ -8,10 +8,13 @@ import { errorRegistry } from '@netpay/protocol';
 export const SERVICE_ERROR_STATUS = {
   bad_request: 400,
   bad_json: 400,
+  json_too_deep: 400,
+  invalid_characters: 400,
   body_too_large: 413,
   unsupported_media_type: 415,
   not_found: 404,
   internal: 500,
+  not_ready: 503,
   idempotency_key_required: 400,
   idempotency_conflict: 409,
   request_in_progress: 409,
