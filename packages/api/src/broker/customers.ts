@@ -39,7 +39,7 @@ export const customerRoutes = {
     key: 'required',
     body: Q.RegisterBody,
     responses: { 201: A.RegisterAnswer },
-    errors: ['login_taken'],
+    errors: ['login_taken', 'login_confusable'],
   }),
   verifyDevice: route({
     method: 'POST',
@@ -166,7 +166,7 @@ export const customerRoutes = {
     key: 'required',
     body: Q.SendBody,
     responses: { 201: A.SendAnswer },
-    errors: ['limit_exceeded', 'recipient_not_found', 'insufficient_funds'],
+    errors: ['limit_exceeded', 'login_confusable', 'recipient_not_found', 'insufficient_funds'],
   }),
   statement: route({
     method: 'GET',

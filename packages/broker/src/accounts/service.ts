@@ -9,28 +9,21 @@ import { fail } from '../errors.ts';
 import { customerAccount } from '../ledger/ledger.ts';
 import type { AccountDeps, Session } from './deps.ts';
 import { newDevice, newDeviceFor, resendCode, verifyDevice } from './devices.ts';
+import { checkedLogin, normalizeLogin } from './login.ts';
 import { hashPassword } from './password.ts';
-import {
-  authenticate,
-  checkCredentials,
-  decoyHasher,
-  logout,
-  normalizeLogin,
-  startSession,
-} from './signin.ts';
+import { authenticate, checkCredentials, decoyHasher, logout, startSession } from './signin.ts';
 import * as store from './store.ts';
 import { toBase32, verifyTotp } from './totp.ts';
 
 export type { AccountDeps, Session } from './deps.ts';
-export { normalizeLogin } from './signin.ts';
+export { checkedLogin, normalizeLogin } from './login.ts';
 
 /** A new customer with its ledger account and a first device, whose code goes to the login. */
 export async function register(
   d: AccountDeps,
   input: { login: string; password: string; deviceName: string },
 ) {
-  const login = normalizeLogin(input.login);
-  if (!login) throw fail('bad_request', 'login must be an email address or a phone number like +14155550100');
+  const login = checkedLogin(input.login);
   const customerId = newId(d, 'cus');
   const passwordHash = await hashPassword(input.password, d.random(16), d.config.argon2);
   return d.db.transaction(async (tx) => {

@@ -7,20 +7,12 @@ import { toBase64url } from '@netpay/protocol';
 import { nowSeconds } from '../context.ts';
 import { fail } from '../errors.ts';
 import { type AccountDeps, hashToken, type Session } from './deps.ts';
+import { normalizeLogin } from './login.ts';
 import { type Argon2Params, hashPassword, verifyPassword } from './password.ts';
 import * as store from './store.ts';
 import { verifyTotp } from './totp.ts';
 
-const EMAIL_RE = /^[^\s@]{1,64}@[^\s@]{1,253}\.[^\s@]{2,63}$/;
-const PHONE_RE = /^\+[1-9][0-9]{6,14}$/;
-
-/** Customers sign up with an email or an E.164 phone number; both are compared case-insensitively. */
-export function normalizeLogin(login: string): string | null {
-  const trimmed = login.trim();
-  if (PHONE_RE.test(trimmed)) return trimmed;
-  if (EMAIL_RE.test(trimmed)) return trimmed.toLowerCase();
-  return null;
-}
+export { normalizeLogin } from './login.ts';
 
 /** The decoy hash, made once on first use (it costs a full argon2id run). */
 export function decoyHasher(params: Argon2Params): () => Promise<string> {

@@ -1,6 +1,6 @@
 /** Paying another registered customer from one's broker balance (Quick Pay's money send, docs/broker.md §6.2). */
 import type { Queryable } from '@netpay/db';
-import { normalizeLogin } from '../accounts/service.ts';
+import { checkedLogin } from '../accounts/service.ts';
 import { customerByLogin } from '../accounts/store.ts';
 import { fail } from '../errors.ts';
 import { customerAccount } from '../ledger/ledger.ts';
@@ -23,7 +23,8 @@ export async function send(
       `one payment is between ${limits.minTransaction} and ${limits.maxTransaction} minor units`,
     );
   }
-  const to = await customerByLogin(tx, normalizeLogin(input.to) ?? input.to);
+  // The recipient's login in its stored form; one that could pass for another is refused (login.ts).
+  const to = await customerByLogin(tx, checkedLogin(input.to));
   if (!to) throw fail('recipient_not_found', `nobody is registered as ${input.to}`);
   if (to.id === customerId) throw fail('bad_request', 'you cannot send money to yourself');
   await debitCustomer(d, tx, customerId, input.amount, {
