@@ -90,6 +90,13 @@ export const BrokerConfigSchema = z.strictObject({
    */
   passwordMaxFailures: z.number().int().min(3).max(100).default(10),
   passwordLockSeconds: z.number().int().min(60).max(86_400).default(900),
+  /**
+   * Token guessing: after this many wrong bearer tokens (sessions, the admin token) from one client address
+   * (an IPv6 /64) within `tokenLockSeconds`, every request with a bearer token from there is refused (429
+   * too_many_attempts) until that window is over. 0 turns the count off (tests that send junk on purpose).
+   */
+  tokenMaxFailures: z.number().int().min(0).max(10_000).default(20),
+  tokenLockSeconds: z.number().int().min(60).max(86_400).default(900),
   sessionTtlSeconds: z
     .number()
     .int()

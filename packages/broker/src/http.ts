@@ -29,6 +29,7 @@ import type { PartyService } from './parties/service.ts';
 import type { RedemptionService } from './redemption/service.ts';
 import type { RefundService } from './refunds/service.ts';
 import type { SettlementService } from './settlement/service.ts';
+import { tokenGuard } from './token-guard.ts';
 import type { WalletService } from './wallet/service.ts';
 
 export function bearer(req: FastifyRequest): string | undefined {
@@ -51,23 +52,35 @@ interface HttpDeps {
   readonly parties: PartyService;
 }
 
-/** The callers' checks: a customer's session, a party's signature, the operator's token. */
-function callers({ config, ctx, accounts, parties }: HttpDeps) {
-  const customer = (req: FastifyRequest) => accounts.authenticate(bearer(req));
+/**
+ * The callers' checks: a customer's session, a party's signature, the operator's token. Wrong bearer
+ * tokens are counted per client address, and too many lock it out for a while (token-guard.ts).
+ */
+function callers({ db, config, ctx, accounts, parties }: HttpDeps) {
+  const guarded = tokenGuard({ db, clock: ctx.clock, config });
+  const customer = (req: FastifyRequest) => {
+    const token = bearer(req);
+    return token ? guarded(req.ip, () => accounts.authenticate(token)) : accounts.authenticate(token);
+  };
   const party = (req: FastifyRequest) =>
     verifySignedRequest(
       { method: req.method, path: req.url, body: originalBody(req) ?? null, headers: req.headers },
       parties.publicKey,
       nowSeconds(ctx),
     );
-  const admin = (req: FastifyRequest) => {
-    if (!config.adminToken)
-      throw fail('admin_disabled', 'admin endpoints are off: set adminToken in the broker config');
-    const given = Buffer.from(bearer(req) ?? '');
-    const expected = Buffer.from(config.adminToken);
+  const checkAdmin = (token: string | undefined) => {
+    const given = Buffer.from(token ?? '');
+    const expected = Buffer.from(config.adminToken ?? '');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw fail('unauthorized', 'admin token required');
     }
+  };
+  const admin = async (req: FastifyRequest) => {
+    if (!config.adminToken)
+      throw fail('admin_disabled', 'admin endpoints are off: set adminToken in the broker config');
+    const token = bearer(req);
+    if (token) await guarded(req.ip, () => checkAdmin(token));
+    else checkAdmin(token);
   };
   return { customer, party, admin };
 }

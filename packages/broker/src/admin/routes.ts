@@ -8,15 +8,15 @@ import { auditLedger } from '../ledger/ledger.ts';
 export function adminRoutes(app: Routable, d: RouteDeps) {
   const { keys, parties, issuance, fraud, redemption, refunds, settlement, admin, keyed, db } = d;
   serve(app, B.audit, async (req) => {
-    admin(req);
+    await admin(req);
     return auditLedger(db);
   });
   serve(app, B.evidence, async (req) => {
-    admin(req);
+    await admin(req);
     return { evidence: await fraud.evidence() };
   });
   serve(app, B.chainAccount, async (req) => {
-    admin(req);
+    await admin(req);
     const account = await redemption.chainAccount(req.params.chainId);
     if (!account) throw fail('chain_not_found', `no chain ${req.params.chainId}`);
     return account;
@@ -24,7 +24,7 @@ export function adminRoutes(app: Routable, d: RouteDeps) {
   // Operator jobs: admin token, keyed, one service call each.
   const adminJob = (r: Route, run: () => Promise<unknown>) =>
     serve(app, r, async (req, reply) => {
-      admin(req);
+      await admin(req);
       return keyed(req, reply, r.path, async () => ({ body: await run() }));
     });
   adminJob(B.settle, () => settlement.run());
@@ -33,14 +33,14 @@ export function adminRoutes(app: Routable, d: RouteDeps) {
   adminJob(B.completeRefunds, () => refunds.completePending());
   adminJob(B.reconcile, () => issuance.reconcile());
   serve(app, B.invite, async (req, reply) => {
-    admin(req);
+    await admin(req);
     return keyed(req, reply, '/admin/invitations', async () => ({
       status: 201,
       body: await parties.invite(req.body),
     }));
   });
   serve(app, B.settlementRuns, async (req) => {
-    admin(req);
+    await admin(req);
     return { runs: await settlement.runs() };
   });
 }
