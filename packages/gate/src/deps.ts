@@ -21,6 +21,11 @@ export interface GateOptions {
   readonly currency: { code: string; exponent: number };
   /** Most coins one payment may take from one chain. Default 1,000. */
   readonly maxCoins?: number;
+  /**
+   * How long after a payment was accepted the same payment, sent again for the same resource, is answered
+   * again without a charge (a retry whose answer was lost), in seconds. Default 300; 0: never.
+   */
+  readonly replayWindowSeconds?: number;
   readonly clock?: () => number;
   /** Path where this vendor serves hand-over requests from other vendors. */
   readonly handoverPath?: string;
@@ -52,6 +57,8 @@ export interface GateOptions {
 export type FrozenPeers = (peerId: string) => boolean;
 
 export const DEFAULT_WALLET_PATH = '/netpay/wallet';
+/** How long a paid request may be retried with the same payment (docs/protocol.md §7.4). */
+export const DEFAULT_REPLAY_WINDOW_SECONDS = 300;
 
 /** The options with their defaults, and the state the flows share. */
 export interface GateContext {
@@ -63,6 +70,7 @@ export interface GateContext {
   readonly cur: Currency;
   readonly clock: () => number;
   readonly maxCoins: number;
+  readonly replayWindowSeconds: number;
   readonly handoverPath: string | undefined;
   readonly handoverTimeoutMs: number;
   readonly walletPath: string;
@@ -88,6 +96,7 @@ export function gateContext(o: GateOptions): GateContext {
     cur: makeCurrency(o.currency.code, o.currency.exponent),
     clock: o.clock ?? Date.now,
     maxCoins: o.maxCoins ?? 1000,
+    replayWindowSeconds: o.replayWindowSeconds ?? DEFAULT_REPLAY_WINDOW_SECONDS,
     handoverPath: o.handoverPath,
     handoverTimeoutMs: o.handoverTimeoutMs ?? 3_000,
     walletPath,

@@ -123,7 +123,7 @@ async function evaluate(p: Paying, fresh: boolean): Promise<Begun> {
     answer: paymentRequired(ctx, price, req, code, message),
   });
   if (replays === parts.length) {
-    const replay = await replayed(p);
+    const replay = await replayed(p, now);
     if (replay) return replay;
   }
   if (replays > 0) return refuse('payment_conflict', 'some of these coins were already spent here');
@@ -210,8 +210,11 @@ function stepOf(steps: Map<string, ChainStep>, chainId: string): ChainStep {
   return step;
 }
 
-/** The same payment for the same resource at the same price, already accepted: served again, charged nothing. */
-async function replayed(p: Paying): Promise<Begun | undefined> {
+/**
+ * The same payment for the same resource at the same price, accepted here at most `replayWindowSeconds`
+ * ago: served again, charged nothing (a retry whose answer was lost). Later it is a payment_conflict.
+ */
+async function replayed(p: Paying, now: number): Promise<Begun | undefined> {
   const first = p.parts[0]!;
   const stored = (await p.ctx.store.receipt(first.chainId, first.index)) as
     | { receipt: Receipt; resource: string }
@@ -219,5 +222,10 @@ async function replayed(p: Paying): Promise<Begun | undefined> {
   const resource = resourceOf(p.req);
   if (!stored || stored.resource !== resource || stored.receipt.amount !== p.price.amount.toString())
     return undefined;
+  const age = now - stored.receipt.issuedAt;
+  if (age > p.ctx.replayWindowSeconds) {
+    const message = `this payment was accepted ${age} s ago; it is answered again only within ${p.ctx.replayWindowSeconds} s`;
+    return { answer: paymentRequired(p.ctx, p.price, p.req, 'payment_conflict', message) };
+  }
   return { ticket: { advances: [], receipt: stored.receipt, resource, replay: true, release: p.release } };
 }
