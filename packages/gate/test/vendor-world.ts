@@ -77,7 +77,15 @@ export async function startVendor(
   w: World,
   kind: TestDatabaseKind,
   price = 50n,
-  options: { front?: boolean } = {},
+  options: {
+    front?: boolean;
+    /** Where the vendor, and wallets told by its terms, reach the broker (a proxy); default the broker's URL. */
+    brokerUrl?: string;
+    /** Puts something in front of the vendor's URL; the URL it gives is the one registered (advertised). */
+    frontWith?: (target: () => string) => Promise<{ url: string; close(): Promise<void> }>;
+    /** The bank account its settlements are paid to (none: it is not paid out). */
+    bankAccount?: string;
+  } = {},
 ) {
   const id = `shop-${++counter}-${toBase64url(randomBytes(3))}`;
   const signer = createSigner(randomBytes(32));
@@ -85,12 +93,17 @@ export async function startVendor(
   let url = '';
   await migrate(db, VENDOR_MIGRATIONS);
   const store = createChainStore({ db, clock: w.clock });
-  const broker = createBrokerClient({ url: w.url, vendorId: id, signer, clock: w.clock });
+  const broker = createBrokerClient({
+    url: options.brokerUrl ?? w.url,
+    vendorId: id,
+    signer,
+    clock: w.clock,
+  });
   const gate = createGate({
     vendorId: id,
     signer,
     broker,
-    brokerUrl: w.url,
+    brokerUrl: options.brokerUrl ?? w.url,
     store,
     currency: { code: 'USD', exponent: 4 },
     clock: w.clock,
@@ -108,9 +121,16 @@ export async function startVendor(
   await app.listen({ port: 0, host: '127.0.0.1' });
   url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   const front = options.front ? await startFront(() => url) : undefined;
+  const wrapped = options.frontWith ? await options.frontWith(() => url) : undefined;
   const reg = await w.call('POST', '/parties', {
     signer: { id, signer },
-    body: { id, name: id, publicKey: toBase64url(signer.publicKey), url: front?.url ?? url },
+    body: {
+      id,
+      name: id,
+      publicKey: toBase64url(signer.publicKey),
+      url: wrapped?.url ?? front?.url ?? url,
+      ...(options.bankAccount ? { bankAccount: options.bankAccount } : {}),
+    },
   });
   expect(reg.status, JSON.stringify(reg.body)).toBe(201);
   const redeemer = createRedeemer({ vendorId: id, signer, broker, store, clock: w.clock });
@@ -123,11 +143,14 @@ export async function startVendor(
     gate,
     front,
     redeemer,
+    /** The URL registered at the broker: where wallets, the broker and other vendors reach it. */
+    advertised: wrapped?.url ?? front?.url ?? url,
     served: () => served,
     buy: (payment: Payment) =>
       fetch(`${url}/item`, { headers: { [HEADERS.payment]: encodeHeader(payment) } }),
     async close() {
       await front?.close();
+      await wrapped?.close();
       await app.close();
       await db.close();
     },

@@ -28,6 +28,8 @@ export const StoredChainSchema = z.strictObject({
    */
   status: z.enum(['pending', 'active', 'refunded']),
   buyKey: z.string(),
+  /** The Idempotency-Key of this chain's refund, written down before it is first asked (sent again with it). */
+  refundKey: z.string().optional(),
   touchstone: TouchstoneSchema.nullable(),
   /** Highest index given out in a payment: every payword up to it counts as spent, sent or not. */
   spent: z.number().int().min(0),

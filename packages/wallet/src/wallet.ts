@@ -20,12 +20,13 @@ import * as grant from './ops/grants.ts';
 import { balance, chains, history } from './ops/history.ts';
 import { type PayInput, pay, recordServerWalletPayment, sentAs, settle, unsettled } from './ops/pay.ts';
 import { refund } from './ops/refund.ts';
-import { load, send, unload } from './ops/send.ts';
+import { type KeyedOptions, load, send, unload } from './ops/send.ts';
 import { addSpending, spentToday } from './ops/spending.ts';
 
 export type { OpenWalletOptions } from './core.ts';
 export type { ChainOrder } from './ops/buy.ts';
 export type { PayInput, PreparedPayment } from './ops/pay.ts';
+export type { KeyedOptions } from './ops/send.ts';
 
 export async function openWallet(o: OpenWalletOptions) {
   const w = await openCore(o);
@@ -47,9 +48,10 @@ export async function openWallet(o: OpenWalletOptions) {
     verify: (code: string) => account.verify(w, code),
     login: (input: Parameters<typeof account.login>[1]) => account.login(w, input),
     signOut: () => account.signOut(w),
-    load: (amount: bigint, bank: { account: string; token: string }) => load(w, amount, bank),
-    unload: (amount: bigint, bankAccount: string) => unload(w, amount, bankAccount),
-    send: (to: string, amount: bigint) => send(w, to, amount),
+    load: (amount: bigint, bank: { account: string; token: string }, o?: KeyedOptions) =>
+      load(w, amount, bank, o),
+    unload: (amount: bigint, bankAccount: string, o?: KeyedOptions) => unload(w, amount, bankAccount, o),
+    send: (to: string, amount: bigint, o?: KeyedOptions) => send(w, to, amount, o),
     buy: (orders: readonly ChainOrder[], onProgress?: (done: number, total: number) => void) =>
       buy(w, orders, onProgress),
     resume: () => resume(w),

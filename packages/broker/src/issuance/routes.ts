@@ -6,18 +6,24 @@ import { fail } from '../errors.ts';
 import { type RouteDeps, requireKey, wire } from '../http.ts';
 
 export function issuanceRoutes(app: Routable, d: RouteDeps) {
-  const { issuance, customer, keyedTx, amount, ctx } = d;
-  serve(app, B.load, async (req) => {
+  const { issuance, customer, keyed, keyedTx, amount, ctx } = d;
+  // Loads and unloads move money at the bank once per movement (keyed by the Idempotency-Key); their first
+  // answer is kept under the key too, so a retry gets it as it was (the balance then, not now).
+  serve(app, B.load, async (req, reply) => {
     const s = await customer(req);
     const key = requireKey(req);
-    const r = await issuance.load(s.customerId, { ...req.body, amount: amount(req.body.amount) }, key);
-    return { movementId: r.movementId, amount: wire(r.amount), balance: wire(r.balance) };
+    return keyed(req, reply, `load:${s.customerId}`, async () => {
+      const r = await issuance.load(s.customerId, { ...req.body, amount: amount(req.body.amount) }, key);
+      return { body: { movementId: r.movementId, amount: wire(r.amount), balance: wire(r.balance) } };
+    });
   });
-  serve(app, B.unload, async (req) => {
+  serve(app, B.unload, async (req, reply) => {
     const s = await customer(req);
     const key = requireKey(req);
-    const r = await issuance.unload(s.customerId, { ...req.body, amount: amount(req.body.amount) }, key);
-    return { movementId: r.movementId, amount: wire(r.amount), balance: wire(r.balance) };
+    return keyed(req, reply, `unload:${s.customerId}`, async () => {
+      const r = await issuance.unload(s.customerId, { ...req.body, amount: amount(req.body.amount) }, key);
+      return { body: { movementId: r.movementId, amount: wire(r.amount), balance: wire(r.balance) } };
+    });
   });
   serve(app, B.buy, async (req, reply) => {
     const s = await customer(req);

@@ -3,9 +3,12 @@
  * balance. Each refund states the highest index this wallet spent, so the broker refunds exactly the
  * rest. A refund the broker holds pending (the holder does not answer and its lease still runs, at most
  * the lease length) is asked again after the time it names. A chain with a payment in flight is skipped.
+ * Each chain's refund has one Idempotency-Key, kept with the chain: asked again (its answer lost), the
+ * broker gives the first answer rather than refunding twice or refusing the chain as already refunded.
  */
 import { NetPayError } from '@netpay/protocol';
 import type { WalletCore } from '../core.ts';
+import { withRetries } from './retry.ts';
 
 export function refund(w: WalletCore, chainIds?: readonly string[]) {
   return w.exclusive(async () => {
@@ -20,7 +23,13 @@ export function refund(w: WalletCore, chainIds?: readonly string[]) {
     let amount = 0n;
     const refunded: string[] = [];
     for (const c of targets) {
-      const r = await refundChain(w, c.chainId, c.spent);
+      // The key is written down first: a refund whose answer is lost is asked again under it (here, or
+      // by a later call after this one gave up), and the broker answers it with its first answer.
+      if (!c.refundKey) {
+        c.refundKey = w.key();
+        await w.save();
+      }
+      const r = await refundChain(w, c.chainId, c.spent, c.refundKey);
       c.status = 'refunded';
       amount += BigInt(r.amount);
       refunded.push(c.chainId);
@@ -31,14 +40,11 @@ export function refund(w: WalletCore, chainIds?: readonly string[]) {
 }
 
 /** One chain's refund, asked again while the broker answers pending (a few times, as it says). */
-async function refundChain(w: WalletCore, chainId: string, spentIndex: number) {
+async function refundChain(w: WalletCore, chainId: string, spentIndex: number, key: string) {
   for (let attempt = 0; ; attempt++) {
-    const r = await w.api.refund({
-      params: { chainId },
-      token: w.session(),
-      key: w.key(),
-      body: { spentIndex },
-    });
+    const r = await withRetries(() =>
+      w.api.refund({ params: { chainId }, token: w.session(), key, body: { spentIndex } }),
+    );
     if (r.status === 'refunded') return r;
     if (attempt >= 4)
       throw new NetPayError('refund_pending', `the broker is still refunding ${chainId}; try again later`);

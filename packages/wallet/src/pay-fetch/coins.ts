@@ -1,7 +1,8 @@
 /**
  * Paying a request with coins: the payment is written down first (with what is needed to send the same
  * request again after a lost answer), sent with the request, and settled by the vendor's answer: a receipt
- * means the coins were taken, anything else gives them back. With `signedReceipts`, the receipt's signature
+ * means the coins were taken, a refusal gives them back, and no answer or a 5xx that is not the gate's own
+ * refusal (a gateway's 502 or 504) leaves the payment in flight for `recoverPayments`. With `signedReceipts`, the receipt's signature
  * is checked with the vendor's key from the broker.
  */
 import { fromBase64url, HEADERS, type Receipt, type Terms, verifyMessageSignature } from '@netpay/protocol';
@@ -10,6 +11,9 @@ import type { Wallet } from '../wallet.ts';
 import { fetchVendor, receiptOf, refusalCode, withHeader } from './answer.ts';
 import { type Payer, type PayFetchOptions, paymentDeclined } from './options.ts';
 import { vendorLimit } from './policy.ts';
+
+/** The gate's 5xx answers that say the coins were not taken (docs/protocol.md §10). */
+const GATE_TOOK_NOTHING = new Set(['broker_unavailable', 'payee_unknown']);
 
 export function coinPayer(wallet: Wallet, base: typeof fetch, options: PayFetchOptions): Payer {
   const signature = receiptSignatures(wallet);
@@ -47,9 +51,14 @@ export function coinPayer(wallet: Wallet, base: typeof fetch, options: PayFetchO
         },
       });
     }
-    // Refused (402/409/400…): the vendor recorded nothing, so the coins go back to their chains. A 5xx from
-    // the handler after the gate accepted would carry a receipt; without one nothing was charged either.
-    await wallet.settle(payment.id, { accepted: false, code: await refusalCode(res) });
+    // A 5xx without a receipt may not be the vendor's at all: a gateway in front of it (502, 504) that lost
+    // the vendor's answer, a receipt and all. Unknown whether the coins were taken: the payment stays in
+    // flight, and `recoverPayments` sends it again (the vendor answers a payment it took with its receipt).
+    // The gate's own 5xx refusals (the broker unreachable, a misconfigured payee) say nothing was taken.
+    const code = await refusalCode(res);
+    if (res.status >= 500 && !GATE_TOOK_NOTHING.has(code)) return res;
+    // Refused (402/409/400…): the vendor recorded nothing, so the coins go back to their chains.
+    await wallet.settle(payment.id, { accepted: false, code });
     return res;
   };
 }
