@@ -1,6 +1,6 @@
 import { IdempotencyKeySchema } from '@netpay/api';
 import { type Db, type Migration, type Queryable, sqlMigrations } from '@netpay/db';
-import { canonicalJson, sha256, toHex, utf8 } from '@netpay/protocol';
+import { canonicalJson, InvariantError, sha256, toHex, utf8 } from '@netpay/protocol';
 import { serviceError } from './errors.ts';
 
 /** The idempotency_keys table every service keeps (migrations/, one numbered SQL file). */
@@ -15,8 +15,20 @@ export interface IdempotentResult<T> {
   readonly replayed: boolean;
 }
 
+/**
+ * The hash a key's request is compared by. A body with no canonical JSON (a number past the double range
+ * such as `1e400`, which JSON.parse reads as Infinity) is the caller's fault: 400, not a 500.
+ */
 export function requestHash(request: unknown): string {
-  return toHex(sha256(utf8(canonicalJson(request))));
+  let json: string;
+  try {
+    json = canonicalJson(request);
+  } catch (e) {
+    if (e instanceof InvariantError)
+      throw serviceError('bad_request', `the request cannot be hashed: ${e.message}`);
+    throw e;
+  }
+  return toHex(sha256(utf8(json)));
 }
 
 interface KeyArgs {

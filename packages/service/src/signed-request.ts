@@ -4,6 +4,7 @@ import {
   cryptoBackend,
   type Ed25519Signer,
   fromBase64url,
+  InvariantError,
   sha256,
   toBase64url,
   utf8,
@@ -41,6 +42,20 @@ function signedBytes(req: RequestToSign, timestamp: number): Uint8Array {
   const bodyHash = toBase64url(sha256(utf8(canonicalJson(req.body ?? null))));
   const statement = canonicalJson({ method: req.method.toUpperCase(), path: req.path, timestamp, bodyHash });
   return concatBytes(utf8(SIGNED_REQUEST_TAG), Uint8Array.of(0), utf8(statement));
+}
+
+/**
+ * The signed bytes of a request as received, or undefined when its body has no canonical JSON (a number
+ * past the double range such as `1e400`, an object that is not plain JSON such as a parsed form): no signer
+ * can have signed such a body, and hashing it must not fail the request with a 500.
+ */
+function receivedBytes(req: RequestToSign, timestamp: number): Uint8Array | undefined {
+  try {
+    return signedBytes(req, timestamp);
+  } catch (e) {
+    if (e instanceof InvariantError) return undefined;
+    throw e;
+  }
 }
 
 export function signRequest(signer: Ed25519Signer, keyId: string, req: RequestToSign, nowSeconds: number) {
@@ -89,7 +104,8 @@ export async function verifySignedRequest(
   const key = await lookupKey(keyId);
   if (!key) throw serviceError('unknown_signer', `no key is registered for ${keyId}`);
   const signature = fromBase64url(sig);
-  if (!signature || !cryptoBackend.ed25519Verify(signature, signedBytes(req, timestamp), key)) {
+  const bytes = receivedBytes(req, timestamp);
+  if (!signature || !bytes || !cryptoBackend.ed25519Verify(signature, bytes, key)) {
     throw serviceError('signature_invalid', 'the request signature does not verify');
   }
   return keyId;
