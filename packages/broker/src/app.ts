@@ -41,6 +41,8 @@ export interface BrokerOptions {
   readonly logger?: LoggerOptions | boolean;
   /** Delivers device codes (SMS, e-mail). Default: the outbox table, readable at /dev/outbox in dev mode. */
   readonly notifier?: Notifier;
+  /** What else the broker waits for before /healthz says ready (the bank): what is missing, or undefined. */
+  readonly notReady?: () => string | undefined;
 }
 
 /**
@@ -110,6 +112,8 @@ export function createBroker(options: BrokerOptions) {
     logger: options.logger ?? false,
     health: async () => {
       await options.db.query('SELECT 1');
+      const missing = options.notReady?.();
+      if (missing) throw new Error(missing);
     },
   });
   const http = createHttp({ db: options.db, config, ctx, ...services });

@@ -1,35 +1,16 @@
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { createBankClient } from '@netpay/bank/client';
-import { migrate, openDatabase } from '@netpay/db';
-import type { LoggerOptions } from 'pino';
+import { type Db, migrate, openDatabase } from '@netpay/db';
+import { withBackoff } from '@netpay/service';
+import { type LoggerOptions, pino } from 'pino';
 import { createBroker } from './app.ts';
-import { type BrokerConfig, type BrokerConfigInput, parseBrokerConfig } from './config.ts';
+import { type BankLink, createBankLink } from './bank-link.ts';
+import { type BrokerConfigInput, parseBrokerConfig } from './config.ts';
 import { httpBank } from './http-bank.ts';
 import { createJobService } from './jobs/service.ts';
 import { BROKER_MIGRATIONS } from './migrations.ts';
 
 export const DEFAULT_BROKER_DATA_DIR = '.netpay/broker';
-
-/**
- * Amounts cross to the bank as they are, in minor units, so both must count in the same currency and
- * exponent. A bank that cannot be reached now is not an error (it is asked again for every transfer).
- */
-async function checkBankCurrency(bankUrl: string, config: BrokerConfig): Promise<void> {
-  let info: { currency: { code: string; exponent: number } };
-  try {
-    info = await createBankClient(bankUrl, { timeoutMs: 5_000 }).info();
-  } catch {
-    return;
-  }
-  const ours = config.currency;
-  if (info.currency.code !== ours.code || info.currency.exponent !== ours.exponent) {
-    throw new Error(
-      `broker config: currency ${ours.code} with ${ours.exponent} decimals differs from the bank's ` +
-        `${info.currency.code} with ${info.currency.exponent}; start the bank with --exponent ${ours.exponent} or set currency in the config`,
-    );
-  }
-}
 
 export interface StartBrokerOptions {
   /** 0 picks a free port. */
@@ -43,26 +24,67 @@ export interface StartBrokerOptions {
   readonly bankUrl?: string;
   readonly logger?: LoggerOptions | boolean;
   readonly clock?: () => number;
+  /** Stops waiting for the database at start (Ctrl-C while it is not up): the start then fails. */
+  readonly signal?: AbortSignal;
 }
 
-/** Opens and migrates the database, starts the HTTP API and the scheduled jobs. */
+/** Connection failures worth waiting out at start: the server is not up, or still starting. */
+const DB_STARTING = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', '57P03']);
+
+/** Opens and migrates the database; a PostgreSQL server that is not up yet is waited for with back-off. */
+async function openBrokerDatabase(options: StartBrokerOptions, log: pino.Logger, signal: AbortSignal) {
+  const url = options.databaseUrl;
+  const dataDir = url ? undefined : resolve(options.dataDir ?? DEFAULT_BROKER_DATA_DIR);
+  const open = async () => {
+    const db: Db = await openDatabase(url ? { url } : { dataDir });
+    try {
+      await migrate(db, BROKER_MIGRATIONS);
+    } catch (e) {
+      await db.close().catch(() => {});
+      throw e;
+    }
+    return db;
+  };
+  if (!url) return open();
+  return withBackoff(open, {
+    what: 'the database',
+    transient: (e) => DB_STARTING.has(String((e as { code?: unknown })?.code)),
+    log: (message, details) => log.warn(details, message),
+    signal,
+  });
+}
+
+/**
+ * Opens and migrates the database, starts the HTTP API and the scheduled jobs. A bank that cannot be
+ * reached yet does not stop the start: the broker listens at once (/livez), and /healthz answers 503
+ * `not_ready` until the bank has been reached, asked again with back-off (docs/broker.md §2.1).
+ */
 export async function startBroker(options: StartBrokerOptions) {
   const config = parseBrokerConfig(options.config ?? {}); // a bad config stops us before any I/O
-  if (options.bankUrl) await checkBankCurrency(options.bankUrl, config);
-  const dataDir = options.databaseUrl ? undefined : resolve(options.dataDir ?? DEFAULT_BROKER_DATA_DIR);
-  const db = await openDatabase(options.databaseUrl ? { url: options.databaseUrl } : { dataDir });
-  await migrate(db, BROKER_MIGRATIONS);
+  const log = pino(
+    typeof options.logger === 'object' ? options.logger : { enabled: options.logger === true },
+  );
+  const stopping = new AbortController();
+  options.signal?.addEventListener('abort', () => stopping.abort(), { once: true });
+  let link: BankLink | undefined;
+  if (options.bankUrl) {
+    link = createBankLink({ url: options.bankUrl, currency: config.currency, log });
+    await link.check(); // a bank in another currency stops the start; one not listening yet does not
+  }
+  const db = await openBrokerDatabase(options, log, stopping.signal);
   const broker = createBroker({
     db,
     config,
-    bank: options.bankUrl ? httpBank(options.bankUrl) : null,
+    bank: options.bankUrl && link ? link.gate(httpBank(options.bankUrl)) : null,
     logger: options.logger ?? false,
+    ...(link ? { notReady: link.notReady } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   await broker.services.keys.currentKey();
   await broker.app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
   const address = broker.app.server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  if (link?.notReady()) void link.waitUntilReady(stopping.signal);
 
   // Every process ticks; a run starts only when this process claims the job in the database (jobs/), so
   // with several processes over one database each job still runs once per period.
@@ -106,6 +128,7 @@ export async function startBroker(options: StartBrokerOptions) {
     jobs,
     close() {
       closed ??= (async () => {
+        stopping.abort();
         for (const t of timers) clearInterval(t);
         await broker.app.close();
         await db.close();

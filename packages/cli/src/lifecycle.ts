@@ -97,14 +97,17 @@ export interface Announcement {
 export async function serveUntilStopped<T extends { close(): Promise<void> }>(o: {
   readonly context: StartContext;
   readonly json: boolean | undefined;
-  readonly start: () => Promise<T>;
+  /** Starts the service; `signal` aborts on a stop while it starts (e.g. waiting for another service). */
+  readonly start: (signal: AbortSignal) => Promise<T>;
   readonly announce: (running: T) => Announcement;
   /** Said on stderr once the service is closed (not with --json). */
   readonly closed?: string;
 }): Promise<void> {
   const stop = listenForStop();
+  const starting = new AbortController();
+  void stop.signal.then(() => starting.abort());
   try {
-    const running = await o.start().catch((e: unknown) => {
+    const running = await o.start(starting.signal).catch((e: unknown) => {
       throw explainStartError(e, o.context);
     });
     if (!stop.requested()) {

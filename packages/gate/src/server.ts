@@ -10,7 +10,7 @@ import fastifyStatic from '@fastify/static';
 import { unanswered } from '@netpay/api';
 import { type Db, migrate, openDatabase } from '@netpay/db';
 import { createSigner, HEADERS, NetPayError, randomBytes, toBase64url, X402_HEADERS } from '@netpay/protocol';
-import { createServiceApp } from '@netpay/service';
+import { createServiceApp, withBackoff } from '@netpay/service';
 import type { FastifyInstance } from 'fastify';
 import { createBrokerClient } from './broker-client.ts';
 import type { FrozenPeers } from './deps.ts';
@@ -106,6 +106,8 @@ export interface StartVendorOptions {
   readonly logger?: boolean | { level: string };
   /** Unix milliseconds (tests move it). */
   readonly clock?: () => number;
+  /** Stops waiting for the broker at start (Ctrl-C while it is not up): the start then fails. */
+  readonly signal?: AbortSignal;
   /**
    * The site's own routes, added before the folder's catch-all: a route is priced with
    * `config: { netpay: price }` like any NetPay route. Gets the vendor's database (for the site's own tables,
@@ -147,7 +149,11 @@ function folderToSell(folder: string): string {
  * The vendor's Fastify app: a NetPay service app (OpenAPI at /docs, /healthz a database ping, /metrics,
  * errors as {code, message}) with CORS and the gate's hooks.
  */
-async function createVendorApp(o: StartVendorOptions, { db, gate }: Vendor): Promise<FastifyInstance> {
+async function createVendorApp(
+  o: StartVendorOptions,
+  { db, gate }: Vendor,
+  notReady: () => string | undefined,
+): Promise<FastifyInstance> {
   const { app } = createServiceApp({
     title: `${o.prices.name ?? o.prices.vendorId} (NetPay vendor)`,
     description:
@@ -156,6 +162,8 @@ async function createVendorApp(o: StartVendorOptions, { db, gate }: Vendor): Pro
     bodyLimit: 1024 * 1024,
     health: async () => {
       await db.query('SELECT 1');
+      const missing = notReady();
+      if (missing) throw new Error(missing);
     },
   });
   // Browser wallets on other sites (the web wallet) fetch priced files with a payment header and read the
@@ -234,12 +242,15 @@ function addFolderRoute(app: FastifyInstance, prices: PriceList): void {
 
 /**
  * Register (or update) this vendor at the broker, proving the key with a signed request. Returns why the
- * broker could not be reached or refused, or undefined once registered; any other failure is thrown.
+ * broker refused, or undefined once registered; a broker that does not answer (not listening yet) is
+ * waited for with back-off, each wait logged; any other failure is thrown.
  */
 async function registerAtBroker(
   o: StartVendorOptions,
   { signer, broker, clock }: Vendor,
   url: string,
+  log: FastifyInstance['log'],
+  signal: AbortSignal | undefined,
 ): Promise<string | undefined> {
   const vendorId = o.prices.vendorId;
   const body = {
@@ -251,8 +262,14 @@ async function registerAtBroker(
     ...(o.bankAccount ? { bankAccount: o.bankAccount } : {}),
     ...(o.invitation ? { invitation: o.invitation } : {}),
   };
+  const key = `register-${vendorId}-${clock()}`;
   try {
-    await broker.register(body, `register-${vendorId}-${clock()}`);
+    await withBackoff(() => broker.register(body, key), {
+      what: `the broker at ${o.brokerUrl}`,
+      transient: (e) => unanswered(e) || (e instanceof NetPayError && (e.status ?? 500) >= 500),
+      log: (message, details) => log.warn({ broker: o.brokerUrl, ...details }, message),
+      ...(signal ? { signal } : {}),
+    });
     return undefined;
   } catch (e) {
     if (!(e instanceof NetPayError)) throw e;
@@ -279,7 +296,8 @@ export async function startVendorServer(o: StartVendorOptions) {
   const { db, signer, store, redeemer, clock } = vendor;
   const vendorId = o.prices.vendorId;
 
-  const app = await createVendorApp(o, vendor);
+  let notReady: string | undefined = `not registered at the broker at ${o.brokerUrl} yet`;
+  const app = await createVendorApp(o, vendor, () => notReady);
   await app.register(fastifyStatic, { root: folder, serve: false });
   addOwnerPages(app, o.prices, vendor);
   await o.routes?.(app, { db, vendorId, clock, url: () => registeredUrl ?? '' });
@@ -289,7 +307,9 @@ export async function startVendorServer(o: StartVendorOptions) {
   const url = `http://${address.address}:${address.port}`;
   registeredUrl = o.publicUrl ?? url;
 
-  const refusal = await registerAtBroker(o, vendor, registeredUrl);
+  // Listening already (/livez), ready (/healthz) once registered: the broker may start after the vendor.
+  const refusal = await registerAtBroker(o, vendor, registeredUrl, app.log, o.signal);
+  notReady = undefined;
   if (refusal) {
     await app.close();
     await store.close();

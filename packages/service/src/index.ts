@@ -1,4 +1,5 @@
 export * from './app.ts';
+export * from './backoff.ts';
 export * from './errors.ts';
 export * from './html.ts';
 export * from './idempotency.ts';

@@ -140,9 +140,12 @@ async function start(flags: StartFlags): Promise<void> {
   await serveUntilStopped({
     context: { service: 'vendor', host: flags.host, port: flags.port, data: flags.data, databaseUrl },
     json: flags.json,
-    start: async () => {
+    start: async (signal) => {
       const { startVendorServer } = await import('@netpay/vendor/server');
       return startVendorServer({
+        signal,
+        // Warnings (each wait for a broker not up yet) on stderr.
+        logger: { level: 'warn', stream: process.stderr } as { level: string },
         port: flags.port,
         host: flags.host,
         folder: flags.folder,

@@ -45,7 +45,8 @@ function readConfigFile(file: string): Record<string, unknown> {
 
 /**
  * Dev convenience: with --dev and --bank but no bank account in the config, the broker opens its own
- * account at the (dev) bank on first start and keeps the credentials in its data folder for next time.
+ * account at the (dev) bank on first start and keeps the credentials in its data folder for next time. A
+ * bank that is not listening yet is waited for, with back-off, before the broker starts.
  */
 export async function devBankAccount(
   flags: CommonFlags,
@@ -59,11 +60,17 @@ export async function devBankAccount(
   const file = join(dir, 'dev-bank-account.json');
   if (existsSync(file)) return { ...config, bank: JSON.parse(readFileSync(file, 'utf8')) };
   const { createBankClient } = await import('@netpay/bank/client');
-  const account = await createBankClient(flags.bank)
-    .createAccount({ name: String(config.brokerId ?? 'broker') })
-    .catch((e: unknown) => {
-      throw cliError(`cannot open the broker's account at the bank ${flags.bank}: ${(e as Error).message}`);
-    });
+  const { unanswered } = await import('@netpay/api');
+  const { withBackoff } = await import('@netpay/service');
+  // The bank may not be listening yet (services start in any order): wait for it, saying so each time.
+  const bank = createBankClient(flags.bank);
+  const account = await withBackoff(() => bank.createAccount({ name: String(config.brokerId ?? 'broker') }), {
+    what: `the bank at ${flags.bank} (to open the broker's account)`,
+    transient: unanswered,
+    log: (message) => process.stderr.write(`netpay broker: ${message}\n`),
+  }).catch((e: unknown) => {
+    throw cliError(`cannot open the broker's account at the bank ${flags.bank}: ${(e as Error).message}`);
+  });
   mkdirSync(dir, { recursive: true });
   writeFileSync(file, JSON.stringify({ account: account.id, token: account.token }), { mode: 0o600 });
   return { ...config, bank: { account: account.id, token: account.token } };

@@ -14,9 +14,10 @@ export async function startBroker(flags: StartFlags): Promise<void> {
   await serveUntilStopped({
     context: { service: 'broker', host: flags.host, port: flags.port, data: flags.data, databaseUrl },
     json: flags.json,
-    start: async () => {
+    start: async (signal) => {
       const { startBroker: start } = await import('@netpay/broker');
       return start({
+        signal,
         port: flags.port,
         host: flags.host,
         ...(flags.data !== undefined ? { dataDir: flags.data } : {}),
