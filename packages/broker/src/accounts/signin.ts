@@ -58,11 +58,15 @@ async function countAttempt(d: Pick<AccountDeps, 'db' | 'clock' | 'config'>, log
   const now = d.clock();
   const window = d.config.passwordLockSeconds * 1000;
   const row = await store.countLoginAttempt(d.db, login, now, now - window);
-  if (row && row.failures > d.config.passwordMaxFailures)
+  if (row && row.failures > d.config.passwordMaxFailures) {
+    // Seconds until the window is over (details.retryAfter, and the Retry-After header).
+    const retryAfter = Math.max(1, Math.ceil((Number(row.first_at) + window - now) / 1000));
     throw fail(
       'too_many_attempts',
-      `too many wrong passwords or codes for this login; try again in ${Math.ceil((Number(row.first_at) + window - now) / 60_000)} minute(s)`,
+      `too many wrong passwords or codes for this login; try again in ${Math.ceil(retryAfter / 60)} minute(s)`,
+      { retryAfter },
     );
+  }
 }
 
 /** A new bearer session for a verified device; only the token's hash is kept. */
