@@ -22,6 +22,7 @@ import { type BrokerContext, nowSeconds } from './context.ts';
 import type { DirectoryService } from './directory/service.ts';
 import { fail } from './errors.ts';
 import type { FraudService } from './fraud/service.ts';
+import { tokenGuard } from './guard/tokens.ts';
 import type { IssuanceService } from './issuance/service.ts';
 import type { KeyService } from './keys/service.ts';
 import type { P2pService } from './p2p/service.ts';
@@ -29,7 +30,6 @@ import type { PartyService } from './parties/service.ts';
 import type { RedemptionService } from './redemption/service.ts';
 import type { RefundService } from './refunds/service.ts';
 import type { SettlementService } from './settlement/service.ts';
-import { tokenGuard } from './token-guard.ts';
 import type { WalletService } from './wallet/service.ts';
 
 export function bearer(req: FastifyRequest): string | undefined {
@@ -54,7 +54,7 @@ interface HttpDeps {
 
 /**
  * The callers' checks: a customer's session, a party's signature, the operator's token. Wrong bearer
- * tokens are counted per client address, and too many lock it out for a while (token-guard.ts).
+ * tokens are counted per client address, and too many lock it out for a while (guard/tokens.ts).
  */
 function callers({ db, config, ctx, accounts, parties }: HttpDeps) {
   const guarded = tokenGuard({ db, clock: ctx.clock, config });

@@ -38,6 +38,7 @@ const OWNER: Record<string, string> = {
   wallet_charges: 'wallet/store.ts',
   p2p_files: 'p2p/store.ts',
   job_leases: 'jobs/store.ts',
+  token_failures: 'guard/store.ts',
 };
 
 /** Reads of another feature's table inside one statement, each with why it is not two calls. */

@@ -7,7 +7,7 @@
 import { TEST_DATABASES } from '@netpay/db/testing';
 import { type Claim, createSigner, signMessage, toBase64url } from '@netpay/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sourceOf } from '../src/token-guard.ts';
+import { sourceOf } from '../src/guard/tokens.ts';
 import { ADMIN, type Customer, clientChain, freshKey, startWorld, type Vendor, type World } from './world.ts';
 
 const nowS = (w: World) => Math.floor(w.clock() / 1000);

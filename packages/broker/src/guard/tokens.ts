@@ -8,8 +8,9 @@
  */
 import type { Queryable } from '@netpay/db';
 import { isNetPayError } from '@netpay/protocol';
-import type { BrokerConfig } from './config.ts';
-import { fail } from './errors.ts';
+import type { BrokerConfig } from '../config.ts';
+import { fail } from '../errors.ts';
+import { countTokenFailure, tokenFailures } from './store.ts';
 
 interface GuardDeps {
   readonly db: Queryable;
@@ -50,32 +51,21 @@ export function tokenGuard(d: GuardDeps) {
     try {
       return await check();
     } catch (e) {
-      if (isNetPayError(e, 'unauthorized')) await countFailure(d.db, source, d.clock(), windowMs());
+      if (isNetPayError(e, 'unauthorized')) {
+        const now = d.clock();
+        await countTokenFailure(d.db, source, now, now - windowMs());
+      }
       throw e;
     }
   };
 }
 
 async function refuseWhileLocked(d: GuardDeps, source: string, windowMs: number) {
-  const [row] = await d.db.query<{ failures: number; first_at: bigint }>(
-    'SELECT failures, first_at FROM token_failures WHERE source = $1',
-    [source],
-  );
+  const row = await tokenFailures(d.db, source);
   const now = d.clock();
   if (!row || row.failures < d.config.tokenMaxFailures || Number(row.first_at) + windowMs <= now) return;
   const retryAfter = Math.max(1, Math.ceil((Number(row.first_at) + windowMs - now) / 1000));
   throw fail('too_many_attempts', `too many wrong tokens from this address; try again in ${retryAfter} s`, {
     retryAfter,
   });
-}
-
-/** One more wrong token from `source` in the current window (a new window once the last one is over). */
-async function countFailure(q: Queryable, source: string, now: number, windowMs: number) {
-  await q.query(
-    `INSERT INTO token_failures (source, failures, first_at) VALUES ($1, 1, $2::int8)
-     ON CONFLICT (source) DO UPDATE SET
-       failures = CASE WHEN token_failures.first_at <= $3::int8 THEN 1 ELSE token_failures.failures + 1 END,
-       first_at = CASE WHEN token_failures.first_at <= $3::int8 THEN $2::int8 ELSE token_failures.first_at END`,
-    [source, BigInt(now), BigInt(now - windowMs)],
-  );
 }
