@@ -26,7 +26,8 @@ describe('hostile input against the four services [pglite]', () => {
     s = await startServices({ seed: seedPgliteDataDir });
     report = await runFuzz(s, {
       seed: 20261218,
-      fieldsPerOp: 15,
+      fieldsPerOp: 12,
+      headersPerOp: 4,
       randomPerOp: 5,
       allVariants: true,
       concurrency: 4,

@@ -205,6 +205,44 @@ export const HEADER_JUNK: readonly { label: string; headers: Record<string, stri
   { label: 'accept junk', headers: { accept: 'text/html;q=x, */*;q=1e400' } },
 ];
 
+/**
+ * Payments that name the customer's real chain (so a vendor gets past decoding): a wrong payword, more
+ * coins in one step than a part may carry (1000), more parts than a payment may carry (16), index 0, an
+ * index past the chain's end.
+ */
+export function realChainPayments(chainId: string): { label: string; headers: Record<string, string> }[] {
+  const part = (index: number, payword = 'A'.repeat(43)) => ({ chainId, index, payword });
+  const pay = (label: string, parts: unknown[]) => ({
+    label: `payment: ${label}`,
+    headers: { 'netpay-payment': b64(JSON.stringify({ v: 1, parts })) },
+  });
+  return [
+    pay('wrong payword', [part(1)]),
+    pay('1001 coins in one part', [part(1001)]),
+    pay(
+      '17 parts',
+      Array.from({ length: 17 }, (_, i) => part(i + 1)),
+    ),
+    pay('index 0', [part(0)]),
+    pay('index past the end', [part(11)]),
+    pay('index 2^32', [part(2 ** 32)]),
+    pay('the same part twice', [part(1), part(1)]),
+  ];
+}
+
+/** Header junk as drafts: every one for `all`, else `count` of them, starting at `offset`. */
+export function headerDrafts(
+  junk: readonly { label: string; headers: Record<string, string> }[],
+  count: number,
+  offset: number,
+): Draft[] {
+  const n = Math.min(count, junk.length);
+  return Array.from({ length: n }, (_, i) => junk[(offset + i) % junk.length]!).map((j) => ({
+    label: j.label,
+    headers: j.headers,
+  }));
+}
+
 /** The credentials of each variant for an operation: none, garbage, another party's, its own. */
 export function credentials(
   op: Operation,
