@@ -29,8 +29,10 @@ const E2E = [
   'packages/cli/src/wallet-cli.test.ts',
   'packages/cli/src/vendor-processes.test.ts',
   'packages/cli/src/peer-processes.test.ts',
+  'packages/cli/src/start-order.test.ts',
   'packages/cli/src/demo.test.ts',
   'packages/cli/test/quickstart.test.ts',
+  'packages/cli/test/crash.test.ts',
 ];
 const BROWSER = [
   'packages/wallet/test/browser.test.ts',

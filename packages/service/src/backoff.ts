@@ -32,8 +32,8 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
       signal?.removeEventListener('abort', done);
       resolve();
     };
+    // Not unref'd: a process waiting for another service at start has nothing else keeping it alive.
     const timer = setTimeout(done, ms);
-    timer.unref?.();
     signal?.addEventListener('abort', done, { once: true });
   });
 }
