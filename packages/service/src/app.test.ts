@@ -94,6 +94,13 @@ describe('service app input checks', () => {
     expect(handled).toBe(before);
   });
 
+  it('answers what Fastify refuses before routing in the one error format', async () => {
+    const bad = await app.inject({ method: 'GET', url: '/items/%E0%A4%A' });
+    expect([bad.statusCode, bad.json().code]).toEqual([400, 'bad_request']);
+    const long = await app.inject({ method: 'GET', url: `/items/${'x'.repeat(101)}` });
+    expect([long.statusCode, long.json().code]).toEqual([414, 'uri_too_long']);
+  });
+
   it('still refuses prototype poisoning and bad JSON as before', async () => {
     const proto = await post('/echo', '{"name":"x","__proto__":{"admin":true}}');
     expect(proto.statusCode).toBe(400);

@@ -5,7 +5,7 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { NetPayError } from '@netpay/protocol';
-import Fastify, { type FastifyError } from 'fastify';
+import Fastify, { type FastifyError, type FastifyReply } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -79,6 +79,14 @@ function zodFastify(options: AppOptions) {
       socket.end(
         `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
+    },
+    // Refusals Fastify makes before routing (a URL that does not decode, a path parameter over 100
+    // characters) in the one error format too.
+    frameworkErrors: (error, _req, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const code = tooLong ? 'uri_too_long' : 'bad_request';
+      const status = tooLong ? 414 : (error.statusCode ?? 400);
+      (reply as unknown as FastifyReply).status(status).send({ code, message: error.message });
     },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);

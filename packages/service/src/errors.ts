@@ -11,6 +11,7 @@ export const SERVICE_ERROR_STATUS = {
   json_too_deep: 400,
   invalid_characters: 400,
   body_too_large: 413,
+  uri_too_long: 414,
   unsupported_media_type: 415,
   not_found: 404,
   internal: 500,
