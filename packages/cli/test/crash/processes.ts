@@ -1,0 +1,162 @@
+/**
+ * The processes of the crash run (issue 18 §1): `netpay … start` services that can be killed with SIGKILL
+ * and started again on the same port and data folder, and one-shot `netpay wallet …` commands. Plain Node
+ * (no Vitest), so `soak/crash.ts` runs it too.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/netpay.mjs', import.meta.url));
+const FROM_SOURCE = [
+  '--conditions=@netpay/source',
+  '--import',
+  pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
+];
+const TSCONFIG = fileURLToPath(new URL('../../../../tsconfig.json', import.meta.url));
+const { DATABASE_URL: _ignored, ...ENV } = process.env;
+
+export interface Proc {
+  readonly child: ChildProcess;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Every process started, so that a run can kill what is left however it ends. */
+const live = new Set<Proc>();
+
+export function netpay(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const child = spawn(process.execPath, [...FROM_SOURCE, BIN, ...args], {
+    env: { ...ENV, TSX_TSCONFIG_PATH: TSCONFIG, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    // Only the end is ever read (why a start failed); a long-running service logs a lot.
+    err = (err + d).slice(-20_000);
+  });
+  const p: Proc = {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exit: new Promise((resolve) =>
+      child.on('exit', (code, signal) => {
+        live.delete(p);
+        resolve({ code, signal });
+      }),
+    ),
+  };
+  live.add(p);
+  return p;
+}
+
+/** Kills every process this module started that still runs. */
+export async function killAll(): Promise<void> {
+  const left = [...live];
+  for (const p of left) p.child.kill('SIGKILL');
+  await Promise.all(left.map((p) => p.exit));
+}
+
+/** SIGKILL, and wait until the process is gone. */
+export async function sigkill(p: Proc): Promise<void> {
+  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  await p.exit;
+}
+
+/** The first line a service prints (its JSON with the URL it listens on). */
+export async function firstLine(p: Proc, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (!p.stdout().includes('\n')) {
+    if (p.child.exitCode !== null || p.child.signalCode !== null)
+      throw new Error(`netpay exited early: ${p.stderr().slice(-2000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`no output within ${timeoutMs} ms: ${p.stderr().slice(-2000)}`);
+    await sleep(20);
+  }
+  return p.stdout().split('\n')[0]!;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * A service (`netpay broker|vendor start …`) that is killed and started again: the first start picks a
+ * free port, every later one listens on that port again, with the same data folder.
+ */
+export class Service {
+  proc: Proc | undefined;
+  port = 0;
+  url = '';
+  /** While it is being killed and started again: not picked for another kill. */
+  restarting = false;
+
+  constructor(
+    readonly kind: 'broker' | 'vendor',
+    readonly name: string,
+    private readonly args: (port: number) => string[],
+    private readonly env: NodeJS.ProcessEnv = {},
+  ) {}
+
+  /** Starts it and waits until it listens. A port still held by the killed process is tried again. */
+  async start(timeoutMs = 90_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const p = netpay(this.args(this.port), this.env);
+      this.proc = p;
+      try {
+        const info = JSON.parse(await firstLine(p, Math.max(1_000, deadline - Date.now())));
+        this.url = String(info.url);
+        this.port = Number(new URL(this.url).port);
+        return;
+      } catch (e) {
+        await sigkill(p);
+        if (Date.now() > deadline)
+          throw new Error(`${this.name} does not start again: ${(e as Error).message}`);
+        await sleep(250);
+      }
+    }
+  }
+
+  /** SIGKILL at whatever point it is, then the same start again. */
+  async killAndRestart(): Promise<void> {
+    this.restarting = true;
+    try {
+      if (this.proc) await sigkill(this.proc);
+      await this.start();
+    } finally {
+      this.restarting = false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.proc) return;
+    this.proc.child.kill('SIGTERM');
+    const done = await Promise.race([this.proc.exit, sleep(15_000).then(() => undefined)]);
+    if (!done) await sigkill(this.proc);
+  }
+}
+
+/** A seeded pseudo-random source (mulberry32): the same seed gives the same workload and kill points. */
+export function prng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    next,
+    /** A whole number in [lo, hi]. */
+    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
+    pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!,
+    /** Another source, derived from this one: for a part of the run that must not shift the others. */
+    fork: () => prng(Math.floor(next() * 2 ** 32)),
+  };
+}
+export type Prng = ReturnType<typeof prng>;
