@@ -108,22 +108,30 @@ describe('service app input checks', () => {
     expect(bad.json().code).toBe('bad_json');
   });
 
-  it('answers a control character in a header, which Node refuses, in the one error format', async () => {
+  it('answers requests Node refuses (a control character in a header, huge headers) in the one error format', async () => {
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as { port: number };
-    const raw =
-      'GET /items/a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\u0000b\r\nConnection: close\r\n\r\n';
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1', () => socket.write(Buffer.from(raw, 'latin1')));
-      let data = '';
-      socket.on('data', (d) => {
-        data += d;
+    const send = (raw: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write(Buffer.from(raw, 'latin1')));
+        let data = '';
+        socket.on('data', (d) => {
+          data += d;
+        });
+        socket.on('error', reject);
+        socket.on('close', () => resolve(data));
       });
-      socket.on('error', reject);
-      socket.on('close', () => resolve(data));
+    const answerOf = (raw: string) => ({
+      status: raw.split('\r\n')[0],
+      code: JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)).code,
     });
-    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
-    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).code).toBe('bad_request');
+    const nul = await send('GET /items/a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\u0000b\r\n\r\n');
+    expect(answerOf(nul)).toEqual({ status: 'HTTP/1.1 400 Bad Request', code: 'bad_request' });
+    const huge = await send(`GET /items/a HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(answerOf(huge)).toEqual({
+      status: 'HTTP/1.1 431 Request Header Fields Too Large',
+      code: 'headers_too_large',
+    });
   });
 });
 

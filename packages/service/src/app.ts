@@ -62,6 +62,28 @@ export function originalBody(req: { body?: unknown }): unknown {
   return 'originalBody' in r ? r.originalBody : r.body;
 }
 
+/**
+ * A request Node's HTTP parser refuses (a control character in the URL or a header, a broken request
+ * line, headers over 16 KiB, too slow) is answered in the one error format too, as Fastify's own handler
+ * would otherwise answer with its statuses.
+ */
+function answerClientError(err: Error & { code?: string }, socket: import('node:net').Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, code] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', 'request_timeout']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'headers_too_large']
+        : [400, 'Bad Request', 'bad_request'];
+  const body = JSON.stringify({ code, message: `malformed HTTP request: ${err.message}` });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}
+
 // Set on a request whose body the JSON parser below has checked already.
 const INPUT_CHECKED = Symbol('netpay.inputChecked');
 type Checked = { [INPUT_CHECKED]?: true; originalBody?: unknown };
@@ -71,15 +93,7 @@ function zodFastify(options: AppOptions) {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
-    // A request Node's HTTP parser refuses (a control character in the URL or a header, a broken
-    // request line) is answered in the one error format too.
-    clientErrorHandler: (err, socket) => {
-      if (!socket.writable) return;
-      const body = JSON.stringify({ code: 'bad_request', message: `malformed HTTP request: ${err.message}` });
-      socket.end(
-        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
-    },
+    clientErrorHandler: answerClientError,
     // Refusals Fastify makes before routing (a URL that does not decode, a path parameter over 100
     // characters) in the one error format too.
     frameworkErrors: (error, _req, reply) => {
@@ -222,7 +236,8 @@ function addProbes(app: ServiceApp, health: AppOptions['health'], metrics: Regis
 
 /**
  * A Fastify app with zod schemas for validation and OpenAPI (served at /docs and /docs/json), /livez,
- * /healthz, Prometheus /metrics, the input checks of input.ts, and one error format: `{ code, message }` with a 4xx for anything the caller did.
+ * /healthz, Prometheus /metrics, the input checks of input.ts, and one error format: `{ code, message }`
+ * with a 4xx for anything the caller did.
  */
 export function createServiceApp(options: AppOptions) {
   const app = zodFastify(options);

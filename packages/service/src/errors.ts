@@ -12,6 +12,8 @@ export const SERVICE_ERROR_STATUS = {
   invalid_characters: 400,
   body_too_large: 413,
   uri_too_long: 414,
+  request_timeout: 408,
+  headers_too_large: 431,
   unsupported_media_type: 415,
   not_found: 404,
   internal: 500,
