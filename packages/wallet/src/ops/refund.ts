@@ -5,6 +5,9 @@
  * the lease length) is asked again after the time it names. A chain with a payment in flight is skipped.
  * Each chain's refund has one Idempotency-Key, kept with the chain: asked again (its answer lost), the
  * broker gives the first answer rather than refunding twice or refusing the chain as already refunded.
+ * A refund that was pending when the wallet stopped (its answer is not kept under the key) and that the
+ * broker completed since, or a chain the broker closed at expiry, is answered `chain_refunded`: the money
+ * is in the broker balance already, so the chain is marked refunded here too (amount 0 in this answer).
  */
 import { NetPayError } from '@netpay/protocol';
 import type { WalletCore } from '../core.ts';
@@ -29,7 +32,10 @@ export function refund(w: WalletCore, chainIds?: readonly string[]) {
         c.refundKey = w.key();
         await w.save();
       }
-      const r = await refundChain(w, c.chainId, c.spent, c.refundKey);
+      const r = await refundChain(w, c.chainId, c.spent, c.refundKey).catch((e: unknown) => {
+        if (e instanceof NetPayError && e.code === 'chain_refunded') return { amount: '0' };
+        throw e;
+      });
       c.status = 'refunded';
       amount += BigInt(r.amount);
       refunded.push(c.chainId);
