@@ -28,6 +28,16 @@ export interface StartBrokerOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * The logger of the waits at start, as the app's own (Fastify takes a `stream` in its logger options,
+ * pino as its second argument): `netpay broker start --json` keeps stdout for its one JSON line.
+ */
+function startLogger(logger: StartBrokerOptions['logger']): pino.Logger {
+  if (typeof logger !== 'object') return pino({ enabled: logger === true });
+  const { stream, ...rest } = logger as LoggerOptions & { stream?: pino.DestinationStream };
+  return stream ? pino(rest, stream) : pino(rest);
+}
+
 /** Connection failures worth waiting out at start: the server is not up, or still starting. */
 const DB_STARTING = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', '57P03']);
 
@@ -61,9 +71,7 @@ async function openBrokerDatabase(options: StartBrokerOptions, log: pino.Logger,
  */
 export async function startBroker(options: StartBrokerOptions) {
   const config = parseBrokerConfig(options.config ?? {}); // a bad config stops us before any I/O
-  const log = pino(
-    typeof options.logger === 'object' ? options.logger : { enabled: options.logger === true },
-  );
+  const log = startLogger(options.logger);
   const stopping = new AbortController();
   options.signal?.addEventListener('abort', () => stopping.abort(), { once: true });
   let link: BankLink | undefined;

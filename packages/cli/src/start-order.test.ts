@@ -55,6 +55,9 @@ describe('netpay broker before its bank (real processes)', () => {
     const bank2 = start([...bankArgs, '--exponent', '4']);
     await firstLine(bank2, 60_000);
     await expect.poll(() => status(`${url2}/healthz`), { timeout: 60_000, interval: 500 }).toBe(200);
+    // Each wait was a warning on stderr; stdout kept its one JSON line.
+    expect(again.stderr()).toMatch(/the bank at .* is not reachable/);
+    expect(again.stdout().trim().split('\n')).toHaveLength(1);
     again.child.kill('SIGTERM');
     expect((await again.exit).code).toBe(0);
     bank2.child.kill('SIGTERM');
