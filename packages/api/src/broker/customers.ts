@@ -134,8 +134,9 @@ export const customerRoutes = {
   chains: route({
     method: 'GET',
     path: '/me/chains',
-    summary: "The customer's chains, oldest first",
+    summary: "The customer's chains, oldest first, 500 a page at most (`next` for the rest)",
     auth: 'customer',
+    query: Q.ChainsQuery,
     responses: { 200: A.ChainsAnswer },
   }),
   chain: route({

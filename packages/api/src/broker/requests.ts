@@ -105,6 +105,19 @@ export const RefundBody = z.strictObject({
 export const IndexBody = z.strictObject({ index: z.unknown() });
 export const RedeemBody = z.strictObject({ claims: z.array(z.unknown()).min(1).max(200) });
 export const TotpConfirmBody = z.strictObject({ code: z.string().regex(/^\d{6}$/) });
+/** Most chains one page of `GET /me/chains` lists. */
+export const MAX_CHAINS_PAGE = 500;
+/** GET /me/chains: a page of the customer's chains, oldest first, after the chain `after`. */
+export const ChainsQuery = z.strictObject({
+  after: ChainIdSchema.optional().describe('the `next` of the previous page'),
+  limit: z
+    .string()
+    .regex(/^[1-9][0-9]{0,2}$/, 'must be a whole number from 1')
+    .transform(Number)
+    .pipe(z.number().max(MAX_CHAINS_PAGE))
+    .optional()
+    .describe(`chains per page, 1–${MAX_CHAINS_PAGE}, default ${MAX_CHAINS_PAGE}`),
+});
 export const ChainIdParams = z.strictObject({ chainId: ChainIdSchema });
 export const DeviceParams = z.strictObject({ deviceId: z.string().min(1).max(64) });
 export const PartyParams = z.strictObject({ id: PartyIdSchema });

@@ -86,7 +86,11 @@ export const ChainAnswer = z.looseObject({
   refundPending: z.boolean(),
   touchstone: TouchstoneSchema,
 });
-export const ChainsAnswer = z.looseObject({ chains: z.array(ChainAnswer) });
+export const ChainsAnswer = z.looseObject({
+  chains: z.array(ChainAnswer),
+  /** Pass as `after` for the next page; null on the last. */
+  next: z.string().nullable(),
+});
 export const RefundDone = z.looseObject({
   status: z.literal('refunded'),
   chainId: z.string(),
@@ -172,7 +176,11 @@ export const PartyStatementAnswer = z.looseObject({
     amount: Amount,
     fees: Amount,
   }),
-  payouts: z.array(z.looseObject({ id: z.string(), amount: Amount, status: z.string() })),
+  /** Every payout sent, and every one pending, in all. */
+  paidOut: Amount,
+  payoutsPending: Amount,
+  /** The newest 100 payouts, newest first. */
+  payouts: z.array(z.looseObject({ id: z.string(), amount: Amount, status: z.string() })).max(100),
 });
 export const ClaimAnswer = z.looseObject({
   granted: z.boolean(),

@@ -249,11 +249,15 @@ export interface CustomerChain {
   refund_requested_at: bigint | null;
 }
 
-/** The customer's chains (or just `chainId`, if it is theirs), oldest first. */
+/**
+ * The customer's chains (or just `chainId`, if it is theirs), oldest first: at most `page.limit`, those
+ * created after the customer's chain `page.after` (none if it is not theirs).
+ */
 export async function customerChains(
   q: Queryable,
   customerId: string,
   chainId: string | null,
+  page: { after: string | null; limit: number } = { after: null, limit: 1 },
 ): Promise<CustomerChain[]> {
   return q.query<CustomerChain>(
     `SELECT c.chain_id, c.n, c.coin_value, c.status, c.touchstone, c.server_seed, c.backup_index, c.holder,
@@ -261,8 +265,10 @@ export async function customerChains(
               COALESCE((SELECT sum(to_index - from_index) FROM redemptions r WHERE r.chain_id = c.chain_id AND r.kind = 'redemption'), 0)::int8 AS redeemed,
               (SELECT max(to_index) FROM redemptions r WHERE r.chain_id = c.chain_id AND r.kind = 'redemption') AS top
        FROM chains c WHERE c.customer_id = $1 AND ($2::text IS NULL OR c.chain_id = $2)
-       ORDER BY c.created_at, c.chain_id`,
-    [customerId, chainId],
+         AND ($3::text IS NULL OR (c.created_at, c.chain_id) >
+           (SELECT a.created_at, a.chain_id FROM chains a WHERE a.chain_id = $3 AND a.customer_id = $1))
+       ORDER BY c.created_at, c.chain_id LIMIT $4`,
+    [customerId, chainId, page.after, page.limit],
   );
 }
 

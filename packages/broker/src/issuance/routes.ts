@@ -1,5 +1,5 @@
 /** Money in and coins out: loads, unloads, buying chains and the customer's chains (docs/broker.md §6.2). */
-import { brokerApi as B } from '@netpay/api';
+import { brokerApi as B, BrokerRequests } from '@netpay/api';
 import { type Routable, serve } from '@netpay/service';
 import { newId } from '../context.ts';
 import { fail } from '../errors.ts';
@@ -35,8 +35,16 @@ export function issuanceRoutes(app: Routable, d: RouteDeps) {
   });
   serve(app, B.chains, async (req) => {
     const s = await customer(req);
+    // One more than the page holds, to know whether there is a next page.
+    const limit = req.query.limit ?? BrokerRequests.MAX_CHAINS_PAGE;
+    const rows = await issuance.chains(s.customerId, undefined, {
+      after: req.query.after ?? null,
+      limit: limit + 1,
+    });
+    const page = rows.slice(0, limit);
     return {
-      chains: (await issuance.chains(s.customerId)).map((c) => ({ ...c, coinValue: wire(c.coinValue) })),
+      chains: page.map((c) => ({ ...c, coinValue: wire(c.coinValue) })),
+      next: rows.length > limit ? (page.at(-1)?.chainId ?? null) : null,
     };
   });
   serve(app, B.chain, async (req) => {

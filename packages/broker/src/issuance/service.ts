@@ -26,8 +26,13 @@ export type { IssuanceDeps } from './deps.ts';
  * (the last backup or hand-over index, or the end of a redeemed range), which vendor holds it and for
  * how long its lease runs, and whether a refund is pending — so a wallet can resync after a 409.
  */
-export async function chains(d: Pick<IssuanceDeps, 'db' | 'clock'>, customerId: string, chainId?: string) {
-  const rows = await customerChains(d.db, customerId, chainId ?? null);
+export async function chains(
+  d: Pick<IssuanceDeps, 'db' | 'clock'>,
+  customerId: string,
+  chainId?: string,
+  page: { after: string | null; limit: number } = { after: null, limit: 1 },
+) {
+  const rows = await customerChains(d.db, customerId, chainId ?? null, page);
   const now = BigInt(d.clock());
   return rows.map((r) => ({
     chainId: r.chain_id,
@@ -71,7 +76,8 @@ export function createIssuanceService(
     ) => buy(d, tx, customerId, orders, transferId, owner),
     send: (tx: Queryable, customerId: string, input: Parameters<typeof send>[3], transferId: string) =>
       send(d, tx, customerId, input, transferId),
-    chains: (customerId: string, chainId?: string) => chains(d, customerId, chainId),
+    chains: (customerId: string, chainId?: string, page?: { after: string | null; limit: number }) =>
+      chains(d, customerId, chainId, page),
     customerBalance: (q: Queryable, customerId: string) => customerBalance(d, q, customerId),
     /** Value of the customer's active chains not yet redeemed or refunded. */
     outstanding: (tx: Queryable, customerId: string): Promise<bigint> => outstandingValue(tx, customerId),

@@ -3,16 +3,20 @@
  * and, for the operator, one chain's money account (docs/protocol.md §8.9, I2 and I3).
  */
 import { chainSize } from '../directory/store.ts';
-import { payoutsOf } from '../settlement/store.ts';
+import { payoutsOf, payoutTotals } from '../settlement/store.ts';
 import type { RedemptionDeps } from './deps.ts';
 import { coveredCoins } from './ranges.ts';
 import { chainRanges, redeemedTotals } from './store.ts';
 
-/** A party's balance, its redemption totals and its payouts, oldest first (GET /parties/me/statement). */
+/**
+ * A party's balance, its redemption totals, what was paid out and is pending in all, and its newest
+ * payouts, newest first (GET /parties/me/statement).
+ */
 export async function statement(d: Pick<RedemptionDeps, 'db' | 'parties'>, partyId: string) {
   const party = await d.parties.get(partyId);
   const totals = await redeemedTotals(d.db, partyId);
   const payouts = await payoutsOf(d.db, partyId);
+  const paid = await payoutTotals(d.db, partyId);
   return {
     partyId,
     balance: party.balance,
@@ -22,6 +26,8 @@ export async function statement(d: Pick<RedemptionDeps, 'db' | 'parties'>, party
       amount: (totals?.amount ?? 0n).toString(),
       fees: (totals?.fees ?? 0n).toString(),
     },
+    paidOut: paid.sent.toString(),
+    payoutsPending: paid.pending.toString(),
     payouts: payouts.map((p) => ({
       id: p.id,
       amount: p.amount.toString(),

@@ -102,9 +102,12 @@ export async function recordError(q: Queryable, id: string, error: string) {
   await q.query('UPDATE payouts SET last_error = $2 WHERE id = $1', [id, error]);
 }
 
+/** Most payouts a party's statement lists (the newest); its totals cover them all. */
+export const STATEMENT_PAYOUTS = 100;
+
 /**
- * A party's payouts, oldest first, for its statement. The redemption feature's statement reads
- * them through here.
+ * A party's newest payouts, newest first, for its statement (`STATEMENT_PAYOUTS` at most). The redemption
+ * feature's statement reads them through here.
  */
 export async function payoutsOf(q: Queryable, partyId: string) {
   return q.query<{
@@ -114,7 +117,18 @@ export async function payoutsOf(q: Queryable, partyId: string) {
     created_at: bigint;
     completed_at: bigint | null;
   }>(
-    'SELECT id, amount, status, created_at, completed_at FROM payouts WHERE party_id = $1 ORDER BY created_at',
+    'SELECT id, amount, status, created_at, completed_at FROM payouts WHERE party_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2',
+    [partyId, STATEMENT_PAYOUTS],
+  );
+}
+
+/** What was paid out to a party in all (`sent`) and what is on its way (`pending`), in minor units. */
+export async function payoutTotals(q: Queryable, partyId: string) {
+  const [row] = await q.query<{ sent: bigint; pending: bigint }>(
+    `SELECT COALESCE(sum(amount) FILTER (WHERE status = 'sent'), 0)::int8 AS sent,
+            COALESCE(sum(amount) FILTER (WHERE status = 'pending'), 0)::int8 AS pending
+       FROM payouts WHERE party_id = $1`,
     [partyId],
   );
+  return { sent: row?.sent ?? 0n, pending: row?.pending ?? 0n };
 }

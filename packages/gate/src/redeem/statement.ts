@@ -32,15 +32,11 @@ export async function statement(d: RedeemerDeps) {
 }
 
 function brokerPart(s: Awaited<ReturnType<BrokerClient['statement']>>, redeemed: string): BrokerPart {
-  const sum = (status: string) =>
-    s.payouts
-      .filter((p) => p.status === status)
-      .reduce((a, p) => a + BigInt(p.amount), 0n)
-      .toString();
   return {
     balance: s.balance.toString(),
-    paidOut: sum('sent'),
-    payoutsPending: sum('pending'),
+    // The broker's totals: its list of payouts holds only the newest.
+    paidOut: s.paidOut,
+    payoutsPending: s.payoutsPending,
     credited: s.redeemed.amount,
     matches: s.redeemed.amount === redeemed,
   };
