@@ -38,6 +38,15 @@ interface KeyArgs {
   readonly now?: () => number;
 }
 
+/**
+ * How long a key may stay claimed without an answer (`idempotentCall`) before it counts as abandoned: the
+ * process running its first request died (a crash between the work and storing its answer). The request
+ * is then run again under the key; each such handler is safe to run again, as after a failure (a load
+ * continues its bank movement, a refund of a refunded chain is `chain_refunded`). Longer than any of
+ * those handlers takes (a refund waits at most the hand-over timeout for the chain's holder).
+ */
+export const ABANDONED_CLAIM_MS = 30_000;
+
 /** The key, checked (8–128 printable characters), or a 400 `idempotency_key_required`. */
 export function requireIdempotencyKey(key: string | undefined): string {
   const parsed = IdempotencyKeySchema.safeParse(key);
@@ -67,17 +76,31 @@ async function claimKey<T>(
     [args.scope, key, hash, BigInt(args.now?.() ?? Date.now())],
   );
   if (claimed.length > 0) return null;
-  const [row] = await tx.query<{ request_hash: string; status: number; response: T }>(
-    'SELECT request_hash, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2',
+  const [row] = await tx.query<{ request_hash: string; status: number; response: T; created_at: bigint }>(
+    'SELECT request_hash, status, response, created_at FROM idempotency_keys WHERE scope = $1 AND key = $2',
     [args.scope, key],
   );
   if (!row || row.request_hash !== hash) {
     throw serviceError('idempotency_conflict', 'this Idempotency-Key was used with a different request');
   }
   if (inFlightIsError && row.status === 0) {
+    if (await takeOverAbandoned(tx, args, key, row.created_at)) return null;
     throw serviceError('request_in_progress', 'a request with this Idempotency-Key is still running');
   }
   return { status: row.status, body: row.response, replayed: true };
+}
+
+/** Claims a key whose first request has had no answer for ABANDONED_CLAIM_MS; false if it is younger. */
+async function takeOverAbandoned(tx: Queryable, args: KeyArgs, key: string, claimedAt: bigint) {
+  const now = BigInt(args.now?.() ?? Date.now());
+  if (now - BigInt(claimedAt) < BigInt(ABANDONED_CLAIM_MS)) return false;
+  // Compare-and-set on the claim time: of two retries taking it over at once, one wins.
+  const taken = await tx.query(
+    `UPDATE idempotency_keys SET created_at = $4
+     WHERE scope = $1 AND key = $2 AND status = 0 AND created_at = $3 RETURNING 1 AS taken`,
+    [args.scope, key, BigInt(claimedAt), now],
+  );
+  return taken.length > 0;
 }
 
 async function storeAnswer(q: Queryable, args: KeyArgs, key: string, status: number, body: unknown) {
