@@ -121,8 +121,9 @@ describe('services start in any order', () => {
     const folder = mkdtempSync(join(tmpdir(), 'netpay-shop-files-'));
     dirs.push(folder);
     await writeFile(join(folder, 'paper.pdf'), 'a paper');
+    const vendorPort = await freePort();
     const starting = startVendorServer({
-      port: 0,
+      port: vendorPort,
       folder,
       prices: PriceListSchema.parse({ vendorId: 'early-shop', prices: { '*.pdf': '50' } }),
       brokerUrl: `http://127.0.0.1:${brokerPort}`,
@@ -133,8 +134,19 @@ describe('services start in any order', () => {
     void starting.then(() => {
       started = true;
     });
-    await new Promise((r) => setTimeout(r, 2_500));
+    // It listens meanwhile (once its database is open): alive, not ready.
+    const early = `http://127.0.0.1:${vendorPort}`;
+    const livez = () =>
+      fetch(`${early}/livez`).then(
+        (r) => r.status,
+        () => 0,
+      );
+    await expect.poll(livez, { timeout: 60_000, interval: 250 }).toBe(200);
+    await new Promise((r) => setTimeout(r, 2_000));
     expect(started).toBe(false);
+    const notReady = await get(`${early}/healthz`);
+    expect(notReady).toMatchObject({ status: 503, body: { code: 'not_ready' } });
+    expect(notReady.body.message).toContain('not registered at the broker');
 
     const broker = await startBroker({
       port: brokerPort,
