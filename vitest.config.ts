@@ -28,6 +28,8 @@ const E2E = [
   'packages/cli/src/vendor-cli.test.ts',
   'packages/cli/src/wallet-cli.test.ts',
   'packages/cli/src/vendor-processes.test.ts',
+  'packages/cli/src/two-brokers.test.ts',
+  'soak/load.test.ts',
   'packages/cli/src/peer-processes.test.ts',
   'packages/cli/src/start-order.test.ts',
   'packages/cli/src/demo.test.ts',
