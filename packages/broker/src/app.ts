@@ -110,6 +110,7 @@ export function createBroker(options: BrokerOptions) {
     description:
       'Sells hash-chain coins, keeps the chain directory, redeems, settles and refunds. See docs/broker.md.',
     logger: options.logger ?? false,
+    trustedProxies: config.trustedProxies,
     health: async () => {
       await options.db.query('SELECT 1');
       const missing = options.notReady?.();

@@ -97,6 +97,14 @@ export const BrokerConfigSchema = z.strictObject({
    */
   tokenMaxFailures: z.number().int().min(0).max(10_000).default(20),
   tokenLockSeconds: z.number().int().min(60).max(86_400).default(900),
+  /**
+   * Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client: the address wrong
+   * tokens are counted against. None by default: the TCP peer is the client.
+   */
+  trustedProxies: z
+    .array(z.string().regex(/^[0-9A-Fa-f:.]{2,45}(\/\d{1,3})?$/))
+    .max(32)
+    .default([]),
   sessionTtlSeconds: z
     .number()
     .int()

@@ -401,6 +401,9 @@ for (const kind of TEST_DATABASES) {
       expect(Number(locked.headers.get('retry-after'))).toBe(locked.body.details.retryAfter);
       expect((await w.call('GET', '/me', { token: alice.token })).status).toBe(429);
       expect((await w.call('GET', '/admin/audit', { token: ADMIN })).status).toBe(429);
+      // X-Forwarded-For from a client is not believed (no proxy is trusted here).
+      const spoofed = { token: alice.token, headers: { 'x-forwarded-for': '198.51.100.1' } };
+      expect((await w.call('GET', '/me', spoofed)).status).toBe(429);
       // A right token does not clear the count (a guesser holding a token of its own would reset it).
       w.advance(locked.body.details.retryAfter * 1000);
       expect((await w.call('GET', '/me', { token: alice.token })).status).toBe(200);
@@ -430,6 +433,25 @@ describe('the /dev endpoints outside dev mode', () => {
       expect(JSON.stringify(none.body)).not.toMatch(/\d{6}/);
     } finally {
       await prod.close();
+    }
+  });
+});
+
+describe('token guessing behind a trusted reverse proxy', () => {
+  it("locks out the guesser's address that the proxy names, not everyone behind the proxy", async () => {
+    const w = await startWorld('pglite', { config: { trustedProxies: ['127.0.0.1'], tokenMaxFailures: 5 } });
+    try {
+      const alice = await w.newCustomer('proxied');
+      const from = (ip: string, token: string) =>
+        w.call('GET', '/me', { token, headers: { 'x-forwarded-for': ip } });
+      const guess = () => toBase64url(crypto.getRandomValues(new Uint8Array(32)));
+      for (let i = 0; i < 5; i++) expect((await from('203.0.113.5', guess())).status).toBe(401);
+      expect((await from('203.0.113.5', guess())).status).toBe(429);
+      expect((await from('203.0.113.5', alice.token)).status).toBe(429);
+      // Another client behind the same proxy is not locked out.
+      expect((await from('203.0.113.6', alice.token)).status).toBe(200);
+    } finally {
+      await w.close();
     }
   });
 });

@@ -32,6 +32,11 @@ export interface AppOptions {
    * answer 503 `not_ready` with the error's message. /livez answers 200 regardless.
    */
   readonly health?: () => Promise<void>;
+  /**
+   * Addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` names the client (`req.ip`).
+   * Default none: the client is the TCP peer, and the header is ignored (anyone could write it).
+   */
+  readonly trustedProxies?: readonly string[];
 }
 
 export const ErrorBodySchema = z
@@ -93,6 +98,7 @@ function zodFastify(options: AppOptions) {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
+    trustProxy: options.trustedProxies?.length ? [...options.trustedProxies] : false,
     clientErrorHandler: answerClientError,
     // Refusals Fastify makes before routing (a URL that does not decode, a path parameter over 100
     // characters) in the one error format too.
