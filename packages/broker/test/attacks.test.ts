@@ -172,6 +172,13 @@ for (const kind of TEST_DATABASES) {
         body: { index: indexOf(w, a, chain, 5, null) },
       });
       expect(backup.status).toBe(403);
+      // B takes A's chain over while A's lease runs.
+      const takeover = await w.call('POST', '/directory/takeover', {
+        signer: w.asVendor(b),
+        body: { chainId: chain.chainId },
+      });
+      expect([takeover.status, takeover.body.code]).toEqual([409, 'lease_active']);
+      expect((await claimChain(a, chain.chainId)).body).toMatchObject({ granted: true, holder: { id: a.id } });
       // B signs a request with its key under A's key id.
       const spoof = await w.call('POST', '/redemptions', {
         signer: { id: a.id, signer: b.signer },
