@@ -54,6 +54,8 @@ export async function openVendor(o: {
   frozenPeers?: FrozenPeers;
   /** Where the key is kept in `dataDir`. Default vendor-key.json. */
   keyFile?: string;
+  /** How long a paid request may be retried with the same payment, in seconds (createGate's; default 300). */
+  replayWindowSeconds?: number;
 }) {
   const dataDir = resolve(o.dataDir ?? '.netpay/vendor');
   const signer = createSigner(loadOrCreateKey(dataDir, o.keyFile));
@@ -77,6 +79,7 @@ export async function openVendor(o: {
     clock,
     ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
     ...(o.frozenPeers ? { frozenPeers: o.frozenPeers } : {}),
+    ...(o.replayWindowSeconds !== undefined ? { replayWindowSeconds: o.replayWindowSeconds } : {}),
   });
   const redeemer = createRedeemer({ vendorId: o.vendorId, signer, broker, store, clock });
   return { db, signer, store, broker, gate, redeemer, clock };
@@ -108,6 +111,8 @@ export interface StartVendorOptions {
   readonly clock?: () => number;
   /** Stops waiting for the broker at start (Ctrl-C while it is not up): the start then fails. */
   readonly signal?: AbortSignal;
+  /** How long a paid request may be retried with the same payment, in seconds. Default 300 (protocol.md §7.4). */
+  readonly replayWindowSeconds?: number;
   /**
    * The site's own routes, added before the folder's catch-all: a route is priced with
    * `config: { netpay: price }` like any NetPay route. Gets the vendor's database (for the site's own tables,
