@@ -178,7 +178,10 @@ for (const kind of TEST_DATABASES) {
         body: { chainId: chain.chainId },
       });
       expect([takeover.status, takeover.body.code]).toEqual([409, 'lease_active']);
-      expect((await claimChain(a, chain.chainId)).body).toMatchObject({ granted: true, holder: { id: a.id } });
+      expect((await claimChain(a, chain.chainId)).body).toMatchObject({
+        granted: true,
+        holder: { id: a.id },
+      });
       // B signs a request with its key under A's key id.
       const spoof = await w.call('POST', '/redemptions', {
         signer: { id: a.id, signer: b.signer },
