@@ -58,6 +58,17 @@ export interface FaultProxyOptions {
   readonly log?: (line: string) => void;
 }
 
+/**
+ * One fault: its kind, whether it hits the response (else the request), and a number in [0, 1) that picks
+ * its flavour: how long a delay is; for a dropped response, a reset (< 0.5) or a gateway's 502; for a
+ * duplicate, both copies at once (< 0.5) or one after the other.
+ */
+export interface Fault {
+  readonly kind: FaultKind;
+  readonly onResponse: boolean;
+  readonly r: number;
+}
+
 /** An answer read whole from the party. */
 interface Upstream {
   readonly status: number;
@@ -165,7 +176,10 @@ export async function startFaultProxy(o: FaultProxyOptions) {
   let exchanges = 0;
 
   /** The fault for this request, if any, by the seeded source; and which side it hits. */
-  function pick(): { kind: FaultKind; onResponse: boolean; r: number } | undefined {
+  /** Faults asked for by a test, each for the next request it matches. */
+  const forced: { when: (method: string, url: string) => boolean; fault: Fault }[] = [];
+
+  function pick(): Fault | undefined {
     let x = o.random();
     const onResponse = o.random() < 0.5;
     const r = o.random();
@@ -179,7 +193,8 @@ export async function startFaultProxy(o: FaultProxyOptions) {
   async function handle(req: IncomingMessage, res: ServerResponse) {
     exchanges++;
     const body = await readBody(req);
-    const fault = pick();
+    const forcedAt = forced.findIndex((f) => f.when(req.method ?? 'GET', req.url ?? '/'));
+    const fault = forcedAt >= 0 ? forced.splice(forcedAt, 1)[0]!.fault : pick();
     const what = `${o.name} ${req.method} ${req.url}`;
     if (fault) {
       o.counts[fault.kind]++;
@@ -234,6 +249,10 @@ export async function startFaultProxy(o: FaultProxyOptions) {
     /** Sets the chance of each fault from now on (NO_FAULTS: a plain proxy). */
     setRates(next: FaultRates) {
       rates = { ...next };
+    },
+    /** Injects `fault` into the next request that `when` matches (whatever the rates). */
+    force(fault: Fault, when: (method: string, url: string) => boolean = () => true) {
+      forced.push({ when, fault });
     },
     /** Requests seen so far. */
     exchanges: () => exchanges,

@@ -71,6 +71,7 @@ export async function startFaultWorld(kind: TestDatabaseKind, log?: (line: strin
     proxies.push(p);
     return p;
   };
+  const byName = (name: string) => proxies.find((p) => p.name === name)!;
   let bankUrl = '';
   const toBank = await proxy('broker→bank', () => bankUrl);
   const w = await startWorld(kind, { wrapBank: () => httpBank(createBankClient(toBank.url)) });
@@ -95,6 +96,17 @@ export async function startFaultWorld(kind: TestDatabaseKind, log?: (line: strin
     vendorBanks,
     counts,
     walletBrokerUrl: toBroker.url,
+    /** The proxies: in front of the broker, of the bank, and of each vendor (as advertised). */
+    links: {
+      broker: toBroker,
+      bank: toBank,
+      get vendorA() {
+        return byName('→vendor A');
+      },
+      get vendorB() {
+        return byName('→vendor B');
+      },
+    },
     /** Receipts of every payment any customer made, over all seeds (what I1 holds the vendors to). */
     receipts: new Receipts(),
     /** From now on the faults come from this seed, at these rates (NO_FAULTS: plain proxies). */
@@ -113,7 +125,7 @@ export async function startFaultWorld(kind: TestDatabaseKind, log?: (line: strin
 export type FaultWorld = Awaited<ReturnType<typeof startFaultWorld>>;
 
 /** A customer: a wallet reaching the broker through its proxy, a bank account, and what it did. */
-interface Actor {
+export interface Actor {
   readonly name: string;
   readonly login: string;
   readonly customerId: string;
@@ -127,7 +139,7 @@ interface Actor {
   readonly answers: { kind: 'load' | 'send'; key: string; body: Record<string, string> }[];
 }
 
-async function newActor(fw: FaultWorld, name: string): Promise<Actor> {
+export async function newActor(fw: FaultWorld, name: string): Promise<Actor> {
   const wallet = await openWallet({ storage: memoryStorage(), brokerUrl: fw.walletBrokerUrl });
   const login = `${name}-${toBase64url(randomBytes(4)).toLowerCase()}@example.com`;
   const reg = await wallet.register({ login, password: 'correct horse battery' });
@@ -344,13 +356,11 @@ async function endPhase(fw: FaultWorld, actors: Actor[], ops: OpCounts) {
   }
   // Every coin redeemed before the settlement (a claim whose answer was lost is sent again next round).
   for (const v of fw.vendors) {
+    // A round that found nothing to claim or resend: all redeemed.
     for (let t = 0; t < 12; t++) {
-      await v.redeemer.redeem().catch(() => undefined);
+      const r = await v.redeemer.redeem().catch(() => undefined);
       ops.redemption++;
-      const [left] = await v.db.query<{ n: bigint }>(
-        "SELECT count(*)::int8 AS n FROM vendor_claims WHERE status = 'sent'",
-      );
-      if (Number(left!.n) === 0) break;
+      if (r?.claims === 0) break;
       await sleep(30 * (t + 1));
     }
   }
@@ -375,21 +385,41 @@ const receiptOfRecord = (r: unknown): Receipt | undefined => {
   return r && typeof r === 'object' && 'parts' in r ? (r as Receipt) : undefined;
 };
 
-/** The vendors' refused claims, with the broker's codes (what a failing seed's report shows). */
+/**
+ * The vendors' refused claims, with the broker's codes, and what each side recorded for their chains
+ * (what a failing seed's report shows).
+ */
 async function refusedClaims(fw: FaultWorld): Promise<string> {
   let out = '';
+  const chains = new Set<string>();
   for (const v of fw.vendors) {
     const rows = await v.db.query<{ chain_id: string; from_index: number; to_index: number; code: string }>(
       "SELECT chain_id, from_index, to_index, code FROM vendor_claims WHERE status = 'refused'",
     );
-    for (const r of rows)
+    for (const r of rows) {
       out += `; ${v.id} claim ${r.chain_id} (${r.from_index}, ${r.to_index}] refused: ${r.code}`;
+      chains.add(r.chain_id);
+    }
+  }
+  for (const chainId of chains) {
+    for (const v of fw.vendors) {
+      const rows = await v.db.query<Record<string, unknown>>(
+        'SELECT claim_id, from_index, to_index, earlier, status, code FROM vendor_claims WHERE chain_id = $1 ORDER BY created_at, from_index',
+        [chainId],
+      );
+      out += `\n  ${v.id} claims: ${JSON.stringify(rows)}`;
+    }
+    const ranges = await fw.w.db.query<Record<string, unknown>>(
+      'SELECT claim_id, party_id, kind, from_index, to_index FROM redemptions WHERE chain_id = $1 ORDER BY from_index',
+      [chainId],
+    );
+    out += `\n  broker ranges: ${JSON.stringify(ranges)}`;
   }
   return out;
 }
 
 /** Adds the receipts of the customers' accepted payments to the world's (what I1 holds vendors to). */
-function keepReceipts(fw: FaultWorld, actors: Actor[]) {
+export function keepReceipts(fw: FaultWorld, actors: Actor[]) {
   for (const a of actors) {
     for (const h of a.wallet.history()) {
       if (h.status !== 'accepted') continue;

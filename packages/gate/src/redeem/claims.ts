@@ -21,6 +21,8 @@ export interface Range {
   to: { index: number; payword: string };
   /** Range of an earlier holding (vendor_ranges) rather than the current one. */
   earlier: boolean;
+  /** An earlier holding's range: where its row starts (its key), at or before `from`. */
+  rangeFrom?: number;
   /** Payees' shares of every coin in the range; absent: all the vendor's. */
   payees?: PayeeShare[];
   /** P2P: the payer's signed index the holding began at (docs/p2p.md §3), sent as the claim's `startIndex`. */
@@ -35,13 +37,18 @@ function claimId(vendorId: string, r: Range): string {
   );
 }
 
-/** Every accepted range not redeemed yet: earlier holdings' first, then the chains held now. */
+/**
+ * Every accepted range not redeemed yet: earlier holdings' first, then the chains held now. An earlier
+ * holding's range starts after what claims made while it was held carry already; one they carry whole is
+ * empty (`from` = `to`): nothing to claim, only to mark done.
+ */
 export async function ranges(store: ChainStore): Promise<Range[]> {
   const earlier = (await store.pendingRanges()).map((r) => ({
     chainId: r.chain_id,
     from: { index: r.from_index, payword: r.from_payword },
     to: { index: r.to_index, payword: r.to_payword },
     earlier: true,
+    rangeFrom: r.range_from,
     ...(r.start_message ? { startIndex: r.start_message } : {}),
     ...(r.end_message ? { endIndex: r.end_message } : {}),
   }));

@@ -33,11 +33,13 @@ export async function redeem(d: RedeemerDeps) {
   const waiting = new Set(resend.map((c) => c.chain_id));
   const whole = (await ranges(d.store)).filter((r) => !waiting.has(r.chainId));
   const fresh: Range[] = [];
-  for (const r of whole) fresh.push(...(await byPayees(d.store, r)));
+  for (const r of whole) if (r.to.index > r.from.index) fresh.push(...(await byPayees(d.store, r)));
   const rows = fresh.map((r) => claimRow(d, r));
   await d.store.recordClaims(
     rows,
-    whole.filter((r) => r.earlier).map((r) => ({ chainId: r.chainId, fromIndex: r.from.index })),
+    whole
+      .filter((r) => r.earlier)
+      .map((r) => ({ chainId: r.chainId, fromIndex: r.rangeFrom ?? r.from.index })),
   );
   const out = await submit(d, [...resend, ...rows]);
   return { ...out, amount: out.amount.toString() };

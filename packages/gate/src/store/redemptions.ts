@@ -26,10 +26,18 @@ export interface ClaimRow {
   claim: unknown;
 }
 
-/** Ranges from earlier holdings still to redeem. */
+/**
+ * Ranges from earlier holdings still to redeem. `range_from` is the row's own start (its key); `from_index`
+ * and `from_payword` are where its unclaimed part starts. A holding can end while claims for it are in
+ * flight (written down, sent, their answers not settled yet): it moved to vendor_ranges from its redeemed
+ * index then, so the range begins with coins those claims carry. Claims for one holding run on from its
+ * redeemed index without a gap, so they cover a prefix of the range, up to the furthest one's end: that
+ * prefix is never claimed again (a second claim of it would be refused as overlapping).
+ */
 export async function pendingRanges(s: StoreState, limit = 500) {
   return s.db.query<{
     chain_id: string;
+    range_from: number;
     from_index: number;
     from_payword: string;
     to_index: number;
@@ -37,8 +45,16 @@ export async function pendingRanges(s: StoreState, limit = 500) {
     start_message: IndexMessage | null;
     end_message: IndexMessage | null;
   }>(
-    `SELECT chain_id, from_index, from_payword, to_index, to_payword, start_message, end_message FROM vendor_ranges
-       WHERE NOT redeemed ORDER BY chain_id, from_index LIMIT $1`,
+    `SELECT r.chain_id, r.from_index AS range_from, COALESCE(c.to_index, r.from_index) AS from_index,
+         COALESCE(c.to_payword, r.from_payword) AS from_payword, r.to_index, r.to_payword, r.start_message,
+         r.end_message
+       FROM vendor_ranges r LEFT JOIN LATERAL (
+         SELECT k.to_index, k.claim->'to'->>'payword' AS to_payword FROM vendor_claims k
+           WHERE k.chain_id = r.chain_id AND NOT k.earlier AND k.from_index >= r.from_index
+             AND k.to_index <= r.to_index
+           ORDER BY k.to_index DESC LIMIT 1
+       ) c ON true
+       WHERE NOT r.redeemed ORDER BY r.chain_id, r.from_index LIMIT $1`,
     [limit],
   );
 }
@@ -80,9 +96,9 @@ export async function recordClaims(
   rows: readonly ClaimRow[],
   claimedRanges: readonly { chainId: string; fromIndex: number }[] = [],
 ): Promise<void> {
-  if (rows.length === 0) return;
+  if (rows.length === 0 && claimedRanges.length === 0) return;
   await s.db.transaction(async (tx) => {
-    await insertClaims(tx, rows, BigInt(s.clock()));
+    if (rows.length > 0) await insertClaims(tx, rows, BigInt(s.clock()));
     if (claimedRanges.length > 0) {
       await tx.query(
         `UPDATE vendor_ranges r SET redeemed = true FROM unnest($1::text[], $2::int4[]) AS x(c, f)
