@@ -67,6 +67,11 @@ export interface FuzzReport {
   /** Answers by status class and code, for the record. */
   readonly codes: Record<string, number>;
   readonly findings: Finding[];
+  /**
+   * Codes answered by an operation that its contract does not list among its errors and that are not among
+   * those any route may answer (the service's own, credentials, limits): for the record, not a failure.
+   */
+  readonly undeclared: Record<string, number>;
   /** Operations of a served document for which no case was generated (must be none). */
   readonly uncovered: string[];
 }
@@ -78,11 +83,19 @@ const DOCUMENTED: Record<ServiceName, Record<string, number>> = {
   web: { ...SERVICE_ERROR_STATUS, ...GATE_ERROR_STATUS, not_found: 404, bad_answer: 502, forbidden: 403 },
 };
 const PROTOCOL_CODES = new Set(Object.keys(PROTOCOL_ERROR_STATUS));
+/** What any route may answer besides its own errors: the service codes, credentials and rate limits. */
+const ANY_ROUTE = new Set([
+  ...Object.keys(SERVICE_ERROR_STATUS),
+  'json_too_deep',
+  'invalid_characters',
+  'unauthorized',
+  'forbidden',
+  'admin_disabled',
+  'too_many_attempts',
+]);
 
 /** What is wrong with a refusal's status and code, if anything (undefined: a documented 4xx). */
 function refusalProblem(service: ServiceName, status: number, body: string): string | undefined {
-  // Node's HTTP parser refuses a request line or headers over 16 KiB before any service sees it.
-  if (status === 431 && body.length === 0) return undefined;
   let code: unknown;
   // A browser that asks for text/html gets the terms as a page (protocol.md §7.2).
   if (status === 402 && body.startsWith('<!doctype html>')) return undefined;
@@ -344,6 +357,7 @@ async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Prom
 /** Sends every case of every operation of the four services and reports what it found. */
 export async function runFuzz(s: Services, o: FuzzOptions): Promise<FuzzReport> {
   const report: FuzzReport = {
+    undeclared: {},
     seed: o.seed,
     requests: 0,
     fiveXx: 0,
@@ -432,6 +446,10 @@ async function check(
   } catch {}
   const key = `${a.status} ${code}`.trim();
   report.codes[key] = (report.codes[key] ?? 0) + 1;
+  if (code && c.op.contract && !ANY_ROUTE.has(code) && !c.op.contract.errors?.includes(code)) {
+    const where = `${c.op.service} ${opName(c.op)}: ${key}`;
+    report.undeclared[where] = (report.undeclared[where] ?? 0) + 1;
+  }
   if (a.status >= 500) return `${a.status} ${a.body.slice(0, 200)}`;
   if (a.status >= 400) return refusalProblem(c.op.service, a.status, a.body);
   if (c.mustRefuse) return `${a.status} for a malformed request`;
