@@ -3,8 +3,8 @@
  * every link between them through a fault proxy (fault-proxy.ts): wallet→broker and vendor→broker (one
  * proxy), wallet→vendor, vendor→vendor and broker→vendor (each vendor's advertised URL), broker→bank. A seeded
  * workload of loads, sends, purchases, payments (with hand-overs), backups and redemptions runs through
- * drops, delays, duplicates, reorders and cuts, with the clients' own retry code; then refunds and a
- * settlement, still under faults. Afterwards, with the faults off, everything must have happened exactly
+ * drops, delays, duplicates, reorders and cuts, with the clients' own retry code; then refunds, unloads and
+ * a settlement, still under faults. Afterwards, with the faults off, everything must have happened exactly
  * once: each balance at the bank and the broker is what the completed operations predict, every receipted
  * coin is credited once (I1), the chains and the ledger add up (I2–I4, the audit), and each keyed request
  * sent again gets its first answer. Used by faults.test.ts (a few seeds) and soak/faults.ts (many).
@@ -30,6 +30,7 @@ import { type RunningVendor, startVendor } from './vendor-world.ts';
 
 export const OP_KINDS = [
   'load',
+  'unload',
   'send',
   'buy',
   'payment',
@@ -133,10 +134,11 @@ export interface Actor {
   readonly pay: ReturnType<typeof createPayFetch>;
   readonly bank: { account: string; token: string };
   loaded: bigint;
+  unloaded: bigint;
   sentOut: bigint;
   received: bigint;
   /** What the broker answered to each completed load and send, by key (sent again at the end). */
-  readonly answers: { kind: 'load' | 'send'; key: string; body: Record<string, string> }[];
+  readonly answers: { kind: 'load' | 'unload' | 'send'; key: string; body: Record<string, string> }[];
 }
 
 export async function newActor(fw: FaultWorld, name: string): Promise<Actor> {
@@ -153,6 +155,7 @@ export async function newActor(fw: FaultWorld, name: string): Promise<Actor> {
     pay: createPayFetch(wallet),
     bank: { account: acct.id, token: acct.token },
     loaded: 0n,
+    unloaded: 0n,
     sentOut: 0n,
     received: 0n,
     answers: [],
@@ -263,6 +266,22 @@ async function load(a: Actor, amount: bigint, ops: OpCounts) {
   ops.load++;
 }
 
+/** Pays half the broker balance back to the bank (the balance read past the faults). */
+async function unload(fw: FaultWorld, a: Actor, ops: OpCounts) {
+  const me = await fw.w.call('GET', '/me', { token: a.wallet.sessionToken! });
+  const amount = BigInt(me.body.balance) / 2n;
+  if (amount === 0n) return;
+  const key = `unload-${toBase64url(randomBytes(9))}`;
+  const r = await untilDone('unload', () => a.wallet.unload(amount, a.bank.account, { key }));
+  a.unloaded += amount;
+  a.answers.push({
+    kind: 'unload',
+    key,
+    body: { movementId: r.movementId, amount: String(r.amount), balance: String(r.balance) },
+  });
+  ops.unload++;
+}
+
 async function send(a: Actor, to: Actor, amount: bigint, ops: OpCounts) {
   // Only from money that is surely there (loaded, less what was sent, bought or paid).
   const spentOnCoins = a.wallet.chains().reduce((s, c) => s + BigInt(c.n) * c.coinValue, 0n);
@@ -353,6 +372,7 @@ async function endPhase(fw: FaultWorld, actors: Actor[], ops: OpCounts) {
       ops.refund += r.chains.length;
     }
     if (open() > 0) throw new Error(`${a.name}: chains left unrefunded`);
+    await unload(fw, a, ops);
   }
   // Every coin redeemed before the settlement (a claim whose answer was lost is sent again next round).
   for (const v of fw.vendors) {
@@ -480,19 +500,23 @@ async function checkCustomer(fw: FaultWorld, a: Actor, fail: (m: string) => neve
   if (paidByChains !== paidByHistory)
     fail(`${a.name}: coins spent ${paidByChains}, payments accepted ${paidByHistory}`);
   const bank = (await w.bankClient.getAccount(a.bank.token, a.bank.account)).balance;
-  if (bank !== BANK_FUNDS - a.loaded) fail(`${a.name}: bank balance ${bank}, loaded ${a.loaded} once each`);
+  if (bank !== BANK_FUNDS - a.loaded + a.unloaded)
+    fail(`${a.name}: bank balance ${bank}, loaded ${a.loaded} and unloaded ${a.unloaded} once each`);
   const me = await w.call('GET', '/me', { token: a.wallet.sessionToken! });
-  const expected = a.loaded - a.sentOut + a.received - paidByHistory;
+  const expected = a.loaded - a.unloaded - a.sentOut + a.received - paidByHistory;
   if (BigInt(me.body.balance) !== expected)
     fail(`${a.name}: broker balance ${me.body.balance}, exactly-once predicts ${expected}`);
   for (const x of a.answers) {
-    const path = x.kind === 'load' ? '/me/load' : '/me/transfers';
-    const body =
-      x.kind === 'load'
-        ? { amount: x.body.amount, bankAccount: a.bank.account, bankToken: a.bank.token }
-        : { to: x.body.to, amount: x.body.amount };
+    const { path, body, want } = {
+      load: {
+        path: '/me/load',
+        body: { amount: x.body.amount, bankAccount: a.bank.account, bankToken: a.bank.token },
+        want: 200,
+      },
+      unload: { path: '/me/unload', body: { amount: x.body.amount, bankAccount: a.bank.account }, want: 200 },
+      send: { path: '/me/transfers', body: { to: x.body.to, amount: x.body.amount }, want: 201 },
+    }[x.kind];
     const again = await w.call('POST', path, { token: a.wallet.sessionToken!, key: x.key, body });
-    const want = x.kind === 'load' ? 200 : 201;
     if (again.status !== want || JSON.stringify(pick(again.body, x.body)) !== JSON.stringify(x.body))
       fail(
         `${a.name}: ${x.kind} ${x.key} sent again: ${again.status} ${JSON.stringify(again.body)}, first ${JSON.stringify(x.body)}`,
