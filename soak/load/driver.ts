@@ -81,9 +81,15 @@ async function newWallet(s: DriverSettings, k: number): Promise<Wallet> {
   return wallet;
 }
 
+/** A refusal's code and the gist of its message (ids and numbers left out, so like causes count together). */
 const codeOf = (text: string) => {
   try {
-    return String((JSON.parse(text) as { code?: unknown }).code ?? '');
+    const body = JSON.parse(text) as { code?: unknown; message?: unknown };
+    const gist = String(body.message ?? '')
+      .replace(/\b(shop|vendor|chain|key|proc)[-_][\w-]+/g, '$1 …')
+      .replace(/\d+/g, 'N')
+      .slice(0, 90);
+    return `${String(body.code ?? '')}: ${gist}`;
   } catch {
     return '';
   }
