@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBankClient, startBank } from '@netpay/bank';
 import { seedPgliteDataDir } from '@netpay/db/testing';
+import { startPeer } from '@netpay/peer';
 import { currency } from '@netpay/protocol';
 import { PriceListSchema, startVendorServer } from '@netpay/vendor/server';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -158,5 +159,39 @@ describe('services start in any order', () => {
     closers.unshift(() => vendor.close());
     expect(await get(`${vendor.url}/healthz`)).toEqual({ status: 200, body: { status: 'ok' } });
     expect((await get(`${broker.url}/parties/early-shop`)).body).toMatchObject({ id: 'early-shop' });
+  });
+
+  it('a peer started before its CIS waits for it and starts once it listens', async () => {
+    const cisPort = await freePort();
+    const share = mkdtempSync(join(tmpdir(), 'netpay-peer-share-'));
+    dirs.push(share);
+    const dataDir = mkdtempSync(join(tmpdir(), 'netpay-peer-'));
+    dirs.push(dataDir);
+    seedPgliteDataDir(join(dataDir, 'db'));
+    const starting = startPeer({
+      share,
+      cisUrl: `http://127.0.0.1:${cisPort}`,
+      price: 10n,
+      dataDir,
+      redeemEveryMs: 0,
+    });
+    let started = false;
+    void starting.then(() => {
+      started = true;
+    });
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(started).toBe(false);
+    const cis = await startBroker({
+      port: cisPort,
+      dataDir: tempDir('netpay-broker-'),
+      config: { dev: true, argon2: { t: 1, m: 64, p: 1 } },
+    });
+    closers.push(() => cis.close());
+    const peer = await starting;
+    closers.unshift(() => peer.close());
+    expect((await get(`${cis.url}/parties/${peer.peerId}`)).body).toMatchObject({
+      id: peer.peerId,
+      kind: 'peer',
+    });
   });
 });

@@ -7,7 +7,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { createServiceApp } from '@netpay/service';
+import { unanswered } from '@netpay/api';
+import { createServiceApp, withBackoff } from '@netpay/service';
 import { netpayFastify } from '@netpay/vendor/fastify';
 import { openVendor } from '@netpay/vendor/server';
 import { cisClient, ensureRegistered, frozenPeersFrom, PEER_KEY_FILE, peerIdentity } from './cis.ts';
@@ -47,6 +48,8 @@ export interface StartPeerOptions {
   readonly clock?: () => number;
   /** Where failures of background work (publishing the index) are reported. Default stderr. */
   readonly onError?: (e: unknown) => void;
+  /** Stops waiting for the CIS at start (Ctrl-C while it is not up): the start then fails. */
+  readonly signal?: AbortSignal;
 }
 
 export async function startPeer(o: StartPeerOptions) {
@@ -54,7 +57,13 @@ export async function startPeer(o: StartPeerOptions) {
   const dataDir = resolve(o.dataDir ?? '.netpay/peer');
   const id = peerIdentity(dataDir, o.peerId);
   const cis = cisClient(o.cisUrl, id, clock);
-  const config = await cis.config({});
+  // The CIS may not be listening yet (services start in any order): wait for it, saying so each time.
+  const config = await withBackoff(() => cis.config({}), {
+    what: `the CIS at ${o.cisUrl}`,
+    transient: unanswered,
+    log: (message) => console.error(`netpay peer: ${message}`),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
   const frozen = frozenPeersFrom(cis);
   await frozen.refresh();
   const vendor = await openVendor({

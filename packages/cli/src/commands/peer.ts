@@ -151,9 +151,10 @@ async function start(flags: StartFlags): Promise<void> {
       databaseUrl: undefined,
     },
     json: flags.json,
-    start: async () => {
+    start: async (signal) => {
       const { startPeer } = await import('@netpay/peer');
       return startPeer({
+        signal,
         share: flags.share,
         cisUrl: flags.cis,
         price: flags.price ?? DEFAULT_CHUNK_PRICE,
