@@ -1,8 +1,10 @@
 /**
  * `npm run soak -- crash`: the crash run of issue 18 §1 (packages/cli/test/crash/) over several seeds, with
  * more kill points than the test's. Settings: CRASH_RUNS (default 3), CRASH_KILL_POINTS per run (default
- * 120), SEED (the first run's seed; the others follow it), CRASH_CUSTOMERS, CRASH_VENDORS. A failing run's
- * seed is printed; `SEED=… CRASH_RUNS=1 npm run soak -- crash` runs it again.
+ * 120), SEED (the first run's seed; the others follow it), CRASH_CUSTOMERS, CRASH_VENDORS, and
+ * CRASH_DATABASE_URL (an empty PostgreSQL database for the broker instead of PGlite; one run only, as
+ * nothing empties it between runs: CRASH_RUNS=1). A failing run's seed is printed;
+ * `SEED=… CRASH_RUNS=1 npm run soak -- crash` runs it again.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,12 +37,21 @@ export async function run(): Promise<Record<string, unknown>> {
         maxWorkloadMs: killPoints * 2_000,
         customers: num('CRASH_CUSTOMERS', 3),
         vendors: num('CRASH_VENDORS', 3),
+        ...(process.env.CRASH_DATABASE_URL ? { brokerDatabaseUrl: process.env.CRASH_DATABASE_URL } : {}),
         log: (line) => process.stderr.write(`${line}\n`),
       });
       total += r.killPoints;
       for (const kind of ['broker', 'vendor', 'wallet'] as const) byKind[kind] += r.byKind[kind];
       for (const violation of r.violations) violations.push({ seed, violation });
-      perRun.push({ seed, killPoints: r.killPoints, byKind: r.byKind, operations: r.operations, ms: r.ms });
+      perRun.push({
+        seed,
+        killPoints: r.killPoints,
+        byKind: r.byKind,
+        operations: r.operations,
+        figures: r.figures,
+        failures: r.failures,
+        ms: r.ms,
+      });
       process.stderr.write(`crash: SEED=${seed}: ${JSON.stringify(r)}\n`);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -49,8 +49,15 @@ interface ReceiptLike {
   parts: { chainId: string; coins: number }[];
 }
 
+export interface Figures {
+  accepted: number;
+  handovers: number;
+  refundedChains: number;
+}
+
 export async function checkRun(ctx: Ctx, customers: readonly Customer[], vendors: readonly Service[]) {
   const v: string[] = [];
+  const figures: Figures = { accepted: 0, handovers: 0, refundedChains: 0 };
   const get = async (path: string, token = ctx.admin) => {
     const res = await fetch(ctx.brokerUrl + path, { headers: { authorization: `Bearer ${token}` } });
     return { status: res.status, body: await res.json().catch(() => undefined) };
@@ -59,7 +66,7 @@ export async function checkRun(ctx: Ctx, customers: readonly Customer[], vendors
   if (audit.body?.ok !== true) v.push(`the ledger audit does not balance: ${JSON.stringify(audit.body)}`);
   /** Coins each vendor was paid, by the customers' receipts. */
   const paidTo = new Map<string, bigint>();
-  for (const c of customers) v.push(...(await checkCustomer(ctx, c, get, paidTo)));
+  for (const c of customers) v.push(...(await checkCustomer(ctx, c, get, paidTo, figures)));
   for (const s of vendors) {
     const st = await (await fetch(`${s.url}/netpay/statement`)).json();
     const paid = paidTo.get(s.name) ?? 0n;
@@ -71,16 +78,17 @@ export async function checkRun(ctx: Ctx, customers: readonly Customer[], vendors
     if (st.broker && !st.broker.matches)
       v.push(`${s.name}'s records and the broker's differ: ${JSON.stringify(st.broker)}`);
   }
-  return v;
+  return { violations: v, figures };
 }
 
 type Get = (path: string, token?: string) => Promise<{ status: number; body: any }>;
 
-async function checkCustomer(ctx: Ctx, c: Customer, get: Get, paidTo: Map<string, bigint>) {
+async function checkCustomer(ctx: Ctx, c: Customer, get: Get, paidTo: Map<string, bigint>, figures: Figures) {
   const v: string[] = [];
   const doc = JSON.parse(readFileSync(join(c.walletDir, 'wallet.json'), 'utf8')) as WalletDoc;
   const coinValue = new Map(doc.chains.map((x) => [x.chainId, BigInt(x.coinValue)]));
   const accepted = new Map<string, number>();
+  const lastVendor = new Map<string, string>();
   let paid = 0n;
   for (const h of doc.history) {
     if (h.status === 'sent') v.push(`${c.login}: a payment to ${h.vendorId} is still in flight`);
@@ -88,8 +96,15 @@ async function checkCustomer(ctx: Ctx, c: Customer, get: Get, paidTo: Map<string
     if (!h.receipt) v.push(`${c.login}: a payment to ${h.vendorId} counted spent without a receipt`);
     paid += BigInt(h.amount);
     paidTo.set(h.vendorId, (paidTo.get(h.vendorId) ?? 0n) + BigInt(h.amount));
-    for (const p of h.parts) accepted.set(p.chainId, (accepted.get(p.chainId) ?? 0) + p.coins);
+    figures.accepted++;
+    for (const p of h.parts) {
+      accepted.set(p.chainId, (accepted.get(p.chainId) ?? 0) + p.coins);
+      // A chain next spent at another vendor than before was handed over between them.
+      if (lastVendor.has(p.chainId) && lastVendor.get(p.chainId) !== h.vendorId) figures.handovers++;
+      lastVendor.set(p.chainId, h.vendorId);
+    }
   }
+  figures.refundedChains += doc.chains.filter((x) => x.status === 'refunded').length;
   // Every receipt a finished command printed is one the wallet kept.
   const kept = new Map<string, number>();
   for (const r of c.receipts as ReceiptLike[])

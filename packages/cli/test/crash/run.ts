@@ -36,6 +36,10 @@ export interface CrashResult {
   killPoints: number;
   byKind: { broker: number; vendor: number; wallet: number };
   operations: { pay: number; paid: number; buy: number; refund: number; failed: number };
+  /** Why operations that were not killed failed (a service down, a chain busy…), by code. */
+  failures: Record<string, number>;
+  /** From the wallets at the end: payments accepted, hand-overs among them, chains refunded. */
+  figures: { accepted: number; handovers: number; refundedChains: number };
   hangs: number;
   ms: number;
   violations: string[];
@@ -58,6 +62,8 @@ export async function runCrash(o: CrashOptions): Promise<CrashResult> {
     killPoints: 0,
     byKind: { broker: 0, vendor: 0, wallet: 0 },
     operations: { pay: 0, paid: 0, buy: 0, refund: 0, failed: 0 },
+    failures: {},
+    figures: { accepted: 0, handovers: 0, refundedChains: 0 },
     hangs: 0,
     ms: 0,
     violations: [],
@@ -72,13 +78,13 @@ export async function runCrash(o: CrashOptions): Promise<CrashResult> {
     await workload(o, world, customers, rnd, result, log);
     log(`crash: workload done at ${Date.now() - started} ms: ${JSON.stringify(result.byKind)}`);
     result.violations.push(...(await finish(world, customers, result)));
-    result.violations.push(
-      ...(await checkRun(
-        { brokerUrl: world.broker.url, admin: ADMIN, bankUrl: world.bankUrl },
-        customers,
-        world.vendors,
-      )),
+    const checked = await checkRun(
+      { brokerUrl: world.broker.url, admin: ADMIN, bankUrl: world.bankUrl },
+      customers,
+      world.vendors,
     );
+    result.violations.push(...checked.violations);
+    result.figures = checked.figures;
   } catch (e) {
     result.violations.push(`the run did not complete: ${(e as Error).stack ?? e}`);
   } finally {
@@ -236,6 +242,8 @@ async function newCustomer(o: CrashOptions, w: World, k: number): Promise<Custom
 interface Shared {
   stop: boolean;
   readonly result: CrashResult;
+  /** Operations that went through: a broker or vendor kill waits for some since the last one. */
+  progress: number;
 }
 
 /**
@@ -250,7 +258,7 @@ async function workload(
   result: CrashResult,
   log: (line: string) => void,
 ) {
-  const s: Shared = { stop: false, result };
+  const s: Shared = { stop: false, result, progress: 0 };
   const least = Math.max(3, Math.ceil(o.killPoints / 10));
   const k = result.byKind;
   const enough = () =>
@@ -264,8 +272,8 @@ async function workload(
   // The broker is left up a few seconds between kills, or no payment would get through.
   const parts = [
     watch,
-    killer(s, rnd.fork(), [w.broker], [2_000, 5_000], 1, () => k.broker++, log),
-    killer(s, rnd.fork(), w.vendors, [1_000, 3_000], 2, () => k.vendor++, log),
+    killer(s, rnd.fork(), [w.broker], [0, 2_000], 1, () => k.broker++, log),
+    killer(s, rnd.fork(), w.vendors, [0, 1_500], 2, () => k.vendor++, log),
     ...customers.map((c) =>
       customerLoop(s, rnd.fork(), w, c, () => k.wallet < Math.max(least, o.killPoints - k.broker - k.vendor)),
     ),
@@ -289,6 +297,10 @@ async function killer(
 ) {
   const running = new Set<Promise<void>>();
   while (!s.stop) {
+    // A kill point: after a seeded number of operations went through since the last kill (so the run
+    // makes progress however slow restarts are on a busy machine), then a seeded pause.
+    const after = s.progress + rnd.int(1, 3);
+    while (!s.stop && s.progress < after) await sleep(50);
     await sleep(rnd.int(lo, hi));
     const free = targets.filter((t) => !t.restarting);
     if (s.stop) break;
@@ -315,35 +327,59 @@ async function customerLoop(s: Shared, rnd: Prng, w: World, c: Customer, killWal
   const ops = s.result.operations;
   let at = rnd.int(0, w.vendors.length - 1);
   let needCoins = false;
+  // How long a command takes here (it varies with the machine's load): kills land anywhere in it.
+  let typicalMs = 2_000;
   while (!s.stop) {
     const roll = rnd.next();
-    const killAfterMs = killWallets() && rnd.next() < 0.4 ? rnd.int(300, 2_500) : undefined;
+    const killAt = killWallets() && rnd.next() < 0.4 ? rnd.next() * 1.2 : undefined;
+    const killAfterMs = killAt === undefined ? undefined : Math.round(killAt * typicalMs);
     if (rnd.next() < 0.5) at = rnd.int(0, w.vendors.length - 1);
+    const started = Date.now();
     let r: Awaited<ReturnType<typeof wallet>>;
+    let ok: boolean;
     if (needCoins || roll < 0.1) {
       ops.buy++;
       r = await wallet(c, ['wallet', 'buy', '--coin-value', '0.0010', '--coins', '30'], killAfterMs);
       needCoins = false;
-      if (r.code !== 0 && errorCode(r.json) === 'insufficient_funds') {
+      ok = r.code === 0;
+      if (errorCode(r.json) === 'insufficient_funds') {
         ops.refund++;
         r = await wallet(c, ['wallet', 'refund']);
       }
     } else if (roll < 0.18) {
       ops.refund++;
       r = await wallet(c, ['wallet', 'refund'], killAfterMs);
+      ok = r.code === 0;
     } else {
       ops.pay++;
       const url = `${w.vendors[at]!.url}/item.txt`;
       r = await wallet(c, ['fetch', url, '--max-price', '0.0100'], killAfterMs);
-      if (r.json?.status === 200 && r.json.receipt) {
+      ok = r.json?.status === 200 && Boolean(r.json.receipt);
+      if (ok) {
         ops.paid++;
-        c.receipts.push(r.json.receipt);
+        c.receipts.push(r.json!.receipt);
       }
-      if (errorCode(r.json) === 'no_coins' || errorCode(r.json) === 'insufficient_coins') needCoins = true;
+      if (errorCode(r.json) === 'insufficient_coins') needCoins = true;
     }
+    if (ok) s.progress++;
     if (r.killed) s.result.byKind.wallet++;
+    else typicalMs = Math.round(0.7 * typicalMs + 0.3 * (Date.now() - started));
     if (r.hung) s.result.hangs++;
-    if (r.code !== 0 && !r.killed) ops.failed++;
+    if (!ok && !r.killed) {
+      ops.failed++;
+      const code = errorCode(r.json) ?? refusal(r.json) ?? `exit_${r.code}`;
+      s.result.failures[code] = (s.result.failures[code] ?? 0) + 1;
+    }
+  }
+}
+
+/** A vendor's refusal as `netpay fetch --json` prints it: its status and the code in the body. */
+function refusal(json: Record<string, unknown> | undefined) {
+  if (typeof json?.status !== 'number') return undefined;
+  try {
+    return `${json.status} ${JSON.parse(String(json.body)).code}`;
+  } catch {
+    return `${json.status}`;
   }
 }
 
@@ -361,10 +397,20 @@ async function finish(w: World, customers: readonly Customer[], result: CrashRes
       await v.killAndRestart();
     }
   }
+  // A refund may wait for a holder's lease, or for a key a killed broker left claimed (30 s): asked
+  // again, under the same keys, for up to a minute and a half.
   for (const c of customers) {
-    const r = await wallet(c, ['wallet', 'refund']);
-    if (r.hung) result.hangs++;
-    if (r.code !== 0) problems.push(`${c.login}: the final refund failed: ${r.stderr.trim().slice(-500)}`);
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const r = await wallet(c, ['wallet', 'refund']);
+      if (r.hung) result.hangs++;
+      if (r.code === 0) break;
+      if (Date.now() > deadline) {
+        problems.push(`${c.login}: the final refund failed: ${r.stderr.trim().slice(-500)}`);
+        break;
+      }
+      await sleep(2_000);
+    }
   }
   // Every vendor redeems each second: wait until each has redeemed all it accepted.
   for (const v of w.vendors) {
