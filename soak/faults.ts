@@ -1,7 +1,8 @@
 /**
  * Network faults, long run (issue 18 §2): many seeds of packages/gate/test/faults.ts — wallets, vendors, the
  * broker and the bank talking through fault proxies that drop, delay, duplicate, reorder and cut — each
- * checked for exactly-once afterwards. NETPAY_FAULT_SEEDS (default 100) seeds. The worlds need vitest's
+ * checked for exactly-once afterwards. NETPAY_FAULT_SEEDS (default 100) seeds; NETPAY_FAULT_SCALE (default
+ * 1, at most 2.5) multiplies the rate of every fault. The worlds need vitest's
  * set-up (the PGlite template), so this runs faults.test.ts under vitest and reads the totals it writes:
  * `{seeds, operations, faultsInjected: {drop, delay, duplicate, reorder, cut}, violations}`.
  */

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAULT_KINDS, type Fault, NO_FAULTS } from './fault-proxy.ts';
 import {
   type Actor,
+  DEFAULT_RATES,
   type FaultWorld,
   keepReceipts,
   newActor,
@@ -27,6 +28,11 @@ const SEEDS = [1, 2, 3];
  * NETPAY_FAULT_REPORT. The worlds need vitest's PGlite template, so the soak runs them here.
  */
 const SOAK_SEEDS = Number(process.env.NETPAY_FAULT_SEEDS ?? 0);
+/** NETPAY_FAULT_SCALE multiplies every fault's rate (default 1: about one request in three meets one). */
+const SCALE = Math.min(Number(process.env.NETPAY_FAULT_SCALE ?? 1), 2.5);
+const soakRates = Object.fromEntries(
+  Object.entries(DEFAULT_RATES).map(([k, v]) => [k, v * SCALE]),
+) as typeof DEFAULT_RATES;
 
 describe.skipIf(SOAK_SEEDS > 0)('network faults [pglite]', () => {
   let fw: FaultWorld;
@@ -207,7 +213,7 @@ describe.runIf(SOAK_SEEDS > 0)('network faults soak', () => {
         await fw?.close();
         fw = await startFaultWorld('pglite');
       }
-      const r = await runSeed(fw!, seed);
+      const r = await runSeed(fw!, seed, { rates: soakRates });
       results.push(r);
       process.stderr.write(`faults: seed ${seed}: ${r.violations.length} violations\n`);
       for (const v of r.violations) process.stderr.write(`  ${v}\n`);
@@ -217,6 +223,7 @@ describe.runIf(SOAK_SEEDS > 0)('network faults soak', () => {
       Object.fromEntries(keys.map((k) => [k, results.reduce((s, r) => s + of(r)[k], 0)]));
     const report = {
       seeds: results.length,
+      rates: soakRates,
       operations: sum(OP_KINDS, (r) => r.operations),
       faultsInjected: sum(FAULT_KINDS, (r) => r.faultsInjected),
       violations: results.flatMap((r) => r.violations),
