@@ -25,7 +25,7 @@ export interface LoadOptions extends Omit<ClusterOptions, 'settlementSeconds'> {
 const percentile = (sorted: readonly number[], p: number) =>
   sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
-async function startDrivers(c: Cluster, o: LoadOptions, coins: number): Promise<Proc[]> {
+export async function startDrivers(c: Cluster, o: LoadOptions, coins: number): Promise<Proc[]> {
   const per = o.walletsPerDriver ?? 17;
   const count = Math.ceil(o.wallets / per);
   const run = Date.now().toString(36);
@@ -47,7 +47,7 @@ async function startDrivers(c: Cluster, o: LoadOptions, coins: number): Promise<
 }
 
 /** Starts every driver at once and gathers their results. */
-async function drive(drivers: Proc[], seconds: number): Promise<DriverResult[]> {
+export async function drive(drivers: Proc[], seconds: number): Promise<DriverResult[]> {
   for (const d of drivers) d.child.stdin!.write('go\n');
   const lines = await Promise.all(drivers.map((d) => line(d, 1, seconds * 1000 + 180_000)));
   return lines.map((l) => (JSON.parse(l) as { result: DriverResult }).result);
