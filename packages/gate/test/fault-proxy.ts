@@ -9,8 +9,10 @@
  *   of the answers);
  * - reorders: holds a request (or a response) back until the next one has overtaken it;
  * - cuts the connection mid-body: the party gets the headers and half the body, then a reset; or the
- *   client gets the response's headers and half its body, then a reset.
- * It lives with the test worlds (not in a package's src): only tests and `npm run soak` use it.
+ *   client gets the response's headers and half its body, then a reset. (A request without a body is
+ *   whole once its headers are in: cut, it reaches the party and only the connection breaks.)
+ * It lives beside the test worlds (packages/gate/test, not a package's src, so no package ships it):
+ * faults.ts puts it between every pair of parties, and `npm run soak` runs that longer.
  */
 import {
   createServer,
