@@ -1,6 +1,7 @@
 /**
  * Hostile input, driven by the API contract (issue 18 §3): every operation in the OpenAPI documents the
- * bank, the broker, a vendor server and the web server serve at /docs/json gets malformed requests
+ * bank, the broker, a vendor server and the web server serve at /docs/json (and each contract route hidden
+ * from them, the broker's sign-in page) gets malformed requests
  * (hostile/cases.ts), with no credentials, garbage ones and another party's valid ones. Each must be
  * answered without a 5xx, a hang or a dropped connection; a malformed one with a 4xx whose code the
  * service documents; and nothing may change (tables hashed around each operation, bank balances, the

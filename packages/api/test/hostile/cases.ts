@@ -7,6 +7,7 @@
  */
 import { signRequest } from '@netpay/service';
 import fc from 'fast-check';
+import { z } from 'zod';
 import { bankApi } from '../../src/bank.ts';
 import { brokerApi } from '../../src/broker/index.ts';
 import type { Route } from '../../src/route.ts';
@@ -96,7 +97,31 @@ export function operationsFrom(service: ServiceName, doc: OpenApiDoc): Operation
       });
     }
   }
-  return out;
+  return [...out, ...hiddenOperations(service, out)];
+}
+
+/**
+ * The contract's routes left out of the document (pages for browsers): walked too, their query and body
+ * described by the contract's own schemas.
+ */
+function hiddenOperations(service: ServiceName, listed: readonly Operation[]): Operation[] {
+  const seen = new Set(listed.map(opName));
+  return Object.values(CONTRACTS[service])
+    .filter((r) => r.hidden && !seen.has(`${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`))
+    .map((r) => {
+      const query = r.query ? (z.toJSONSchema(r.query, { io: 'input' }) as JsonSchema) : undefined;
+      return {
+        service,
+        method: r.method,
+        path: r.path.replace(/:(\w+)/g, '{$1}'),
+        auth: r.auth,
+        params: [...r.path.matchAll(/:(\w+)/g)].map((m) => m[1]!),
+        query: Object.entries(query?.properties ?? {}).map(([name, schema]) => ({ name, schema })),
+        ...(r.body ? { body: z.toJSONSchema(r.body, { io: 'input' }) as JsonSchema } : {}),
+        bodyLimit: r.bodyLimit ?? BODY_LIMIT[service],
+        contract: r,
+      };
+    });
 }
 
 /** A request before its credentials: what is wrong with it, and its parts. */
@@ -377,8 +402,14 @@ export function fixedDrafts(op: Operation, base: unknown): Draft[] {
   } else {
     out.push({ label: 'body on a GET', raw: { body: '{"a":1}', type: 'application/json' } });
   }
+  // Each query parameter spoiled in turn, the others plausible (so the request gets as far as it can).
+  const plain = op.query.map((q) => [q.name, String(plausible(q.schema))] as const);
   for (const q of op.query) {
-    const v = (x: string) => `${q.name}=${x}`;
+    const others = plain
+      .filter(([n]) => n !== q.name)
+      .map(([n, x]) => `&${n}=${encodeURIComponent(x)}`)
+      .join('');
+    const v = (x: string) => `${q.name}=${x}${others}`;
     out.push(
       { label: `query ${q.name}: NUL`, query: v('a%00b') },
       { label: `query ${q.name}: 10 KB`, query: v('q'.repeat(10_000)) },
