@@ -92,15 +92,13 @@ async function redeemedAll(c: Cluster, receipted: Map<string, bigint>) {
   let ok = true;
   for (const v of c.vendors) {
     const want = (receipted.get(v.id) ?? 0n).toString();
-    let s: VendorStatement | undefined;
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      s = (await (await fetch(`${v.url}/netpay/statement`)).json()) as VendorStatement;
-      const caughtUp = s.accepted === s.redeemed && s.missing === '0' && s.broker?.credited === s.redeemed;
-      if ((caughtUp && s.accepted === want) || Date.now() > deadline) break;
-      await sleep(500);
+    const s = await statementOnceRedeemed(v.url, want);
+    if (s.accepted === undefined) {
+      // The vendor cannot answer for what it accepted: I1 cannot be shown for it. Its last error says why.
+      ok = false;
+      vendors[v.id] = { receipted: want, statement: s, lastError: lastError(v.proc.stderr()), ok: false };
+      continue;
     }
-    if (s.accepted === undefined) throw new Error(`${v.id}: statement ${JSON.stringify(s)}`);
     const good =
       s.accepted === want && s.redeemed === want && s.broker?.credited === want && s.refusedClaims === 0;
     ok &&= good;
@@ -113,6 +111,32 @@ async function redeemedAll(c: Cluster, receipted: Map<string, bigint>) {
     };
   }
   return { ok, vendors };
+}
+
+/** The vendor's statement once it has redeemed everything (or after 90 s, as it then is). */
+async function statementOnceRedeemed(url: string, want: string): Promise<VendorStatement> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const s = (await (await fetch(`${url}/netpay/statement`)).json()) as VendorStatement;
+    const caughtUp = s.accepted === s.redeemed && s.missing === '0' && s.broker?.credited === s.redeemed;
+    if ((caughtUp && s.accepted === want) || s.accepted === undefined || Date.now() > deadline) return s;
+    await sleep(500);
+  }
+}
+
+/** The message of the last error a service logged (pino JSON lines, level 50 or more). */
+function lastError(stderr: string): string | null {
+  const line = stderr
+    .split('\n')
+    .reverse()
+    .find((l) => /"level":(50|60)/.test(l));
+  if (!line) return null;
+  try {
+    const entry = JSON.parse(line) as { msg?: string; err?: { message?: string } };
+    return entry.err?.message ?? entry.msg ?? null;
+  } catch {
+    return line.slice(0, 500);
+  }
 }
 
 /** Every chain's account at the broker: balanced, nothing charged back. */
