@@ -34,7 +34,8 @@ export async function run(): Promise<Record<string, unknown>> {
         seed,
         killPoints,
         dir,
-        maxWorkloadMs: killPoints * 2_000,
+        // Restarts take seconds each, many more on a busy machine.
+        maxWorkloadMs: killPoints * 5_000,
         customers: num('CRASH_CUSTOMERS', 3),
         vendors: num('CRASH_VENDORS', 3),
         ...(process.env.CRASH_DATABASE_URL ? { brokerDatabaseUrl: process.env.CRASH_DATABASE_URL } : {}),

@@ -77,6 +77,11 @@ export async function runCrash(o: CrashOptions): Promise<CrashResult> {
     log(`crash: ${customers.length} customers ready at ${Date.now() - started} ms`);
     await workload(o, world, customers, rnd, result, log);
     log(`crash: workload done at ${Date.now() - started} ms: ${JSON.stringify(result.byKind)}`);
+    const { broker, vendor, wallet } = result.byKind;
+    if (broker + vendor + wallet < o.killPoints)
+      result.violations.push(
+        `only ${broker + vendor + wallet} of ${o.killPoints} kill points before the time ran out`,
+      );
     result.violations.push(...(await finish(world, customers, result)));
     const checked = await checkRun(
       { brokerUrl: world.broker.url, admin: ADMIN, bankUrl: world.bankUrl },
