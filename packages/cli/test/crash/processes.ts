@@ -131,13 +131,6 @@ export class Service {
       this.restarting = false;
     }
   }
-
-  async stop(): Promise<void> {
-    if (!this.proc) return;
-    this.proc.child.kill('SIGTERM');
-    const done = await Promise.race([this.proc.exit, sleep(15_000).then(() => undefined)]);
-    if (!done) await sigkill(this.proc);
-  }
 }
 
 /** A seeded pseudo-random source (mulberry32): the same seed gives the same workload and kill points. */
