@@ -94,6 +94,20 @@ describe('service app input checks', () => {
     expect(handled).toBe(before);
   });
 
+  it('refuses a number beyond the double range (JSON reads 1e400 as Infinity), before any handler', async () => {
+    const before = handled;
+    for (const n of ['1e400', '-1e400']) {
+      const r = await post('/echo', `{"name":"x","a":[{"b":${n}}]}`);
+      expect([r.statusCode, r.json().code, r.json().message]).toEqual([
+        400,
+        'bad_json',
+        'the body at a[0].b holds a number beyond the double range',
+      ]);
+    }
+    expect(handled).toBe(before);
+    expect((await post('/echo', '{"name":"x","a":1e300}')).statusCode).toBe(200);
+  });
+
   it('answers what Fastify refuses before routing in the one error format', async () => {
     const bad = await app.inject({ method: 'GET', url: '/items/%E0%A4%A' });
     expect([bad.statusCode, bad.json().code]).toEqual([400, 'bad_request']);

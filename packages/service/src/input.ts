@@ -45,8 +45,9 @@ function refuseText(where: string, at: Node | undefined): never {
 }
 
 /**
- * Walks a parsed value without recursion: refuses one nested deeper than `maxDepth` (json_too_deep) and
- * any key or string with a forbidden character (invalid_characters). `where` names the part of the request.
+ * Walks a parsed value without recursion: refuses one nested deeper than `maxDepth` (json_too_deep), any
+ * key or string with a forbidden character (invalid_characters), and a number JSON read as ±Infinity, such as
+ * `1e400` (bad_json: it has no canonical JSON, so no signature or idempotency hash could cover it). `where` names the part of the request.
  */
 export function checkInput(value: unknown, where: string, maxDepth = MAX_JSON_DEPTH): void {
   const stack: Node[] = [{ v: value, depth: 0, parent: undefined, key: '' }];
@@ -56,6 +57,13 @@ export function checkInput(value: unknown, where: string, maxDepth = MAX_JSON_DE
     if (typeof v === 'string') {
       if (hasForbiddenCharacter(v)) refuseText(where, n);
       continue;
+    }
+    if (typeof v === 'number' && !Number.isFinite(v)) {
+      const path = pathOf(n);
+      throw serviceError(
+        'bad_json',
+        `${where}${path ? ` at ${path}` : ''} holds a number beyond the double range`,
+      );
     }
     if (typeof v !== 'object' || v === null) continue;
     if (n.depth >= maxDepth) {
