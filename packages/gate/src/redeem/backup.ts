@@ -78,9 +78,18 @@ async function backupChain(d: RedeemerDeps, st: BackupState, c: HeldChain): Prom
   } catch (e) {
     // Moved on after this vendor's lease ran out, or refunded: stop accepting the chain here. What it
     // accepted (under its lease) stays its own to redeem.
-    if (isNetPayError(e, 'chain_not_held', 'chain_refunded', 'chain_expired'))
+    // Only the holding this backup was sent for: a chain handed away and back while the answer was on its
+    // way is held anew here (the broker names this vendor again), and ending that holding under a payment
+    // in flight would lose the payment's coins from SQL (issue 18 §5, the load run).
+    if (isNetPayError(e, 'chain_not_held', 'chain_refunded', 'chain_expired') && (await sameHolding(d, c)))
       await d.store.releaseTakenOver(c.chainId);
     // otherwise the broker is unreachable: the next round tries again
     return false;
   }
+}
+
+/** Whether the chain is still held here from where it was when `c` was read (not held anew since). */
+async function sameHolding(d: RedeemerDeps, c: HeldChain): Promise<boolean> {
+  const now = await d.store.get(c.chainId);
+  return now?.status === 'held' && now.startIndex === c.startIndex;
 }
