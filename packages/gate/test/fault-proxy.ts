@@ -256,6 +256,10 @@ export async function startFaultProxy(o: FaultProxyOptions) {
     force(fault: Fault, when: (method: string, url: string) => boolean = () => true) {
       forced.push({ when, fault });
     },
+    /** Forgets the faults forced and not met yet. */
+    unforce() {
+      forced.length = 0;
+    },
     /** Requests seen so far. */
     exchanges: () => exchanges,
     close: () =>

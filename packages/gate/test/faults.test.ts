@@ -13,6 +13,7 @@ import {
   type SeedResult,
   startFaultWorld,
 } from './faults.ts';
+import { checkChains, checkI1 } from './invariants.ts';
 import type { RunningVendor } from './vendor-world.ts';
 
 /**
@@ -165,6 +166,46 @@ describe.skipIf(SOAK_SEEDS > 0)('network faults [pglite]', () => {
     );
     expect(r!.coins).toBe(10);
     keepReceipts(fw, [a]);
+  });
+
+  it('a chain taken over from an older backup is left out of payments and refunded (soak seed 50 at 1.5×)', async () => {
+    fw.faults(0, NO_FAULTS);
+    const a = await newActor(fw, 'taken-over');
+    await a.wallet.load(2_000n, a.bank);
+    await a.wallet.buy([{ coinValue: 10n, n: 50, count: 2 }]);
+    const [shopA, shopB] = fw.vendors as [RunningVendor, RunningVendor];
+    const [x, y] = a.wallet.chains().map((c) => c.chainId) as [string, string];
+    // A takes coins 1–5 of chain x and backs them up, then 6–10, not backed up yet.
+    expect((await a.pay(`${shopA.advertised}/item`)).netpay?.paid).toBe(50n);
+    await shopA.redeemer.backup();
+    expect((await a.pay(`${shopA.advertised}/item`)).netpay?.paid).toBe(50n);
+    // A stops answering hand-overs. B waits out A's lease (chain_busy), then takes x over from the backup.
+    const handover = (m: string, u: string) => m === 'POST' && u.includes('/handover');
+    fw.links.vendorA.force({ kind: 'drop', onResponse: false, r: 0 }, handover);
+    fw.links.vendorA.force({ kind: 'drop', onResponse: false, r: 0 }, handover);
+    const busy = await a.pay(`${shopB.advertised}/item`);
+    expect(busy.status).toBe(409);
+    fw.w.advance(11_000);
+    // B's state of x is index 5, the wallet's 10: its exact coins are refused as more than the price, and
+    // the wallet pays with chain y instead (it used to offer x again and again).
+    const paid = await a.pay(`${shopB.advertised}/item`);
+    fw.links.vendorA.unforce();
+    expect(paid.netpay?.paid).toBe(50n);
+    expect(
+      a.wallet
+        .history()
+        .at(-1)!
+        .parts.map((p) => p.chainId),
+    ).toEqual([y]);
+    expect((await a.wallet.balance({ broker: false })).coins).toBe(450n);
+    // x's rest is refunded from the wallet's index (10): A keeps what it took under its lease.
+    const refunded = await a.wallet.refund();
+    expect([...refunded.chains].sort()).toEqual([x, y].sort());
+    expect(refunded.amount).toBe(400n + 450n);
+    keepReceipts(fw, [a]);
+    await checkI1(shopA, fw.receipts);
+    await checkI1(shopB, fw.receipts);
+    await checkChains(fw.w, [x, y], [a.customerId]);
   });
 
   for (const seed of SEEDS)

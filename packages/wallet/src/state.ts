@@ -36,6 +36,12 @@ export const StoredChainSchema = z.strictObject({
   traversal: SerializedTraversalSchema,
   /** The vendor this chain last paid (paying it again there needs no hand-over). */
   lastVendor: z.string().nullable(),
+  /**
+   * A vendor refused this chain's exact coins as more than the price: its state of the chain is behind
+   * this wallet's (it took the chain over from an older backup, docs/protocol.md §8.4). Not used to pay
+   * again; `refund` hands back its rest.
+   */
+  outOfStep: z.boolean().optional(),
 });
 export type StoredChain = z.infer<typeof StoredChainSchema>;
 

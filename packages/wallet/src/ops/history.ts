@@ -10,7 +10,8 @@ export async function balance(w: WalletCore, options: { broker?: boolean } = {})
   const byDenomination = new Map<string, { coins: number; value: bigint; chains: number }>();
   let coins = 0n;
   for (const c of w.state.chains) {
-    if (c.status !== 'active') continue;
+    // A chain out of step with its holder pays no more: its rest is for a refund, not counted as coins.
+    if (c.status !== 'active' || c.outOfStep) continue;
     const left = c.n - c.spent;
     const d = byDenomination.get(c.coinValue) ?? { coins: 0, value: 0n, chains: 0 };
     d.coins += left;

@@ -3,7 +3,8 @@
  * traversals, and write the payment down as `sent` — the chains' new spent indexes and traversal states,
  * the header, and what to undo — before its header is handed out. A chain with a payment in flight is not
  * used again until `settle` records the vendor's answer: accepted (receipt), or refused (the coins go
- * back to their chains, since the vendor recorded nothing). After a crash, `unsettled()` lists what to
+ * back to their chains, since the vendor recorded nothing; exact coins refused as an overpayment also
+ * mark their chains out of step, no longer used to pay). After a crash, `unsettled()` lists what to
  * send again (recoverPayments, ../pay-fetch.ts). No payword is ever handed out twice.
  */
 import { encodeHeader, NetPayError, type Payment, toBase64url } from '@netpay/protocol';
@@ -108,7 +109,7 @@ async function notEnoughCoins(w: WalletCore, amount: bigint) {
 function select(w: WalletCore, amount: bigint, vendorId: string) {
   const inFlight = w.busy();
   const usable = w.state.chains
-    .filter((c) => c.status === 'active' && c.spent < c.n && !inFlight.has(c.chainId))
+    .filter((c) => c.status === 'active' && c.spent < c.n && !c.outOfStep && !inFlight.has(c.chainId))
     .sort((a, b) => {
       const va = BigInt(a.coinValue);
       const vb = BigInt(b.coinValue);
@@ -178,7 +179,9 @@ export function sentAs(w: WalletCore, id: string, sent: { url?: string; signatur
 export function settle(
   w: WalletCore,
   id: string,
-  outcome: { accepted: true; receipt?: unknown; code?: string } | { accepted: false; code: string },
+  outcome:
+    | { accepted: true; receipt?: unknown; code?: string }
+    | { accepted: false; code: string; outOfStep?: boolean },
 ) {
   return w.exclusive(async () => {
     const record = w.state.history.find((h) => h.id === id);
@@ -192,6 +195,14 @@ export function settle(
       record.code = outcome.code;
       count(w, record.at.slice(0, 10), record.vendorId, -BigInt(record.amount));
       giveBack(w, record);
+      // Exact coins refused as too many: the vendor's state of these chains is behind (§8.4). Paying with
+      // them again would be refused the same way: they are left out of payments and refunded instead.
+      if (outcome.outOfStep) {
+        for (const part of record.parts) {
+          const c = w.state.chains.find((x) => x.chainId === part.chainId);
+          if (c) c.outOfStep = true;
+        }
+      }
     }
     delete record.undo;
     delete record.header;

@@ -8,7 +8,7 @@
 import { fromBase64url, HEADERS, type Receipt, type Terms, verifyMessageSignature } from '@netpay/protocol';
 import { KeptRequestSchema, type PaymentRecord } from '../state.ts';
 import type { Wallet } from '../wallet.ts';
-import { fetchVendor, receiptOf, refusalCode, withHeader } from './answer.ts';
+import { fetchVendor, receiptOf, refusalCode, termsOf, withHeader } from './answer.ts';
 import { type Payer, type PayFetchOptions, paymentDeclined } from './options.ts';
 import { vendorLimit } from './policy.ts';
 
@@ -57,8 +57,11 @@ export function coinPayer(wallet: Wallet, base: typeof fetch, options: PayFetchO
     // The gate's own 5xx refusals (the broker unreachable, a misconfigured payee) say nothing was taken.
     const code = await refusalCode(res);
     if (res.status >= 500 && !GATE_TOOK_NOTHING.has(code)) return res;
-    // Refused (402/409/400…): the vendor recorded nothing, so the coins go back to their chains.
-    await wallet.settle(payment.id, { accepted: false, code });
+    // Refused (402/409/400…): the vendor recorded nothing, so the coins go back to their chains. Exact coins
+    // refused as an overpayment (the price in the fresh terms is what was paid) mean the vendor's state of
+    // the chains is behind this wallet's (a take-over from an older backup, docs/protocol.md §8.4).
+    const outOfStep = code === 'overpayment' && (await termsOf(res))?.price === String(payment.amount);
+    await wallet.settle(payment.id, { accepted: false, code, ...(outOfStep ? { outOfStep } : {}) });
     return res;
   };
 }
