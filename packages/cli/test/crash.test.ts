@@ -4,12 +4,14 @@
  * least 50 per run across the three) and started again on the same data, and the run completes. Then the
  * money invariants I1–I4 hold, the ledger audit balances and each customer's money adds up
  * (packages/cli/test/crash/). The seed is printed; `SEED=… npx vitest run packages/cli/test/crash.test.ts`
- * runs the same workload and kill points again. Longer runs: `npm run soak -- crash`.
+ * runs the same workload and kill points again. The broker runs on the test PostgreSQL server (it starts
+ * again in a few seconds there, which keeps the run near 90 s); `CRASH_BROKER=pglite` puts it on PGlite
+ * in its folder, as the vendors are (twice as long here; `npm run soak -- crash` runs it so).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seedPgliteDataDir } from '@netpay/db/testing';
+import { createTestPostgresDatabase, seedPgliteDataDir } from '@netpay/db/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCrash } from './crash/run.ts';
 
@@ -22,8 +24,10 @@ describe('crashes: broker, vendors and wallets killed at seeded points', () => {
   it(`loses no money and pays nothing twice over 50 kill points (SEED=${SEED})`, {
     timeout: 600_000,
   }, async () => {
+    const pg = process.env.CRASH_BROKER === 'pglite' ? undefined : await createTestPostgresDatabase();
     const r = await runCrash({
       seed: SEED,
+      ...(pg ? { brokerDatabaseUrl: pg.url } : {}),
       killPoints: 50,
       dir,
       // On a busy machine a restart takes many seconds: the kill points are reached later, not skipped.
@@ -31,6 +35,7 @@ describe('crashes: broker, vendors and wallets killed at seeded points', () => {
       seedPglite: seedPgliteDataDir,
       log: (line) => process.stderr.write(`${line}\n`),
     });
+    await pg?.drop();
     process.stderr.write(`crash: SEED=${SEED} ${JSON.stringify(r)}\n`);
     expect(r.violations, `SEED=${SEED}`).toEqual([]);
     expect(r.killPoints).toBeGreaterThanOrEqual(50);

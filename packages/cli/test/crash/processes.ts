@@ -104,6 +104,7 @@ export class Service {
   /** Starts it and waits until it listens. A port still held by the killed process is tried again. */
   async start(timeoutMs = 90_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    let first: string | undefined;
     for (;;) {
       const p = netpay(this.args(this.port), this.env);
       this.proc = p;
@@ -114,8 +115,9 @@ export class Service {
         return;
       } catch (e) {
         await sigkill(p);
+        first ??= (e as Error).message;
         if (Date.now() > deadline)
-          throw new Error(`${this.name} does not start again: ${(e as Error).message}`);
+          throw new Error(`${this.name} does not start: ${first} (last try: ${(e as Error).message})`);
         await sleep(250);
       }
     }

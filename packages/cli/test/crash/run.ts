@@ -143,8 +143,8 @@ async function startWorld(o: CrashOptions): Promise<World> {
       String(port),
       '--json',
       '--dev',
-      '--data',
-      join(o.dir, 'broker'),
+      // On PostgreSQL (DATABASE_URL) the broker has no data folder.
+      ...(o.brokerDatabaseUrl ? [] : ['--data', join(o.dir, 'broker')]),
       '--bank',
       bankUrl,
       '--config',
