@@ -16,7 +16,7 @@ import { firstLine, killAll, netpay, type Prng, prng, Service, sleep } from './p
 
 export interface CrashOptions {
   readonly seed: number;
-  /** Kills to reach across the three kinds before the workload stops (each kind at least a fifth). */
+  /** Kills to reach across the three kinds before the workload stops (each kind a tenth, at least 3). */
   readonly killPoints: number;
   /** A scratch folder for the data of every process. */
   readonly dir: string;
@@ -274,7 +274,7 @@ async function workload(
     s.stop = true;
   })();
   // Each part draws from its own fork of the seed, so one part's pace does not change another's choices.
-  // The broker is left up a few seconds between kills, or no payment would get through.
+  // The broker is killed one at a time, the vendors up to two at once.
   const parts = [
     watch,
     killer(s, rnd.fork(), [w.broker], [0, 2_000], 1, () => k.broker++, log),
@@ -326,7 +326,7 @@ async function killer(
 /**
  * One customer's operations: mostly payments (staying at the last vendor or moving to another, which hands
  * the chain over), sometimes a refund of everything or another chain; a seeded share of the commands is
- * killed at a seeded moment.
+ * killed at a seeded fraction of how long a command takes here.
  */
 async function customerLoop(s: Shared, rnd: Prng, w: World, c: Customer, killWallets: () => boolean) {
   const ops = s.result.operations;
