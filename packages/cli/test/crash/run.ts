@@ -127,10 +127,19 @@ async function startWorld(o: CrashOptions): Promise<World> {
   const bank = netpay(bankArgs);
   const bankUrl = String(JSON.parse(await firstLine(bank)).url);
   // Short leases and hand-over waits: a killed holder is waited out in seconds. No fees: coins add up.
+  // The broker's bank account is opened here (a dev broker on DATABASE_URL would keep the one it opens
+  // itself in ./.netpay, the working folder, where a later run with another bank would find it).
+  const own = await createBankClient(bankUrl).createAccount({ name: 'broker' });
   const config = join(o.dir, 'broker.json');
   writeFileSync(
     config,
-    JSON.stringify({ adminToken: ADMIN, feeBasisPoints: 0, leaseSeconds: 2, handoverTimeoutMs: 500 }),
+    JSON.stringify({
+      adminToken: ADMIN,
+      feeBasisPoints: 0,
+      leaseSeconds: 2,
+      handoverTimeoutMs: 500,
+      bank: { account: own.id, token: own.token },
+    }),
   );
   if (!o.brokerDatabaseUrl) seedDb(join(o.dir, 'broker'));
   const broker = new Service(
