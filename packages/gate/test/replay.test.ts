@@ -14,6 +14,7 @@ import { DEFAULT_REPLAY_WINDOW_SECONDS } from '../src/deps.ts';
 import { createGate } from '../src/gate.ts';
 import { netpayFastify } from '../src/http/fastify.ts';
 import { createChainStore, VENDOR_MIGRATIONS } from '../src/store/store.ts';
+import { type FaultProxy, NO_FAULTS, startFaultProxy, zeroCounts } from './fault-proxy.ts';
 
 describe('the gate answers a retried payment again only within its window', () => {
   let w: World;
@@ -21,14 +22,17 @@ describe('the gate answers a retried payment again only within its window', () =
   const sites: { url: string; served: () => number }[] = [];
   const onClose: (() => Promise<void>)[] = [];
 
-  /** A vendor's gate on Fastify, with its own store and the given window (undefined: the default). */
-  async function site(replayWindowSeconds?: number) {
+  /**
+   * A vendor's gate on Fastify, with its own store and the given window (undefined: the default); its calls
+   * to the broker go through `brokerVia` when given.
+   */
+  async function site(replayWindowSeconds?: number, brokerVia?: string) {
     const vendor = await w.newVendor();
     const db = await openTestDatabase('pglite');
     await migrate(db, VENDOR_MIGRATIONS);
     const store = createChainStore({ db, clock: w.clock });
     const broker = createBrokerClient({
-      url: w.url,
+      url: brokerVia ?? w.url,
       vendorId: vendor.id,
       signer: vendor.signer,
       clock: w.clock,
@@ -63,10 +67,22 @@ describe('the gate answers a retried payment again only within its window', () =
     };
   }
 
+  /** The broker as site 2 reaches it: a plain proxy that can be cut off (every request dropped). */
+  let brokerDown = false;
+  let proxy: FaultProxy;
+
   beforeAll(async () => {
     w = await startWorld('pglite');
     alice = await w.newCustomer('reader', 1_000_000n, 100_000n);
-    sites.push(await site(), await site(0));
+    proxy = await startFaultProxy({
+      name: 'vendor→broker',
+      target: () => w.url,
+      random: () => (brokerDown ? 0 : 1),
+      counts: zeroCounts(),
+    });
+    proxy.setRates({ ...NO_FAULTS, drop: 1 }); // x < 1 only while brokerDown (random 0)
+    onClose.push(() => proxy.close());
+    sites.push(await site(), await site(0), await site(undefined, proxy.url));
   });
   afterAll(async () => {
     for (const f of onClose) await f();
@@ -120,6 +136,27 @@ describe('the gate answers a retried payment again only within its window', () =
     expect(served() - before).toBe(1);
 
     // The chain pays on from where it was.
+    expect((await get(`${url}/article`, pay(c.chainId, 10, c.words[10]!))).status).toBe(200);
+  });
+
+  it('answers a retry after its lease ran out while the broker is out of reach (it accepts nothing new)', async () => {
+    const { url, served } = sites[2]!;
+    const c = await buyChain();
+    const payment = pay(c.chainId, 5, c.words[5]!);
+    const first = await get(`${url}/article`, payment);
+    expect(first.status).toBe(200);
+    w.advance(30_000); // the lease (10 s) has run out
+    brokerDown = true;
+    try {
+      const retry = await get(`${url}/article`, payment);
+      expect(retry).toMatchObject({ status: 200, receipt: first.receipt });
+      expect(served()).toBe(2);
+      // New coins need the lease, so the broker: refused, nothing charged.
+      const next = await get(`${url}/article`, pay(c.chainId, 10, c.words[10]!));
+      expect([next.status, next.body.code]).toEqual([503, 'broker_unavailable']);
+    } finally {
+      brokerDown = false;
+    }
     expect((await get(`${url}/article`, pay(c.chainId, 10, c.words[10]!))).status).toBe(200);
   });
 
