@@ -155,6 +155,38 @@ describe('netpay wallet and netpay fetch (real processes)', () => {
     expect(friendBalance.json.atBroker.minor).toBe('5000');
   });
 
+  it('loads and sends under a key given with --key: the same command again moves the money once', async () => {
+    const { wallet } = await newUser('kim');
+    const friend = await newUser('lee');
+    const bankClient = createBankClient(bankUrl);
+    const account = await bankClient.createAccount({ name: 'kim', initialBalance: 1_000_000n });
+    const load = [
+      'wallet',
+      'load',
+      '2.00',
+      '--bank-account',
+      account.id,
+      '--key',
+      'load-kim-0001',
+      ...wallet,
+    ];
+    const bankEnv = { NETPAY_BANK_TOKEN: account.token };
+    const first = await run(load, bankEnv);
+    const again = await run(load, bankEnv);
+    expect([first.code, again.code], again.stderr).toEqual([0, 0]);
+    expect(again.json).toEqual(first.json);
+    expect((await bankClient.getAccount(account.token, account.id)).balance).toBe(1_000_000n - 20_000n);
+
+    const send = ['wallet', 'send', friend.login, '0.5000', '--key', 'send-kim-0001', ...wallet];
+    expect((await run(send)).json).toMatchObject({ balance: { minor: '15000' } });
+    expect((await run(send)).json).toMatchObject({ balance: { minor: '15000' } });
+    expect((await run(['wallet', 'balance', ...friend.wallet])).json.atBroker.minor).toBe('5000');
+
+    const bad = await run(['wallet', 'send', friend.login, '0.5000', '--key', 'short', ...wallet]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--key must be 8–128 printable characters');
+  });
+
   it('refunds at once after paying: the shop is credited every coin it gave a receipt for', async () => {
     // The README's "Paying as a customer", then a refund straight away (issue 13's reproduction).
     const shop = await vendor({
