@@ -3,7 +3,40 @@
  * paid request (a receipt means the coins were taken, whatever the status), the code of a refusal, and
  * "cannot reach" when nothing answered.
  */
-import { decodeHeader, HEADERS, NetPayError, type Receipt, type Terms, TermsSchema } from '@netpay/protocol';
+import {
+  decodeHeader,
+  HEADERS,
+  NetPayError,
+  PROTOCOL_ERROR_CODES,
+  type Receipt,
+  type Terms,
+  TermsSchema,
+} from '@netpay/protocol';
+
+/**
+ * What a NetPay vendor refuses coins with when it checked them and took nothing: the protocol's checks of
+ * the coins, and the gate's own. Only these give a payment's coins back.
+ */
+export const NOT_TAKEN: ReadonlySet<string> = new Set<string>([
+  ...PROTOCOL_ERROR_CODES.filter((c) => c !== 'index_not_advancing'),
+  'insufficient_payment',
+  'overpayment',
+  'chain_unknown',
+  'chain_refunded',
+]);
+/**
+ * What a vendor answers coins it has already (all or some of them): taken by an earlier copy of this
+ * payment whose answer was lost, or by another instance. They are spent there; given back, they would be
+ * spent twice (and the customer charged back).
+ */
+export const TAKEN_HERE: ReadonlySet<string> = new Set(['index_not_advancing', 'payment_conflict']);
+/** A vendor that could not check the coins this time: the same payment may be sent again. */
+export const TRY_AGAIN: ReadonlySet<string> = new Set([
+  'chain_busy',
+  'chain_not_held',
+  'lease_lost',
+  'broker_unavailable',
+]);
 
 /** The JSON body of an answer ({} when it has none), read from a clone so the caller still has the body. */
 export async function bodyOf(res: Response): Promise<Record<string, unknown>> {

@@ -1,14 +1,15 @@
 /**
  * Paying a request with coins: the payment is written down first (with what is needed to send the same
  * request again after a lost answer), sent with the request, and settled by the vendor's answer: a receipt
- * means the coins were taken, a refusal gives them back, and no answer or a 5xx that is not the gate's own
- * refusal (a gateway's 502 or 504) leaves the payment in flight for `recoverPayments`. With `signedReceipts`, the receipt's signature
+ * means the coins were taken, a refusal of the coins gives them back, a refusal saying the vendor has them
+ * already (`payment_conflict`, `index_not_advancing`) marks them spent, and no answer or a 5xx that is not
+ * the gate's own refusal (a gateway's 502 or 504) leaves the payment in flight for `recoverPayments`. With `signedReceipts`, the receipt's signature
  * is checked with the vendor's key from the broker.
  */
 import { fromBase64url, HEADERS, type Receipt, type Terms, verifyMessageSignature } from '@netpay/protocol';
 import { KeptRequestSchema, type PaymentRecord } from '../state.ts';
 import type { Wallet } from '../wallet.ts';
-import { fetchVendor, receiptOf, refusalCode, termsOf, withHeader } from './answer.ts';
+import { fetchVendor, receiptOf, refusalCode, TAKEN_HERE, TRY_AGAIN, termsOf, withHeader } from './answer.ts';
 import { type Payer, type PayFetchOptions, paymentDeclined } from './options.ts';
 import { vendorLimit } from './policy.ts';
 
@@ -29,12 +30,21 @@ export function coinPayer(wallet: Wallet, base: typeof fetch, options: PayFetchO
       limits: { perVendorPerDay: vendorLimit(options, terms.vendorId), perDay: options.policy?.maxPerDay },
     });
     const paid = withHeader(init, HEADERS.payment, payment.header);
+    const send = () =>
+      fetchVendor(
+        base,
+        url,
+        options.signedReceipts ? withHeader(paid, HEADERS.receiptSignature, 'ed25519') : paid,
+      );
     // Unknown whether it arrived when nothing answers: the payment stays in flight; `recover` sends it again.
-    const res = await fetchVendor(
-      base,
-      url,
-      options.signedReceipts ? withHeader(paid, HEADERS.receiptSignature, 'ed25519') : paid,
-    );
+    let res = await send();
+    // A vendor that could not check the coins this time is asked once more with the same payment: a copy of
+    // it (a request the network sent twice) may have been taken meanwhile, and is then answered with its
+    // receipt (docs/protocol.md §7.4).
+    if (!receiptOf(res) && TRY_AGAIN.has(await refusalCode(res))) {
+      await res.body?.cancel().catch(() => {});
+      res = await send();
+    }
     // A receipt means the vendor took the coins, whatever the status (a retried payment whose handler
     // now fails is answered with the receipt it had).
     const receipt = receiptOf(res);
@@ -57,6 +67,11 @@ export function coinPayer(wallet: Wallet, base: typeof fetch, options: PayFetchO
     // The gate's own 5xx refusals (the broker unreachable, a misconfigured payee) say nothing was taken.
     const code = await refusalCode(res);
     if (res.status >= 500 && !GATE_TOOK_NOTHING.has(code)) return res;
+    // Coins the vendor has already (an earlier copy of them was taken and its answer lost): spent there.
+    if (TAKEN_HERE.has(code)) {
+      await wallet.settle(payment.id, { accepted: true, code });
+      return res;
+    }
     // Refused (402/409/400…): the vendor recorded nothing, so the coins go back to their chains. Exact coins
     // refused as an overpayment (the price in the fresh terms is what was paid) mean the vendor's state of
     // the chains is behind this wallet's (a take-over from an older backup, docs/protocol.md §8.4).

@@ -2,39 +2,20 @@
  * Settling payments a crash (or a closed tab, or a dropped connection) left in flight, by sending each
  * again exactly as it went: a `NetPay-Payment` header, or (paid through x402) the same `PAYMENT-SIGNATURE`.
  */
-import {
-  decodeHeader,
-  decodeX402Header,
-  HEADERS,
-  PROTOCOL_ERROR_CODES,
-  X402_HEADERS,
-} from '@netpay/protocol';
+import { decodeHeader, decodeX402Header, HEADERS, X402_HEADERS } from '@netpay/protocol';
 import type { Wallet } from '../wallet.ts';
-import { bodyOf, receiptOf, refusalCode } from './answer.ts';
-
-/**
- * What a NetPay vendor refuses coins with when it checked them and took nothing: the protocol's checks of
- * the coins, and the gate's own. A payment it had already taken is refused otherwise (`payment_conflict`
- * under x402), so only these give coins back.
- */
-const NOT_TAKEN = new Set<string>([
-  ...PROTOCOL_ERROR_CODES,
-  'insufficient_payment',
-  'overpayment',
-  'chain_unknown',
-  'chain_refunded',
-]);
-/** A vendor that could not check the coins this time (they stay in flight, to be sent again). */
-const TRY_AGAIN = new Set(['chain_busy', 'chain_not_held', 'lease_lost', 'broker_unavailable']);
+import { bodyOf, NOT_TAKEN, receiptOf, TRY_AGAIN } from './answer.ts';
 
 type Unsettled = ReturnType<Wallet['unsettled']>[number];
 type Outcome = 'accepted' | 'refused' | 'spent' | 'unreachable';
 
 /**
  * Settles payments left in flight by a crash: each is sent again exactly as it was (same paywords, same
- * resource). A vendor that had accepted it answers with the same receipt and charges nothing; one that
- * never saw it accepts it now; a refusal gives the coins back. Payments whose vendor cannot be reached
- * stay in flight (their chains unused) until the next call.
+ * resource). A vendor that had accepted it answers with the same receipt and charges nothing (within its
+ * replay window, docs/protocol.md §7.4; later it answers `payment_conflict`, and the payment is marked
+ * spent without a receipt); one that never saw it accepts it now; a refusal of the coins themselves gives
+ * them back (`settleByCode`). Payments whose vendor cannot be reached, or could not check the coins this
+ * time, stay in flight (their chains unused) until the next call.
  *
  * A payment made through x402 (`@netpay/x402`) is sent again as it went, in the same `PAYMENT-SIGNATURE`,
  * and settled by the safe rule: its coins go back only when the answer proves the vendor did not take them
@@ -107,8 +88,26 @@ async function settleResent(wallet: Wallet, id: string, res: Response) {
     return 'accepted' as const;
   }
   if (res.status >= 500) return 'unreachable' as const;
-  await wallet.settle(id, { accepted: false, code: await refusalCode(res) });
-  return 'refused' as const;
+  return settleByCode(wallet, id, (await bodyOf(res)).code, res.status);
+}
+
+/**
+ * A payment sent again and answered without a receipt, by the safe rule: its coins go back only when the
+ * code proves the vendor checked them and took nothing; a vendor that could not check them leaves it in
+ * flight; anything else (`payment_conflict` or `index_not_advancing`: taken already, or an answer that
+ * proves nothing) marks it spent without a receipt: lost to the customer at worst, never spent twice.
+ */
+async function settleByCode(wallet: Wallet, id: string, code: unknown, status: number): Promise<Outcome> {
+  if (typeof code === 'string' && NOT_TAKEN.has(code)) {
+    await wallet.settle(id, { accepted: false, code });
+    return 'refused';
+  }
+  if (typeof code === 'string' && TRY_AGAIN.has(code)) return 'unreachable';
+  await wallet.settle(id, {
+    accepted: true,
+    code: typeof code === 'string' ? code.slice(0, 256) : `http_${status}`,
+  });
+  return 'spent';
 }
 
 /** An x402 payment sent again in the `PAYMENT-SIGNATURE` it went out with, and settled by the safe rule. */
@@ -172,15 +171,5 @@ async function settleX402(wallet: Wallet, id: string, res: Response): Promise<Ou
   if (res.status >= 500) return 'unreachable';
   const required = decodeX402Header('payment-required', res.headers.get(X402_HEADERS.required));
   const code = required.ok ? required.value.error : (await bodyOf(res)).code;
-  if (typeof code === 'string' && NOT_TAKEN.has(code)) {
-    await wallet.settle(id, { accepted: false, code });
-    return 'refused';
-  }
-  if (typeof code === 'string' && TRY_AGAIN.has(code)) return 'unreachable';
-  // payment_conflict (taken already), or an answer that proves nothing: spent, never given back.
-  await wallet.settle(id, {
-    accepted: true,
-    code: typeof code === 'string' ? code.slice(0, 256) : `http_${res.status}`,
-  });
-  return 'spent';
+  return settleByCode(wallet, id, code, res.status);
 }
