@@ -40,8 +40,9 @@ export function coinPayer(wallet: Wallet, base: typeof fetch, options: PayFetchO
     let res = await send();
     // A vendor that could not check the coins this time is asked once more with the same payment: a copy of
     // it (a request the network sent twice) may have been taken meanwhile, and is then answered with its
-    // receipt (docs/protocol.md §7.4).
-    if (!receiptOf(res) && TRY_AGAIN.has(await refusalCode(res))) {
+    // receipt (docs/protocol.md §7.4). Not after chain_busy, which says how long to wait: the caller decides.
+    const refused = receiptOf(res) ? undefined : await refusalCode(res);
+    if (refused !== undefined && refused !== 'chain_busy' && TRY_AGAIN.has(refused)) {
       await res.body?.cancel().catch(() => {});
       res = await send();
     }
