@@ -50,4 +50,56 @@ describeEachDatabase('idempotentCall after a crash', (open) => {
       ),
     ).rejects.toMatchObject({ code: 'idempotency_conflict' });
   });
+
+  it('a slow first request taken over cannot store its late answer over the new one, nor release the key', async () => {
+    const db = await open();
+    await migrate(db, [IDEMPOTENCY_MIGRATION]);
+    const t0 = 2_000_000;
+    const request = { url: '/admin/settlement/run', body: {} };
+    const args = (now: number) => ({ scope: 'settle', key: 'key-0000002', request, now: () => now });
+    let finishFirst!: (outcome: 'answer' | 'fail') => void;
+    const first = idempotentCall(db, args(t0), async () => {
+      const outcome = await new Promise<'answer' | 'fail'>((r) => {
+        finishFirst = r;
+      });
+      if (outcome === 'fail') throw new Error('the bank timed out');
+      return { body: { run: 'first' } };
+    });
+    await new Promise((r) => setTimeout(r, 50)); // the first has claimed the key and is running
+    const second = await idempotentCall(db, args(t0 + ABANDONED_CLAIM_MS), async () => ({
+      body: { run: 'second' },
+    }));
+    expect(second.body).toEqual({ run: 'second' });
+    finishFirst('answer');
+    expect((await first).body).toEqual({ run: 'first' });
+    // The key keeps the answer of the claim that holds it.
+    const replay = await idempotentCall(db, args(t0 + ABANDONED_CLAIM_MS + 1), async () => ({ body: {} }));
+    expect(replay).toEqual({ status: 200, body: { run: 'second' }, replayed: true });
+
+    // A slow first request that fails after being taken over does not release the new claim.
+    const other = { ...args(t0), key: 'key-0000003' };
+    const slow = idempotentCall(db, other, async () => {
+      await new Promise<'answer' | 'fail'>((r) => {
+        finishFirst = r;
+      });
+      throw new Error('the bank timed out');
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    let release!: () => void;
+    const taker = idempotentCall(db, { ...other, now: () => t0 + ABANDONED_CLAIM_MS }, async () => {
+      await new Promise<void>((r) => {
+        release = r;
+      });
+      return { body: { run: 'taker' } };
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    finishFirst('fail');
+    await expect(slow).rejects.toThrow('the bank timed out');
+    // Still claimed by the taker: a copy now is in progress, not run a third time.
+    await expect(
+      idempotentCall(db, { ...other, now: () => t0 + ABANDONED_CLAIM_MS + 1 }, async () => ({ body: {} })),
+    ).rejects.toMatchObject({ code: 'request_in_progress' });
+    release();
+    expect((await taker).body).toEqual({ run: 'taker' });
+  });
 });

@@ -69,11 +69,12 @@ async function claimKey<T>(
   key: string,
   hash: string,
   inFlightIsError: boolean,
+  at: bigint,
 ): Promise<IdempotentResult<T> | null> {
   const claimed = await tx.query(
     `INSERT INTO idempotency_keys (scope, key, request_hash, status, response, created_at)
      VALUES ($1, $2, $3, 0, NULL, $4) ON CONFLICT (scope, key) DO NOTHING RETURNING 1 AS claimed`,
-    [args.scope, key, hash, BigInt(args.now?.() ?? Date.now())],
+    [args.scope, key, hash, at],
   );
   if (claimed.length > 0) return null;
   const [row] = await tx.query<{ request_hash: string; status: number; response: T; created_at: bigint }>(
@@ -84,15 +85,18 @@ async function claimKey<T>(
     throw serviceError('idempotency_conflict', 'this Idempotency-Key was used with a different request');
   }
   if (inFlightIsError && row.status === 0) {
-    if (await takeOverAbandoned(tx, args, key, row.created_at)) return null;
+    if (await takeOverAbandoned(tx, args, key, row.created_at, at)) return null;
     throw serviceError('request_in_progress', 'a request with this Idempotency-Key is still running');
   }
   return { status: row.status, body: row.response, replayed: true };
 }
 
-/** Claims a key whose first request has had no answer for ABANDONED_CLAIM_MS; false if it is younger. */
-async function takeOverAbandoned(tx: Queryable, args: KeyArgs, key: string, claimedAt: bigint) {
-  const now = BigInt(args.now?.() ?? Date.now());
+/**
+ * Claims, as of `now`, a key whose first request has had no answer for ABANDONED_CLAIM_MS; false if it is
+ * younger. The claim time then names the new claimant: the first request, if it was slow and not dead,
+ * can no longer store its answer over the new one's or release the key (`storeAnswer`, and the release of a failed one).
+ */
+async function takeOverAbandoned(tx: Queryable, args: KeyArgs, key: string, claimedAt: bigint, now: bigint) {
   if (now - BigInt(claimedAt) < BigInt(ABANDONED_CLAIM_MS)) return false;
   // Compare-and-set on the claim time: of two retries taking it over at once, one wins.
   const taken = await tx.query(
@@ -103,13 +107,20 @@ async function takeOverAbandoned(tx: Queryable, args: KeyArgs, key: string, clai
   return taken.length > 0;
 }
 
-async function storeAnswer(q: Queryable, args: KeyArgs, key: string, status: number, body: unknown) {
-  await q.query('UPDATE idempotency_keys SET status = $3, response = $4 WHERE scope = $1 AND key = $2', [
-    args.scope,
-    key,
-    status,
-    JSON.stringify(body),
-  ]);
+/** Stores the answer under a key this request claimed (at `claimedAt`, when given: still its claim). */
+async function storeAnswer(
+  q: Queryable,
+  args: KeyArgs,
+  key: string,
+  status: number,
+  body: unknown,
+  claimedAt?: bigint,
+) {
+  await q.query(
+    `UPDATE idempotency_keys SET status = $3, response = $4
+     WHERE scope = $1 AND key = $2 AND ($5::int8 IS NULL OR (status = 0 AND created_at = $5))`,
+    [args.scope, key, status, JSON.stringify(body), claimedAt ?? null],
+  );
 }
 
 /**
@@ -126,7 +137,7 @@ export async function idempotent<T>(
   const key = requireIdempotencyKey(args.key);
   const hash = requestHash(args.request);
   return db.transaction(async (tx) => {
-    const prior = await claimKey<T>(tx, args, key, hash, false);
+    const prior = await claimKey<T>(tx, args, key, hash, false, BigInt(args.now?.() ?? Date.now()));
     if (prior) return prior;
     const out = await fn(tx);
     const status = out.status ?? 200;
@@ -148,18 +159,19 @@ export async function idempotentCall<T>(
 ): Promise<IdempotentResult<T>> {
   const key = requireIdempotencyKey(args.key);
   const hash = requestHash(args.request);
-  const prior = await db.transaction((tx) => claimKey<T>(tx, args, key, hash, true));
+  const at = BigInt(args.now?.() ?? Date.now());
+  const prior = await db.transaction((tx) => claimKey<T>(tx, args, key, hash, true, at));
   if (prior) return prior;
   try {
     const out = await fn();
     const status = out.status ?? 200;
-    await storeAnswer(db, args, key, status, out.body);
+    await storeAnswer(db, args, key, status, out.body, at);
     return { status, body: out.body, replayed: false };
   } catch (e) {
-    await db.query('DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status = 0', [
-      args.scope,
-      key,
-    ]);
+    await db.query(
+      'DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status = 0 AND created_at = $3',
+      [args.scope, key, at],
+    );
     throw e;
   }
 }
