@@ -9,7 +9,7 @@
  *
  * Plain functions over KeyDeps; createKeyService binds them to one signer cache. Their SQL is in store.ts.
  */
-import { isUniqueViolation, type Queryable } from '@netpay/db';
+import type { Queryable } from '@netpay/db';
 import { createSigner, type Ed25519Signer, toBase64url } from '@netpay/protocol';
 import { type BrokerBasics, type BrokerContext, newId } from '../context.ts';
 import { lastExpiryByKey } from '../directory/store.ts';
@@ -56,20 +56,17 @@ export async function currentKey(
   return { keyId: row.key_id, signer: signerOf(d, row.key_id, row.seed) };
 }
 
-/** Retires the current key and makes a new one, in one transaction (two rotations at once: both happen). */
+/**
+ * Retires the current key and makes a new one, in one transaction. Two rotations at once make one new key
+ * between them: the later one's insert finds the earlier one's key current (the unique index) and inserts
+ * nothing, and both answer that key.
+ */
 export async function rotate(d: Pick<KeyDeps, 'db' | 'clock' | 'random' | 'signers'>) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await d.db.transaction(async (tx) => {
-        await store.retireKeys(tx, BigInt(d.clock()));
-        await makeKey(d, tx);
-        return currentKey(d, tx);
-      });
-    } catch (e) {
-      // Another rotation committed its key between our retiring and inserting: retire that one too.
-      if (!isUniqueViolation(e) || attempt >= 3) throw e;
-    }
-  }
+  return d.db.transaction(async (tx) => {
+    await store.retireKeys(tx, BigInt(d.clock()));
+    await makeKey(d, tx);
+    return currentKey(d, tx);
+  });
 }
 
 /** Keys vendors should accept: the current one and retired ones whose chains may still be redeemed. */
