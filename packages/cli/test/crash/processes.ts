@@ -3,64 +3,13 @@
  * and started again on the same port and data folder, and one-shot `netpay wallet …` commands. Plain Node
  * (no Vitest), so `soak/crash.ts` runs it too.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fromSource, NETPAY_BIN, type Proc, sleep } from '../children.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/netpay.mjs', import.meta.url));
-const FROM_SOURCE = [
-  '--conditions=@netpay/source',
-  '--import',
-  pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
-];
-const TSCONFIG = fileURLToPath(new URL('../../../../tsconfig.json', import.meta.url));
-const { DATABASE_URL: _ignored, ...ENV } = process.env;
+export { killAll, type Proc, sleep } from '../children.ts';
 
-export interface Proc {
-  readonly child: ChildProcess;
-  readonly stdout: () => string;
-  readonly stderr: () => string;
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Every process started, so that a run can kill what is left however it ends. */
-const live = new Set<Proc>();
-
-export function netpay(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [...FROM_SOURCE, BIN, ...args], {
-    env: { ...ENV, TSX_TSCONFIG_PATH: TSCONFIG, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    // Only the end is ever read (why a start failed); a long-running service logs a lot.
-    err = (err + d).slice(-20_000);
-  });
-  const p: Proc = {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exit: new Promise((resolve) =>
-      child.on('exit', (code, signal) => {
-        live.delete(p);
-        resolve({ code, signal });
-      }),
-    ),
-  };
-  live.add(p);
-  return p;
-}
-
-/** Kills every process this module started that still runs. */
-export async function killAll(): Promise<void> {
-  const left = [...live];
-  for (const p of left) p.child.kill('SIGKILL');
-  await Promise.all(left.map((p) => p.exit));
-}
+/** `netpay <args>` as a child process. */
+export const netpay = (args: string[], env: NodeJS.ProcessEnv = {}): Proc =>
+  fromSource(`netpay ${args[0] ?? ''}`, NETPAY_BIN, args, env);
 
 /** SIGKILL, and wait until the process is gone. */
 export async function sigkill(p: Proc): Promise<void> {
@@ -80,8 +29,6 @@ export async function firstLine(p: Proc, timeoutMs = 60_000): Promise<string> {
   }
   return p.stdout().split('\n')[0]!;
 }
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * A service (`netpay broker|vendor start …`) that is killed and started again: the first start picks a
