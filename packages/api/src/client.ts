@@ -68,6 +68,14 @@ export function unanswered(e: unknown): boolean {
   return reason === 'network' || reason === 'timeout';
 }
 
+/**
+ * True when the other service was not there to do the work: nothing answered, or a 5xx (it is starting,
+ * or a gateway in front of it lost its answer). Worth asking again, with the same idempotency key.
+ */
+export function unavailable(e: unknown): boolean {
+  return unanswered(e) || (e instanceof NetPayError && (e.status === undefined || e.status >= 500));
+}
+
 /** What every call to one server needs: its transport, its root URL and its name in messages. */
 interface Server {
   readonly transport: Transport;

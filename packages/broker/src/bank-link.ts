@@ -5,17 +5,12 @@
  * 503 `bank_unavailable` (docs/broker.md §2.1, §3). Services may start in any order: a bank that is not
  * listening yet is waited for with back-off, each wait logged.
  */
-import { unanswered } from '@netpay/api';
+import { unavailable } from '@netpay/api';
 import { type BankClient, createBankClient } from '@netpay/bank/client';
-import { NetPayError } from '@netpay/protocol';
 import { reasonOf, withBackoff } from '@netpay/service';
 import { type Bank, bankUnavailable } from './bank.ts';
 
 type Currency = { readonly code: string; readonly exponent: number };
-
-/** A failure worth waiting out: no answer, or a 5xx while the bank starts. */
-const transient = (e: unknown) =>
-  unanswered(e) || (e instanceof NetPayError && (e.status === undefined || e.status >= 500));
 
 export interface BankLink {
   /** Undefined when ready; else what is missing, for /healthz. */
@@ -75,7 +70,7 @@ export function createBankLink(o: {
       try {
         await withBackoff(ask, {
           what: `the bank at ${o.url}`,
-          transient: (e) => e !== mismatch && transient(e),
+          transient: (e) => e !== mismatch && unavailable(e), // no answer, or a 5xx while the bank starts
           log: (message, details) => o.log.warn({ bank: o.url, ...details }, message),
           signal,
         });

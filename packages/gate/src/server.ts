@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import cors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
-import { unanswered } from '@netpay/api';
+import { unanswered, unavailable } from '@netpay/api';
 import { type Db, migrate, openDatabase } from '@netpay/db';
 import { createSigner, HEADERS, NetPayError, randomBytes, toBase64url, X402_HEADERS } from '@netpay/protocol';
 import { createServiceApp, withBackoff } from '@netpay/service';
@@ -271,7 +271,7 @@ async function registerAtBroker(
   try {
     await withBackoff(() => broker.register(body, key), {
       what: `the broker at ${o.brokerUrl}`,
-      transient: (e) => unanswered(e) || (e instanceof NetPayError && (e.status ?? 500) >= 500),
+      transient: unavailable,
       log: (message, details) => log.warn({ broker: o.brokerUrl, ...details }, message),
       ...(signal ? { signal } : {}),
     });

@@ -6,16 +6,15 @@
  * is final and thrown at once. Bounded: after the last attempt the error is thrown, and the caller may
  * send the same key again later (it gets the first answer then too).
  */
-import { NetPayError } from '@netpay/protocol';
+import { unavailable } from '@netpay/api';
+import { isNetPayError } from '@netpay/protocol';
 
 /** Attempts per call, and the back-off between them (doubling from the first, capped). */
 export const RETRY = { attempts: 6, firstDelayMs: 50, maxDelayMs: 2_000 } as const;
 
 /** True when the broker's answer leaves the outcome unknown: worth sending again with the same key. */
 export function outcomeUnknown(e: unknown): boolean {
-  if (!(e instanceof NetPayError)) return false;
-  if (e.code === 'request_in_progress') return true;
-  return e.status === undefined || e.status >= 500;
+  return unavailable(e) || isNetPayError(e, 'request_in_progress');
 }
 
 export async function withRetries<T>(send: () => Promise<T>, attempts: number = RETRY.attempts): Promise<T> {
