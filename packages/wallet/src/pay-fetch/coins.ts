@@ -37,19 +37,12 @@ export function coinPayer(wallet: Wallet, base: typeof fetch, options: PayFetchO
         options.signedReceipts ? withHeader(paid, HEADERS.receiptSignature, 'ed25519') : paid,
       );
     // Unknown whether it arrived when nothing answers: the payment stays in flight; `recover` sends it again.
-    let res = await send();
-    // A vendor that could not check the coins this time is asked once more with the same payment: a copy of
-    // it (a request the network sent twice) may have been taken meanwhile, and is then answered with its
-    // receipt (docs/protocol.md §7.4). Not after chain_busy, which says how long to wait: the caller decides.
-    const refused = receiptOf(res) ? undefined : await refusalCode(res);
-    if (refused !== undefined && refused !== 'chain_busy' && TRY_AGAIN.has(refused)) {
-      await res.body?.cancel().catch(() => {});
-      res = await send();
-    }
+    const answer = await answerTo(send);
+    const { res } = answer;
     // A receipt means the vendor took the coins, whatever the status (a retried payment whose handler
     // now fails is answered with the receipt it had).
-    const receipt = receiptOf(res);
-    if (receipt) {
+    if (answer.receipt) {
+      const { receipt } = answer;
       await wallet.settle(payment.id, { accepted: true, receipt: receipt.kept });
       const checked = options.signedReceipts ? await signature(receipt.decoded, terms) : undefined;
       return Object.assign(res, {
@@ -62,24 +55,53 @@ export function coinPayer(wallet: Wallet, base: typeof fetch, options: PayFetchO
         },
       });
     }
-    // A 5xx without a receipt may not be the vendor's at all: a gateway in front of it (502, 504) that lost
-    // the vendor's answer, a receipt and all. Unknown whether the coins were taken: the payment stays in
-    // flight, and `recoverPayments` sends it again (the vendor answers a payment it took with its receipt).
-    // The gate's own 5xx refusals (the broker unreachable, a misconfigured payee) say nothing was taken.
-    const code = await refusalCode(res);
-    if (res.status >= 500 && !GATE_TOOK_NOTHING.has(code)) return res;
-    // Coins the vendor has already (an earlier copy of them was taken and its answer lost): spent there.
-    if (TAKEN_HERE.has(code)) {
-      await wallet.settle(payment.id, { accepted: true, code });
-      return res;
-    }
-    // Refused (402/409/400…): the vendor recorded nothing, so the coins go back to their chains. Exact coins
-    // refused as an overpayment (the price in the fresh terms is what was paid) mean the vendor's state of
-    // the chains is behind this wallet's (a take-over from an older backup, docs/protocol.md §8.4).
-    const outOfStep = code === 'overpayment' && (await termsOf(res))?.price === String(payment.amount);
-    await wallet.settle(payment.id, { accepted: false, code, ...(outOfStep ? { outOfStep } : {}) });
+    await settleRefused(wallet, payment, res, answer.code);
     return res;
   };
+}
+
+/**
+ * The vendor's answer to a payment: its receipt, or else its refusal code. A vendor that could not check
+ * the coins this time is asked once more with the same payment: a copy of it (a request the network sent
+ * twice) may have been taken meanwhile, and is then answered with its receipt (docs/protocol.md §7.4). Not
+ * after chain_busy, which says how long to wait: the caller decides.
+ */
+async function answerTo(
+  send: () => Promise<Response>,
+): Promise<
+  | { res: Response; receipt: NonNullable<ReturnType<typeof receiptOf>> }
+  | { res: Response; receipt?: undefined; code: string }
+> {
+  let res = await send();
+  for (let attempt = 1; ; attempt++) {
+    const receipt = receiptOf(res);
+    if (receipt) return { res, receipt };
+    const code = await refusalCode(res);
+    if (attempt > 1 || code === 'chain_busy' || !TRY_AGAIN.has(code)) return { res, code };
+    await res.body?.cancel().catch(() => {});
+    res = await send();
+  }
+}
+
+/** A payment answered without a receipt, settled by what its answer proves. */
+async function settleRefused(
+  wallet: Wallet,
+  payment: { id: string; amount: bigint },
+  res: Response,
+  code: string,
+): Promise<void> {
+  // A 5xx without a receipt may not be the vendor's at all: a gateway in front of it (502, 504) that lost
+  // the vendor's answer, a receipt and all. Unknown whether the coins were taken: the payment stays in
+  // flight, and `recoverPayments` sends it again (the vendor answers a payment it took with its receipt).
+  // The gate's own 5xx refusals (the broker unreachable, a misconfigured payee) say nothing was taken.
+  if (res.status >= 500 && !GATE_TOOK_NOTHING.has(code)) return;
+  // Coins the vendor has already (an earlier copy of them was taken and its answer lost): spent there.
+  if (TAKEN_HERE.has(code)) return wallet.settle(payment.id, { accepted: true, code });
+  // Refused (402/409/400…): the vendor recorded nothing, so the coins go back to their chains. Exact coins
+  // refused as an overpayment (the price in the fresh terms is what was paid) mean the vendor's state of
+  // the chains is behind this wallet's (a take-over from an older backup, docs/protocol.md §8.4).
+  const outOfStep = code === 'overpayment' && (await termsOf(res))?.price === String(payment.amount);
+  await wallet.settle(payment.id, { accepted: false, code, ...(outOfStep ? { outOfStep } : {}) });
 }
 
 /**
