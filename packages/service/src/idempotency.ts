@@ -41,9 +41,10 @@ interface KeyArgs {
 /**
  * How long a key may stay claimed without an answer (`idempotentCall`) before it counts as abandoned: the
  * process running its first request died (a crash between the work and storing its answer). The request
- * is then run again under the key; each such handler is safe to run again, as after a failure (a load
- * continues its bank movement, a refund of a refunded chain is `chain_refunded`). Longer than any of
- * those handlers takes (a refund waits at most the hand-over timeout for the chain's holder).
+ * is then run again under the key. Money moves once either way (a load continues its bank movement, a
+ * refund of a refunded chain is `chain_refunded`); other handlers may do their work twice if the first was
+ * only slow (docs/broker.md §5). Longer than any of those handlers takes (a refund waits at most the
+ * hand-over timeout for the chain's holder).
  */
 export const ABANDONED_CLAIM_MS = 30_000;
 
@@ -94,7 +95,7 @@ async function claimKey<T>(
 /**
  * Claims, as of `now`, a key whose first request has had no answer for ABANDONED_CLAIM_MS; false if it is
  * younger. The claim time then names the new claimant: the first request, if it was slow and not dead,
- * can no longer store its answer over the new one's or release the key (`storeAnswer`, and the release of a failed one).
+ * can no longer store its answer over the new one's (`storeAnswer`) or release the key when it fails.
  */
 async function takeOverAbandoned(tx: Queryable, args: KeyArgs, key: string, claimedAt: bigint, now: bigint) {
   if (now - BigInt(claimedAt) < BigInt(ABANDONED_CLAIM_MS)) return false;
