@@ -35,6 +35,10 @@ export function newId(ctx: Pick<BrokerContext, 'random'>, prefix: string): strin
 
 export const nowSeconds = (ctx: Pick<BrokerContext, 'clock'>) => Math.floor(ctx.clock() / 1000);
 
+/** Whole seconds (at least 1) until a lockout window that began at `firstAt` (ms) is over: its `retryAfter`. */
+export const secondsLeft = (firstAt: bigint | number, windowMs: number, now: number) =>
+  Math.max(1, Math.ceil((Number(firstAt) + windowMs - now) / 1000));
+
 export function outboxNotifier(ctx: Pick<BrokerContext, 'clock' | 'random'>): Notifier {
   return {
     async send(tx, m) {

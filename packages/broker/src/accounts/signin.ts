@@ -4,7 +4,7 @@
  */
 import type { Queryable } from '@netpay/db';
 import { toBase64url } from '@netpay/protocol';
-import { nowSeconds } from '../context.ts';
+import { nowSeconds, secondsLeft } from '../context.ts';
 import { fail } from '../errors.ts';
 import { type AccountDeps, hashToken, type Session } from './deps.ts';
 import { normalizeLogin } from './login.ts';
@@ -60,7 +60,7 @@ async function countAttempt(d: Pick<AccountDeps, 'db' | 'clock' | 'config'>, log
   const row = await store.countLoginAttempt(d.db, login, now, now - window);
   if (row && row.failures > d.config.passwordMaxFailures) {
     // Seconds until the window is over (details.retryAfter, and the Retry-After header).
-    const retryAfter = Math.max(1, Math.ceil((Number(row.first_at) + window - now) / 1000));
+    const retryAfter = secondsLeft(row.first_at, window, now);
     throw fail(
       'too_many_attempts',
       `too many wrong passwords or codes for this login; try again in ${Math.ceil(retryAfter / 60)} minute(s)`,

@@ -9,6 +9,7 @@
 import type { Queryable } from '@netpay/db';
 import { isNetPayError } from '@netpay/protocol';
 import type { BrokerConfig } from '../config.ts';
+import { secondsLeft } from '../context.ts';
 import { fail } from '../errors.ts';
 import { countTokenFailure, tokenFailures } from './store.ts';
 
@@ -64,7 +65,7 @@ async function refuseWhileLocked(d: GuardDeps, source: string, windowMs: number)
   const row = await tokenFailures(d.db, source);
   const now = d.clock();
   if (!row || row.failures < d.config.tokenMaxFailures || Number(row.first_at) + windowMs <= now) return;
-  const retryAfter = Math.max(1, Math.ceil((Number(row.first_at) + windowMs - now) / 1000));
+  const retryAfter = secondsLeft(row.first_at, windowMs, now);
   throw fail('too_many_attempts', `too many wrong tokens from this address; try again in ${retryAfter} s`, {
     retryAfter,
   });
