@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '../../broker/test/world.ts';
 import { type RunningVendor, startVendor } from '../../gate/test/vendor-world.ts';
 import { createPayFetch, memoryStorage, openWallet, type WalletStorage } from '../src/index.ts';
+import { fundedWallet } from './fixtures.ts';
 
 /**
  * Several wallet instances over one storage (the web wallet's tab and a vendor page's wallet frame over one
@@ -21,15 +22,7 @@ describe('wallet instances and server-side wallet caps [pglite]', () => {
   });
 
   /** A new customer's wallet over `storage`: registered, device verified, money loaded. */
-  async function signedIn(storage: WalletStorage) {
-    const wallet = await openWallet({ storage, brokerUrl: w.url });
-    const login = `tabs-${Math.random().toString(36).slice(2, 8)}@example.com`;
-    await wallet.register({ login, password: 'correct horse battery' });
-    await wallet.verify(await w.latestCode(login));
-    const bank = await w.bankClient.createAccount({ name: login, initialBalance: 1_000_000n });
-    await wallet.load(100_000n, { account: bank.id, token: bank.token });
-    return wallet;
-  }
+  const signedIn = (storage: WalletStorage) => fundedWallet(w, 'tabs', 100_000n, [], storage);
   const item = () => `${shop.url}/item`;
   const accepted = async () => BigInt((await shop.store.statement()).accepted);
 

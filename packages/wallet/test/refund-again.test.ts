@@ -7,7 +7,7 @@
 import { randomBytes, toBase64url } from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '../../broker/test/world.ts';
-import { memoryStorage, openWallet } from '../src/index.ts';
+import { fundedWallet } from './fixtures.ts';
 
 describe('wallet refund of a chain refunded without its answer [pglite]', () => {
   let w: World;
@@ -19,13 +19,7 @@ describe('wallet refund of a chain refunded without its answer [pglite]', () => 
   });
 
   it('marks the chain refunded, refunds the others, and the coins add up once', async () => {
-    const wallet = await openWallet({ storage: memoryStorage(), brokerUrl: w.url });
-    const login = `refund-again-${toBase64url(randomBytes(4)).toLowerCase()}@example.com`;
-    await wallet.register({ login, password: 'correct horse battery' });
-    await wallet.verify(await w.latestCode(login));
-    const bank = await w.bankClient.createAccount({ name: login, initialBalance: 1_000_000n });
-    await wallet.load(10_000n, { account: bank.id, token: bank.token });
-    await wallet.buy([{ coinValue: 10n, n: 30, count: 2 }]);
+    const wallet = await fundedWallet(w, 'refund-again', 10_000n, [{ coinValue: 10n, n: 30, count: 2 }]);
     const [first, second] = wallet.chains();
     // The refund went through at the broker, but this wallet never saw the answer.
     const elsewhere = await fetch(`${w.url}/me/chains/${first!.chainId}/refund`, {

@@ -4,11 +4,12 @@
  * (a request the network sent twice) had been taken. The vendor answers `payment_conflict`; the coins are
  * spent there, and given back they would be offered again for ever (or spent twice elsewhere).
  */
-import { HEADERS, randomBytes, toBase64url } from '@netpay/protocol';
+import { HEADERS } from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorld, type World } from '../../broker/test/world.ts';
 import { type RunningVendor, startVendor } from '../../gate/test/vendor-world.ts';
-import { createPayFetch, memoryStorage, openWallet, recoverPayments } from '../src/index.ts';
+import { createPayFetch, recoverPayments, type Wallet } from '../src/index.ts';
+import { fundedWallet } from './fixtures.ts';
 
 describe('coins a vendor took without the wallet knowing stay spent [pglite]', () => {
   let w: World;
@@ -24,13 +25,7 @@ describe('coins a vendor took without the wallet knowing stay spent [pglite]', (
 
   /** A wallet with one chain of 100 coins of 1, and a payment of 23 the shop took (its answer lost). */
   async function takenWithoutAnswer(path: string) {
-    const wallet = await openWallet({ storage: memoryStorage(), brokerUrl: w.url });
-    const login = `taken-${toBase64url(randomBytes(4)).toLowerCase()}@example.com`;
-    await wallet.register({ login, password: 'correct horse battery' });
-    await wallet.verify(await w.latestCode(login));
-    const bank = await w.bankClient.createAccount({ name: login, initialBalance: 1_000_000n });
-    await wallet.load(100_000n, { account: bank.id, token: bank.token });
-    await wallet.buy([{ coinValue: 1n, n: 100 }]);
+    const wallet = await fundedWallet(w, 'taken', 100_000n, [{ coinValue: 1n, n: 100 }]);
     const url = `${shop.url}${path}`;
     const p = await wallet.pay({ amount: 23n, vendorId: shop.id, resource: `GET ${path}`, url });
     const res = await fetch(url, { headers: { [HEADERS.payment]: p.header } });
@@ -38,8 +33,7 @@ describe('coins a vendor took without the wallet knowing stay spent [pglite]', (
     return { wallet, payment: p, url };
   }
 
-  const coins = async (wallet: Awaited<ReturnType<typeof openWallet>>) =>
-    (await wallet.balance({ broker: false })).coins;
+  const coins = async (wallet: Wallet) => (await wallet.balance({ broker: false })).coins;
 
   it('a payment recovered after the replay window is marked spent, and the chain pays on', async () => {
     const { wallet, url } = await takenWithoutAnswer('/item?late');

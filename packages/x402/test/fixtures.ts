@@ -1,7 +1,6 @@
 /** What the x402 tests share: a shop registered at the test broker, and a customer's funded wallet. */
-import { type Ed25519Signer, randomBytes, toBase64url } from '@netpay/protocol';
+import { type Ed25519Signer, toBase64url } from '@netpay/protocol';
 import { openVendor } from '@netpay/vendor/server';
-import { memoryStorage, openWallet, type Wallet } from '@netpay/wallet';
 import { expect } from 'vitest';
 import type { World } from '../../broker/test/world.ts';
 
@@ -18,19 +17,4 @@ export async function registerShop(w: World, vendorId: string, signer: Ed25519Si
   expect(reg.status, JSON.stringify(reg.body)).toBe(201);
 }
 
-/** A new customer's wallet (in memory), `load` minor units loaded from the bank, then `chains` bought. */
-export async function fundedWallet(
-  w: World,
-  prefix: string,
-  load: bigint,
-  chains: { coinValue: bigint; n: number }[],
-): Promise<Wallet> {
-  const wallet = await openWallet({ storage: memoryStorage(), brokerUrl: w.url });
-  const login = `${prefix}-${toBase64url(randomBytes(4)).toLowerCase()}@example.com`;
-  await wallet.register({ login, password: 'correct horse battery' });
-  await wallet.verify(await w.latestCode(login));
-  const bank = await w.bankClient.createAccount({ name: login, initialBalance: 1_000_000n });
-  await wallet.load(load, { account: bank.id, token: bank.token });
-  await wallet.buy(chains);
-  return wallet;
-}
+export { fundedWallet } from '../../wallet/test/fixtures.ts';
