@@ -85,6 +85,8 @@ export async function startVendor(
     frontWith?: (target: () => string) => Promise<{ url: string; close(): Promise<void> }>;
     /** The bank account its settlements are paid to (none: it is not paid out). */
     bankAccount?: string;
+    /** createGate's retry window, in seconds (default 300). */
+    replayWindowSeconds?: number;
   } = {},
 ) {
   const id = `shop-${++counter}-${toBase64url(randomBytes(3))}`;
@@ -108,6 +110,9 @@ export async function startVendor(
     currency: { code: 'USD', exponent: 4 },
     clock: w.clock,
     handoverTimeoutMs: 1_000,
+    ...(options.replayWindowSeconds !== undefined
+      ? { replayWindowSeconds: options.replayWindowSeconds }
+      : {}),
     // Known once listening: the terms then offer the server-side wallet sign-in too.
     publicUrl: () => url,
   });
