@@ -8,22 +8,10 @@ import { TEST_DATABASES } from '@netpay/db/testing';
 import { type Claim, createSigner, signMessage, toBase64url } from '@netpay/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sourceOf } from '../src/guard/tokens.ts';
-import { ADMIN, type Customer, clientChain, freshKey, startWorld, type Vendor, type World } from './world.ts';
+import { ADMIN, boughtChain, type Customer, freshKey, startWorld, type Vendor, type World } from './world.ts';
 
 const nowS = (w: World) => Math.floor(w.clock() / 1000);
 
-/** A chain `c` bought for its client-side wallet, with every payword (index 0 is the root). */
-async function boughtChain(w: World, c: Customer, n: number) {
-  const chain = clientChain(n);
-  const r = await w.call('POST', '/me/chains', {
-    token: c.token,
-    body: { chains: [{ coinValue: '10', n, chainId: chain.chainId, root: chain.root }] },
-  });
-  expect(r.status, JSON.stringify(r.body)).toBe(201);
-  const words: Uint8Array[] = [new Uint8Array(Buffer.from(chain.root, 'base64url'))];
-  for (let i = 1; i <= n; i++) words.push(chain.traversal.next()!.payword);
-  return { chainId: chain.chainId, words };
-}
 type Chain = Awaited<ReturnType<typeof boughtChain>>;
 
 /** `by`'s index at `i` on the chain, signed over to `to` (null: a backup). */

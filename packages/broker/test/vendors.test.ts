@@ -1,7 +1,7 @@
 import { TEST_DATABASES } from '@netpay/db/testing';
 import { type Claim, signMessage, toBase64url } from '@netpay/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, type Customer, clientChain, startWorld, type Vendor, type World } from './world.ts';
+import { ADMIN, boughtChain, type Customer, startWorld, type Vendor, type World } from './world.ts';
 
 const NOW_S = (w: World) => Math.floor(w.clock() / 1000);
 
@@ -52,21 +52,6 @@ function claimFor(
 async function hold(w: World, v: Vendor, chainId: string) {
   const r = await w.call('POST', '/directory/claim', { signer: w.asVendor(v), body: { chainId } });
   expect(r.body.granted, JSON.stringify(r.body)).toBe(true);
-}
-
-/** A customer's client-side chain with every payword kept, for building claims in tests. */
-async function boughtChain(w: World, c: Customer, n: number, coinValue = '10') {
-  const chain = clientChain(n);
-  const r = await w.call('POST', '/me/chains', {
-    token: c.token,
-    body: { chains: [{ coinValue, n, chainId: chain.chainId, root: chain.root }] },
-  });
-  expect(r.status, JSON.stringify(r.body)).toBe(201);
-  const words: Uint8Array[] = [new Uint8Array(0)];
-  for (let i = 1; i <= n; i++) words.push(chain.traversal.next()!.payword);
-  const root = Buffer.from(chain.root, 'base64url');
-  words[0] = new Uint8Array(root);
-  return { chainId: chain.chainId, words, touchstone: r.body.chains[0].touchstone };
 }
 
 for (const kind of TEST_DATABASES) {

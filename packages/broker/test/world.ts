@@ -13,6 +13,8 @@ import {
   createSigner,
   currency,
   type Ed25519Signer,
+  fromBase64url,
+  type Payment,
   randomBytes,
   toBase64url,
 } from '@netpay/protocol';
@@ -222,4 +224,24 @@ export function clientChain(n: number) {
   const id = randomBytes(16);
   const { traversal, root } = ChainTraversal.create(randomBytes(32), id, n);
   return { chainId: toBase64url(id), root: toBase64url(root), traversal };
+}
+
+/**
+ * A chain of `n` coins of `coinValue` that the customer bought for its client-side wallet, with every
+ * payword (`words[0]` is the root), its touchstone, and `pay(i)`: the payment of the coins up to index i.
+ */
+export async function boughtChain(w: World, c: { token: string }, n: number, coinValue = '10') {
+  const chain = clientChain(n);
+  const r = await w.call('POST', '/me/chains', {
+    token: c.token,
+    body: { chains: [{ coinValue, n, chainId: chain.chainId, root: chain.root }] },
+  });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  const words = [fromBase64url(chain.root)!];
+  for (let i = 1; i <= n; i++) words.push(chain.traversal.next()!.payword);
+  const pay = (index: number, payword = words[index]!): Payment => ({
+    v: 1,
+    parts: [{ chainId: chain.chainId, index, payword: toBase64url(payword) }],
+  });
+  return { chainId: chain.chainId, words, touchstone: r.body.chains[0].touchstone, pay };
 }

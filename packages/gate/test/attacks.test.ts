@@ -15,7 +15,6 @@ import {
   createSigner,
   currency,
   encodeHeader,
-  fromBase64url,
   HEADERS,
   type Payment,
   randomBytes,
@@ -25,7 +24,7 @@ import {
 } from '@netpay/protocol';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Customer, clientChain, startWorld, type World } from '../../broker/test/world.ts';
+import { boughtChain, type Customer, startWorld, type World } from '../../broker/test/world.ts';
 import { ownChain } from '../../peer/test/fixtures.ts';
 import { BUILT_APPS, startWeb } from '../../web/server.ts';
 import { createBrokerClient } from '../src/broker-client.ts';
@@ -60,21 +59,7 @@ for (const kind of TEST_DATABASES) {
     });
 
     /** A chain alice bought (coins of 10: the item's 50 is 5 coins), with every payword. */
-    async function chainOf(n: number) {
-      const chain = clientChain(n);
-      const r = await w.call('POST', '/me/chains', {
-        token: alice.token,
-        body: { chains: [{ coinValue: '10', n, chainId: chain.chainId, root: chain.root }] },
-      });
-      expect(r.status, JSON.stringify(r.body)).toBe(201);
-      const words = [fromBase64url(chain.root)!];
-      for (let i = 1; i <= n; i++) words.push(chain.traversal.next()!.payword);
-      const pay = (index: number, payword = words[index]!): Payment => ({
-        v: 1,
-        parts: [{ chainId: chain.chainId, index, payword: toBase64url(payword) }],
-      });
-      return { chainId: chain.chainId, words, pay };
-    }
+    const chainOf = (n: number) => boughtChain(w, alice, n);
     const accepted = async (v: RunningVendor, chainId: string) => (await v.store.get(chainId))?.acceptedIndex;
     const codeOf = async (r: Response) => [r.status, ((await r.json()) as { code: string }).code];
 

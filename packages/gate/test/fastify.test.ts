@@ -5,7 +5,6 @@ import {
   decodeX402Header,
   encodeHeader,
   encodeX402Header,
-  fromBase64url,
   HEADERS,
   type Payment,
   toBase64url,
@@ -13,7 +12,7 @@ import {
 } from '@netpay/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Customer, clientChain, startWorld, type Vendor, type World } from '../../broker/test/world.ts';
+import { boughtChain, type Customer, startWorld, type Vendor, type World } from '../../broker/test/world.ts';
 import { createBrokerClient } from '../src/broker-client.ts';
 import { createGate } from '../src/gate.ts';
 import { netpayFastify } from '../src/http/fastify.ts';
@@ -74,17 +73,7 @@ for (const kind of TEST_DATABASES) {
       await w?.close();
     });
 
-    async function buyChain(n = 40, coinValue = '10') {
-      const chain = clientChain(n);
-      const r = await w.call('POST', '/me/chains', {
-        token: alice.token,
-        body: { chains: [{ coinValue, n, chainId: chain.chainId, root: chain.root }] },
-      });
-      expect(r.status).toBe(201);
-      const words = [fromBase64url(chain.root)!];
-      for (let i = 1; i <= n; i++) words.push(chain.traversal.next()!.payword);
-      return { chainId: chain.chainId, words };
-    }
+    const buyChain = (n = 40, coinValue = '10') => boughtChain(w, alice, n, coinValue);
 
     const pay = (chainId: string, index: number, payword: Uint8Array): Payment => ({
       v: 1,

@@ -5,15 +5,13 @@ import {
   createSigner,
   decodeHeader,
   encodeHeader,
-  fromBase64url,
   HEADERS,
-  type Payment,
   signMessage,
   toBase64url,
   verifyMessageSignature,
 } from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Customer, clientChain, startWorld, type World } from '../../broker/test/world.ts';
+import { boughtChain, type Customer, startWorld, type World } from '../../broker/test/world.ts';
 import { type RunningVendor, startVendor } from './vendor-world.ts';
 
 /** Hand-over between two real vendor servers through the broker's directory (DESIGN.md §3). */
@@ -35,21 +33,7 @@ for (const kind of TEST_DATABASES) {
       await w?.close();
     });
 
-    async function chainOf(n: number) {
-      const chain = clientChain(n);
-      const r = await w.call('POST', '/me/chains', {
-        token: alice.token,
-        body: { chains: [{ coinValue: '10', n, chainId: chain.chainId, root: chain.root }] },
-      });
-      expect(r.status).toBe(201);
-      const words = [fromBase64url(chain.root)!];
-      for (let i = 1; i <= n; i++) words.push(chain.traversal.next()!.payword);
-      const pay = (index: number): Payment => ({
-        v: 1,
-        parts: [{ chainId: chain.chainId, index, payword: toBase64url(words[index]!) }],
-      });
-      return { chainId: chain.chainId, words, pay };
-    }
+    const chainOf = (n: number) => boughtChain(w, alice, n);
 
     function claim(v: RunningVendor, chainId: string, words: Uint8Array[], from: number, to: number) {
       return signMessage(

@@ -1,7 +1,7 @@
 import { TEST_DATABASES } from '@netpay/db/testing';
 import { fromBase64url, HEADERS, type Payment, toBase64url } from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Customer, clientChain, startWorld, type World } from '../../broker/test/world.ts';
+import { boughtChain, type Customer, clientChain, startWorld, type World } from '../../broker/test/world.ts';
 import { checkChains, checkI1, Receipts } from './invariants.ts';
 import { type RunningVendor, startVendor } from './vendor-world.ts';
 
@@ -31,20 +31,9 @@ for (const kind of TEST_DATABASES) {
     });
 
     async function chainOf(n: number) {
-      const chain = clientChain(n);
-      const r = await w.call('POST', '/me/chains', {
-        token: alice.token,
-        body: { chains: [{ coinValue: '10', n, chainId: chain.chainId, root: chain.root }] },
-      });
-      expect(r.status).toBe(201);
-      chains.push(chain.chainId);
-      const words = [fromBase64url(chain.root)!];
-      for (let i = 1; i <= n; i++) words.push(chain.traversal.next()!.payword);
-      const pay = (index: number): Payment => ({
-        v: 1,
-        parts: [{ chainId: chain.chainId, index, payword: toBase64url(words[index]!) }],
-      });
-      return { chainId: chain.chainId, pay };
+      const c = await boughtChain(w, alice, n);
+      chains.push(c.chainId);
+      return c;
     }
 
     /** Pays vendor v coins up to `index` (5 coins a payment), keeping the receipt. */

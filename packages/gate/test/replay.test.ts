@@ -3,9 +3,9 @@
  * again without a charge, but only within `replayWindowSeconds` of its acceptance and only for that
  * resource at that price; after the window, or elsewhere, it is a payment_conflict.
  */
-import { encodeHeader, fromBase64url, HEADERS, type Payment, toBase64url } from '@netpay/protocol';
+import { encodeHeader, HEADERS, type Payment, toBase64url } from '@netpay/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Customer, clientChain, startWorld, type World } from '../../broker/test/world.ts';
+import { boughtChain, type Customer, startWorld, type World } from '../../broker/test/world.ts';
 import { DEFAULT_REPLAY_WINDOW_SECONDS } from '../src/deps.ts';
 import { type FaultProxy, NO_FAULTS, startFaultProxy, zeroCounts } from './fault-proxy.ts';
 import { type RunningVendor, startVendor } from './vendor-world.ts';
@@ -44,17 +44,7 @@ describe('the gate answers a retried payment again only within its window', () =
     await w?.close();
   });
 
-  async function buyChain(n = 40) {
-    const chain = clientChain(n);
-    const r = await w.call('POST', '/me/chains', {
-      token: alice.token,
-      body: { chains: [{ coinValue: '10', n, chainId: chain.chainId, root: chain.root }] },
-    });
-    expect(r.status).toBe(201);
-    const words = [fromBase64url(chain.root)!];
-    for (let i = 1; i <= n; i++) words.push(chain.traversal.next()!.payword);
-    return { chainId: chain.chainId, words };
-  }
+  const buyChain = (n = 40) => boughtChain(w, alice, n);
   const pay = (chainId: string, index: number, payword: Uint8Array): Payment => ({
     v: 1,
     parts: [{ chainId, index, payword: toBase64url(payword) }],
